@@ -1,0 +1,22 @@
+"""dendrax: differentiable simulation of biophysically detailed neurons in JAX."""
+
+from dendrax import channels
+from dendrax.build import build
+from dendrax.mechanisms import Mechanism, Parameter, State
+from dendrax.model import Cell, Selection
+from dendrax.simulation import Simulation
+from dendrax.stimuli import step_current
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Cell",
+    "Mechanism",
+    "Parameter",
+    "Selection",
+    "Simulation",
+    "State",
+    "build",
+    "channels",
+    "step_current",
+]

@@ -1,0 +1,7 @@
+"""Membrane mechanisms: the declaration API and the built-in library."""
+
+from dendrax.mechanisms.base import Mechanism, Parameter, State, exponential_euler
+from dendrax.mechanisms.hh import HH
+from dendrax.mechanisms.leak import Leak
+
+__all__ = ["HH", "Leak", "Mechanism", "Parameter", "State", "exponential_euler"]

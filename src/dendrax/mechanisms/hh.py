@@ -1,0 +1,72 @@
+"""Hodgkin–Huxley squid-axon channels with NEURON's `hh.mod` rate functions."""
+
+import jax.numpy as jnp
+
+from dendrax.mechanisms.base import Mechanism, Parameter, State, exponential_euler
+
+
+def _vtrap(x, y):
+    """x / (exp(x/y) - 1), continued by its Taylor expansion near x = 0 as in hh.mod."""
+    small = jnp.abs(x / y) < 1e-6
+    safe_x = jnp.where(small, y, x)
+    return jnp.where(small, y * (1.0 - x / y / 2.0), safe_x / (jnp.exp(safe_x / y) - 1.0))
+
+
+def _rates(v, celsius):
+    """Steady states and time constants (ms) of m, h, n at voltage v (mV)."""
+    q10 = 3.0 ** ((celsius - 6.3) / 10.0)
+    alpha_m = 0.1 * _vtrap(-(v + 40.0), 10.0)
+    beta_m = 4.0 * jnp.exp(-(v + 65.0) / 18.0)
+    alpha_h = 0.07 * jnp.exp(-(v + 65.0) / 20.0)
+    beta_h = 1.0 / (jnp.exp(-(v + 35.0) / 10.0) + 1.0)
+    alpha_n = 0.01 * _vtrap(-(v + 55.0), 10.0)
+    beta_n = 0.125 * jnp.exp(-(v + 65.0) / 80.0)
+    rates = {}
+    for gate, alpha, beta in (
+        ("m", alpha_m, beta_m),
+        ("h", alpha_h, beta_h),
+        ("n", alpha_n, beta_n),
+    ):
+        total = alpha + beta
+        rates[gate] = (alpha / total, 1.0 / (q10 * total))
+    return rates
+
+
+class HH(Mechanism):
+    """Hodgkin–Huxley sodium, potassium and leak currents of the squid giant axon.
+
+    Hodgkin, A. L. & Huxley, A. F. (1952). A quantitative description of membrane current
+    and its application to conduction and excitation in nerve. J. Physiol. 117, 500–544.
+    Rate functions, temperature factor (q10 = 3 from 6.3 °C) and defaults follow NEURON's
+    `hh.mod`; unlike `hh.mod`, the reversal potentials are this channel's own parameters.
+    """
+
+    parameters = {
+        "gNa": Parameter(0.12, "S/cm2", "maximal sodium conductance", nonnegative=True),
+        "gK": Parameter(0.036, "S/cm2", "maximal potassium conductance", nonnegative=True),
+        "gLeak": Parameter(0.0003, "S/cm2", "leak conductance", nonnegative=True),
+        "eNa": Parameter(50.0, "mV", "sodium reversal potential"),
+        "eK": Parameter(-77.0, "mV", "potassium reversal potential"),
+        "eLeak": Parameter(-54.3, "mV", "leak reversal potential"),
+    }
+    states = {
+        "m": State("1", "sodium activation"),
+        "h": State("1", "sodium inactivation"),
+        "n": State("1", "potassium activation"),
+    }
+
+    def steady_state(self, v, params, celsius):
+        return {gate: steady for gate, (steady, _) in _rates(v, celsius).items()}
+
+    def update(self, states, v, params, dt, celsius):
+        return {
+            gate: exponential_euler(states[gate], steady, tau, dt)
+            for gate, (steady, tau) in _rates(v, celsius).items()
+        }
+
+    def current(self, states, v, params):
+        m, h, n = states["m"], states["h"], states["n"]
+        sodium = params["gNa"] * m * m * m * h * (v - params["eNa"])
+        potassium = params["gK"] * n * n * n * n * (v - params["eK"])
+        leak = params["gLeak"] * (v - params["eLeak"])
+        return sodium + potassium + leak

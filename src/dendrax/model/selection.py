@@ -1,0 +1,93 @@
+"""Selections: the whole cell, a branch, a compartment; and what can be done to them.
+
+A selection is a set of compartments of one cell. On any selection, `insert` places a
+mechanism, `set` writes a parameter, `stimulate` injects a current, `clamp` fixes the
+voltage, and `record` asks for a trace. These edit the cell's description on the host;
+`dendrax.build` then turns the description into arrays.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from dendrax.mechanisms.base import Mechanism
+
+if TYPE_CHECKING:
+    from dendrax.model.cell import Cell
+
+
+class Selection:
+    """Compartments `comps` (global indices) of `cell`, with a label for error messages."""
+
+    def __init__(self, cell: Cell, comps: np.ndarray, label: str, branch: int | None = None):
+        self._cell = cell
+        self._comps = np.asarray(comps, dtype=np.int64)
+        self._label = label
+        self._branch = branch
+
+    @property
+    def compartments(self) -> np.ndarray:
+        """Global indices of the selected compartments, in branch-then-compartment order."""
+        return self._comps.copy()
+
+    def __len__(self) -> int:
+        return int(self._comps.size)
+
+    def __repr__(self) -> str:
+        return f"<Selection {self._label}: {len(self)} compartments>"
+
+    def _require_branch(self, what: str) -> int:
+        if self._branch is None:
+            raise TypeError(f"{what} needs a branch: use cell.branch(i).{what}")
+        return self._branch
+
+    def comp(self, index: int) -> Selection:
+        """Compartment `index` of this branch (0 at the branch's 0 end)."""
+        branch = self._require_branch("comp")
+        ncomp = int(self._cell.tree.ncomp[branch])
+        if not -ncomp <= index < ncomp:
+            raise IndexError(f"branch {branch} has {ncomp} compartments; comp({index}) is outside")
+        index %= ncomp
+        label = f"branch {branch}, compartment {index}"
+        return Selection(self._cell, self._comps[index : index + 1], label, branch)
+
+    def loc(self, x: float) -> Selection:
+        """The compartment of this branch that contains the fraction `x` in [0, 1]."""
+        branch = self._require_branch("loc")
+        if not 0.0 <= x <= 1.0:
+            raise ValueError(f"loc({x}) on branch {branch}: x must be in [0, 1]")
+        ncomp = int(self._cell.tree.ncomp[branch])
+        return self.comp(min(int(x * ncomp), ncomp - 1))
+
+    def insert(self, mechanism: Mechanism) -> Selection:
+        """Insert `mechanism` in every selected compartment (with its default parameters)."""
+        self._cell._insert(mechanism, self._comps)
+        return self
+
+    def set(self, name: str, value) -> Selection:
+        """Set geometry ("radius", "length", "axial_resistivity", "capacitance") or a
+        mechanism parameter ("HH.gNa") to a scalar or one value per selected compartment."""
+        self._cell._set(name, self._comps, value)
+        return self
+
+    def get(self, name: str) -> np.ndarray:
+        """Current values of a parameter on the selected compartments."""
+        return self._cell._get(name, self._comps)
+
+    def stimulate(self, current) -> Selection:
+        """Inject `current` (nA, one value per time step) into each selected compartment."""
+        self._cell._stimulate(self._comps, current)
+        return self
+
+    def clamp(self, name: str, values) -> Selection:
+        """Clamp the voltage ("v", mV) of each selected compartment: value k holds at the
+        end of step k (an ideal voltage clamp, one value per time step)."""
+        self._cell._clamp(name, self._comps, values)
+        return self
+
+    def record(self, name: str = "v") -> Selection:
+        """Record "v" (mV) or a mechanism state ("HH.m"): one row per selected compartment."""
+        self._cell._record(name, self._comps)
+        return self

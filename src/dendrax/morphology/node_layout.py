@@ -1,0 +1,88 @@
+"""NEURON's node layout: the tree of voltage nodes that the cable equation is solved on.
+
+A branch of n compartments has n nodes at the compartments' centres and one node of zero
+area at its far end (x = 1), which its children attached there share; a root branch also has
+a zero-area node at its near end (x = 0). Neighbouring nodes couple through the axial
+resistance between them: half a compartment on each side that is a compartment centre.
+A child attached in the interior of its parent (0 < x < 1) shares the node of the parent
+compartment that contains x, as in NEURON. Zero-area nodes carry no capacitance and no
+membrane, so keeping them leaves the matrix a tree (eliminating them would couple siblings).
+
+Nodes are numbered branch by branch, so that every node's parent has a smaller index.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dendrax.morphology.branch_tree import BranchTree
+
+
+@dataclass(frozen=True)
+class NodeLayout:
+    """Index arrays of the node tree.
+
+    Attributes:
+        n_nodes: total number of nodes.
+        parent: parent node of each node; a root node is its own parent.
+        is_root: whether each node is a root (no coupling to a parent).
+        half_a, half_b: compartments whose half-length axial resistances in series couple
+            each node to its parent (-1 where there is none; both -1 for a root).
+        comp_node: node of each compartment's centre.
+    """
+
+    n_nodes: int
+    parent: np.ndarray
+    is_root: np.ndarray
+    half_a: np.ndarray
+    half_b: np.ndarray
+    comp_node: np.ndarray
+
+
+def attachment_node(tree: BranchTree, branch: int, x: float, start, end, comp_node) -> int:
+    """Node of `branch` at fraction `x` along it (NEURON's rule for where children connect)."""
+    if x == 1.0:
+        return int(end[branch])
+    if x == 0.0:
+        return int(start[branch])
+    ncomp = int(tree.ncomp[branch])
+    comp = min(int(x * ncomp), ncomp - 1)
+    return int(comp_node[tree.comp_offsets[branch] + comp])
+
+
+def node_layout(tree: BranchTree) -> NodeLayout:
+    """Lay out the nodes of `tree` as NEURON does and record how they couple."""
+    is_root_branch = tree.parents < 0
+    size = tree.ncomp + 1 + is_root_branch
+    base = np.concatenate([[0], np.cumsum(size)[:-1]])
+    n_nodes = int(size.sum())
+    first_comp_node = base + is_root_branch
+    comp_node = np.repeat(first_comp_node, tree.ncomp) + tree.comp_index_in_branch
+    end = first_comp_node + tree.ncomp
+    last_comp = tree.comp_offsets[1:] - 1
+
+    parent = np.arange(n_nodes)
+    half_a = np.full(n_nodes, -1)
+    half_b = np.full(n_nodes, -1)
+
+    # Compartment centres: the previous compartment of the same branch, through two halves.
+    comps = np.arange(tree.n_compartments)
+    inner = tree.comp_index_in_branch > 0
+    parent[comp_node[inner]] = comp_node[inner] - 1
+    half_a[comp_node] = comps
+    half_b[comp_node[inner]] = comps[inner] - 1
+
+    # Far-end nodes hang on the last compartment through its half.
+    parent[end] = comp_node[last_comp]
+    half_a[end] = last_comp
+
+    # A branch's near end is its own zero-area node for a root, else where it attaches.
+    start = np.where(is_root_branch, base, -1)
+    first_comps = tree.comp_offsets[:-1]
+    for branch in np.flatnonzero(~is_root_branch):
+        start[branch] = attachment_node(
+            tree, tree.parents[branch], tree.parent_x[branch], start, end, comp_node
+        )
+    parent[comp_node[first_comps]] = start
+    is_root = parent == np.arange(n_nodes)
+    return NodeLayout(n_nodes, parent, is_root, half_a, half_b, comp_node)

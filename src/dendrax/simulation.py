@@ -1,0 +1,104 @@
+"""The built simulation: immutable arrays, a parameter pytree and a jit-compiled `run`."""
+
+from dataclasses import dataclass
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from dendrax.solve.stepping import StaticSpec, simulate
+
+_simulate_jit = partial(jax.jit, static_argnames=("spec", "n_steps"))(simulate)
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """A model turned into arrays by `dendrax.build`.
+
+    Attributes:
+        spec: compile-time settings (mechanism types, dt, solver, v_init, celsius).
+        arrays: integer index arrays of the morphology, mechanism sites, stimuli and records.
+        params: the parameter pytree with the cell's values: geometry per compartment
+            ("radius", "length", "axial_resistivity", "capacitance") and each mechanism's
+            parameters per site (`params["HH"]["gNa"]`).
+        stimuli: (n_stimuli, n_steps) currents (nA) in the order of the `.stimulate` calls.
+        clamps: (n_clamps, n_steps) clamp voltages (mV) in the order of the `.clamp` calls.
+        recording_names: one label per recorded row.
+    """
+
+    spec: StaticSpec
+    arrays: dict
+    params: dict
+    stimuli: jax.Array
+    clamps: jax.Array
+    recording_names: tuple[str, ...]
+
+    @property
+    def dt(self) -> float:
+        return self.spec.dt
+
+    def n_steps(self, t_max: float | None = None) -> int:
+        """Steps of a run to `t_max` (ms): round(t_max / dt); else the stimuli's length."""
+        lengths = {a.shape[-1] for a in (self.stimuli, self.clamps) if a.shape[0] > 0}
+        if t_max is None:
+            if not lengths:
+                raise ValueError("run needs t_max (ms): the model has no stimulus or clamp")
+            return lengths.pop()
+        if not t_max > 0:
+            raise ValueError(f"t_max must be > 0 ms, got {t_max}")
+        return round(t_max / self.dt)
+
+    def time(self, t_max: float | None = None) -> np.ndarray:
+        """Times (ms) of the recorded samples of a run to `t_max`, starting at 0."""
+        return np.arange(self.n_steps(t_max) + 1) * self.dt
+
+    def run(self, params=None, t_max: float | None = None, stimuli=None, clamps=None):
+        """Simulate and return the recordings, shape (n_recordings, n_steps + 1).
+
+        Args:
+            params: a pytree like `sim.params` (default: `sim.params`).
+            t_max: duration (ms); n_steps = round(t_max / dt). Defaults to the stimuli's length.
+            stimuli: (n_stimuli, n_steps) currents (nA), replacing the cell's stimuli.
+            clamps: (n_clamps, n_steps) clamp voltages (mV), replacing the cell's clamps.
+        """
+        params = self.params if params is None else params
+        _check_structure(self.params, params)
+        stimuli = self.stimuli if stimuli is None else stimuli
+        clamps = self.clamps if clamps is None else clamps
+        n_steps = self.n_steps(t_max)
+        _check_series("stimuli", stimuli, self.stimuli.shape[0], n_steps, self.dt)
+        _check_series("clamps", clamps, self.clamps.shape[0], n_steps, self.dt)
+        stimuli = jnp.reshape(stimuli, (-1, n_steps)) if jnp.size(stimuli) else _none(n_steps)
+        clamps = jnp.reshape(clamps, (-1, n_steps)) if jnp.size(clamps) else _none(n_steps)
+        return _simulate_jit(self.spec, self.arrays, params, stimuli, clamps, n_steps)
+
+
+def _none(n_steps: int) -> jax.Array:
+    return jnp.zeros((0, n_steps))
+
+
+def _check_structure(reference: dict, params: dict) -> None:
+    """Raise if `params` does not have the keys and shapes of `reference`."""
+    ref_paths = dict(jax.tree_util.tree_flatten_with_path(reference)[0])
+    got_paths = dict(jax.tree_util.tree_flatten_with_path(params)[0])
+    for path, ref in ref_paths.items():
+        name = ".".join(str(getattr(k, "key", k)) for k in path)
+        if path not in got_paths:
+            raise KeyError(f"params lacks {name!r}")
+        shape = jnp.shape(got_paths[path])
+        if shape != ref.shape:
+            raise ValueError(f"params[{name!r}] has shape {shape}, expected {ref.shape}")
+    extra = set(got_paths) - set(ref_paths)
+    if extra:
+        name = ".".join(str(getattr(k, "key", k)) for k in sorted(extra, key=str)[0])
+        raise KeyError(f"unknown parameter {name!r} in params")
+
+
+def _check_series(what: str, values, n_rows: int, n_steps: int, dt: float) -> None:
+    shape = jnp.shape(values)
+    if shape != (n_rows, n_steps) and not (n_rows == 0 and len(shape) == 2 and shape[0] == 0):
+        raise ValueError(
+            f"{what} must have shape ({n_rows}, {n_steps}) (one row per call, one value per "
+            f"step of dt={dt} ms), got {shape}"
+        )

@@ -1,0 +1,158 @@
+"""Time stepping of the cable equation with NEURON's fixed-step scheme.
+
+Within one step of `dt` (as NEURON's `fadvance`):
+
+1. membrane currents and their slopes di/dv are evaluated at the present voltage and the
+   present states, stimuli at the middle of the step;
+2. the linearised implicit system (C·f/dt + G) Δ = rhs is solved on the tree, with f = 1
+   for backward Euler and f = 2 for Crank–Nicolson, and v += f·Δ;
+3. mechanism states advance with the new voltage (exponential Euler for gates).
+"""
+
+import math
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+
+from dendrax import units
+from dendrax.mechanisms.base import Mechanism
+from dendrax.solve.tree_solver import solve_tree
+
+SOLVERS = {"backward_euler": 1.0, "crank_nicolson": 2.0}
+"""Voltage solvers and their factor f in (C·f/dt + G) Δ = rhs, v += f·Δ."""
+
+
+@dataclass(frozen=True)
+class StaticSpec:
+    """Everything about a simulation that is fixed at compile time (hashable)."""
+
+    mechanisms: tuple[Mechanism, ...]
+    dt: float
+    solver: str
+    v_init: float
+    celsius: float
+    record_groups: tuple[str, ...]
+    has_clamps: bool
+
+
+def node_geometry(arrays: dict, params: dict) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Capacitance (nF) per node, coupling (µS) of each node to its parent, area (µm²)."""
+    radius, length = params["radius"], params["length"]
+    area = 2.0 * math.pi * radius * length
+    half_resistance = (
+        units.RESISTIVITY_TO_RESISTANCE
+        * params["axial_resistivity"]
+        * (0.5 * length)
+        / (math.pi * radius * radius)
+    )
+    padded = jnp.concatenate([half_resistance, jnp.zeros(1, half_resistance.dtype)])
+    resistance = padded[arrays["half_a"]] + padded[arrays["half_b"]]
+    is_root = arrays["is_root"]
+    coupling = jnp.where(is_root, 0.0, 1.0 / jnp.where(is_root, 1.0, resistance))
+    n_nodes = arrays["parent"].shape[0]
+    capacitance = (
+        jnp.zeros(n_nodes, area.dtype)
+        .at[arrays["comp_node"]]
+        .set(units.CAPACITANCE_DENSITY_TO_CAPACITANCE * params["capacitance"] * area)
+    )
+    return capacitance, coupling, area
+
+
+def initial_state(spec: StaticSpec, arrays: dict, params: dict, dtype) -> tuple:
+    """Voltage v_init everywhere and every state at its steady state (NEURON's finitialize)."""
+    n_nodes = arrays["parent"].shape[0]
+    v = jnp.full(n_nodes, spec.v_init, dtype)
+    states = {}
+    for mechanism in spec.mechanisms:
+        site_v = v[arrays["sites"][mechanism.name]["node"]]
+        states[mechanism.name] = mechanism.steady_state(
+            site_v, params[mechanism.name], spec.celsius
+        )
+    return v, states
+
+
+def _recorded(spec: StaticSpec, arrays: dict, v, states) -> jax.Array:
+    rows = []
+    for group, index in zip(spec.record_groups, arrays["record_index"], strict=True):
+        if group == "v":
+            rows.append(v[index])
+        else:
+            mech_name, state = group.split(".")
+            rows.append(states[mech_name][state][index])
+    if not rows:
+        return jnp.zeros(0, v.dtype)
+    return jnp.concatenate(rows)[arrays["record_order"]]
+
+
+def simulate(spec: StaticSpec, arrays: dict, params: dict, stimuli, clamps, n_steps: int):
+    """Run `n_steps` steps; returns recordings of shape (n_recordings, n_steps + 1)."""
+    dtype = params["radius"].dtype
+    capacitance, coupling, area = node_geometry(arrays, params)
+    parent = arrays["parent"]
+    coupling_total = coupling + jnp.zeros_like(coupling).at[parent].add(coupling)
+    factor = SOLVERS[spec.solver]
+    diag_fixed = capacitance * factor / spec.dt + coupling_total
+    site_area = {
+        m.name: area[arrays["sites"][m.name]["comp"]] * units.DENSITY_TO_CURRENT
+        for m in spec.mechanisms
+    }
+    clamped = arrays["is_clamped"]
+
+    def step(carry, inputs):
+        v, states = carry
+        stimulus, command = inputs
+        membrane_current = jnp.zeros_like(v)
+        membrane_slope = jnp.zeros_like(v)
+        for mechanism in spec.mechanisms:
+            name = mechanism.name
+            nodes = arrays["sites"][name]["node"]
+            site_v = v[nodes]
+
+            def density(x, mechanism=mechanism, name=name):
+                return mechanism.current(states[name], x, params[name])
+
+            current, slope = jax.jvp(density, (site_v,), (jnp.ones_like(site_v),))
+            membrane_current = membrane_current.at[nodes].add(current * site_area[name])
+            membrane_slope = membrane_slope.at[nodes].add(slope * site_area[name])
+        injected = jnp.zeros_like(v).at[arrays["stim_node"]].add(stimulus[arrays["stim_row"]])
+        flow = coupling * (v[parent] - v)
+        axial = flow - jnp.zeros_like(v).at[parent].add(flow)
+        rhs = injected - membrane_current + axial
+        diag = diag_fixed + membrane_slope
+        step_coupling = coupling
+        if spec.has_clamps:
+            known = (
+                jnp.zeros_like(v)
+                .at[arrays["clamp_node"]]
+                .set((command[arrays["clamp_row"]] - v[arrays["clamp_node"]]) / factor)
+            )
+            # A clamped node's change is known: move its column to the right-hand side of
+            # its neighbours and decouple it, keeping the matrix symmetric.
+            rhs = rhs + jnp.where(clamped[parent], coupling * known[parent], 0.0)
+            rhs = rhs + jnp.zeros_like(v).at[parent].add(jnp.where(clamped, coupling * known, 0))
+            step_coupling = jnp.where(clamped | clamped[parent], 0.0, coupling)
+            diag = jnp.where(clamped, 1.0, diag)
+            rhs = jnp.where(clamped, known, rhs)
+        delta = solve_tree(diag, step_coupling, rhs, parent)
+        v_new = v + factor * delta
+        new_states = {}
+        for mechanism in spec.mechanisms:
+            name = mechanism.name
+            new_states[name] = mechanism.update(
+                states[name],
+                v_new[arrays["sites"][name]["node"]],
+                params[name],
+                spec.dt,
+                spec.celsius,
+            )
+        return (v_new, new_states), _recorded(spec, arrays, v_new, new_states)
+
+    v0, states0 = initial_state(spec, arrays, params, dtype)
+    stimulus_steps = jnp.asarray(stimuli, dtype).T
+    command_steps = jnp.asarray(clamps, dtype).T
+    _, trace = jax.lax.scan(
+        jax.checkpoint(step), (v0, states0), (stimulus_steps, command_steps), length=n_steps
+    )
+    first = _recorded(spec, arrays, v0, states0)
+    return jnp.concatenate([first[None, :], trace], axis=0).T

@@ -1,0 +1,21 @@
+"""Stimulus waveforms, one value per time step."""
+
+import numpy as np
+
+
+def step_current(start: float, duration: float, amplitude: float, dt: float, t_max: float):
+    """A current step (nA): `amplitude` from `start` for `duration` (ms), 0 elsewhere.
+
+    Returns round(t_max / dt) values; value k is the current during [k dt, (k + 1) dt],
+    evaluated at the step's middle as NEURON's IClamp is.
+    """
+    if not dt > 0:
+        raise ValueError(f"dt must be > 0 ms, got {dt}")
+    if not t_max > 0:
+        raise ValueError(f"t_max must be > 0 ms, got {t_max}")
+    if duration < 0:
+        raise ValueError(f"duration must be >= 0 ms, got {duration}")
+    n_steps = round(t_max / dt)
+    middle = (np.arange(n_steps) + 0.5) * dt
+    on = (middle >= start) & (middle < start + duration)
+    return np.where(on, float(amplitude), 0.0)
