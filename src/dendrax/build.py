@@ -53,8 +53,9 @@ def build(
     arrays = {
         "parent": layout.parent,
         "is_root": layout.is_root,
-        "half_a": np.where(layout.half_a < 0, n_comp, layout.half_a),
-        "half_b": np.where(layout.half_b < 0, n_comp, layout.half_b),
+        "near_half": np.where(layout.near_half < 0, n_comp, layout.near_half),
+        "far_half": np.where(layout.far_half < 0, n_comp, layout.far_half),
+        "shape": {name: values for name, values in cell.shape_factors.items()},
         "comp_node": comp_node,
         "sites": sites,
         "stim_row": stim_pairs[0],

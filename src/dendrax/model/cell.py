@@ -25,6 +25,13 @@ DEFAULT_CAPACITANCE = 1.0
 """NEURON's default cm (µF/cm²)."""
 
 
+SHAPE_FACTORS = ("area", "near_resistance", "far_resistance")
+"""Fixed per-compartment factors relating a compartment to the cylinder of its radius and
+length: membrane area, and axial resistance of its near (x = 0 side) and far halves. All 1
+for cylinders; readers of 3D morphologies set them so that areas and resistances equal
+NEURON's (see `dendrax.solve.stepping.node_geometry`)."""
+
+
 @dataclass
 class InsertedMechanism:
     """A mechanism and where it is inserted, with its parameter values per compartment."""
@@ -78,6 +85,7 @@ class Cell(Selection):
         }
         for name, values in self.geometry.items():
             self._check_geometry(name, values, self._comps)
+        self.shape_factors = {name: np.ones(tree.n_compartments) for name in SHAPE_FACTORS}
         self.mechanisms: dict[str, InsertedMechanism] = {}
         self.stimuli: list[Stimulus] = []
         self.clamps: list[Clamp] = []

@@ -26,16 +26,18 @@ class NodeLayout:
         n_nodes: total number of nodes.
         parent: parent node of each node; a root node is its own parent.
         is_root: whether each node is a root (no coupling to a parent).
-        half_a, half_b: compartments whose half-length axial resistances in series couple
-            each node to its parent (-1 where there is none; both -1 for a root).
+        near_half: compartment whose near half (towards its branch's x = 0) lies between
+            each node and its parent (-1 where none).
+        far_half: compartment whose far half (towards x = 1) lies between each node and its
+            parent (-1 where none). Both are -1 for a root.
         comp_node: node of each compartment's centre.
     """
 
     n_nodes: int
     parent: np.ndarray
     is_root: np.ndarray
-    half_a: np.ndarray
-    half_b: np.ndarray
+    near_half: np.ndarray
+    far_half: np.ndarray
     comp_node: np.ndarray
 
 
@@ -62,19 +64,19 @@ def node_layout(tree: BranchTree) -> NodeLayout:
     last_comp = tree.comp_offsets[1:] - 1
 
     parent = np.arange(n_nodes)
-    half_a = np.full(n_nodes, -1)
-    half_b = np.full(n_nodes, -1)
+    near_half = np.full(n_nodes, -1)
+    far_half = np.full(n_nodes, -1)
 
     # Compartment centres: the previous compartment of the same branch, through two halves.
     comps = np.arange(tree.n_compartments)
     inner = tree.comp_index_in_branch > 0
     parent[comp_node[inner]] = comp_node[inner] - 1
-    half_a[comp_node] = comps
-    half_b[comp_node[inner]] = comps[inner] - 1
+    near_half[comp_node] = comps
+    far_half[comp_node[inner]] = comps[inner] - 1
 
     # Far-end nodes hang on the last compartment through its half.
     parent[end] = comp_node[last_comp]
-    half_a[end] = last_comp
+    far_half[end] = last_comp
 
     # A branch's near end is its own zero-area node for a root, else where it attaches.
     start = np.where(is_root_branch, base, -1)
@@ -85,4 +87,4 @@ def node_layout(tree: BranchTree) -> NodeLayout:
         )
     parent[comp_node[first_comps]] = start
     is_root = parent == np.arange(n_nodes)
-    return NodeLayout(n_nodes, parent, is_root, half_a, half_b, comp_node)
+    return NodeLayout(n_nodes, parent, is_root, near_half, far_half, comp_node)

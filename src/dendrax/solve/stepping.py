@@ -37,17 +37,26 @@ class StaticSpec:
 
 
 def node_geometry(arrays: dict, params: dict) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """Capacitance (nF) per node, coupling (µS) of each node to its parent, area (µm²)."""
+    """Capacitance (nF) per node, coupling (µS) of each node to its parent, area (µm²).
+
+    A compartment is a cylinder of `radius` and `length` scaled by fixed shape factors
+    (all 1 for cylinders; from 3D points for reconstructed morphologies): its membrane area
+    is 2π·radius·length·area, and each half's axial resistance is that of half the
+    cylinder times `near_resistance` (towards x = 0) or `far_resistance` (towards x = 1).
+    """
     radius, length = params["radius"], params["length"]
-    area = 2.0 * math.pi * radius * length
-    half_resistance = (
+    shape = arrays["shape"]
+    area = 2.0 * math.pi * radius * length * shape["area"]
+    half_cylinder = (
         units.RESISTIVITY_TO_RESISTANCE
         * params["axial_resistivity"]
         * (0.5 * length)
         / (math.pi * radius * radius)
     )
-    padded = jnp.concatenate([half_resistance, jnp.zeros(1, half_resistance.dtype)])
-    resistance = padded[arrays["half_a"]] + padded[arrays["half_b"]]
+    zero = jnp.zeros(1, half_cylinder.dtype)
+    near = jnp.concatenate([half_cylinder * shape["near_resistance"], zero])
+    far = jnp.concatenate([half_cylinder * shape["far_resistance"], zero])
+    resistance = near[arrays["near_half"]] + far[arrays["far_half"]]
     is_root = arrays["is_root"]
     coupling = jnp.where(is_root, 0.0, 1.0 / jnp.where(is_root, 1.0, resistance))
     n_nodes = arrays["parent"].shape[0]
