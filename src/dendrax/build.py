@@ -6,6 +6,7 @@ import numpy as np
 from dendrax.model.cell import Cell
 from dendrax.morphology.node_layout import node_layout
 from dendrax.simulation import Simulation
+from dendrax.solve.gather import children_table, inverse_index
 from dendrax.solve.stepping import SOLVERS, StaticSpec
 
 
@@ -41,10 +42,15 @@ def build(
     sites = {}
     for name, inserted in cell.mechanisms.items():
         comps = np.flatnonzero(inserted.where)
-        sites[name] = {"comp": comps, "node": comp_node[comps]}
+        sites[name] = {
+            "comp": comps,
+            "node": comp_node[comps],
+            "node_site": inverse_index(comp_node[comps], layout.n_nodes),
+        }
         params[name] = {p: jnp.asarray(v[comps], dtype) for p, v in inserted.values.items()}
 
     stim_pairs = _pairs([s.comps for s in cell.stimuli])
+    stimulated, stim_slot = np.unique(comp_node[stim_pairs[1]], return_inverse=True)
     clamp_pairs = _pairs([c.comps for c in cell.clamps])
     is_clamped = np.zeros(layout.n_nodes, dtype=bool)
     is_clamped[comp_node[clamp_pairs[1]]] = True
@@ -58,10 +64,14 @@ def build(
         "shape": {name: values for name, values in cell.shape_factors.items()},
         "comp_node": comp_node,
         "sites": sites,
+        "children": children_table(layout.parent, layout.is_root),
         "stim_row": stim_pairs[0],
-        "stim_node": comp_node[stim_pairs[1]],
+        "stim_slot": stim_slot,
+        "stimulated_node": stimulated,
+        "node_stim_slot": inverse_index(stimulated, layout.n_nodes),
         "clamp_row": clamp_pairs[0],
         "clamp_node": comp_node[clamp_pairs[1]],
+        "node_clamp": inverse_index(comp_node[clamp_pairs[1]], layout.n_nodes),
         "is_clamped": is_clamped,
         "record_index": record_index,
         "record_order": order,

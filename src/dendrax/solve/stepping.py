@@ -17,6 +17,7 @@ import jax.numpy as jnp
 
 from dendrax import units
 from dendrax.mechanisms.base import Mechanism
+from dendrax.solve.gather import sum_over_children, to_slots
 from dendrax.solve.tree_solver import solve_tree
 
 SOLVERS = {"backward_euler": 1.0, "crank_nicolson": 2.0}
@@ -99,7 +100,8 @@ def simulate(spec: StaticSpec, arrays: dict, params: dict, stimuli, clamps, n_st
     dtype = params["radius"].dtype
     capacitance, coupling, area = node_geometry(arrays, params)
     parent = arrays["parent"]
-    coupling_total = coupling + jnp.zeros_like(coupling).at[parent].add(coupling)
+    children = arrays["children"]
+    coupling_total = coupling + sum_over_children(coupling, children)
     factor = SOLVERS[spec.solver]
     diag_fixed = capacitance * factor / spec.dt + coupling_total
     site_area = {
@@ -122,24 +124,29 @@ def simulate(spec: StaticSpec, arrays: dict, params: dict, stimuli, clamps, n_st
                 return mechanism.current(states[name], x, params[name])
 
             current, slope = jax.jvp(density, (site_v,), (jnp.ones_like(site_v),))
-            membrane_current = membrane_current.at[nodes].add(current * site_area[name])
-            membrane_slope = membrane_slope.at[nodes].add(slope * site_area[name])
-        injected = jnp.zeros_like(v).at[arrays["stim_node"]].add(stimulus[arrays["stim_row"]])
+            node_site = arrays["sites"][name]["node_site"]
+            membrane_current = membrane_current + to_slots(current * site_area[name], node_site)
+            membrane_slope = membrane_slope + to_slots(slope * site_area[name], node_site)
+        per_stimulated_node = (
+            jnp.zeros(arrays["stimulated_node"].shape[0], v.dtype)
+            .at[arrays["stim_slot"]]
+            .add(stimulus[arrays["stim_row"]])
+        )
+        injected = to_slots(per_stimulated_node, arrays["node_stim_slot"])
         flow = coupling * (v[parent] - v)
-        axial = flow - jnp.zeros_like(v).at[parent].add(flow)
+        axial = flow - sum_over_children(flow, children)
         rhs = injected - membrane_current + axial
         diag = diag_fixed + membrane_slope
         step_coupling = coupling
         if spec.has_clamps:
-            known = (
-                jnp.zeros_like(v)
-                .at[arrays["clamp_node"]]
-                .set((command[arrays["clamp_row"]] - v[arrays["clamp_node"]]) / factor)
+            known = to_slots(
+                (command[arrays["clamp_row"]] - v[arrays["clamp_node"]]) / factor,
+                arrays["node_clamp"],
             )
             # A clamped node's change is known: move its column to the right-hand side of
             # its neighbours and decouple it, keeping the matrix symmetric.
             rhs = rhs + jnp.where(clamped[parent], coupling * known[parent], 0.0)
-            rhs = rhs + jnp.zeros_like(v).at[parent].add(jnp.where(clamped, coupling * known, 0))
+            rhs = rhs + sum_over_children(jnp.where(clamped, coupling * known, 0.0), children)
             step_coupling = jnp.where(clamped | clamped[parent], 0.0, coupling)
             diag = jnp.where(clamped, 1.0, diag)
             rhs = jnp.where(clamped, known, rhs)

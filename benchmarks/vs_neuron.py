@@ -1,0 +1,172 @@
+"""dendrax against NEURON on the shared benchmark tree (../shared/DESIGN.md).
+
+Random tree of 200 branches x 4 compartments (800), HH everywhere, a 2 nA step into
+branch 0 at 0.5, 20 ms at dt 0.025, float64. Prints NEURON's time per simulation, dendrax's
+time for one simulation and per simulation in a vmapped batch of 64 parameter sets (gNa x
+linspace(0.9, 1.1, 64)), jit compile times, value_and_grad time over forward time, the
+gradient's memory and the largest voltage difference to NEURON. Writes a JSON file.
+
+    python benchmarks/vs_neuron.py [--threads 1] [--batch 64] [--repeats 5]
+
+`--threads 1` pins the process to one core (as `taskset -c 0`); on 2 cores XLA otherwise
+splits small fusions over both threads, which slows single simulations down.
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+jax.config.update("jax_enable_x64", True)
+
+import dendrax as dx  # noqa: E402
+
+DT, T_MAX, N_BRANCHES, NCOMP = 0.025, 20.0, 200, 4
+
+
+def tree():
+    """The benchmark tree of ../shared/DESIGN.md: parents, whole-branch lengths, radii."""
+    rng = np.random.default_rng(1)
+    parents = [-1] + [int(rng.integers(0, i)) for i in range(1, N_BRANCHES)]
+    radius = rng.uniform(0.3, 2.0, N_BRANCHES)
+    radius[0] = 8.0
+    length = rng.uniform(40.0, 200.0, N_BRANCHES)
+    length[0] = 20.0
+    return parents, length, radius
+
+
+def dendrax_simulation():
+    parents, length, radius = tree()
+    cell = dx.Cell.from_parents(
+        parents, ncomp=NCOMP, length=length / NCOMP, radius=radius, axial_resistivity=100.0
+    )
+    cell.insert(dx.channels.HH())
+    cell.branch(0).loc(0.5).stimulate(dx.step_current(10.0, 80.0, 2.0, DT, T_MAX))
+    cell.branch(0).loc(0.5).record("v")
+    cell.branch(N_BRANCHES - 1).loc(0.5).record("v")
+    return dx.build(cell, dt=DT)
+
+
+def neuron_run(gna_scales):
+    """NEURON times per simulation (one thread) and the traces of the first run."""
+    from neuron import h
+
+    h.load_file("stdrun.hoc")
+    parents, length, radius = tree()
+    sections = []
+    for i in range(N_BRANCHES):
+        sec = h.Section(name=f"b{i}")
+        sec.nseg, sec.L, sec.diam, sec.Ra, sec.cm = NCOMP, length[i], 2 * radius[i], 100.0, 1.0
+        sec.insert("hh")
+        if parents[i] >= 0:
+            sec.connect(sections[parents[i]](1.0), 0.0)
+        sections.append(sec)
+    stim = h.IClamp(sections[0](0.5))
+    stim.delay, stim.dur, stim.amp = 10.0, 80.0, 2.0
+    records = [h.Vector().record(sections[0](0.5)._ref_v)]
+    records.append(h.Vector().record(sections[-1](0.5)._ref_v))
+    h.usetable_hh, h.dt, h.celsius, h.secondorder = 0, DT, 6.3, 0
+    times, traces = [], None
+    for scale in gna_scales:
+        for sec in sections:
+            for seg in sec:
+                seg.gnabar_hh = 0.12 * scale
+        start = time.perf_counter()
+        h.finitialize(-65.0)
+        h.continuerun(T_MAX)
+        times.append(time.perf_counter() - start)
+        if traces is None:
+            traces = np.array([np.array(r) for r in records])
+    return np.array(times), traces
+
+
+def best_time(fn, repeats):
+    jax.block_until_ready(fn())
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(fn())
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def compile_time(fn, *args):
+    start = time.perf_counter()
+    compiled = jax.jit(fn).lower(*args).compile()
+    return time.perf_counter() - start, compiled
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--output", default="benchmarks/results/vs_neuron.json")
+    args = parser.parse_args()
+    if args.threads < (os.cpu_count() or 1):
+        os.sched_setaffinity(0, set(range(args.threads)))
+    threads = len(os.sched_getaffinity(0))
+
+    sim = dendrax_simulation()
+    params = sim.params
+    scales = jnp.linspace(0.9, 1.1, args.batch)
+    batch_params = jax.tree_util.tree_map(
+        lambda x: jnp.broadcast_to(x, (args.batch, *x.shape)), params
+    )
+    batch_params["HH"] = dict(batch_params["HH"])
+    batch_params["HH"]["gNa"] = params["HH"]["gNa"][None, :] * scales[:, None]
+
+    def forward(p):
+        return sim.run(p, t_max=T_MAX)
+
+    def loss(p):
+        return jnp.mean(forward(p)[0])
+
+    compile_forward, forward_compiled = compile_time(forward, params)
+    compile_grad, grad_compiled = compile_time(jax.value_and_grad(loss), params)
+    _, batch_compiled = compile_time(jax.vmap(forward), batch_params)
+
+    single = best_time(lambda: forward_compiled(params), args.repeats)
+    batch = best_time(lambda: batch_compiled(batch_params), max(1, args.repeats // 2))
+    grad = best_time(lambda: grad_compiled(params), args.repeats)
+    memory = grad_compiled.memory_analysis()
+    grad_bytes = memory.temp_size_in_bytes + memory.output_size_in_bytes if memory else -1
+
+    neuron_times, neuron_traces = neuron_run(np.asarray(scales))
+    neuron_time = float(np.median(neuron_times))
+    ours = np.asarray(batch_compiled(batch_params)[0])  # gNa x 0.9, NEURON's first run
+    max_dv = float(np.max(np.abs(ours - neuron_traces)))
+
+    results = {
+        "model": f"random tree {N_BRANCHES} branches x {NCOMP} compartments, HH, "
+        f"{T_MAX} ms at dt {DT}, float64",
+        "threads": threads,
+        "neuron_ms_per_sim": 1e3 * neuron_time,
+        "dendrax_ms_single": 1e3 * single,
+        "dendrax_ms_per_sim_batch": 1e3 * batch / args.batch,
+        "batch": args.batch,
+        "speedup_single": neuron_time / single,
+        "speedup_batch": neuron_time / (batch / args.batch),
+        "compile_forward_s": compile_forward,
+        "compile_grad_s": compile_grad,
+        "grad_over_forward": grad / single,
+        "grad_memory_mb": grad_bytes / 2**20,
+        "max_abs_dv_mv": max_dv,
+    }
+    width = max(map(len, results))
+    for key, value in results.items():
+        shown = f"{value:.4g}" if isinstance(value, float) else value
+        print(f"{key:<{width}}  {shown}")
+    path = pathlib.Path(args.output)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2))
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
