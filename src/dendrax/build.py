@@ -31,6 +31,9 @@ def build(
         raise TypeError(f"build expects a dendrax Cell, got {type(cell).__name__}")
     if not (np.isfinite(dt) and dt > 0):
         raise ValueError(f"dt must be > 0 ms, got {dt}")
+    for name, value in (("v_init", v_init), ("celsius", celsius)):
+        if not np.isfinite(value):
+            raise ValueError(f"{name} must be finite, got {value}")
     if solver not in SOLVERS:
         raise ValueError(f"unknown solver {solver!r}; choose one of {sorted(SOLVERS)}")
     layout = node_layout(cell.tree)

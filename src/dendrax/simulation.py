@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dendrax.model.cell import GEOMETRY_UNITS
 from dendrax.solve.stepping import StaticSpec, simulate
 
 _simulate_jit = partial(jax.jit, static_argnames=("spec", "n_steps"))(simulate)
@@ -47,7 +48,10 @@ class Simulation:
             return lengths.pop()
         if not t_max > 0:
             raise ValueError(f"t_max must be > 0 ms, got {t_max}")
-        return round(t_max / self.dt)
+        n_steps = round(t_max / self.dt)
+        if n_steps < 1:
+            raise ValueError(f"t_max = {t_max} ms is less than one step of dt = {self.dt} ms")
+        return n_steps
 
     def time(self, t_max: float | None = None) -> np.ndarray:
         """Times (ms) of the recorded samples of a run to `t_max`, starting at 0."""
@@ -69,6 +73,7 @@ class Simulation:
         n_steps = self.n_steps(t_max)
         _check_series("stimuli", stimuli, self.stimuli.shape[0], n_steps, self.dt)
         _check_series("clamps", clamps, self.clamps.shape[0], n_steps, self.dt)
+        _check_values(params, stimuli, clamps)
         stimuli = jnp.reshape(stimuli, (-1, n_steps)) if jnp.size(stimuli) else _none(n_steps)
         clamps = jnp.reshape(clamps, (-1, n_steps)) if jnp.size(clamps) else _none(n_steps)
         return _simulate_jit(self.spec, self.arrays, params, stimuli, clamps, n_steps)
@@ -95,8 +100,41 @@ def _check_structure(reference: dict, params: dict) -> None:
         raise KeyError(f"unknown parameter {name!r} in params")
 
 
+def _check_values(params: dict, stimuli, clamps) -> None:
+    """Raise on NaN or infinite values and on geometry <= 0. Values traced by `jit`, `grad`
+    or `vmap` are not known here and pass unchecked."""
+    named = [
+        (f"params{jax.tree_util.keystr(path)}", leaf)
+        for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]
+    ]
+    for name, values in [*named, ("stimuli", stimuli), ("clamps", clamps)]:
+        if isinstance(values, jax.core.Tracer):
+            continue
+        array = np.asarray(values)
+        bad = ~np.isfinite(array)
+        if np.any(bad):
+            index = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(f"{name}{list(index)} is {array[index]}: values must be finite")
+    for name, unit in GEOMETRY_UNITS.items():
+        if isinstance(params[name], jax.core.Tracer):
+            continue
+        array = np.asarray(params[name])
+        if np.any(array <= 0):
+            index = int(np.flatnonzero(array <= 0)[0])
+            raise ValueError(
+                f"params[{name!r}][{index}] (compartment {index}) is {array[index]}: "
+                f"must be > 0 ({unit})"
+            )
+
+
 def _check_series(what: str, values, n_rows: int, n_steps: int, dt: float) -> None:
     shape = jnp.shape(values)
+    if n_rows == 0 and len(shape) == 2 and shape[0] > 0:
+        call = "stimulate" if what == "stimuli" else "clamp"
+        raise ValueError(
+            f"run got {what} of shape {shape}, but the model has no {what} "
+            f"(no .{call} call before build)"
+        )
     if shape != (n_rows, n_steps) and not (n_rows == 0 and len(shape) == 2 and shape[0] == 0):
         raise ValueError(
             f"{what} must have shape ({n_rows}, {n_steps}) (one row per call, one value per "

@@ -9,13 +9,18 @@ def step_current(start: float, duration: float, amplitude: float, dt: float, t_m
     Returns round(t_max / dt) values; value k is the current during [k dt, (k + 1) dt],
     evaluated at the step's middle as NEURON's IClamp is.
     """
+    for name, value in (("start", start), ("duration", duration), ("amplitude", amplitude)):
+        if not np.isfinite(value):
+            raise ValueError(f"step_current: {name} must be finite, got {value}")
     if not dt > 0:
-        raise ValueError(f"dt must be > 0 ms, got {dt}")
+        raise ValueError(f"step_current: dt must be > 0 ms, got {dt}")
     if not t_max > 0:
-        raise ValueError(f"t_max must be > 0 ms, got {t_max}")
+        raise ValueError(f"step_current: t_max must be > 0 ms, got {t_max}")
     if duration < 0:
-        raise ValueError(f"duration must be >= 0 ms, got {duration}")
+        raise ValueError(f"step_current: duration must be >= 0 ms, got {duration}")
     n_steps = round(t_max / dt)
+    if n_steps < 1:
+        raise ValueError(f"step_current: t_max = {t_max} ms is less than one step of dt = {dt} ms")
     middle = (np.arange(n_steps) + 0.5) * dt
     on = (middle >= start) & (middle < start + duration)
     return np.where(on, float(amplitude), 0.0)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dendrax.mechanisms.base import Mechanism
-from dendrax.model.selection import Selection
+from dendrax.model.selection import Selection, integer_index
 from dendrax.morphology.branch_tree import BranchTree, per_branch
 
 GEOMETRY_UNITS = {
@@ -130,6 +130,7 @@ class Cell(Selection):
 
     def branch(self, index: int) -> Selection:
         """All compartments of branch `index`."""
+        index = integer_index(index, "branch index")
         n = self.n_branches
         if not -n <= index < n:
             raise IndexError(f"the cell has {n} branches; branch({index}) is outside")

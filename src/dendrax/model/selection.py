@@ -8,6 +8,8 @@ voltage, and `record` asks for a trace. These edit the cell's description on the
 
 from __future__ import annotations
 
+import numbers
+import operator
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -46,6 +48,7 @@ class Selection:
     def comp(self, index: int) -> Selection:
         """Compartment `index` of this branch (0 at the branch's 0 end)."""
         branch = self._require_branch("comp")
+        index = integer_index(index, f"comp index on branch {branch}")
         ncomp = int(self._cell.tree.ncomp[branch])
         if not -ncomp <= index < ncomp:
             raise IndexError(f"branch {branch} has {ncomp} compartments; comp({index}) is outside")
@@ -56,6 +59,8 @@ class Selection:
     def loc(self, x: float) -> Selection:
         """The compartment of this branch that contains the fraction `x` in [0, 1]."""
         branch = self._require_branch("loc")
+        if isinstance(x, bool) or not isinstance(x, numbers.Real):
+            raise TypeError(f"loc({x!r}) on branch {branch}: x must be a number in [0, 1]")
         if not 0.0 <= x <= 1.0:
             raise ValueError(f"loc({x}) on branch {branch}: x must be in [0, 1]")
         ncomp = int(self._cell.tree.ncomp[branch])
@@ -91,3 +96,13 @@ class Selection:
         """Record "v" (mV) or a mechanism state ("HH.m"): one row per selected compartment."""
         self._cell._record(name, self._comps)
         return self
+
+
+def integer_index(index, what: str) -> int:
+    """`index` as an int, or a TypeError naming `what` (floats and bools are refused)."""
+    if isinstance(index, bool):
+        raise TypeError(f"{what} must be an integer, got {index!r}")
+    try:
+        return operator.index(index)
+    except TypeError:
+        raise TypeError(f"{what} must be an integer, got {index!r}") from None

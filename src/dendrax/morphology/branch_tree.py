@@ -28,7 +28,9 @@ class BranchTree:
         if parents.ndim != 1 or parents.size == 0:
             raise ValueError(f"parents must be a non-empty 1D list, got shape {parents.shape}")
         if not np.issubdtype(parents.dtype, np.integer):
-            if not np.all(np.equal(np.mod(parents, 1), 0)):
+            if not np.issubdtype(parents.dtype, np.number) or not np.all(
+                np.equal(np.mod(parents, 1), 0)
+            ):
                 raise ValueError("parents must be integers (branch indices, -1 for a root)")
             parents = parents.astype(np.int64)
         n = parents.size
@@ -48,7 +50,7 @@ class BranchTree:
             bad = int(np.flatnonzero((ncomp < 1) | (np.mod(ncomp, 1) != 0))[0])
             raise ValueError(f"ncomp of branch {bad} is {ncomp[bad]}: must be an integer >= 1")
         parent_x = per_branch(parent_x, n, "parent_x").astype(float)
-        outside = (parent_x < 0) | (parent_x > 1)
+        outside = ~((parent_x >= 0) & (parent_x <= 1))
         if np.any(outside):
             bad = int(np.flatnonzero(outside)[0])
             raise ValueError(f"parent_x of branch {bad} is {parent_x[bad]}: must be in [0, 1]")
