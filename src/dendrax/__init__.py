@@ -4,6 +4,9 @@ from dendrax import channels
 from dendrax.build import build
 from dendrax.mechanisms import Mechanism, Parameter, State
 from dendrax.model import Cell, Selection
+from dendrax.morphology.asc import read_asc
+from dendrax.morphology.morphology import Morphology
+from dendrax.morphology.swc import read_swc
 from dendrax.simulation import Simulation
 from dendrax.stimuli import step_current
 
@@ -12,11 +15,14 @@ __version__ = "0.1.0"
 __all__ = [
     "Cell",
     "Mechanism",
+    "Morphology",
     "Parameter",
     "Selection",
     "Simulation",
     "State",
     "build",
     "channels",
+    "read_asc",
+    "read_swc",
     "step_current",
 ]

@@ -8,6 +8,7 @@ import numpy as np
 
 from dendrax.mechanisms.base import Mechanism
 from dendrax.model.selection import Selection, integer_index
+from dendrax.morphology import cell_morphology as morph
 from dendrax.morphology.branch_tree import BranchTree, per_branch
 
 GEOMETRY_UNITS = {
@@ -90,6 +91,10 @@ class Cell(Selection):
         self.stimuli: list[Stimulus] = []
         self.clamps: list[Clamp] = []
         self.recordings: list[Recording] = []
+        self.morphology = None
+        """The `Morphology` the cell was read from (None for cells built from parents)."""
+        self.groups: dict[str, np.ndarray] = {}
+        """Named compartment groups (boolean masks), see `define_group`."""
 
     @classmethod
     def from_parents(
@@ -114,6 +119,155 @@ class Cell(Selection):
         tree = BranchTree.from_parents(parents, ncomp)
         return cls(tree, length, radius, axial_resistivity, capacitance)
 
+    @classmethod
+    def from_morphology(
+        cls,
+        morphology,
+        ncomp=None,
+        d_lambda=None,
+        axial_resistivity=DEFAULT_AXIAL_RESISTIVITY,
+        capacitance=DEFAULT_CAPACITANCE,
+        frequency=100.0,
+    ) -> Cell:
+        """A cell with one branch per section of `morphology` (branch 0: the root/soma),
+        NEURON's areas and axial resistances from the 3D points.
+
+        Args:
+            ncomp: compartments per section (scalar or one per section); or
+            d_lambda: NEURON's rule (odd counts, lambda_f at `frequency` Hz); default when
+                neither is given: d_lambda = 0.1.
+            axial_resistivity: Ω·cm. capacitance: µF/cm² (both also used by d_lambda).
+        """
+        counts = morph.choose_ncomp(
+            morphology, ncomp, d_lambda, frequency, axial_resistivity, capacitance
+        )
+        pieces = morph.discretize(morphology, counts)
+        cell = cls(pieces.tree, 1.0, 1.0, axial_resistivity, capacitance)
+        cell.morphology = morphology
+        morph.apply_discretization(cell, pieces)
+        return cell
+
+    @classmethod
+    def from_swc(cls, path, ncomp=None, d_lambda=None, scale=1.0, **kwargs) -> Cell:
+        """Read an SWC file as NEURON's Import3d does (see `dendrax.read_swc`); `scale`
+        multiplies coordinates and radii (1e-3 for nm). Other arguments: `from_morphology`."""
+        return cls.from_morphology(morph.read_swc(path, scale), ncomp, d_lambda, **kwargs)
+
+    @classmethod
+    def from_asc(cls, path, ncomp=None, d_lambda=None, **kwargs) -> Cell:
+        """Read a Neurolucida ASC file (contours and trees; see `dendrax.read_asc`)."""
+        return cls.from_morphology(morph.read_asc(path), ncomp, d_lambda, **kwargs)
+
+    def set_ncomp(self, ncomp=None, d_lambda=None, frequency=100.0) -> None:
+        """Change the compartments per branch (scalar, per branch, or d_lambda for cells
+        read from a morphology); parameters stay with their location."""
+        if d_lambda is not None:
+            if self.morphology is None:
+                raise ValueError("d_lambda needs a morphology; give ncomp for this cell")
+            ra = self.geometry["axial_resistivity"][self.tree.comp_offsets[:-1]]
+            cm = self.geometry["capacitance"][self.tree.comp_offsets[:-1]]
+            ncomp = morph.choose_ncomp(self.morphology, None, d_lambda, frequency, ra, cm)
+        elif ncomp is None:
+            raise ValueError("set_ncomp needs ncomp or d_lambda")
+        morph.set_ncomp(self, ncomp)
+
+    # -- regions and geometry ----------------------------------------------------------
+
+    @property
+    def soma(self) -> Selection:
+        """Compartments of SWC type 1."""
+        return self.region("soma")
+
+    @property
+    def axon(self) -> Selection:
+        """Compartments of SWC type 2."""
+        return self.region("axon")
+
+    @property
+    def basal(self) -> Selection:
+        """Compartments of SWC type 3."""
+        return self.region("basal")
+
+    @property
+    def apical(self) -> Selection:
+        """Compartments of SWC type 4."""
+        return self.region("apical")
+
+    def region(self, name: str) -> Selection:
+        """ "soma", "axon", "basal", "apical", "type:<n>" (custom SWC type) or a group."""
+        mask = morph.region_mask(name, self.compartment_types(), self.groups)
+        return Selection(self, np.flatnonzero(mask), name)
+
+    def select(self, predicate=None, *, region=None, distance=None, order=None) -> Selection:
+        """Compartments meeting every criterion given: a `region` name, path `distance`
+        from the soma (µm; a value or (low, high), None for open), branch `order` (value or
+        range) and `predicate(table) -> bool array` over `compartment_table()`."""
+        return Selection(self, morph.select(self, predicate, region, distance, order), "selection")
+
+    def define_group(self, name: str, selection: Selection) -> Selection:
+        """Name the compartments of `selection`, reusable as `cell.region(name)`."""
+        return morph.define_group(self, name, selection)
+
+    def compartment_table(self) -> dict[str, np.ndarray]:
+        """Per-compartment properties: branch, type, distance, order, radius, length, area
+        and x, y, z of the centre (µm; NaN without a morphology)."""
+        return morph.compartment_table(self)
+
+    def compartment_types(self) -> np.ndarray | None:
+        """SWC type of every compartment (None for cells not read from a morphology)."""
+        if self.morphology is None:
+            return None
+        return self.morphology.types[self.tree.comp_branch]
+
+    def path_distance(self) -> np.ndarray:
+        """Path length from the root's middle (NEURON's soma(0.5)) to each centre (µm)."""
+        return morph.path_distance(self.tree, self.geometry["length"])
+
+    def compartment_points(self) -> dict[str, np.ndarray]:
+        """3D "start", "centre" and "end" of every compartment, each (n, 3) µm."""
+        return morph.compartment_points(self._require_morphology("3D points"), self.tree)
+
+    def move(self, shift) -> Cell:
+        """Translate the cell's 3D points by `shift` (x, y, z in µm)."""
+        self.morphology = self._require_morphology("move").translated(shift)
+        return self
+
+    def rotate(self, angle: float, axis: str = "z", center=None) -> Cell:
+        """Rotate the 3D points by `angle` degrees about `axis` through `center` (default:
+        the root's first point)."""
+        matrix = morph.rotation_matrix(angle, axis)
+        self.morphology = self._require_morphology("rotate").rotated(matrix, center)
+        return self
+
+    def compartment_area(self) -> np.ndarray:
+        """Membrane area of each compartment (µm²)."""
+        radius, length = self.geometry["radius"], self.geometry["length"]
+        return 2 * np.pi * radius * length * self.shape_factors["area"]
+
+    def total_area(self) -> float:
+        """Membrane area of the whole cell (µm²)."""
+        return float(self.compartment_area().sum())
+
+    def total_length(self) -> float:
+        """Summed length of all branches (µm)."""
+        return float(self.geometry["length"].sum())
+
+    def total_volume(self) -> float:
+        """Volume (µm³): of the 3D truncated cones, or of the compartments' cylinders."""
+        if self.morphology is not None:
+            return morph.frustum_volume(self.morphology)
+        radius, length = self.geometry["radius"], self.geometry["length"]
+        return float(np.sum(np.pi * radius**2 * length))
+
+    def summary(self) -> str:
+        """Branches, compartments, length, area and regions, one item a line."""
+        return morph.summary(self)
+
+    def _require_morphology(self, what: str):
+        if self.morphology is None:
+            raise ValueError(f"{what} needs 3D points: read the cell from a morphology file")
+        return self.morphology
+
     @property
     def n_branches(self) -> int:
         return self.tree.n_branches
@@ -125,6 +279,7 @@ class Cell(Selection):
     def __repr__(self) -> str:
         return (
             f"Cell({self.n_branches} branches, {self.n_compartments} compartments, "
+            f"{self.total_length():.1f} um, {self.total_area():.1f} um2, "
             f"mechanisms {list(self.mechanisms)})"
         )
 
@@ -214,6 +369,8 @@ class Cell(Selection):
 
     def _set(self, name: str, comps: np.ndarray, value) -> None:
         target, mechanism = self._resolve(name, comps)
+        if callable(value):
+            value = value(self.path_distance()[comps])
         values = self._broadcast(name, value, comps)
         if mechanism is None:
             self._check_geometry(name, values, comps)

@@ -1,0 +1,100 @@
+"""A reconstructed morphology: unbranched sections of 3D points, as NEURON's Import3d makes them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+TYPE_NAMES = {1: "soma", 2: "axon", 3: "dend", 4: "apic"}
+"""NEURON's section names for the standard SWC types; other types are "dend_<type>"."""
+
+REGION_TYPES = {"soma": 1, "axon": 2, "basal": 3, "apical": 4}
+"""Region names and the SWC type they select."""
+
+
+def type_name(swc_type: int) -> str:
+    """NEURON's section array name for an SWC sample type ("soma", "dend_7", ...)."""
+    if swc_type in TYPE_NAMES:
+        return TYPE_NAMES[swc_type]
+    return f"minus_{-swc_type}" if swc_type < 0 else f"dend_{swc_type}"
+
+
+@dataclass(frozen=True)
+class Morphology:
+    """Sections of 3D points (NEURON's pt3d lists), with their types and connections.
+
+    Attributes:
+        points: (n_points, 3) coordinates of every 3D point, section after section (µm).
+        diameters: (n_points,) diameter at every point (µm).
+        offsets: (n_sections + 1,) index of each section's first point, and the total.
+        types: SWC type of each section (1 soma, 2 axon, 3 basal, 4 apical, others custom).
+        parents: parent section of each section (-1 for the root); parents[i] < i.
+        parent_x: where on its parent each section attaches (fraction of the parent's length).
+        source: the file it was read from ("" if built in memory).
+    """
+
+    points: np.ndarray
+    diameters: np.ndarray
+    offsets: np.ndarray
+    types: np.ndarray
+    parents: np.ndarray
+    parent_x: np.ndarray
+    source: str = ""
+
+    @property
+    def n_sections(self) -> int:
+        return int(self.types.size)
+
+    @property
+    def n_points(self) -> int:
+        return int(self.diameters.size)
+
+    @property
+    def point_section(self) -> np.ndarray:
+        """Section of each point."""
+        return np.repeat(np.arange(self.n_sections), np.diff(self.offsets))
+
+    @property
+    def arc(self) -> np.ndarray:
+        """Path length of each point from its section's first point (µm)."""
+        step = np.linalg.norm(np.diff(self.points, axis=0), axis=1)
+        step = np.concatenate([[0.0], step])
+        step[self.offsets[:-1]] = 0.0
+        cumulative = np.cumsum(step)
+        return cumulative - np.repeat(cumulative[self.offsets[:-1]], np.diff(self.offsets))
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Length of each section: the arc length of its last point (µm)."""
+        return self.arc[self.offsets[1:] - 1]
+
+    def section_points(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """(points (n, 3), diameters (n,)) of section `index`."""
+        start, stop = self.offsets[index : index + 2]
+        return self.points[start:stop].copy(), self.diameters[start:stop].copy()
+
+    def neuron_names(self) -> list[str]:
+        """The name NEURON's Import3d gives each section ("soma[0]", "dend[3]", ...)."""
+        names, count = [], {}
+        for swc_type in self.types.tolist():
+            index = count.get(swc_type, 0)
+            count[swc_type] = index + 1
+            names.append(f"{type_name(swc_type)}[{index}]")
+        return names
+
+    def translated(self, shift) -> Morphology:
+        """A copy moved by `shift` (3 values, µm)."""
+        return replace(self, points=self.points + np.asarray(shift, dtype=float))
+
+    def rotated(self, matrix, center=None) -> Morphology:
+        """A copy rotated by the 3×3 `matrix` about `center` (default: the root's first point)."""
+        matrix = np.asarray(matrix, dtype=float)
+        if matrix.shape != (3, 3):
+            raise ValueError(f"a rotation is a 3x3 matrix, got shape {matrix.shape}")
+        center = self.points[0] if center is None else np.asarray(center, dtype=float)
+        return replace(self, points=(self.points - center) @ matrix.T + center)
+
+    def __repr__(self) -> str:
+        where = f" from {self.source}" if self.source else ""
+        return f"Morphology({self.n_sections} sections, {self.n_points} points{where})"

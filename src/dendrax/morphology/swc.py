@@ -1,0 +1,325 @@
+"""SWC reader that makes the same sections as NEURON's Import3d (`Import3d_SWC_read`).
+
+An SWC file lists samples `id type x y z radius parent_id`, one per line (µm). The samples
+become NEURON's sections as Import3d makes them:
+
+- a section is a run of samples without branch points and of one type; a type change
+  starts a new section even without a branch;
+- consecutive soma samples stay in one section unless a soma sample other than the first
+  has several soma children;
+- a child section starts with a copy of its parent sample (whose diameter, where a dendrite
+  leaves the soma, is that of the dendrite's own first sample), except where it connects to
+  the soma "by a wire" (then it starts at its own first sample);
+- where children attach: a one-point soma (a sphere) and the interior of a soma section at
+  0.5; the first sample of the root at 0; the proximal sample of a dendrite that itself
+  leaves the soma at 0 of that dendrite; everything else at 1;
+- NeuroMorpho's three-point soma (a cylinder of length = diameter around the first sample)
+  and a one-point soma become a cylinder of length and diameter equal to the sphere's
+  diameter along x (the area of the sphere);
+- one-point sections and two-point sections of zero length are dropped, their children
+  attached where they were attached.
+
+docs/morphology.md lists where this differs from a plain reading of the file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from dendrax.morphology.morphology import Morphology
+
+SOMA = 1
+
+
+def read_swc(path, scale: float = 1.0) -> Morphology:
+    """Read an SWC file into NEURON's sections.
+
+    Args:
+        path: the .swc file.
+        scale: factor applied to coordinates and radii (e.g. 1e-3 for a file in nm).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: a malformed line, a duplicate or missing id, a cycle, a negative radius,
+            several roots; the message names the file and line.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"SWC file not found: {path}")
+    if not (np.isfinite(scale) and scale > 0):
+        raise ValueError(f"scale must be a finite number > 0, got {scale}")
+    ids, types, xyz, radius, parent_ids, line_numbers = _parse(path)
+    order = np.argsort(ids, kind="stable")
+    ids, types, xyz, radius = ids[order], types[order], xyz[order], radius[order]
+    parent_ids, line_numbers = parent_ids[order], line_numbers[order]
+    parent = _parent_index(path, ids, parent_ids, line_numbers)
+    bad = np.flatnonzero(radius < 0)
+    if bad.size:
+        raise ValueError(f"{path}, line {line_numbers[bad[0]]}: negative radius {radius[bad[0]]}")
+    return _sections(path, types, xyz * scale, 2.0 * radius * scale, parent)
+
+
+def _parse(path: Path):
+    """Columns of the sample lines; comments (#) and blank lines are skipped."""
+    rows, numbers = [], []
+    with path.open() as file:
+        for number, line in enumerate(file, start=1):
+            text = line.split("#", 1)[0].strip()
+            if not text:
+                continue
+            fields = text.split()
+            if len(fields) < 7:
+                raise ValueError(
+                    f"{path}, line {number}: expected 7 columns "
+                    f"(id type x y z radius parent), got {len(fields)}: {line.strip()!r}"
+                )
+            rows.append(fields[:7])
+            numbers.append(number)
+    if not rows:
+        raise ValueError(f"{path}: no samples (every line is blank or a comment)")
+    try:
+        data = np.array(rows, dtype=float)
+    except ValueError:
+        for fields, number in zip(rows, numbers, strict=True):
+            try:
+                [float(f) for f in fields]
+            except ValueError:
+                raise ValueError(
+                    f"{path}, line {number}: not a number in {' '.join(fields)!r}"
+                ) from None
+        raise
+    integral = data[:, [0, 1, 6]]
+    bad = np.flatnonzero(np.any(integral != np.round(integral), axis=1) | ~np.isfinite(data).all(1))
+    if bad.size:
+        raise ValueError(
+            f"{path}, line {numbers[bad[0]]}: id, type and parent must be integers and "
+            f"coordinates finite: {' '.join(rows[bad[0]])!r}"
+        )
+    numbers = np.asarray(numbers)
+    ids, types, parents = (data[:, c].astype(np.int64) for c in (0, 1, 6))
+    # NEURON reads the numbers in single precision (sscanf "%f").
+    values = data[:, 2:6].astype(np.float32).astype(float)
+    return ids, types, values[:, :3], values[:, 3], parents, numbers
+
+
+def _parent_index(path: Path, ids, parent_ids, line_numbers) -> np.ndarray:
+    """Index of each sample's parent (-1 for the root), checking the tree."""
+    duplicate = np.flatnonzero(ids[1:] == ids[:-1])
+    if duplicate.size:
+        i = duplicate[0]
+        raise ValueError(
+            f"{path}, lines {line_numbers[i]} and {line_numbers[i + 1]}: duplicate id {ids[i]}"
+        )
+    is_root = parent_ids < 0
+    position = np.searchsorted(ids, parent_ids)
+    found = (position < ids.size) & (ids[np.minimum(position, ids.size - 1)] == parent_ids)
+    missing = np.flatnonzero(~is_root & ~found)
+    if missing.size:
+        i = missing[0]
+        raise ValueError(
+            f"{path}, line {line_numbers[i]}: parent id {parent_ids[i]} of sample {ids[i]} "
+            "does not exist"
+        )
+    parent = np.where(is_root, -1, position)
+    later = np.flatnonzero(parent >= np.arange(ids.size))
+    if later.size:
+        i = later[0]
+        cycle = _cycle_from(parent, i)
+        if cycle:
+            where = ", ".join(f"{ids[j]} (line {line_numbers[j]})" for j in cycle)
+            raise ValueError(f"{path}: the parents of samples {where} form a cycle")
+        raise ValueError(
+            f"{path}, line {line_numbers[i]}: sample {ids[i]} has parent {parent_ids[i]}, "
+            "not a smaller id (NEURON's Import3d requires parent ids smaller than ids)"
+        )
+    roots = np.flatnonzero(is_root)
+    if roots.size != 1:
+        lines = ", ".join(str(line_numbers[r]) for r in roots[:5])
+        raise ValueError(
+            f"{path}: {roots.size} root samples (lines {lines}); a cell is one tree with one root"
+        )
+    return parent
+
+
+def _cycle_from(parent: np.ndarray, start: int) -> list[int]:
+    """The samples of a cycle reached by following parents from `start` ([] if none)."""
+    seen: dict[int, int] = {}
+    node = start
+    while node >= 0 and node not in seen:
+        seen[node] = len(seen)
+        node = int(parent[node])
+    if node < 0:
+        return []
+    path = list(seen)
+    return path[seen[node] :]
+
+
+def _sections(path: Path, types, xyz, diam, parent) -> Morphology:
+    """Group samples into NEURON's sections (see the module docstring)."""
+    n = types.size
+    if n < 2:
+        raise ValueError(f"{path}: a cell needs at least two samples, got {n}")
+    index = np.arange(n)
+    child = index[parent >= 0]
+    p = parent[child]
+    n_children = np.bincount(p, minlength=n)
+
+    # Branch points and type changes end a section; so does a child joining the proximal
+    # sample of a dendrite that leaves the soma, which instead attaches at that dendrite's 0.
+    noncontiguous = p != child - 1
+    type_change = types[p] != types[child]
+    grandparent_is_soma = types[parent[np.maximum(p, 0)]] == SOMA
+    to_proximal = noncontiguous & (
+        ((p > 1) & (types[p] != SOMA) & grandparent_is_soma) | ((p == 0) & (types[0] != SOMA))
+    )
+    connect_proximal = np.zeros(n, dtype=bool)
+    connect_proximal[child[to_proximal]] = True
+    changes = np.zeros(n, dtype=bool)
+    changes[child] = type_change
+    irregular = np.bincount(p, weights=noncontiguous | type_change, minlength=n)
+    continues = (n_children == 1) & (irregular == 0)
+    last_child = np.full(n, -1)
+    np.maximum.at(last_child, p, child)
+    last_proximal = np.full(n, -1)
+    np.maximum.at(last_proximal, p[to_proximal], child[to_proximal])
+    after_reset = (last_proximal == last_child) & ~changes[np.maximum(last_proximal, 0)]
+    continues = np.where(last_proximal >= 0, after_reset, continues)
+
+    soma_children = np.bincount(
+        p, weights=(types[child] == SOMA) & (types[p] == SOMA), minlength=n
+    ).astype(int)
+    parent = parent.copy()
+    three_point_soma = _is_three_point_soma(types, xyz, diam, parent, n_children)
+    if three_point_soma:
+        parent[2] = 1
+
+    soma_run = (types[:-1] == SOMA) & (types[1:] == SOMA) & (parent[1:] == index[:-1])
+    soma_run &= ~((index[:-1] != 0) & (soma_children[:-1] > 1))
+    continues[:-1] |= soma_run
+
+    ends = np.flatnonzero(~continues)
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    own = ends - starts + 1
+    if three_point_soma:
+        own[0] = 1
+    point_section = np.repeat(np.arange(starts.size), np.diff(np.append(starts, n)))
+    section_type = types[starts]
+
+    # Where each non-root section attaches and whether it starts at its parent sample.
+    first = starts[1:]
+    attach = parent[first]
+    psec = point_section[attach]
+    n_own = own[1:]
+    psec_points = np.where(psec == 0, own[0], own[psec] + 1)
+    parent_soma = section_type[psec] == SOMA
+    dendrite_on_soma = parent_soma & (types[first] != SOMA)
+    parent_x = np.ones(first.size)
+    wire = np.zeros(first.size, dtype=bool)
+    on_sphere = (psec == 0) & dendrite_on_soma & (psec_points == 1)
+    parent_x[on_sphere] = 0.5
+    wire |= on_sphere & (n_own > 1)
+    on_root_start = (psec == 0) & ~on_sphere & (attach == 0)
+    parent_x[on_root_start] = 0.0
+    wire |= on_root_start & (types[first] != SOMA) & (soma_children[attach] > 1)
+    rest = ~(on_sphere | on_root_start) & parent_soma
+    offset = np.where(starts[psec] == 0, -1, -2)
+    interior = rest & (attach < starts[psec] + psec_points + offset)
+    parent_x[interior] = 0.5
+    wire |= interior & dendrite_on_soma & (n_own > 1)
+    at_end = rest & ~interior
+    wire |= at_end & (n_own > 1) & (soma_children[attach] > 1) & (types[first] != SOMA)
+    parent_x[connect_proximal[first]] = 0.0
+
+    # Point lists: the root's own samples, then each child's (parent copy +) own samples.
+    copy = ~wire
+    entries = np.insert(index, first[copy], attach[copy])
+    is_copy = np.zeros(entries.size, dtype=bool)
+    is_copy[first[copy] + np.arange(copy.sum())] = True
+    entry_diam = diam[entries].copy()
+    soma_copy = is_copy.copy()
+    soma_copy[is_copy] = dendrite_on_soma[copy]
+    entry_diam[soma_copy] = diam[entries[np.flatnonzero(soma_copy) + 1]]
+    n_points = own + np.concatenate([[0], copy.astype(int)])
+    entry_section = np.repeat(np.arange(starts.size), np.diff(np.append(starts, n)))
+    entry_section = np.insert(entry_section, first[copy], np.arange(1, starts.size)[copy])
+    keep = ~((entry_section == 0) & (entries > starts[0] + own[0] - 1))
+    entries, entry_diam, entry_section = entries[keep], entry_diam[keep], entry_section[keep]
+    points = xyz[entries]
+
+    parents = np.concatenate([[-1], psec])
+    parent_x = np.concatenate([[1.0], parent_x])
+    offsets = np.concatenate([[0], np.cumsum(n_points)])
+    removed = _degenerate(points, offsets)
+    parents, parent_x = _reattach(parents, parent_x, removed)
+
+    kept = ~removed
+    renumber = np.cumsum(kept) - 1
+    keep_points = kept[entry_section]
+    points, entry_diam = points[keep_points], entry_diam[keep_points]
+    n_points = n_points[kept]
+    parents = np.where(parents[kept] >= 0, renumber[np.maximum(parents[kept], 0)], -1)
+    parent_x = parent_x[kept]
+    section_type = section_type[kept]
+    if n_points[0] == 1:
+        points, entry_diam, n_points = _sphere_as_cylinder(points, entry_diam, n_points)
+    offsets = np.concatenate([[0], np.cumsum(n_points)])
+    return Morphology(
+        points=_single(points),
+        diameters=_single(entry_diam),
+        offsets=offsets,
+        types=section_type.astype(np.int64),
+        parents=parents.astype(np.int64),
+        parent_x=parent_x,
+        source=str(path),
+    )
+
+
+def _single(values: np.ndarray) -> np.ndarray:
+    """Round to single precision, as NEURON stores 3D points (kept as float64)."""
+    return values.astype(np.float32).astype(float)
+
+
+def _is_three_point_soma(types, xyz, diam, parent, n_children) -> bool:
+    """NeuroMorpho's soma of three samples: a root and two childless samples on either side
+    at equal diameter, spanning one diameter in all (within 1 %)."""
+    if np.count_nonzero(types == SOMA) != 3 or types.size < 3:
+        return False
+    if parent[1] != 0 or parent[2] != 0 or n_children[1] or n_children[2]:
+        return False
+    if diam[1] != diam[0] or diam[2] != diam[0] or diam[0] == 0:
+        return False
+    span = np.linalg.norm(xyz[1] - xyz[0]) + np.linalg.norm(xyz[2] - xyz[0])
+    return abs(span / diam[0] - 1.0) < 0.01
+
+
+def _degenerate(points, offsets) -> np.ndarray:
+    """Sections other than the root with one point, or two points at one place."""
+    count = np.diff(offsets)
+    two = count == 2
+    same = np.zeros(count.size, dtype=bool)
+    start = offsets[:-1][two]
+    same[two] = np.all(points[start] == points[start + 1], axis=1)
+    removed = (count <= 1) | same
+    removed[0] = False
+    return removed
+
+
+def _reattach(parents, parent_x, removed):
+    """Attach the children of removed sections where those were attached."""
+    parents, parent_x = parents.copy(), parent_x.copy()
+    for section in np.flatnonzero(removed)[::-1]:
+        children = parents == section
+        parents[children] = parents[section]
+        parent_x[children] = parent_x[section]
+    return parents, parent_x
+
+
+def _sphere_as_cylinder(points, diam, n_points):
+    """Replace a one-point root (a sphere) by three points along x spanning its diameter."""
+    center, d = points[0], diam[0]
+    offsets = np.array([[-d / 2, 0, 0], [0, 0, 0], [d / 2, 0, 0]])
+    points = np.concatenate([center + offsets, points[1:]])
+    diam = np.concatenate([[d, d, d], diam[1:]])
+    return points, diam, np.concatenate([[3], n_points[1:]])
