@@ -4,6 +4,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from neuron import h
 
 from dendrax.morphology import BranchTree, node_layout
@@ -76,6 +78,27 @@ def test_solve_is_not_only_right_for_dominant_diagonals():
     np.testing.assert_allclose(x, expected, rtol=1e-9, atol=1e-12)
 
 
+HYPOTHESIS_NODES = 24
+_solve_jit = jax.jit(solve_tree)
+
+
+@st.composite
+def tree_systems(draw):
+    """Any forest on HYPOTHESIS_NODES nodes (parent[i] = i marks a root) and its system."""
+    parent = np.array([draw(st.integers(0, i)) for i in range(HYPOTHESIS_NODES)])
+    seed = draw(st.integers(0, 2**32 - 1))
+    return parent, *random_system(np.random.default_rng(seed), parent)
+
+
+@settings(max_examples=40, deadline=None)
+@given(tree_systems())
+def test_solve_matches_dense_solve_on_any_forest(system):
+    parent, diag, coupling, rhs = system
+    x = _solve_jit(*(jnp.asarray(a) for a in (diag, coupling, rhs, parent)))
+    expected = np.linalg.solve(np.asarray(dense_matrix(diag, coupling, parent)), rhs)
+    np.testing.assert_allclose(x, expected, rtol=1e-10, atol=1e-12)
+
+
 @pytest.mark.parametrize("tree", ["one random tree", "many roots (several cells)", "chain"])
 def test_custom_vjp_matches_autodiff_of_dense_solve(tree):
     rng = np.random.default_rng(11)
@@ -92,8 +115,8 @@ def test_custom_vjp_matches_autodiff_of_dense_solve(tree):
         x = jnp.linalg.solve(dense_matrix(diag, coupling, parent), rhs)
         return jnp.sum(weights * x + 0.5 * x**2)
 
-    ours = jax.grad(tree_loss, argnums=(0, 1, 2))(diag, coupling, rhs)
-    reference = jax.grad(dense_loss, argnums=(0, 1, 2))(diag, coupling, rhs)
+    ours = jax.jit(jax.grad(tree_loss, argnums=(0, 1, 2)))(diag, coupling, rhs)
+    reference = jax.jit(jax.grad(dense_loss, argnums=(0, 1, 2)))(diag, coupling, rhs)
     for name, got, want in zip(("diag", "coupling", "rhs"), ours, reference, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12, err_msg=name)
 
@@ -105,6 +128,7 @@ def test_vjp_of_coupling_against_finite_differences():
     diag, coupling, rhs = random_system(rng, parent)
     weights = rng.normal(size=parent.size)
 
+    @jax.jit
     def loss(coupling):
         x = solve_tree(jnp.asarray(diag), coupling, jnp.asarray(rhs), jnp.asarray(parent))
         return jnp.dot(weights, x)
@@ -129,6 +153,25 @@ def test_solve_under_jit_and_vmap():
     for k, (d, c, b) in enumerate(systems):
         expected = np.linalg.solve(np.asarray(dense_matrix(d, c, parent)), b)
         np.testing.assert_allclose(batched[k], expected, rtol=1e-10, atol=1e-12)
+
+
+def test_vmap_of_grad_matches_dense_solve():
+    # The batched solve (custom vmap rule) and the adjoint (custom VJP) together.
+    rng = np.random.default_rng(4)
+    parent = random_parents(rng, 25, n_roots=2)
+    systems = [random_system(rng, parent) for _ in range(3)]
+    diag, coupling, rhs = (jnp.asarray(np.stack(s)) for s in zip(*systems, strict=True))
+
+    def tree_loss(diag, coupling, rhs):
+        return jnp.sum(solve_tree(diag, coupling, rhs, jnp.asarray(parent)) ** 3)
+
+    def dense_loss(diag, coupling, rhs):
+        return jnp.sum(jnp.linalg.solve(dense_matrix(diag, coupling, parent), rhs) ** 3)
+
+    ours = jax.jit(jax.vmap(jax.grad(tree_loss, argnums=(0, 1, 2))))(diag, coupling, rhs)
+    reference = jax.vmap(jax.grad(dense_loss, argnums=(0, 1, 2)))(diag, coupling, rhs)
+    for name, got, want in zip(("diag", "coupling", "rhs"), ours, reference, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12, err_msg=name)
 
 
 # -- node layout --------------------------------------------------------------------
