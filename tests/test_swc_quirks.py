@@ -198,7 +198,7 @@ def test_nanometre_file_with_scale(tmp_path):
     ("text", "message"),
     [
         ("1 1 0 0 0 5 -1\n2 3 5 0 0 1\n", r"line 2: expected 7 columns"),
-        ("1 1 0 0 0 5 -1\n2 3 5 zero 0 1 1\n", r"line 2: not a number"),
+        ("1 1 0 0 0 5 -1\n2 3 5 zero 0 1 1\n", r"line 2: .zero. is not a number"),
         ("1 1 0 0 0 5 -1\n\n3 3 5 0 0 1 7\n", r"line 3: parent id 7 of sample 3 does not exist"),
         ("1 1 0 0 0 5 -1\n2 3 5 0 0 1 3\n3 3 9 0 0 1 2\n", r"form a cycle"),
         ("1 1 0 0 0 5 -1\n2 3 5 0 0 -1 1\n", r"line 2: negative radius"),

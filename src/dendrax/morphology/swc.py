@@ -63,45 +63,50 @@ def read_swc(path, scale: float = 1.0) -> Morphology:
 
 def _parse(path: Path):
     """Columns of the sample lines; comments (#) and blank lines are skipped."""
-    rows, numbers = [], []
-    with path.open() as file:
-        for number, line in enumerate(file, start=1):
-            text = line.split("#", 1)[0].strip()
-            if not text:
-                continue
-            fields = text.split()
-            if len(fields) < 7:
-                raise ValueError(
-                    f"{path}, line {number}: expected 7 columns "
-                    f"(id type x y z radius parent), got {len(fields)}: {line.strip()!r}"
-                )
-            rows.append(fields[:7])
-            numbers.append(number)
-    if not rows:
+    lines = path.read_text().splitlines()
+    numbers = np.array(
+        [n for n, line in enumerate(lines, 1) if line.strip() and not line.lstrip().startswith("#")]
+    )
+    if numbers.size == 0:
         raise ValueError(f"{path}: no samples (every line is blank or a comment)")
     try:
-        data = np.array(rows, dtype=float)
+        data = np.loadtxt(lines, comments="#", usecols=range(7), ndmin=2)
     except ValueError:
-        for fields, number in zip(rows, numbers, strict=True):
-            try:
-                [float(f) for f in fields]
-            except ValueError:
-                raise ValueError(
-                    f"{path}, line {number}: not a number in {' '.join(fields)!r}"
-                ) from None
-        raise
+        data = None
+    if data is None or data.shape[0] != numbers.size:
+        _raise_malformed(path, lines)
     integral = data[:, [0, 1, 6]]
     bad = np.flatnonzero(np.any(integral != np.round(integral), axis=1) | ~np.isfinite(data).all(1))
     if bad.size:
         raise ValueError(
             f"{path}, line {numbers[bad[0]]}: id, type and parent must be integers and "
-            f"coordinates finite: {' '.join(rows[bad[0]])!r}"
+            f"coordinates finite: {lines[numbers[bad[0]] - 1].strip()!r}"
         )
-    numbers = np.asarray(numbers)
     ids, types, parents = (data[:, c].astype(np.int64) for c in (0, 1, 6))
     # NEURON reads the numbers in single precision (sscanf "%f").
     values = data[:, 2:6].astype(np.float32).astype(float)
     return ids, types, values[:, :3], values[:, 3], parents, numbers
+
+
+def _raise_malformed(path: Path, lines: list[str]):
+    """Find the first line that is not 7 numbers and say what is wrong with it."""
+    for number, line in enumerate(lines, start=1):
+        fields = (line[: line.index("#")] if "#" in line else line).split()
+        if not fields:
+            continue
+        if len(fields) < 7:
+            raise ValueError(
+                f"{path}, line {number}: expected 7 columns "
+                f"(id type x y z radius parent), got {len(fields)}: {line.strip()!r}"
+            )
+        for field in fields[:7]:
+            try:
+                float(field)
+            except ValueError:
+                raise ValueError(
+                    f"{path}, line {number}: {field!r} is not a number in {line.strip()!r}"
+                ) from None
+    raise ValueError(f"{path}: could not read the samples")
 
 
 def _parent_index(path: Path, ids, parent_ids, line_numbers) -> np.ndarray:
