@@ -7,7 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from neuron import h
+from neuron_reference import NeuronModel
 
+import dendrax as dx
 from dendrax.morphology import BranchTree, node_layout
 from dendrax.solve import solve_tree
 
@@ -252,3 +254,32 @@ def test_node_layout_matches_neuron(parent_x):
         np.testing.assert_array_equal(layout.parent[centres], [start, *centres[:-1]])
         assert layout.parent[end] == centres[-1]
     assert int(layout.is_root.sum()) == 2
+
+
+def test_several_cells_in_one_simulation_match_neuron():
+    # Two roots: two HH cells solved as one forest; only the first is stimulated, so the
+    # second must stay exactly as an unstimulated cell, and both must match NEURON.
+    geometry = {
+        "parents": [-1, 0, 0, -1, 3],
+        "ncomp": [1, 3, 2, 2, 4],
+        "length": [20.0, 30.0, 25.0, 15.0, 20.0],
+        "radius": [8.0, 1.0, 0.7, 5.0, 0.6],
+    }
+    dt, t_max = 0.025, 20.0
+    sites = [(0, 0), (1, 2), (2, 1), (3, 0), (4, 3)]
+    cell = dx.Cell.from_parents(**geometry)
+    cell.insert(dx.channels.HH())
+    cell.branch(0).comp(0).stimulate(dx.step_current(2.0, 10.0, 0.5, dt, t_max))
+    for b, c in sites:
+        cell.branch(b).comp(c).record("v")
+    ours = np.asarray(dx.build(cell, dt=dt).run())
+
+    neuron = NeuronModel(**geometry)
+    neuron.insert("hh")
+    neuron.iclamp(0, 0, 2.0, 10.0, 0.5)
+    for b, c in sites:
+        neuron.record(b, c)
+    theirs = neuron.run(t_max, dt)
+    assert np.max(ours[0]) > 0.0, "the first cell should spike"
+    assert np.max(ours[3:]) < -64.0, "the second cell is not stimulated"
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-6)
