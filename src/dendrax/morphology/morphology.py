@@ -32,6 +32,7 @@ class Morphology:
         parents: parent section of each section (-1 for the root); parents[i] < i.
         parent_x: where on its parent each section attaches (fraction of the parent's length).
         source: the file it was read from ("" if built in memory).
+        notes: what the reader skipped (markers, spines, other contours), one line each.
     """
 
     points: np.ndarray
@@ -41,6 +42,7 @@ class Morphology:
     parents: np.ndarray
     parent_x: np.ndarray
     source: str = ""
+    notes: tuple[str, ...] = ()
 
     @property
     def n_sections(self) -> int:

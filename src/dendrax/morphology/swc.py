@@ -256,8 +256,8 @@ def _sections(path: Path, types, xyz, diam, parent) -> Morphology:
     parents = np.concatenate([[-1], psec])
     parent_x = np.concatenate([[1.0], parent_x])
     offsets = np.concatenate([[0], np.cumsum(n_points)])
-    removed = _degenerate(points, offsets)
-    parents, parent_x = _reattach(parents, parent_x, removed)
+    removed = degenerate_sections(points, offsets)
+    parents, parent_x = reattach(parents, parent_x, removed)
 
     kept = ~removed
     renumber = np.cumsum(kept) - 1
@@ -271,8 +271,8 @@ def _sections(path: Path, types, xyz, diam, parent) -> Morphology:
         points, entry_diam, n_points = _sphere_as_cylinder(points, entry_diam, n_points)
     offsets = np.concatenate([[0], np.cumsum(n_points)])
     return Morphology(
-        points=_single(points),
-        diameters=_single(entry_diam),
+        points=single_precision(points),
+        diameters=single_precision(entry_diam),
         offsets=offsets,
         types=section_type.astype(np.int64),
         parents=parents.astype(np.int64),
@@ -281,7 +281,7 @@ def _sections(path: Path, types, xyz, diam, parent) -> Morphology:
     )
 
 
-def _single(values: np.ndarray) -> np.ndarray:
+def single_precision(values: np.ndarray) -> np.ndarray:
     """Round to single precision, as NEURON stores 3D points (kept as float64)."""
     return values.astype(np.float32).astype(float)
 
@@ -299,7 +299,7 @@ def _is_three_point_soma(types, xyz, diam, parent, n_children) -> bool:
     return abs(span / diam[0] - 1.0) < 0.01
 
 
-def _degenerate(points, offsets) -> np.ndarray:
+def degenerate_sections(points, offsets) -> np.ndarray:
     """Sections other than the root with one point, or two points at one place."""
     count = np.diff(offsets)
     two = count == 2
@@ -311,7 +311,7 @@ def _degenerate(points, offsets) -> np.ndarray:
     return removed
 
 
-def _reattach(parents, parent_x, removed):
+def reattach(parents, parent_x, removed):
     """Attach the children of removed sections where those were attached."""
     parents, parent_x = parents.copy(), parent_x.copy()
     for section in np.flatnonzero(removed)[::-1]:
