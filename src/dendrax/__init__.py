@@ -2,7 +2,7 @@
 
 from dendrax import channels
 from dendrax.build import build
-from dendrax.mechanisms import Mechanism, Parameter, State
+from dendrax.mechanisms import Ion, Mechanism, Parameter, State
 from dendrax.model import Cell, Selection
 from dendrax.morphology.asc import read_asc
 from dendrax.morphology.morphology import Morphology
@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Cell",
+    "Ion",
     "Mechanism",
     "Morphology",
     "Parameter",

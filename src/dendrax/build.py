@@ -3,6 +3,7 @@
 import jax.numpy as jnp
 import numpy as np
 
+from dendrax.mechanisms import membrane
 from dendrax.model.cell import Cell
 from dendrax.morphology.node_layout import node_layout
 from dendrax.simulation import Simulation
@@ -49,8 +50,13 @@ def build(
             "comp": comps,
             "node": comp_node[comps],
             "node_site": inverse_index(comp_node[comps], layout.n_nodes),
+            "comp_site": inverse_index(comps, n_comp),
         }
         params[name] = {p: jnp.asarray(v[comps], dtype) for p, v in inserted.values.items()}
+    params.update({name: jnp.asarray(v, dtype) for name, v in cell.ion_values.items()})
+    ion_nernst = membrane.reversal_from_concentrations(
+        {inserted.mechanism: inserted.where for inserted in cell.mechanisms.values()}, n_comp
+    )
 
     stim_pairs = _pairs([s.comps for s in cell.stimuli])
     stimulated, stim_slot = np.unique(comp_node[stim_pairs[1]], return_inverse=True)
@@ -67,6 +73,7 @@ def build(
         "shape": {name: values for name, values in cell.shape_factors.items()},
         "comp_node": comp_node,
         "sites": sites,
+        "ion_nernst": ion_nernst,
         "children": children_table(layout.parent, layout.is_root),
         "stim_row": stim_pairs[0],
         "stim_slot": stim_slot,
@@ -126,6 +133,8 @@ def _recordings(cell: Cell, sites: dict, comp_node: np.ndarray):
     for recording in cell.recordings:
         if recording.name == "v":
             index = comp_node[recording.comps]
+        elif "." not in recording.name:  # an ion variable such as "cai", per compartment
+            index = recording.comps
         else:
             mech_name = recording.name.split(".")[0]
             site_of_comp = np.full(cell.n_compartments, -1)

@@ -2,6 +2,18 @@
 
 from dendrax.mechanisms.base import Mechanism, Parameter, State, exponential_euler
 from dendrax.mechanisms.hh import HH
+from dendrax.mechanisms.ions import STANDARD_IONS, Ion, ghk_current, nernst
 from dendrax.mechanisms.leak import Leak
 
-__all__ = ["HH", "Leak", "Mechanism", "Parameter", "State", "exponential_euler"]
+__all__ = [
+    "HH",
+    "STANDARD_IONS",
+    "Ion",
+    "Leak",
+    "Mechanism",
+    "Parameter",
+    "State",
+    "exponential_euler",
+    "ghk_current",
+    "nernst",
+]

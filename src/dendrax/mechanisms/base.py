@@ -1,13 +1,25 @@
-"""The mechanism declaration: parameters, states, state update and membrane current.
+"""The mechanism declaration: parameters, states, ions, state update and membrane current.
 
 A mechanism is written once, for one site, with broadcasting `jax.numpy` code; the engine
 applies it to every compartment where it is inserted at once. Subclasses declare
 
 - `parameters`: name -> `Parameter(default, unit, ...)`;
 - `states`: name -> `State(unit, ...)`;
+- `reads`: the ion variables it reads, with NEURON's names ("ena", "ek", "eca", "cai",
+  "cao", or an ion current such as "ica");
+- `writes`: the ion currents it carries ("ina", "ik", "ica") and the concentrations it
+  computes ("cai", which must then also be one of its states);
+- `new_ions`: `Ion` species other than NEURON's na, k and ca that it uses;
 
-and implement `steady_state`, `update` and `current`. Values reach these methods as dicts of
-arrays, one entry per site.
+and implement `steady_state`, `update` and `current`. Values reach these methods as dicts
+of arrays, one entry per site: `params` holds the mechanism's own parameters and, under
+their NEURON names, the ion variables it reads or writes (reversal potentials in mV,
+concentrations in mM). An ion current it reads ("ica", the sum over every channel of the
+compartment in this step, mA/cm²) is present only in `update`.
+
+`current` returns the outward current density (mA/cm²): a dict from current names to
+arrays, where ion currents ("ina") go to their ion and any other name is a non-specific
+current; a bare array is a non-specific current named "i".
 """
 
 import abc
@@ -18,6 +30,8 @@ from typing import ClassVar
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from dendrax.mechanisms.ions import STANDARD_IONS, Ion, ion_of
 
 Array = jax.Array
 
@@ -31,6 +45,12 @@ class Parameter:
     description: str = ""
     nonnegative: bool = False
 
+    def __post_init__(self):
+        if isinstance(self.default, bool) or not isinstance(self.default, int | float):
+            raise TypeError(f"a Parameter's default must be a number, got {self.default!r}")
+        if not np.isfinite(self.default):
+            raise ValueError(f"a Parameter's default must be finite, got {self.default}")
+
 
 @dataclass(frozen=True)
 class State:
@@ -41,7 +61,7 @@ class State:
 
 
 class Mechanism(abc.ABC):
-    """Base class of membrane mechanisms (channels, pumps, leaks).
+    """Base class of membrane mechanisms (channels, pumps, leaks, ion accumulation).
 
     Instances are immutable and hashable; keyword arguments override parameter defaults,
     e.g. `HH(gNa=0.2)`.
@@ -49,6 +69,16 @@ class Mechanism(abc.ABC):
 
     parameters: ClassVar[Mapping[str, Parameter]] = {}
     states: ClassVar[Mapping[str, State]] = {}
+    reads: ClassVar[tuple[str, ...]] = ()
+    writes: ClassVar[tuple[str, ...]] = ()
+    new_ions: ClassVar[tuple[Ion, ...]] = ()
+    slope_by_difference: ClassVar[bool] = False
+    """Take di/dv for the implicit voltage step as NEURON does, (i(v + 0.001) - i(v)) / 0.001,
+    instead of the exact derivative: only differs for currents nonlinear in v (GHK)."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        _check_declaration(cls)
 
     def __init__(self, **defaults: float):
         unknown = sorted(set(defaults) - set(self.parameters))
@@ -72,6 +102,12 @@ class Mechanism(abc.ABC):
     def defaults(self) -> dict[str, float]:
         """Parameter values that `insert` writes into the cell."""
         return dict(self._defaults)
+
+    @property
+    def ions(self) -> dict[str, Ion]:
+        """The ion species this mechanism reads or writes, by name."""
+        known = ion_species((self,))
+        return {ion_of(v, known)[0].name: ion_of(v, known)[0] for v in self.reads + self.writes}
 
     def check_value(self, parameter: str, value) -> None:
         """Raise if `value` is not allowed for `parameter` (NaN, or negative where not allowed)."""
@@ -101,8 +137,64 @@ class Mechanism(abc.ABC):
         """States after one step of `dt` (ms) at the new voltage `v` (mV)."""
 
     @abc.abstractmethod
-    def current(self, states: dict, v: Array, params: dict) -> Array:
+    def current(self, states: dict, v: Array, params: dict) -> Array | dict[str, Array]:
         """Outward membrane current density (mA/cm²) at voltage `v` (mV)."""
+
+
+def ion_species(mechanisms) -> dict[str, Ion]:
+    """NEURON's standard ions and every species the mechanisms declare, by name."""
+    species = dict(STANDARD_IONS)
+    for mechanism in mechanisms:
+        for ion in mechanism.new_ions:
+            known = species.setdefault(ion.name, ion)
+            if known != ion:
+                raise ValueError(
+                    f"{mechanism.name} declares ion {ion} but {known} is already declared"
+                )
+    return species
+
+
+def _check_declaration(cls) -> None:
+    """Raise at class definition if a mechanism's declaration is inconsistent."""
+    name = cls.__name__
+    for table, expected in ((cls.parameters, Parameter), (cls.states, State)):
+        for key, value in table.items():
+            if not isinstance(value, expected):
+                raise TypeError(
+                    f"{name}.{key} must be declared as {expected.__name__}(...), got {value!r}"
+                )
+    clash = sorted(set(cls.parameters) & set(cls.states))
+    if clash:
+        raise ValueError(f"{name}: {clash[0]!r} is both a parameter and a state")
+    species = ion_species([_Declared(name, cls.new_ions)])
+    for direction, variables in (("reads", cls.reads), ("writes", cls.writes)):
+        for variable in variables:
+            found = ion_of(variable, species)
+            if found is None:
+                raise ValueError(
+                    f"{name} {direction} {variable!r}, which is not a variable of a declared "
+                    f"ion (known: {sorted(species)}); declare a new species with "
+                    f"new_ions = (dx.Ion(...),)"
+                )
+            kind = found[1]
+            if direction == "writes" and kind == "reversal":
+                raise ValueError(f"{name} writes {variable!r}: reversal potentials are read-only")
+            if direction == "writes" and kind in ("internal", "external"):
+                if variable not in cls.states:
+                    raise ValueError(
+                        f"{name} writes the concentration {variable!r}, so it must also be "
+                        f"one of its states"
+                    )
+            if variable in cls.parameters:
+                raise ValueError(f"{name}: parameter {variable!r} shadows an ion variable")
+
+
+@dataclass(frozen=True)
+class _Declared:
+    """The part of a mechanism that `ion_species` needs, before the class exists."""
+
+    name: str
+    new_ions: tuple[Ion, ...]
 
 
 def exponential_euler(state: Array, steady: Array, tau: Array, dt: float) -> Array:

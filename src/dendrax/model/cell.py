@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dendrax.mechanisms import membrane
 from dendrax.mechanisms.base import Mechanism
+from dendrax.mechanisms.ions import check_ion_value
 from dendrax.model.selection import Selection, integer_index
 from dendrax.morphology import cell_morphology as morph
 from dendrax.morphology.branch_tree import BranchTree, per_branch
@@ -88,6 +90,8 @@ class Cell(Selection):
             self._check_geometry(name, values, self._comps)
         self.shape_factors = {name: np.ones(tree.n_compartments) for name in SHAPE_FACTORS}
         self.mechanisms: dict[str, InsertedMechanism] = {}
+        self.ion_values: dict[str, np.ndarray] = {}
+        """Per-compartment ion parameters ("ena", "cai", ...) of the ions in use (mV, mM)."""
         self.stimuli: list[Stimulus] = []
         self.clamps: list[Clamp] = []
         self.recordings: list[Recording] = []
@@ -320,6 +324,9 @@ class Cell(Selection):
         for name, value in mechanism.defaults.items():
             inserted.values[name][new] = value
         inserted.where[comps] = True
+        in_use = [m.mechanism for m in self.mechanisms.values()]
+        for name, value in membrane.ion_defaults(in_use).items():
+            self.ion_values.setdefault(name, np.full(self.n_compartments, value))
 
     def _resolve(self, name: str, comps: np.ndarray) -> tuple[np.ndarray, Mechanism | None]:
         """The per-compartment value array behind `name`, checking it exists at `comps`."""
@@ -327,6 +334,8 @@ class Cell(Selection):
             raise TypeError(f"parameter names are strings, got {name!r}")
         if name in self.geometry:
             return self.geometry[name], None
+        if name in self.ion_values:
+            return self.ion_values[name], None
         mech_name, _, param = name.partition(".")
         inserted = self.mechanisms.get(mech_name)
         if inserted is None or not param:
@@ -372,7 +381,11 @@ class Cell(Selection):
         if callable(value):
             value = value(self.path_distance()[comps])
         values = self._broadcast(name, value, comps)
-        if mechanism is None:
+        if name in self.ion_values:
+            in_use = [m.mechanism for m in self.mechanisms.values()]
+            kind = membrane.ion_variable_kind(name, in_use)
+            check_ion_value(name, kind, values, self.describe(comps[0]))
+        elif mechanism is None:
             self._check_geometry(name, values, comps)
         else:
             mechanism.check_value(name.partition(".")[2], values)
@@ -403,12 +416,16 @@ class Cell(Selection):
         self.clamps.append(Clamp(comps, self._time_series("clamp voltage", values)))
 
     def _record(self, name: str, comps: np.ndarray) -> None:
-        if name != "v":
+        in_use = [m.mechanism for m in self.mechanisms.values()]
+        ion_variables = [*self.ion_values, *membrane.ion_currents_of(in_use)]
+        if name != "v" and name not in ion_variables:
             mech_name, _, state = name.partition(".")
             inserted = self.mechanisms.get(mech_name)
-            if inserted is None or state not in inserted.mechanism.states:
-                known = ["v"] + [
-                    f"{m}.{s}" for m, ins in self.mechanisms.items() for s in ins.mechanism.states
+            if inserted is None or state not in membrane.recordable(inserted.mechanism):
+                known = ["v", *ion_variables] + [
+                    f"{m}.{s}"
+                    for m, ins in self.mechanisms.items()
+                    for s in membrane.recordable(ins.mechanism)
                 ]
                 raise KeyError(f"cannot record {name!r}; recordable here: {known}")
             missing = comps[~inserted.where[comps]]

@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from dendrax import units
+from dendrax.mechanisms import membrane
 from dendrax.mechanisms.base import Mechanism
 from dendrax.solve.gather import sum_over_children, to_slots
 from dendrax.solve.tree_solver import solve_tree
@@ -73,23 +74,19 @@ def initial_state(spec: StaticSpec, arrays: dict, params: dict, dtype) -> tuple:
     """Voltage v_init everywhere and every state at its steady state (NEURON's finitialize)."""
     n_nodes = arrays["parent"].shape[0]
     v = jnp.full(n_nodes, spec.v_init, dtype)
-    states = {}
-    for mechanism in spec.mechanisms:
-        site_v = v[arrays["sites"][mechanism.name]["node"]]
-        states[mechanism.name] = mechanism.steady_state(
-            site_v, params[mechanism.name], spec.celsius
-        )
-    return v, states
+    return v, membrane.initial_states(spec.mechanisms, arrays, params, v, spec.celsius)
 
 
-def _recorded(spec: StaticSpec, arrays: dict, v, states) -> jax.Array:
+def _recorded(spec: StaticSpec, arrays: dict, v, states, observed: dict) -> jax.Array:
     rows = []
     for group, index in zip(spec.record_groups, arrays["record_index"], strict=True):
+        mech_name, _, state = group.partition(".")
         if group == "v":
             rows.append(v[index])
-        else:
-            mech_name, state = group.split(".")
+        elif state in states.get(mech_name, {}):
             rows.append(states[mech_name][state][index])
+        else:
+            rows.append(observed[group][index])
     if not rows:
         return jnp.zeros(0, v.dtype)
     return jnp.concatenate(rows)[arrays["record_order"]]
@@ -115,15 +112,12 @@ def simulate(spec: StaticSpec, arrays: dict, params: dict, stimuli, clamps, n_st
         stimulus, command = inputs
         membrane_current = jnp.zeros_like(v)
         membrane_slope = jnp.zeros_like(v)
+        ions, evaluated, currents = membrane.evaluate(
+            spec.mechanisms, arrays, params, v, states, spec.celsius
+        )
         for mechanism in spec.mechanisms:
             name = mechanism.name
-            nodes = arrays["sites"][name]["node"]
-            site_v = v[nodes]
-
-            def density(x, mechanism=mechanism, name=name):
-                return mechanism.current(states[name], x, params[name])
-
-            current, slope = jax.jvp(density, (site_v,), (jnp.ones_like(site_v),))
+            current, slope, _ = evaluated[name]
             node_site = arrays["sites"][name]["node_site"]
             membrane_current = membrane_current + to_slots(current * site_area[name], node_site)
             membrane_slope = membrane_slope + to_slots(slope * site_area[name], node_site)
@@ -152,23 +146,26 @@ def simulate(spec: StaticSpec, arrays: dict, params: dict, stimuli, clamps, n_st
             rhs = jnp.where(clamped, known, rhs)
         delta = solve_tree(diag, step_coupling, rhs, parent)
         v_new = v + factor * delta
-        new_states = {}
-        for mechanism in spec.mechanisms:
-            name = mechanism.name
-            new_states[name] = mechanism.update(
-                states[name],
-                v_new[arrays["sites"][name]["node"]],
-                params[name],
-                spec.dt,
-                spec.celsius,
-            )
-        return (v_new, new_states), _recorded(spec, arrays, v_new, new_states)
+        new_states = membrane.advance_states(
+            spec.mechanisms, arrays, params, v_new, states, ions, currents, spec.dt, spec.celsius
+        )
+        observed = membrane.recordables(
+            spec.mechanisms, arrays, params, new_states, ions, evaluated, currents
+        )
+        return (v_new, new_states), _recorded(spec, arrays, v_new, new_states, observed)
 
     v0, states0 = initial_state(spec, arrays, params, dtype)
+    observed0 = membrane.recordables(
+        spec.mechanisms,
+        arrays,
+        params,
+        states0,
+        *membrane.evaluate(spec.mechanisms, arrays, params, v0, states0, spec.celsius),
+    )
     stimulus_steps = jnp.asarray(stimuli, dtype).T
     command_steps = jnp.asarray(clamps, dtype).T
     _, trace = jax.lax.scan(
         jax.checkpoint(step), (v0, states0), (stimulus_steps, command_steps), length=n_steps
     )
-    first = _recorded(spec, arrays, v0, states0)
+    first = _recorded(spec, arrays, v0, states0, observed0)
     return jnp.concatenate([first[None, :], trace], axis=0).T

@@ -1,0 +1,34 @@
+"""Helpers for channels built of independent gates with a steady state and time constant."""
+
+import jax.numpy as jnp
+
+from dendrax.mechanisms.base import exponential_euler
+
+
+def steady(rates: dict) -> dict:
+    """Each gate at its steady state; `rates` maps gate -> (steady state, tau in ms)."""
+    return {gate: inf for gate, (inf, _) in rates.items()}
+
+
+def advance(states: dict, rates: dict, dt: float) -> dict:
+    """Each gate after one exponential-Euler step of `dt` (ms) (NEURON's `cnexp`)."""
+    return {
+        gate: exponential_euler(states[gate], inf, tau, dt) for gate, (inf, tau) in rates.items()
+    }
+
+
+def from_alpha_beta(alpha, beta, q10_factor=1.0):
+    """(steady state, tau in ms) of a gate with opening/closing rates alpha, beta (1/ms)."""
+    total = alpha + beta
+    return alpha / total, 1.0 / total / q10_factor
+
+
+def temperature_factor(q10: float, celsius: float, reference: float) -> float:
+    """q10^((celsius - reference) / 10): how much faster the kinetics run at `celsius` (°C)."""
+    return q10 ** ((celsius - reference) / 10.0)
+
+
+def away_from(v, singular: float, shift: float = 1e-4):
+    """`v` moved by `shift` (mV) where it equals `singular`, a removable 0/0 of a rate
+    function; the published .mod files of Hay et al. (2011) use this guard."""
+    return jnp.where(v == singular, v + shift, v)

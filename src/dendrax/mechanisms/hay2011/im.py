@@ -1,0 +1,36 @@
+"""Im: muscarinic (M-type) potassium current."""
+
+import jax.numpy as jnp
+
+from dendrax.mechanisms import gates
+from dendrax.mechanisms.base import Mechanism, Parameter, State
+
+
+def _rates(v, celsius):
+    qt = gates.temperature_factor(2.3, celsius, 21.0)
+    alpha = 3.3e-3 * jnp.exp(2.5 * 0.04 * (v + 35.0))
+    beta = 3.3e-3 * jnp.exp(-2.5 * 0.04 * (v + 35.0))
+    return {"m": gates.from_alpha_beta(alpha, beta, qt)}
+
+
+class Im(Mechanism):
+    """M current, ik = gImbar m (v - ek).
+
+    Adams, P. R., Brown, D. A. & Constanti, A. (1982). M-currents and other potassium
+    currents in bullfrog sympathetic neurones. J. Physiol. 330, 537–572; as in Hay et al.
+    (2011), q10 = 2.3 from 21 °C.
+    """
+
+    parameters = {"gImbar": Parameter(0.00001, "S/cm2", "maximal conductance", nonnegative=True)}
+    states = {"m": State("1", "activation")}
+    reads = ("ek",)
+    writes = ("ik",)
+
+    def steady_state(self, v, params, celsius):
+        return gates.steady(_rates(v, celsius))
+
+    def update(self, states, v, params, dt, celsius):
+        return gates.advance(states, _rates(v, celsius), dt)
+
+    def current(self, states, v, params):
+        return {"ik": params["gImbar"] * states["m"] * (v - params["ek"])}

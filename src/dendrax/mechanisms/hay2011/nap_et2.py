@@ -1,0 +1,48 @@
+"""Nap_Et2: persistent sodium current."""
+
+import jax.numpy as jnp
+
+from dendrax.mechanisms import gates
+from dendrax.mechanisms.base import Mechanism, Parameter, State
+
+
+def _rates(v, celsius):
+    qt = gates.temperature_factor(2.3, celsius, 21.0)
+    m_inf = 1.0 / (1.0 + jnp.exp((v + 52.6) / -4.6))
+    u = gates.away_from(v, -38.0)
+    alpha_m = 0.182 * (u + 38.0) / (1.0 - jnp.exp(-(u + 38.0) / 6.0))
+    beta_m = 0.124 * (-u - 38.0) / (1.0 - jnp.exp(-(-u - 38.0) / 6.0))
+    h_inf = 1.0 / (1.0 + jnp.exp((v + 48.8) / 10.0))
+    u = gates.away_from(v, -17.0)
+    alpha_h = -2.88e-6 * (u + 17.0) / (1.0 - jnp.exp((u + 17.0) / 4.63))
+    beta_h = 6.94e-6 * (u + 64.4) / (1.0 - jnp.exp(-(u + 64.4) / 2.63))
+    return {
+        "m": (m_inf, 6.0 * (1.0 / (alpha_m + beta_m)) / qt),
+        "h": (h_inf, (1.0 / (alpha_h + beta_h)) / qt),
+    }
+
+
+class Nap_Et2(Mechanism):
+    """Persistent Na current, ina = gNap_Et2bar m³ h (v - ena).
+
+    Magistretti, J. & Alonso, A. (1999). Biophysical properties and slow voltage-dependent
+    inactivation of a sustained sodium current in entorhinal cortex layer-II principal
+    neurons. J. Gen. Physiol. 114, 491–509; as in Hay et al. (2011), q10 = 2.3 from 21 °C.
+    """
+
+    parameters = {
+        "gNap_Et2bar": Parameter(0.00001, "S/cm2", "maximal conductance", nonnegative=True)
+    }
+    states = {"m": State("1", "activation"), "h": State("1", "inactivation")}
+    reads = ("ena",)
+    writes = ("ina",)
+
+    def steady_state(self, v, params, celsius):
+        return gates.steady(_rates(v, celsius))
+
+    def update(self, states, v, params, dt, celsius):
+        return gates.advance(states, _rates(v, celsius), dt)
+
+    def current(self, states, v, params):
+        m, h = states["m"], states["h"]
+        return {"ina": params["gNap_Et2bar"] * m * m * m * h * (v - params["ena"])}

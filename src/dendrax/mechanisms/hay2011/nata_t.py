@@ -1,0 +1,48 @@
+"""NaTa_t: fast inactivating sodium current."""
+
+import jax.numpy as jnp
+
+from dendrax.mechanisms import gates
+from dendrax.mechanisms.base import Mechanism, Parameter, State
+
+
+def sodium_rates(v, celsius, m_half: float, h_half: float):
+    """Gates of the Colbert & Pan (2002) sodium channel with half-points m_half, h_half (mV);
+    q10 = 2.3 from 21 °C."""
+    qt = gates.temperature_factor(2.3, celsius, 21.0)
+    u = gates.away_from(v, m_half)
+    alpha_m = 0.182 * (u - m_half) / (1.0 - jnp.exp(-(u - m_half) / 6.0))
+    beta_m = 0.124 * (-u + m_half) / (1.0 - jnp.exp(-(-u + m_half) / 6.0))
+    u = gates.away_from(v, h_half)
+    alpha_h = -0.015 * (u - h_half) / (1.0 - jnp.exp((u - h_half) / 6.0))
+    beta_h = -0.015 * (-u + h_half) / (1.0 - jnp.exp((-u + h_half) / 6.0))
+    return {
+        "m": gates.from_alpha_beta(alpha_m, beta_m, qt),
+        "h": gates.from_alpha_beta(alpha_h, beta_h, qt),
+    }
+
+
+class NaTa_t(Mechanism):
+    """Fast inactivating (transient) Na current, ina = gNaTa_tbar m³ h (v - ena).
+
+    Colbert, C. M. & Pan, E. (2002). Ion channel properties underlying axonal action
+    potential initiation in pyramidal neurons. Nat. Neurosci. 5, 533–538; as in Hay et al.
+    (2011), q10 = 2.3 from 21 °C.
+    """
+
+    parameters = {
+        "gNaTa_tbar": Parameter(0.00001, "S/cm2", "maximal conductance", nonnegative=True)
+    }
+    states = {"m": State("1", "activation"), "h": State("1", "inactivation")}
+    reads = ("ena",)
+    writes = ("ina",)
+
+    def steady_state(self, v, params, celsius):
+        return gates.steady(sodium_rates(v, celsius, -38.0, -66.0))
+
+    def update(self, states, v, params, dt, celsius):
+        return gates.advance(states, sodium_rates(v, celsius, -38.0, -66.0), dt)
+
+    def current(self, states, v, params):
+        m, h = states["m"], states["h"]
+        return {"ina": params["gNaTa_tbar"] * m * m * m * h * (v - params["ena"])}

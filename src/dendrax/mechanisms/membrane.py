@@ -1,0 +1,246 @@
+"""Applying the inserted mechanisms to their sites: ions, currents, slopes, state updates.
+
+The time stepper calls these pure functions once per step. Per compartment they keep
+NEURON's ion bookkeeping: concentrations are parameters unless a mechanism writes them (its
+state then holds them), reversal potentials are parameters or Nernst potentials (see
+`dendrax.mechanisms.ions`), and the current of each ion is summed over the channels of a
+compartment and handed to the mechanisms that read it (calcium accumulation) in their update.
+Mechanisms that write a concentration update first, so that the others (a Ca-activated K
+channel) see the new concentration, as in NEURON when the accumulation mechanism is loaded
+first.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from dendrax.mechanisms.base import Mechanism, ion_species
+from dendrax.mechanisms.ions import ion_of, nernst
+
+NEURON_VOLTAGE_INCREMENT = 0.001
+"""mV; NEURON's step for the difference quotient di/dv."""
+
+
+def used_ions(mechanisms) -> dict:
+    """The ion species that some mechanism reads or writes, by name, in sorted order."""
+    species = ion_species(mechanisms)
+    names = sorted({ion for m in mechanisms for ion in m.ions})
+    return {name: species[name] for name in names}
+
+
+def writes_concentration(mechanism: Mechanism) -> bool:
+    species = ion_species((mechanism,))
+    return any(ion_of(v, species)[1] in ("internal", "external") for v in mechanism.writes)
+
+
+def _on_compartments(site_values, site: dict):
+    """Per-site values placed on every compartment (0 where the mechanism is absent)."""
+    padded = jnp.concatenate([site_values, jnp.zeros(1, site_values.dtype)])
+    return padded[site["comp_site"]]
+
+
+def _present(site: dict):
+    return site["comp_site"] < site["comp"].shape[0]
+
+
+def concentrations(mechanisms, arrays: dict, params: dict, states: dict) -> dict:
+    """Per-compartment concentrations (mM): the parameter, or the writing mechanism's state."""
+    values = {}
+    for ion in used_ions(mechanisms).values():
+        for kind in ("internal", "external"):
+            variable = ion.variables[kind]
+            value = params[variable]
+            for mechanism in mechanisms:
+                if variable in mechanism.writes and mechanism.name in states:
+                    site = arrays["sites"][mechanism.name]
+                    written = _on_compartments(states[mechanism.name][variable], site)
+                    value = jnp.where(_present(site), written, value)
+            values[variable] = value
+    return values
+
+
+def compartment_ions(mechanisms, arrays: dict, params: dict, states: dict, celsius: float):
+    """Per-compartment reversal potentials (mV) and concentrations (mM) of the used ions."""
+    values = concentrations(mechanisms, arrays, params, states)
+    for ion in used_ions(mechanisms).values():
+        names = ion.variables
+        from_concentrations = nernst(
+            values[names["internal"]], values[names["external"]], ion.charge, celsius
+        )
+        values[names["reversal"]] = jnp.where(
+            arrays["ion_nernst"][ion.name], from_concentrations, params[names["reversal"]]
+        )
+    return values
+
+
+def site_params(mechanism: Mechanism, arrays: dict, params: dict, ions: dict, currents=None):
+    """The mechanism's parameters at its sites, with the ion variables it reads or writes."""
+    comps = arrays["sites"][mechanism.name]["comp"]
+    values = dict(params[mechanism.name])
+    species = ion_species((mechanism,))
+    for variable in mechanism.reads + mechanism.writes:
+        if ion_of(variable, species)[1] != "current":
+            values[variable] = ions[variable][comps]
+        elif currents is not None and variable in mechanism.reads:
+            values[variable] = currents[variable][comps]
+    return values
+
+
+def as_densities(mechanism: Mechanism, out) -> dict:
+    """`current`'s result as a dict of named densities (a bare array is "i")."""
+    if isinstance(out, dict):
+        return out
+    return {"i": out}
+
+
+def site_current(mechanism: Mechanism, states: dict, v, params: dict):
+    """Total outward density (mA/cm²), its slope di/dv (S/cm²) and the named densities."""
+
+    def total(x):
+        densities = as_densities(mechanism, mechanism.current(states, x, params))
+        summed = jnp.zeros_like(x)
+        for density in densities.values():
+            summed = summed + density
+        return summed, densities
+
+    if mechanism.slope_by_difference:
+        shifted, _ = total(v + NEURON_VOLTAGE_INCREMENT)
+        current, densities = total(v)
+        return current, (shifted - current) / NEURON_VOLTAGE_INCREMENT, densities
+    (current, densities), (slope, _) = jax.jvp(total, (v,), (jnp.ones_like(v),))
+    return current, slope, densities
+
+
+def ion_currents(mechanisms, arrays: dict, densities: dict, n_comp: int, dtype) -> dict:
+    """Per-compartment total current (mA/cm²) of each used ion, summed over its channels."""
+    totals = {
+        ion.variables["current"]: jnp.zeros(n_comp, dtype) for ion in used_ions(mechanisms).values()
+    }
+    for mechanism in mechanisms:
+        site = arrays["sites"][mechanism.name]
+        for name, density in densities[mechanism.name].items():
+            if name in totals and name in mechanism.writes:
+                totals[name] = totals[name] + _on_compartments(density, site)
+    return totals
+
+
+def evaluate(mechanisms, arrays: dict, params: dict, v, states: dict, celsius: float):
+    """Ions, each mechanism's (current, slope, densities) and the ion currents at `v`.
+
+    Returns per-compartment ion values (mV, mM), per mechanism the total outward density
+    (mA/cm²), its slope (S/cm²) and its named densities at its sites, and per-compartment
+    ion currents (mA/cm²).
+    """
+    ions = compartment_ions(mechanisms, arrays, params, states, celsius)
+    evaluated = {}
+    for mechanism in mechanisms:
+        name = mechanism.name
+        site_v = v[arrays["sites"][name]["node"]]
+        values = site_params(mechanism, arrays, params, ions)
+        evaluated[name] = site_current(mechanism, states[name], site_v, values)
+    radius = params["radius"]
+    densities = {name: out[2] for name, out in evaluated.items()}
+    currents = ion_currents(mechanisms, arrays, densities, radius.shape[0], radius.dtype)
+    return ions, evaluated, currents
+
+
+def recordables(mechanisms, arrays, params, states, ions, evaluated, currents) -> dict:
+    """Recordable quantities besides v and states: "Mech.ina" (mA/cm², per site), and per
+    compartment the ion currents "ica" (mA/cm²), reversal potentials of the step (mV) and
+    concentrations after it (mM)."""
+    values = {**ions, **concentrations(mechanisms, arrays, params, states), **currents}
+    for name, (_, _, densities) in evaluated.items():
+        values.update({f"{name}.{key}": density for key, density in densities.items()})
+    return values
+
+
+def initial_states(mechanisms, arrays: dict, params: dict, v, celsius: float) -> dict:
+    """Every mechanism's states at rest at voltage `v` (per node), writers of
+    concentrations first (NEURON's finitialize)."""
+    states = {}
+    ordered = sorted(mechanisms, key=lambda m: not writes_concentration(m))
+    for mechanism in ordered:
+        ions = compartment_ions(mechanisms, arrays, params, states, celsius)
+        site_v = v[arrays["sites"][mechanism.name]["node"]]
+        values = site_params(mechanism, arrays, params, ions)
+        states[mechanism.name] = mechanism.steady_state(site_v, values, celsius)
+    return {m.name: states[m.name] for m in mechanisms}
+
+
+def advance_states(
+    mechanisms, arrays, params, v, states, ions, currents, dt: float, celsius: float
+) -> dict:
+    """States after one step at the new voltage `v` (per node); writers of concentrations
+    first, then the others with the concentrations they wrote."""
+    new_states = {}
+    writers = [m for m in mechanisms if writes_concentration(m)]
+    for group in (writers, [m for m in mechanisms if not writes_concentration(m)]):
+        for mechanism in group:
+            name = mechanism.name
+            site_v = v[arrays["sites"][name]["node"]]
+            values = site_params(mechanism, arrays, params, ions, currents)
+            new_states[name] = mechanism.update(states[name], site_v, values, dt, celsius)
+        if writers:
+            written = {**states, **new_states}
+            ions = {**ions, **concentrations(mechanisms, arrays, params, written)}
+    return {m.name: new_states[m.name] for m in mechanisms}
+
+
+def current_names(mechanism: Mechanism) -> tuple[str, ...]:
+    """Names of the densities that `mechanism.current` returns (traced once, abstractly)."""
+    one = jax.ShapeDtypeStruct((1,), jnp.zeros(0).dtype)
+    states = {name: one for name in mechanism.states}
+    params = {name: one for name in (*mechanism.parameters, *mechanism.reads, *mechanism.writes)}
+    out = jax.eval_shape(lambda s, v, p: mechanism.current(s, v, p), states, one, params)
+    return tuple(as_densities(mechanism, out))
+
+
+def recordable(mechanism: Mechanism) -> tuple[str, ...]:
+    """What `.record("Mech.x")` accepts for this mechanism: its states and its currents."""
+    return (*mechanism.states, *current_names(mechanism))
+
+
+def ion_defaults(mechanisms) -> dict[str, float]:
+    """Default per-compartment values of "ex", "xi", "xo" for every ion the mechanisms use."""
+    return {
+        variable: value
+        for ion in used_ions(mechanisms).values()
+        for variable, value in ion.defaults.items()
+    }
+
+
+def ion_currents_of(mechanisms) -> tuple[str, ...]:
+    """Names of the total ion currents ("ica") of the ions the mechanisms use."""
+    return tuple(ion.variables["current"] for ion in used_ions(mechanisms).values())
+
+
+def ion_variable_kind(variable: str, mechanisms) -> str:
+    """ "reversal", "internal", "external" or "current" for an ion variable in use."""
+    return ion_of(variable, ion_species(mechanisms))[1]
+
+
+def reversal_from_concentrations(inserted: dict, n_comp: int) -> dict:
+    """Per ion, the compartments whose reversal potential is a Nernst potential: those
+    where an inserted mechanism reads or writes one of the ion's concentrations.
+
+    `inserted` maps each mechanism to the boolean mask of compartments where it is
+    inserted. Raises if two mechanisms write the same concentration in one compartment.
+    """
+    mechanisms = list(inserted)
+    species = ion_species(mechanisms)
+    masks = {name: np.zeros(n_comp, dtype=bool) for name in used_ions(mechanisms)}
+    writer = {}
+    for mechanism, where in inserted.items():
+        for variable in mechanism.reads + mechanism.writes:
+            ion, kind = ion_of(variable, species)
+            if kind in ("internal", "external"):
+                masks[ion.name] |= where
+            if kind in ("internal", "external") and variable in mechanism.writes:
+                previous = writer.get(variable)
+                if previous is not None and np.any(previous[1] & where):
+                    raise ValueError(
+                        f"{previous[0].name} and {mechanism.name} both write {variable} in "
+                        f"compartment {int(np.flatnonzero(previous[1] & where)[0])}"
+                    )
+                writer[variable] = (mechanism, where)
+    return masks

@@ -1,0 +1,35 @@
+: Transient somatic Na current (Colbert & Pan 2002, shifted) as used by Hay et al. (2011).
+NEURON {
+    SUFFIX NaTs2_t
+    USEION na READ ena WRITE ina
+    RANGE gNaTs2_tbar, ina
+}
+UNITS { (S) = (siemens) (mV) = (millivolt) (mA) = (milliamp) }
+PARAMETER { gNaTs2_tbar = 0.00001 (S/cm2) }
+ASSIGNED { v (mV) ena (mV) ina (mA/cm2) celsius (degC) minf mtau (ms) hinf htau (ms) }
+STATE { m h }
+BREAKPOINT {
+    SOLVE states METHOD cnexp
+    ina = gNaTs2_tbar*m*m*m*h*(v - ena)
+}
+DERIVATIVE states {
+    rates(v)
+    m' = (minf - m)/mtau
+    h' = (hinf - h)/htau
+}
+INITIAL { rates(v) m = minf h = hinf }
+PROCEDURE rates(vm (mV)) { LOCAL qt, a, b, u
+    qt = 2.3^((celsius - 21)/10)
+    u = vm
+    if (u == -32) { u = u + 0.0001 }
+    a = 0.182*(u + 32)/(1 - exp(-(u + 32)/6))
+    b = 0.124*(-u - 32)/(1 - exp(-(-u - 32)/6))
+    minf = a/(a + b)
+    mtau = (1/(a + b))/qt
+    u = vm
+    if (u == -60) { u = u + 0.0001 }
+    a = -0.015*(u + 60)/(1 - exp((u + 60)/6))
+    b = -0.015*(-u - 60)/(1 - exp((-u - 60)/6))
+    hinf = a/(a + b)
+    htau = (1/(a + b))/qt
+}

@@ -1,0 +1,90 @@
+"""Every Hay et al. (2011) channel against the same NMODL mechanism in NEURON, run live.
+
+One compartment (L = 20 µm, diam = 20 µm) with a passive leak and the channel, at 34 °C,
+under a current step and under a voltage-clamp protocol. The .mod files in tests/mod are
+written from the published equations and compiled with nrnivmodl once per test process.
+Currents are compared relative to their peak: max |I - I_NEURON| / max |I_NEURON|.
+The issue asks for 0.05 mV and 0.1 %; the same arithmetic as NEURON gives ~1e-12 mV under
+a current step and ~5e-8 mV under the clamp (NEURON's SEClamp has rs = 1e-9 MΩ), so the
+tests hold it to 1e-6 mV and 1e-6.
+"""
+
+import numpy as np
+import pytest
+from neuron_mechanisms import (
+    CURRENT_TOLERANCE,
+    VOLTAGE_TOLERANCE,
+    channel_errors,
+    load_test_mechanisms,
+    relative_error,
+    run_both,
+)
+
+import dendrax as dx
+
+CHANNELS = {
+    # name: (class, current, conductance parameter, value S/cm2, step current nA)
+    "NaTa_t": (dx.channels.NaTa_t, "ina", "gNaTa_tbar", 0.01, 0.3),
+    "NaTs2_t": (dx.channels.NaTs2_t, "ina", "gNaTs2_tbar", 0.01, 0.3),
+    "Nap_Et2": (dx.channels.Nap_Et2, "ina", "gNap_Et2bar", 0.002, 0.2),
+    "K_Pst": (dx.channels.K_Pst, "ik", "gK_Pstbar", 0.01, 0.5),
+    "K_Tst": (dx.channels.K_Tst, "ik", "gK_Tstbar", 0.01, 0.5),
+    "SKv3_1": (dx.channels.SKv3_1, "ik", "gSKv3_1bar", 0.01, 0.5),
+    "Im": (dx.channels.Im, "ik", "gImbar", 0.005, 0.5),
+    "Ih": (dx.channels.Ih, "ihcn", "gIhbar", 0.002, -0.5),
+    "Ca_HVA": (dx.channels.Ca_HVA, "ica", "gCa_HVAbar", 0.002, 0.3),
+    "Ca_LVAst": (dx.channels.Ca_LVAst, "ica", "gCa_LVAstbar", 0.002, 0.2),
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def mechanisms(tmp_path_factory):
+    return load_test_mechanisms(tmp_path_factory)
+
+
+@pytest.mark.parametrize("name", list(CHANNELS))
+@pytest.mark.parametrize("protocol", ["current step", "voltage clamp"])
+def test_channel_matches_neuron(name, protocol):
+    cls, current, conductance, value, stimulus = CHANNELS[name]
+    options = {"stimulus": stimulus} if protocol == "current step" else {}
+    dv, di, peak, v_range = channel_errors(
+        cls(), current, {conductance: value}, protocol, **options
+    )
+    assert peak > 1e-5, "the channel should carry current (mA/cm2)"
+    if protocol == "current step":
+        assert v_range > 5.0, "the step should move the voltage (mV)"
+    assert dv < VOLTAGE_TOLERANCE
+    assert di < CURRENT_TOLERANCE
+
+
+CALCIUM = [
+    (dx.channels.Leak(), "pas", {}),
+    (dx.channels.Ca_HVA(), "Ca_HVA", {"gCa_HVAbar": 0.002}),
+    (dx.channels.Ca_LVAst(), "Ca_LVAst", {"gCa_LVAstbar": 0.004}),
+    (dx.channels.CaDynamics_E2(), "CaDynamics_E2", {"gamma": 0.05, "decay": 80.0}),
+    (dx.channels.SK_E2(), "SK_E2", {"gSK_E2bar": 0.002}),
+]
+CALCIUM_RECORDS = [
+    ("v", "v"),
+    ("cai", "cai"),
+    ("eca", "eca"),
+    ("ica", "ica"),
+    ("Ca_HVA.ica", "ica_Ca_HVA"),
+    ("Ca_LVAst.ica", "ica_Ca_LVAst"),
+    ("SK_E2.ik", "ik_SK_E2"),
+]
+
+
+@pytest.mark.parametrize("protocol", ["current step", "voltage clamp"])
+def test_calcium_dynamics_match_neuron(protocol):
+    if protocol == "current step":
+        ours, theirs = run_both(CALCIUM, CALCIUM_RECORDS, 60.0, stimulus=0.4)
+    else:
+        ours, theirs = run_both(CALCIUM, CALCIUM_RECORDS, 35.0, clamp=True)
+    v, cai, eca = 0, 1, 2
+    assert np.max(np.abs(ours[v] - theirs[v])) < VOLTAGE_TOLERANCE
+    assert np.max(theirs[cai]) > 2 * theirs[cai][0], "calcium should accumulate"
+    assert relative_error(ours[cai], theirs[cai]) < CURRENT_TOLERANCE
+    assert np.max(np.abs(ours[eca] - theirs[eca])) < VOLTAGE_TOLERANCE
+    for row in range(3, len(CALCIUM_RECORDS)):
+        assert relative_error(ours[row], theirs[row]) < CURRENT_TOLERANCE, CALCIUM_RECORDS[row]
