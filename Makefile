@@ -30,5 +30,9 @@ format: $(VENV)/.test-installed
 test: lint
 	$(PY) -m pytest -n 2 tests
 
-benchmark: $(VENV)/.test-installed
-	$(PY) benchmarks/vs_neuron.py
+$(VENV)/.bench-installed: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e ".[bench]"
+	touch $@
+
+benchmark: $(VENV)/.bench-installed
+	$(PY) benchmarks/peers.py
