@@ -1,6 +1,6 @@
 """dendrax: differentiable simulation of biophysically detailed neurons in JAX."""
 
-from dendrax import channels
+from dendrax import channels, plot
 from dendrax.build import build
 from dendrax.mechanisms import Ion, Mechanism, Parameter, State
 from dendrax.model import Cell, Selection
@@ -23,6 +23,7 @@ __all__ = [
     "State",
     "build",
     "channels",
+    "plot",
     "read_asc",
     "read_swc",
     "step_current",
