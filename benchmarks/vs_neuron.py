@@ -6,10 +6,13 @@ time for one simulation and per simulation in a vmapped batch of 64 parameter se
 linspace(0.9, 1.1, 64)), jit compile times, value_and_grad time over forward time, the
 gradient's memory and the largest voltage difference to NEURON. Writes a JSON file.
 
-    python benchmarks/vs_neuron.py [--threads 1] [--batch 64] [--repeats 5]
+    python benchmarks/vs_neuron.py [--threads 1] [--batch 64] [--repeats 5] [--backend auto]
 
 `--threads 1` pins the process to one core (as `taskset -c 0`); on 2 cores XLA otherwise
-splits small fusions over both threads, which slows single simulations down.
+splits small fusions over both threads, which slows single simulations down. `--backend`
+picks dendrax's path (see docs/performance.md); with the native kernel the script also
+prints the largest voltage difference to the pure-JAX path. Times are wall-clock minima;
+the `cpu_ms` fields are medians of process CPU time, steadier on a shared machine.
 """
 
 import argparse
@@ -40,7 +43,7 @@ def tree():
     return parents, length, radius
 
 
-def dendrax_simulation():
+def dendrax_simulation(backend: str = "auto"):
     parents, length, radius = tree()
     cell = dx.Cell.from_parents(
         parents, ncomp=NCOMP, length=length / NCOMP, radius=radius, axial_resistivity=100.0
@@ -49,7 +52,7 @@ def dendrax_simulation():
     cell.branch(0).loc(0.5).stimulate(dx.step_current(10.0, 80.0, 2.0, DT, T_MAX))
     cell.branch(0).loc(0.5).record("v")
     cell.branch(N_BRANCHES - 1).loc(0.5).record("v")
-    return dx.build(cell, dt=DT)
+    return dx.build(cell, dt=DT, backend=backend)
 
 
 def neuron_run(gna_scales):
@@ -95,6 +98,17 @@ def best_time(fn, repeats):
     return min(times)
 
 
+def cpu_time(fn, repeats):
+    """Median process CPU time (s) of `fn`, all threads together."""
+    jax.block_until_ready(fn())
+    times = []
+    for _ in range(repeats):
+        start = time.process_time()
+        jax.block_until_ready(fn())
+        times.append(time.process_time() - start)
+    return float(np.median(times))
+
+
 def compile_time(fn, *args):
     start = time.perf_counter()
     compiled = jax.jit(fn).lower(*args).compile()
@@ -107,12 +121,13 @@ def main():
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--output", default="benchmarks/results/vs_neuron.json")
+    parser.add_argument("--backend", choices=("auto", "jax", "native"), default="auto")
     args = parser.parse_args()
     if args.threads < (os.cpu_count() or 1):
         os.sched_setaffinity(0, set(range(args.threads)))
     threads = len(os.sched_getaffinity(0))
 
-    sim = dendrax_simulation()
+    sim = dendrax_simulation(args.backend)
     params = sim.params
     scales = jnp.linspace(0.9, 1.1, args.batch)
     batch_params = jax.tree_util.tree_map(
@@ -134,6 +149,13 @@ def main():
     single = best_time(lambda: forward_compiled(params), args.repeats)
     batch = best_time(lambda: batch_compiled(batch_params), max(1, args.repeats // 2))
     grad = best_time(lambda: grad_compiled(params), args.repeats)
+    single_cpu = cpu_time(lambda: forward_compiled(params), args.repeats)
+    batch_cpu = cpu_time(lambda: batch_compiled(batch_params), max(1, args.repeats // 2))
+    if sim.spec.backend == "jax":
+        dv_twin = 0.0
+    else:
+        twin = dendrax_simulation("jax")
+        dv_twin = float(np.max(np.abs(forward_compiled(params) - twin.run(params, t_max=T_MAX))))
     memory = grad_compiled.memory_analysis()
     grad_bytes = memory.temp_size_in_bytes + memory.output_size_in_bytes if memory else -1
 
@@ -146,9 +168,12 @@ def main():
         "model": f"random tree {N_BRANCHES} branches x {NCOMP} compartments, HH, "
         f"{T_MAX} ms at dt {DT}, float64",
         "threads": threads,
+        "backend": sim.spec.backend,
         "neuron_ms_per_sim": 1e3 * neuron_time,
         "dendrax_ms_single": 1e3 * single,
         "dendrax_ms_per_sim_batch": 1e3 * batch / args.batch,
+        "dendrax_cpu_ms_single": 1e3 * single_cpu,
+        "dendrax_cpu_ms_per_sim_batch": 1e3 * batch_cpu / args.batch,
         "batch": args.batch,
         "speedup_single": neuron_time / single,
         "speedup_batch": neuron_time / (batch / args.batch),
@@ -157,6 +182,7 @@ def main():
         "grad_over_forward": grad / single,
         "grad_memory_mb": grad_bytes / 2**20,
         "max_abs_dv_mv": max_dv,
+        "max_abs_dv_vs_pure_jax_mv": dv_twin,
     }
     width = max(map(len, results))
     for key, value in results.items():

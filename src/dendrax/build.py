@@ -1,8 +1,11 @@
 """`build`: turn a cell description into a `Simulation` of flat arrays."""
 
+import dataclasses
+
 import jax.numpy as jnp
 import numpy as np
 
+from dendrax import native
 from dendrax.mechanisms import membrane
 from dendrax.model.cell import Cell
 from dendrax.morphology.node_layout import node_layout
@@ -17,6 +20,8 @@ def build(
     solver: str = "backward_euler",
     v_init: float = -65.0,
     celsius: float = 6.3,
+    settle: float = 0.0,
+    backend: str = "auto",
 ) -> Simulation:
     """Compile `cell` into a simulation.
 
@@ -27,6 +32,13 @@ def build(
             secondorder = 2) for the voltage; gates always use exponential Euler.
         v_init: initial voltage (mV); states start at their steady state for it.
         celsius: temperature (°C) for the mechanisms' q10 factors.
+        settle: time (ms) simulated before t = 0, without stimuli and with clamps at their
+            first command, starting from the steady state at v_init: the run then starts
+            from the cell's true resting state. It runs inside `run` (jit, grad, vmap), so
+            it follows parameters being trained; it costs settle / dt extra steps.
+        backend: "auto" (the native C++ kernel on CPU where it supports the model and
+            builds, else pure JAX), "native" (the same, but say why when it falls back) or
+            "jax" (always pure JAX). See docs/performance.md.
     """
     if not isinstance(cell, Cell):
         raise TypeError(f"build expects a dendrax Cell, got {type(cell).__name__}")
@@ -35,6 +47,8 @@ def build(
     for name, value in (("v_init", v_init), ("celsius", celsius)):
         if not np.isfinite(value):
             raise ValueError(f"{name} must be finite, got {value}")
+    if backend not in native.BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {list(native.BACKENDS)}")
     if solver not in SOLVERS:
         raise ValueError(f"unknown solver {solver!r}; choose one of {sorted(SOLVERS)}")
     layout = node_layout(cell.tree)
@@ -95,7 +109,10 @@ def build(
         celsius=float(celsius),
         record_groups=groups,
         has_clamps=bool(cell.clamps),
+        settle_steps=_settle_steps(settle, dt),
     )
+    requested = "jax" if spec.settle_steps else backend  # the native kernel does not settle
+    spec = dataclasses.replace(spec, backend=native.choose(requested, spec, dtype))
     return Simulation(
         spec=spec,
         arrays=arrays,
@@ -161,3 +178,9 @@ def _to_device(tree):
     if isinstance(tree, tuple):
         return tuple(_to_device(v) for v in tree)
     return jnp.asarray(tree)
+
+
+def _settle_steps(settle: float, dt: float) -> int:
+    if not (np.isfinite(settle) and settle >= 0):
+        raise ValueError(f"settle must be a time >= 0 ms, got {settle}")
+    return round(settle / dt)

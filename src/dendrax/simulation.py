@@ -8,7 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from dendrax.model.cell import GEOMETRY_UNITS
-from dendrax.solve.stepping import StaticSpec, simulate
+from dendrax.native import simulate
+from dendrax.solve.stepping import StaticSpec
 
 _simulate_jit = partial(jax.jit, static_argnames=("spec", "n_steps"))(simulate)
 

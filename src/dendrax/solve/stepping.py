@@ -36,6 +36,11 @@ class StaticSpec:
     celsius: float
     record_groups: tuple[str, ...]
     has_clamps: bool
+    settle_steps: int = 0
+    """Steps run before t = 0 without stimuli, clamps at their first command (`build`'s
+    `settle`), so that t = 0 starts from rest."""
+    backend: str = "jax"
+    """"jax" or "native" (the C++ kernel of `dendrax.native`), chosen by `build`."""
 
 
 def node_geometry(arrays: dict, params: dict) -> tuple[jax.Array, jax.Array, jax.Array]:
@@ -155,6 +160,14 @@ def simulate(spec: StaticSpec, arrays: dict, params: dict, stimuli, clamps, n_st
         return (v_new, new_states), _recorded(spec, arrays, v_new, new_states, observed)
 
     v0, states0 = initial_state(spec, arrays, params, dtype)
+    stimulus_steps = jnp.asarray(stimuli, dtype).T
+    command_steps = jnp.asarray(clamps, dtype).T
+    if spec.settle_steps:
+        quiet = (
+            jnp.zeros((spec.settle_steps, stimulus_steps.shape[1]), dtype),
+            jnp.broadcast_to(command_steps[:1], (spec.settle_steps, command_steps.shape[1])),
+        )
+        (v0, states0), _ = jax.lax.scan(jax.checkpoint(step), (v0, states0), quiet)
     observed0 = membrane.recordables(
         spec.mechanisms,
         arrays,
@@ -162,8 +175,6 @@ def simulate(spec: StaticSpec, arrays: dict, params: dict, stimuli, clamps, n_st
         states0,
         *membrane.evaluate(spec.mechanisms, arrays, params, v0, states0, spec.celsius),
     )
-    stimulus_steps = jnp.asarray(stimuli, dtype).T
-    command_steps = jnp.asarray(clamps, dtype).T
     _, trace = jax.lax.scan(
         jax.checkpoint(step), (v0, states0), (stimulus_steps, command_steps), length=n_steps
     )

@@ -1,0 +1,219 @@
+"""C++ for a mechanism's per-site functions, generated from their jaxprs.
+
+A mechanism's `current` (with its slope di/dv, as the JAX path takes it) and `update` are
+traced with `jax.make_jaxpr` on scalars; each elementwise primitive of the jaxpr becomes one
+C++ statement, so user-written mechanisms get native code without a second definition. A
+primitive outside `_UNARY`, `_BINARY` and the few handled in `_statement` raises
+`Unsupported`, and the caller falls back to the pure-JAX path.
+"""
+
+from collections.abc import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.extend.core import Literal
+
+_C_TYPES = {
+    np.dtype(np.float64): "double",
+    np.dtype(np.float32): "float",
+    np.dtype(np.bool_): "bool",
+    np.dtype(np.int32): "int32_t",
+    np.dtype(np.int64): "int64_t",
+}
+
+_UNARY = {
+    "neg": "(-{0})",
+    "abs": "std::abs({0})",
+    "exp": "dx_exp({0})",
+    "exp2": "std::exp2({0})",
+    "log": "std::log({0})",
+    "log1p": "std::log1p({0})",
+    "expm1": "std::expm1({0})",
+    "sqrt": "std::sqrt({0})",
+    "rsqrt": "({t}(1) / std::sqrt({0}))",
+    "cbrt": "std::cbrt({0})",
+    "tanh": "std::tanh({0})",
+    "sin": "std::sin({0})",
+    "cos": "std::cos({0})",
+    "tan": "std::tan({0})",
+    "asin": "std::asin({0})",
+    "acos": "std::acos({0})",
+    "atan": "std::atan({0})",
+    "sinh": "std::sinh({0})",
+    "cosh": "std::cosh({0})",
+    "erf": "std::erf({0})",
+    "floor": "std::floor({0})",
+    "ceil": "std::ceil({0})",
+    "logistic": "({t}(1) / ({t}(1) + dx_exp(-{0})))",
+    "not": "(!{0})",
+    "sign": "({t}(({0} > 0) - ({0} < 0)))",
+    "square": "({0} * {0})",
+    "copy": "{0}",
+    "copy_p": "{0}",
+    "stop_gradient": "{0}",
+    "is_finite": "std::isfinite({0})",
+}
+
+_BINARY = {
+    "add": "({0} + {1})",
+    "sub": "({0} - {1})",
+    "mul": "({0} * {1})",
+    "div": "({0} / {1})",
+    "pow": "std::pow({0}, {1})",
+    "atan2": "std::atan2({0}, {1})",
+    "rem": "std::fmod({0}, {1})",
+    "max": "dx_max({0}, {1})",
+    "min": "dx_min({0}, {1})",
+    "lt": "({0} < {1})",
+    "le": "({0} <= {1})",
+    "gt": "({0} > {1})",
+    "ge": "({0} >= {1})",
+    "eq": "({0} == {1})",
+    "ne": "({0} != {1})",
+    "and": "({0} & {1})",
+    "or": "({0} | {1})",
+}
+
+_INLINED = ("pjit", "jit", "closed_call", "core_call", "custom_jvp_call", "custom_vjp_call")
+
+
+class Unsupported(Exception):
+    """The function uses something the native code generator cannot translate."""
+
+
+def c_type(dtype) -> str:
+    try:
+        return _C_TYPES[np.dtype(dtype)]
+    except KeyError:
+        raise Unsupported(f"values of dtype {np.dtype(dtype)}") from None
+
+
+def literal(value, dtype) -> str:
+    """An exact C++ literal of `value` with `dtype`."""
+    value = np.asarray(value).astype(dtype).item()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return f"{c_type(dtype)}({value})"
+    if np.isnan(value):
+        return f"std::numeric_limits<{c_type(dtype)}>::quiet_NaN()"
+    if np.isinf(value):
+        sign = "-" if value < 0 else ""
+        return f"{sign}std::numeric_limits<{c_type(dtype)}>::infinity()"
+    return f"{c_type(dtype)}({float(value).hex()})"
+
+
+class _Emitter:
+    def __init__(self):
+        self.lines: list[str] = []
+        self.names: dict = {}
+        self.count = 0
+
+    def fresh(self, var) -> str:
+        name = f"t{self.count}"
+        self.count += 1
+        self.names[var] = name
+        return name
+
+    def ref(self, atom) -> str:
+        if isinstance(atom, Literal):
+            if np.ndim(atom.val) != 0:
+                raise Unsupported("a non-scalar constant")
+            return literal(atom.val, atom.aval.dtype)
+        return self.names[atom]
+
+    def emit(self, jaxpr, consts: Sequence, inputs: Sequence[str]) -> list[str]:
+        """Statements of `jaxpr` applied to the C++ expressions `inputs`; its outputs."""
+        for var, value in zip(jaxpr.constvars, consts, strict=True):
+            if np.ndim(value) != 0:
+                raise Unsupported("a non-scalar constant captured by the function")
+            self.names[var] = literal(value, var.aval.dtype)
+        for var, expression in zip(jaxpr.invars, inputs, strict=True):
+            self.names[var] = expression
+        for eqn in jaxpr.eqns:
+            self._equation(eqn)
+        return [self.ref(v) for v in jaxpr.outvars]
+
+    def _equation(self, eqn) -> None:
+        name = eqn.primitive.name
+        args = [self.ref(v) for v in eqn.invars]
+        for var in eqn.outvars:
+            if var.aval.shape != ():
+                raise Unsupported(f"a non-scalar value (primitive {name!r})")
+        if name in _INLINED:
+            closed = eqn.params.get(
+                "jaxpr", eqn.params.get("call_jaxpr", eqn.params.get("fun_jaxpr"))
+            )
+            if closed is None:
+                raise Unsupported(f"primitive {name!r} without a jaxpr")
+            inner = getattr(closed, "jaxpr", closed)
+            consts = getattr(closed, "consts", ())
+            outs = _Emitter.emit(self, inner, consts, args)
+            for var, out in zip(eqn.outvars, outs, strict=True):
+                self.names[var] = out
+            return
+        out_type = c_type(eqn.outvars[0].aval.dtype)
+        expression = _statement(name, args, eqn, out_type)
+        target = self.fresh(eqn.outvars[0])
+        self.lines.append(f"const {out_type} {target} = {expression};")
+
+
+def _statement(name: str, args: list[str], eqn, out_type: str) -> str:
+    if name in _UNARY and len(args) == 1:
+        return _UNARY[name].format(*args, t=out_type)
+    if name in _BINARY and len(args) == 2:
+        return _BINARY[name].format(*args, t=out_type)
+    if name == "select_n":
+        # select_n(which, *cases): cases[which]; with two cases, a ternary.
+        if len(args) != 3:
+            raise Unsupported("select_n with more than two cases")
+        return f"({args[0]} ? {args[2]} : {args[1]})"
+    if name == "convert_element_type":
+        return f"static_cast<{out_type}>({args[0]})"
+    if name == "integer_pow":
+        return _integer_pow(args[0], eqn.params["y"], out_type)
+    if name == "clamp":
+        return f"dx_min(dx_max({args[1]}, {args[0]}), {args[2]})"
+    if name in ("broadcast_in_dim", "reshape", "squeeze", "reduce_precision"):
+        return args[0]
+    raise Unsupported(f"primitive {name!r}")
+
+
+def _integer_pow(x: str, y: int, out_type: str) -> str:
+    """x**y by the same sequence of products as JAX's lowering (square and multiply)."""
+    if y == 0:
+        return f"{out_type}(1)"
+    power, accumulated, exponent = x, None, abs(y)
+    while exponent > 0:
+        if exponent & 1:
+            accumulated = power if accumulated is None else f"({accumulated} * {power})"
+        exponent >>= 1
+        if exponent > 0:
+            power = f"({power} * {power})"
+    return f"({out_type}(1) / {accumulated})" if y < 0 else accumulated
+
+
+def scalar_function(name: str, fn: Callable, n_inputs: int, n_outputs: int, dtype) -> str:
+    """A C++ function `name(in0, ..., out0&, ...)` computing `fn` on scalars of `dtype`.
+
+    `fn` takes `n_inputs` scalars and returns a tuple of `n_outputs` scalars.
+    """
+    scalar = jnp.zeros((), dtype)
+    try:
+        closed = jax.make_jaxpr(fn)(*[scalar] * n_inputs)
+    except Exception as error:  # any tracing failure means: no native code for this mechanism
+        raise Unsupported(f"tracing failed ({type(error).__name__}: {error})") from error
+    emitter = _Emitter()
+    inputs = [f"in{k}" for k in range(n_inputs)]
+    outputs = emitter.emit(closed.jaxpr, closed.consts, inputs)
+    if len(outputs) != n_outputs:
+        raise Unsupported(f"{name} returned {len(outputs)} values, expected {n_outputs}")
+    t = c_type(dtype)
+    signature = ", ".join(
+        [f"const {t} {i}" for i in inputs] + [f"{t}& out{k}" for k in range(n_outputs)]
+    )
+    body = emitter.lines + [f"out{k} = static_cast<{t}>({o});" for k, o in enumerate(outputs)]
+    return "\n".join(
+        [f"static inline void {name}({signature}) {{", *(f"  {line}" for line in body), "}"]
+    )

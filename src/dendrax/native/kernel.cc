@@ -1,0 +1,230 @@
+// dendrax native time stepping: a whole simulation (NEURON's fixed-step order) in one call.
+//
+// This file is a template: dendrax/native/source.py fills in the @NAMES@ (value type, solver
+// factor, mechanism functions generated from their jaxprs, and the loops that apply them)
+// and compiles one shared library per model configuration. Per step, as the pure-JAX path
+// (dendrax/solve/stepping.py): membrane currents and slopes at the present voltage, stimuli,
+// axial currents, the tree solve (Hines 1984), the new voltage, then the state updates at
+// the new voltage; recordings after every step.
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <thread>
+#include <vector>
+
+#include "xla/ffi/api/ffi.h"
+
+namespace ffi = xla::ffi;
+
+namespace {
+
+using T = @C_TYPE@;
+constexpr ffi::DataType kType = ffi::DataType::@FFI_TYPE@;
+using Index = @INDEX_TYPE@;  // JAX's integer type: int64_t with jax_enable_x64, else int32_t
+constexpr ffi::DataType kIndex = ffi::DataType::@FFI_INDEX@;
+constexpr T kFactor = @FACTOR@;  // v += kFactor * delta (1: backward Euler, 2: Crank-Nicolson)
+constexpr int64_t kMechanisms = @N_MECHANISMS@;
+
+// XLA's max/min: NaN if either operand is NaN.
+template <class U>
+inline U dx_max(U a, U b) {
+  return a != a ? a : (b != b ? b : (a > b ? a : b));
+}
+template <class U>
+inline U dx_min(U a, U b) {
+  return a != a ? a : (b != b ? b : (a < b ? a : b));
+}
+
+// exp(x) = 2^n exp(r) with x = n ln2 + r, |r| <= ln2/2 (Cody-Waite reduction), exp(r) by
+// its Taylor series to degree 13 (truncation < 1e-17 relative), 2^n applied in two halves so
+// that results down to subnormals are right. Branch-free, so that loops vectorise.
+inline double dx_exp(double x) {
+  const double xc = x < -1400.0 ? -1400.0 : (x > 1400.0 ? 1400.0 : x);
+  const double shifter = 0x1.8p52;
+  const double kd = xc * 0x1.71547652b82fep0 + shifter;
+  const double n = kd - shifter;
+  const double r = (xc - n * 0x1.62e42feep-1) - n * 0x1.a39ef35793c76p-33;
+  double p = 0x1.6124613a86d09p-33;
+  p = p * r + 0x1.1eed8eff8d898p-29;
+  p = p * r + 0x1.ae64567f544e4p-26;
+  p = p * r + 0x1.27e4fb7789f5cp-22;
+  p = p * r + 0x1.71de3a556c734p-19;
+  p = p * r + 0x1.a01a01a01a01ap-16;
+  p = p * r + 0x1.a01a01a01a01ap-13;
+  p = p * r + 0x1.6c16c16c16c17p-10;
+  p = p * r + 0x1.1111111111111p-7;
+  p = p * r + 0x1.5555555555555p-5;
+  p = p * r + 0x1.5555555555555p-3;
+  p = p * r + 0x1.0p-1;
+  p = p * r + 1.0;
+  p = p * r + 1.0;
+  uint64_t bits;
+  std::memcpy(&bits, &kd, sizeof bits);
+  const uint64_t m = (bits & 0xFFFFFFFFFFFFFull) - (uint64_t{1} << 51) + 2048;  // n + 2048
+  const uint64_t half = m >> 1;                                                 // n1 + 1024
+  const uint64_t bits1 = (half - 1) << 52;                                      // 2^n1
+  const uint64_t bits2 = (m - half - 1) << 52;                                  // 2^(n - n1)
+  double scale1, scale2;
+  std::memcpy(&scale1, &bits1, sizeof scale1);
+  std::memcpy(&scale2, &bits2, sizeof scale2);
+  return p * scale1 * scale2;
+}
+inline float dx_exp(float x) { return static_cast<float>(dx_exp(static_cast<double>(x))); }
+
+// Mechanism functions, generated from the mechanisms' jaxprs.
+@MECHANISM_FUNCTIONS@
+
+struct Model {
+  int64_t n_nodes, n_steps, n_records, n_stim_pairs, n_stim_rows;
+  const Index* parent;
+  const Index* site_node;
+  const Index* site_count;
+  const Index* stim_row;
+  const Index* stim_node;
+  const Index* record_slot;
+};
+
+struct Inputs {
+  const T* diag_fixed;
+  const T* coupling;
+  const T* v0;
+  const T* states0;
+  const T* site_values;
+  const T* stimulus;
+};
+
+void simulate_one(const Model& model, const Inputs& in, int64_t n_state_values, T* out) {
+  const int64_t n = model.n_nodes;
+  const int64_t columns = model.n_steps + 1;
+  int64_t max_sites = 1;
+  for (int64_t j = 0; j < kMechanisms; ++j) max_sites = std::max<int64_t>(max_sites, model.site_count[j]);
+  // v and the states side by side, so that a record slot indexes either.
+  std::vector<T> values(n + n_state_values);
+  T* v = values.data();
+  T* states = v + n;
+  std::copy(in.v0, in.v0 + n, v);
+  std::copy(in.states0, in.states0 + n_state_values, states);
+  std::vector<T> current(n), slope(n), injected(n), flow(n), from_children(n), rhs(n), diag(n),
+      delta(n);
+  std::vector<T> site_v(max_sites), site_current(max_sites), site_slope(max_sites);
+  const T* site_values = in.site_values;
+  auto record = [&](int64_t column) {
+    for (int64_t r = 0; r < model.n_records; ++r) {
+      out[r * columns + column] = values[model.record_slot[r]];
+    }
+  };
+  record(0);
+  for (int64_t step = 0; step < model.n_steps; ++step) {
+    std::fill(current.begin(), current.end(), T(0));
+    std::fill(slope.begin(), slope.end(), T(0));
+    {
+      const Index* site_node = model.site_node;
+      const T* params = site_values;
+      T* state = states;
+      @CURRENT_LOOPS@
+    }
+    std::fill(injected.begin(), injected.end(), T(0));
+    for (int64_t k = 0; k < model.n_stim_pairs; ++k) {
+      injected[model.stim_node[k]] += in.stimulus[model.stim_row[k] * model.n_steps + step];
+    }
+    std::fill(from_children.begin(), from_children.end(), T(0));
+    for (int64_t i = 0; i < n; ++i) flow[i] = in.coupling[i] * (v[model.parent[i]] - v[i]);
+    for (int64_t i = 0; i < n; ++i) {
+      if (model.parent[i] != static_cast<Index>(i)) from_children[model.parent[i]] += flow[i];
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      rhs[i] = injected[i] - current[i] + (flow[i] - from_children[i]);
+      diag[i] = in.diag_fixed[i] + slope[i];
+    }
+    // Hines elimination from the leaves to the roots, then substitution (parent[i] <= i).
+    for (int64_t i = n - 1; i >= 0; --i) {
+      const int64_t p = model.parent[i];
+      const T factor = in.coupling[i] / diag[i];
+      diag[p] -= factor * in.coupling[i];
+      rhs[p] += factor * rhs[i];
+    }
+    std::fill(delta.begin(), delta.end(), T(0));
+    for (int64_t i = 0; i < n; ++i) {
+      delta[i] = (rhs[i] + in.coupling[i] * delta[model.parent[i]]) / diag[i];
+    }
+    for (int64_t i = 0; i < n; ++i) v[i] = v[i] + kFactor * delta[i];
+    {
+      const Index* site_node = model.site_node;
+      const T* params = site_values;
+      T* state = states;
+      @UPDATE_LOOPS@
+    }
+    record(step + 1);
+  }
+}
+
+ffi::Error Simulate(ffi::Buffer<kType> diag_fixed, ffi::Buffer<kType> coupling,
+                    ffi::Buffer<kType> v0, ffi::Buffer<kType> states0,
+                    ffi::Buffer<kType> site_values, ffi::Buffer<kType> stimulus,
+                    ffi::Buffer<kIndex> parent, ffi::Buffer<kIndex> site_node,
+                    ffi::Buffer<kIndex> site_count, ffi::Buffer<kIndex> stim_row,
+                    ffi::Buffer<kIndex> stim_node, ffi::Buffer<kIndex> record_slot,
+                    int64_t threads, ffi::ResultBuffer<kType> out) {
+  const auto dims = out->dimensions();
+  if (dims.size() < 2) return ffi::Error::InvalidArgument("recordings must be 2-d");
+  const int64_t n_records = dims[dims.size() - 2];
+  const int64_t columns = dims[dims.size() - 1];
+  const int64_t per_sim = n_records * columns;
+  if (per_sim == 0) return ffi::Error::Success();
+  // Under vmap every operand carries the same leading batch dimensions (broadcast_all).
+  const int64_t batch = static_cast<int64_t>(out->element_count()) / per_sim;
+  auto per = [batch](const auto& buffer) {
+    return static_cast<int64_t>(buffer.element_count()) / batch;
+  };
+  if (per(site_count) != kMechanisms) {
+    return ffi::Error::InvalidArgument("site_count does not match the generated mechanisms");
+  }
+  Model model{per(parent), columns - 1, n_records, per(stim_row), 0,
+              parent.typed_data(), site_node.typed_data(), site_count.typed_data(),
+              stim_row.typed_data(), stim_node.typed_data(), record_slot.typed_data()};
+  model.n_stim_rows = model.n_steps > 0 ? per(stimulus) / model.n_steps : 0;
+  const int64_t n_states = per(states0);
+  auto run = [&](int64_t first, int64_t last) {
+    for (int64_t b = first; b < last; ++b) {
+      Inputs in{diag_fixed.typed_data() + b * per(diag_fixed),
+                coupling.typed_data() + b * per(coupling),
+                v0.typed_data() + b * per(v0),
+                states0.typed_data() + b * n_states,
+                site_values.typed_data() + b * per(site_values),
+                stimulus.typed_data() + b * per(stimulus)};
+      simulate_one(model, in, n_states, out->typed_data() + b * per_sim);
+    }
+  };
+  const int64_t workers = std::max<int64_t>(1, std::min<int64_t>(threads, batch));
+  if (workers == 1) {
+    run(0, batch);
+    return ffi::Error::Success();
+  }
+  std::vector<std::thread> pool;
+  for (int64_t w = 0; w < workers; ++w) {
+    pool.emplace_back(run, batch * w / workers, batch * (w + 1) / workers);
+  }
+  for (auto& thread : pool) thread.join();
+  return ffi::Error::Success();
+}
+
+}  // namespace
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(DendraxSimulate, Simulate,
+                              ffi::Ffi::Bind()
+                                  .Arg<ffi::Buffer<kType>>()
+                                  .Arg<ffi::Buffer<kType>>()
+                                  .Arg<ffi::Buffer<kType>>()
+                                  .Arg<ffi::Buffer<kType>>()
+                                  .Arg<ffi::Buffer<kType>>()
+                                  .Arg<ffi::Buffer<kType>>()
+                                  .Arg<ffi::Buffer<kIndex>>()
+                                  .Arg<ffi::Buffer<kIndex>>()
+                                  .Arg<ffi::Buffer<kIndex>>()
+                                  .Arg<ffi::Buffer<kIndex>>()
+                                  .Arg<ffi::Buffer<kIndex>>()
+                                  .Arg<ffi::Buffer<kIndex>>()
+                                  .Attr<int64_t>("threads")
+                                  .Ret<ffi::Buffer<kType>>());

@@ -1,0 +1,126 @@
+"""A simulation through the native kernel, differentiable through its pure-JAX twin.
+
+The forward pass packs the model into flat arrays and makes one FFI call that runs every
+step in C++. Under `vmap` the batch reaches the kernel as leading dimensions of every
+operand (`vmap_method="broadcast_all"`), and the kernel loops over it, on up to as many
+threads as the process may use. `jax.grad` goes through a `custom_vjp` whose backward pass
+recomputes the simulation with the pure-JAX path and takes its vector–Jacobian product.
+"""
+
+import dataclasses
+import os
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from dendrax import units
+from dendrax.mechanisms import membrane
+from dendrax.native.library import load
+from dendrax.native.source import kernel_source, site_inputs
+from dendrax.solve import stepping
+from dendrax.solve.gather import sum_over_children
+
+
+def index_dtype():
+    """JAX's default integer type (int64 with jax_enable_x64, else int32)."""
+    return jnp.zeros(0, int).dtype
+
+
+def target(spec: stepping.StaticSpec, dtype) -> str:
+    """The FFI target of the kernel for `spec` and `dtype` (built on first use)."""
+    return load(kernel_source(spec, dtype, index_dtype()))
+
+
+def _packed(spec: stepping.StaticSpec, arrays: dict, params: dict):
+    """The kernel's operands: per-node, per-site and per-state arrays and index arrays."""
+    dtype = params["radius"].dtype
+    index = index_dtype()
+    capacitance, coupling, area = stepping.node_geometry(arrays, params)
+    coupling_total = coupling + sum_over_children(coupling, arrays["children"])
+    factor = stepping.SOLVERS[spec.solver]
+    diag_fixed = capacitance * factor / spec.dt + coupling_total
+    v0, states0 = stepping.initial_state(spec, arrays, params, dtype)
+    # Constant during the run (see `check_supported`): ions from the initial states.
+    ions = membrane.compartment_ions(spec.mechanisms, arrays, params, states0, spec.celsius)
+    site_values, state_values, site_node, counts, state_offset = [], [], [], [], {}
+    offset = v0.shape[0]
+    for mechanism in spec.mechanisms:
+        sites = arrays["sites"][mechanism.name]
+        count = sites["comp"].shape[0]
+        values = membrane.site_params(mechanism, arrays, params, ions)
+        site_values += [values[name] for name in site_inputs(mechanism, spec)]
+        site_values.append(area[sites["comp"]] * units.DENSITY_TO_CURRENT)
+        for state in mechanism.states:
+            state_values.append(states0[mechanism.name][state])
+            state_offset[f"{mechanism.name}.{state}"] = offset
+            offset += count
+        site_node.append(sites["node"])
+        counts.append(count)
+    slots = [
+        index_array + (0 if group == "v" else state_offset[group])
+        for group, index_array in zip(spec.record_groups, arrays["record_index"], strict=True)
+    ]
+    record_slot = jnp.concatenate(slots)[arrays["record_order"]] if slots else jnp.zeros(0)
+    return (
+        diag_fixed.astype(dtype),
+        coupling.astype(dtype),
+        v0.astype(dtype),
+        _concat(state_values, dtype),
+        _concat(site_values, dtype),
+        arrays["parent"].astype(index),
+        _concat(site_node, index),
+        jnp.asarray(np.array(counts), index),
+        arrays["stim_row"].astype(index),
+        arrays["stimulated_node"][arrays["stim_slot"]].astype(index),
+        record_slot.astype(index),
+    )
+
+
+def _concat(parts: list, dtype) -> jax.Array:
+    return jnp.concatenate([p.astype(dtype) for p in parts]) if parts else jnp.zeros(0, dtype)
+
+
+def _forward(spec: stepping.StaticSpec, arrays: dict, params: dict, stimuli, n_steps: int):
+    dtype = params["radius"].dtype
+    (diag_fixed, coupling, v0, states0, site_values, *indices) = _packed(spec, arrays, params)
+    n_records = arrays["record_order"].shape[0]
+    call = jax.ffi.ffi_call(
+        target(spec, dtype),
+        jax.ShapeDtypeStruct((n_records, n_steps + 1), dtype),
+        vmap_method="broadcast_all",
+    )
+    threads = np.int64(len(os.sched_getaffinity(0)))
+    return call(diag_fixed, coupling, v0, states0, site_values, stimuli, *indices, threads=threads)
+
+
+def simulate(spec: stepping.StaticSpec, arrays: dict, params: dict, stimuli, clamps, n_steps):
+    """As `dendrax.solve.stepping.simulate`, computed by the native kernel."""
+    stimuli = jnp.asarray(stimuli, params["radius"].dtype)
+    return _differentiable(spec, n_steps, params, stimuli, arrays, clamps)
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(0, 1))
+def _differentiable(spec, n_steps, params, stimuli, arrays, clamps):
+    return _forward(spec, arrays, params, stimuli, n_steps)
+
+
+def _differentiable_fwd(spec, n_steps, params, stimuli, arrays, clamps):
+    out = _forward(spec, arrays, params, stimuli, n_steps)
+    return out, (params, stimuli, arrays, clamps)
+
+
+def _differentiable_bwd(spec, n_steps, residuals, cotangent):
+    """Recompute with the pure-JAX twin and take its vector-Jacobian product."""
+    params, stimuli, arrays, clamps = residuals
+    twin = dataclasses.replace(spec, backend="jax")
+
+    def pure_jax(params, stimuli):
+        return stepping.simulate(twin, arrays, params, stimuli, clamps, n_steps)
+
+    _, vjp = jax.vjp(pure_jax, params, stimuli)
+    return (*vjp(cotangent), None, None)
+
+
+_differentiable.defvjp(_differentiable_fwd, _differentiable_bwd)
