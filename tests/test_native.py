@@ -182,6 +182,41 @@ def test_calcium_accumulation_runs_on_pure_jax(fresh_native, caplog):
     assert any("writes an ion concentration" in r.getMessage() for r in caplog.records)
 
 
+class ExpProbe(dx.Mechanism):
+    """States that are exp of multiples of v: normal, subnormal, underflowing and overflowing
+    results at v = -65 mV, to check the kernel's exp against numpy's and XLA's."""
+
+    FACTORS = (0.01, 1.0, 10.0, 11.4, 11.6, -10.0, -20.0)
+    parameters = {"g": dx.Parameter(0.0, "S/cm2", nonnegative=True)}
+    states = {f"e{k}": dx.State("1") for k in range(len(FACTORS))}
+
+    def steady_state(self, v, params, celsius):
+        return {f"e{k}": jnp.zeros_like(v) for k in range(len(self.FACTORS))}
+
+    def update(self, states, v, params, dt, celsius):
+        return {f"e{k}": jnp.exp(factor * v) for k, factor in enumerate(self.FACTORS)}
+
+    def current(self, states, v, params):
+        return params["g"] * v
+
+
+def test_kernel_exp_matches_xla_exp_over_its_range():
+    cell = dx.Cell.from_parents([-1], ncomp=1, length=10.0, radius=1.0)
+    cell.insert(dx.channels.Leak(eLeak=-65.0))
+    cell.insert(ExpProbe())
+    for k in range(len(ExpProbe.FACTORS)):
+        cell.branch(0).comp(0).record(f"ExpProbe.e{k}")
+    native = np.asarray(dx.build(cell, dt=DT, backend="native").run(t_max=0.05))[:, -1]
+    pure = np.asarray(dx.build(cell, dt=DT, backend="jax").run(t_max=0.05))[:, -1]
+    with np.errstate(over="ignore"):
+        expected = np.exp(np.array(ExpProbe.FACTORS) * -65.0)  # v stays at eLeak = v_init
+    normal = (expected > 1e-300) | np.isinf(expected)
+    np.testing.assert_allclose(native[normal], expected[normal], rtol=4e-16)
+    # XLA runs with subnormals flushed to zero, and the kernel runs inside XLA.
+    np.testing.assert_array_equal(native[~normal], pure[~normal])
+    np.testing.assert_allclose(native, pure, rtol=4e-16, atol=0.0)
+
+
 class ErfInverse(dx.Mechanism):
     """A channel using a primitive (erf_inv) that the code generator does not translate."""
 
