@@ -2,6 +2,7 @@
 
 from dendrax.mechanisms.base import Mechanism, Parameter, State, exponential_euler
 from dendrax.mechanisms.hh import HH
+from dendrax.mechanisms.inventory import describe, mechanisms_of, parameter_table
 from dendrax.mechanisms.ions import STANDARD_IONS, Ion, ghk_current, nernst
 from dendrax.mechanisms.leak import Leak
 
@@ -13,7 +14,10 @@ __all__ = [
     "Mechanism",
     "Parameter",
     "State",
+    "describe",
     "exponential_euler",
     "ghk_current",
+    "mechanisms_of",
     "nernst",
+    "parameter_table",
 ]
