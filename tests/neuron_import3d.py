@@ -34,9 +34,7 @@ class NeuronMorphology:
             sec = imported.object(i)
             if sec.is_subsidiary:
                 continue
-            name = str(h.secname(sec=self._section_by_name(sec)))
             self.sections.append(self._section_by_name(sec))
-            del name
         self.vectors = []
         self.point_processes = []
 

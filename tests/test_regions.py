@@ -8,6 +8,8 @@ from neuron import h
 from neuron_import3d import NeuronMorphology
 
 import dendrax as dx
+from dendrax.morphology import BranchTree
+from dendrax.morphology.compartments import branch_order, path_distance
 
 CA1 = Path(__file__).parent / "data" / "ca1_n120.swc"
 
@@ -50,10 +52,11 @@ def test_path_distance_matches_neuron(neuron_ca1):
 
 def test_path_distance_on_cylinders():
     # Root of 2 x 10 um; branch 1 at the root's end (3 x 5 um); branch 2 at its middle.
-    cell = dx.Cell.from_parents([-1, 0, 1], ncomp=[2, 3, 1], length=[10.0, 5.0, 4.0])
-    cell.tree = dx.morphology.BranchTree.from_parents([-1, 0, 1], [2, 3, 1], [1.0, 1.0, 0.5])
+    tree = BranchTree.from_parents([-1, 0, 1], [2, 3, 1], [1.0, 1.0, 0.5])
+    length = np.repeat([10.0, 5.0, 4.0], tree.ncomp)
     expected = [5.0, 5.0, 12.5, 17.5, 22.5, 10.0 + 7.5 + 2.0]
-    np.testing.assert_allclose(cell.path_distance(), expected)
+    np.testing.assert_allclose(path_distance(tree, length), expected)
+    assert branch_order(tree).tolist() == [0, 1, 2]
 
 
 def test_select_by_distance_order_and_predicate():
@@ -136,6 +139,15 @@ def test_set_ncomp_keeps_parameters_per_location():
     assert cell.stimuli[0].comps.tolist() == [cell.branch(3).compartments[cell.tree.ncomp[3] // 2]]
     cell.set_ncomp(1)
     np.testing.assert_allclose(cell.get("HH.gNa"), per_branch)
+
+
+def test_set_ncomp_keeps_ion_values():
+    cell = dx.Cell.from_swc(CA1, ncomp=1)
+    cell.insert(dx.channels.NaTa_t())
+    ena = 40.0 + np.arange(cell.n_branches)
+    cell.set("ena", ena)
+    cell.set_ncomp(3)
+    np.testing.assert_allclose(cell.get("ena"), np.repeat(ena, 3))
 
 
 def test_set_ncomp_on_cylinders_keeps_branch_length():

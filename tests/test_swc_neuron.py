@@ -74,12 +74,17 @@ def _distal_branch(cell) -> int:
     return int(cell.tree.comp_branch[np.argmax(distance)])
 
 
-@pytest.mark.parametrize("name", ["ca1_n120_250.swc", "ca1_n120.swc"])
-def test_hh_voltages_match_neuron(name):
+@pytest.mark.parametrize(
+    ("name", "first"),
+    [("ca1_n120_250.swc", 1), ("ca1_n120.swc", 1), ("allen_485574832.swc", 3)],
+)
+def test_hh_voltages_match_neuron(name, first):
+    """`first`: compartments of the soma; Allen's dendrites sit at soma(0.5), which with 3
+    compartments is the middle compartment's node."""
     dt, t_max = 0.025, 100.0
     theirs = NeuronMorphology(DATA / name)
     n = len(theirs.sections)
-    ncomp = 1 + 2 * (np.arange(n) % 2)
+    ncomp = np.where(np.arange(n) % 2 == 0, first, 4 - first)
     cell = dx.Cell.from_swc(DATA / name, ncomp=ncomp)
     cell.insert(dx.channels.HH())
     cell.branch(0).loc(0.5).stimulate(dx.step_current(10.0, 80.0, 1.0, dt, t_max))

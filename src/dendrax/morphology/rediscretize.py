@@ -37,8 +37,8 @@ def apply_discretization(cell: Cell, pieces: Discretization) -> None:
 def set_ncomp(cell: Cell, ncomp) -> None:
     """Re-cut every branch of `cell` into `ncomp` (scalar or per branch) compartments.
 
-    Mechanism and geometry parameters move with location: a new compartment takes the values
-    of the old compartment that contained its centre. Stimuli, clamps, recordings and groups
+    Mechanism, ion and geometry parameters move with location: a new compartment takes the
+    values of the old compartment that contained its centre. Stimuli, clamps, recordings and groups
     move to the new compartments that hold the old centres. Cells read from a morphology get
     lengths, radii and shape factors from the 3D points again; cylinder cells keep each
     branch's length. Selections made before the change refer to the old compartments.
@@ -60,6 +60,7 @@ def set_ncomp(cell: Cell, ncomp) -> None:
     cell.stimuli = [replace(s, comps=_moved(back, s.comps)) for s in cell.stimuli]
     cell.clamps = [replace(c, comps=_moved(back, c.comps)) for c in cell.clamps]
     cell.recordings = [replace(r, comps=_moved(back, r.comps)) for r in cell.recordings]
+    cell.ion_values = {name: values[take].copy() for name, values in cell.ion_values.items()}
     cell.groups = {name: mask[take].copy() for name, mask in cell.groups.items()}
     cell.tree = new
     cell._comps = np.arange(new.n_compartments)
