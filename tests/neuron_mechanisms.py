@@ -5,6 +5,7 @@ Under pytest-xdist every worker is its own process and compiles its own copy in 
 temporary folder.
 """
 
+import itertools
 import shutil
 import subprocess
 import sys
@@ -53,55 +54,66 @@ def clamp_command(t_max: float) -> np.ndarray:
     return values[np.minimum(np.searchsorted(edges, middle, side="right"), len(values) - 1)]
 
 
-def run_both(inserts, records, t_max, stimulus=None, clamp=False, v_init=-70.0, celsius=CELSIUS):
-    """Simulate one compartment in dendrax and NEURON.
+def run_both(cases, t_max: float, v_init: float = -70.0, celsius: float = CELSIUS):
+    """Simulate independent one-compartment cells in dendrax and NEURON, one per case.
 
-    inserts: (dendrax mechanism, NEURON suffix, {parameter: value}); records: pairs of
-    (dendrax name, NEURON range variable name). Returns (ours, theirs), one row per record.
+    Each case is a dict with "inserts": (dendrax mechanism, NEURON suffix, {parameter:
+    value}), "records": (dendrax name, NEURON range variable) pairs, and either "stimulus"
+    (nA, a step from 5 to 25 ms) or "clamp" (True: the CLAMP_STEPS protocol). All cases run
+    as one simulation (one compilation). Returns per case (ours, theirs), a row per record.
     """
-    cell = dx.Cell.from_parents(**GEOMETRY)
-    neuron = NeuronModel(**GEOMETRY)
-    for mechanism, suffix, values in inserts:
-        cell.insert(mechanism)
-        for name, value in values.items():
-            cell.set(f"{mechanism.name}.{name}", value)
-        neuron.insert(suffix, **values)
-    if stimulus is not None:
-        cell.branch(0).comp(0).stimulate(dx.step_current(5.0, 20.0, stimulus, DT, t_max))
-        neuron.iclamp(0, 0, 5.0, 20.0, stimulus)
-    if clamp:
-        cell.branch(0).comp(0).clamp("v", clamp_command(t_max))
-        seclamp = h.SEClamp(neuron.segment(0, 0))
-        seclamp.rs = 1e-9
-        (seclamp.dur1, seclamp.amp1), (seclamp.dur2, seclamp.amp2) = CLAMP_STEPS[:2]
-        seclamp.dur3, seclamp.amp3 = 1e3, CLAMP_STEPS[2][1]
-        neuron.point_processes.append(seclamp)
-    for ours_name, their_name in records:
-        cell.branch(0).comp(0).record(ours_name)
-        neuron.record(0, 0, their_name)
+    n = len(cases)
+    geometry = {key: value * n for key, value in GEOMETRY.items()}
+    cell = dx.Cell.from_parents(**{**geometry, "parents": [-1] * n})
+    neuron = NeuronModel(**{**geometry, "parents": [-1] * n})
+    for i, case in enumerate(cases):
+        here, section = cell.branch(i), neuron.sections[i]
+        for mechanism, suffix, values in case["inserts"]:
+            here.insert(mechanism)
+            section.insert(suffix)
+            for name, value in values.items():
+                here.set(f"{mechanism.name}.{name}", value)
+                setattr(section(0.5), f"{name}_{suffix}", value)
+        if "stimulus" in case:
+            here.stimulate(dx.step_current(5.0, 20.0, case["stimulus"], DT, t_max))
+            neuron.iclamp(i, 0, 5.0, 20.0, case["stimulus"])
+        if case.get("clamp"):
+            here.clamp("v", clamp_command(t_max))
+            seclamp = h.SEClamp(section(0.5))
+            seclamp.rs = 1e-9
+            (seclamp.dur1, seclamp.amp1), (seclamp.dur2, seclamp.amp2) = CLAMP_STEPS[:2]
+            seclamp.dur3, seclamp.amp3 = 1e3, CLAMP_STEPS[2][1]
+            neuron.point_processes.append(seclamp)
+        for ours_name, their_name in case["records"]:
+            here.record(ours_name)
+            neuron.record(i, 0, their_name)
     sim = dx.build(cell, dt=DT, v_init=v_init, celsius=celsius)
     ours = np.asarray(sim.run(t_max=t_max))
     theirs = neuron.run(t_max, DT, v_init=v_init, celsius=celsius)
-    return ours, theirs
+    rows = np.cumsum([0] + [len(case["records"]) for case in cases])
+    return [(ours[a:b], theirs[a:b]) for a, b in itertools.pairwise(rows)]
 
 
 def relative_error(ours, theirs) -> float:
     return float(np.max(np.abs(ours - theirs)) / np.max(np.abs(theirs)))
 
 
-def channel_errors(mechanism, current: str, values: dict, protocol: str, **options):
-    """One channel with a passive leak in dendrax and NEURON (suffix = class name).
-
-    protocol: "current step" (options: stimulus nA) or "voltage clamp". Returns the max
-    |ΔV| (mV), the current's error relative to its peak, NEURON's peak |current| (mA/cm²)
-    and NEURON's voltage range (mV).
-    """
+def channel_cases(mechanism, current: str, values: dict, stimulus: float) -> dict:
+    """The two cases of one channel with a passive leak (NEURON suffix = class name):
+    {"current step": case, "voltage clamp": case}, recording v and the channel's current."""
     name = mechanism.name
-    inserts = [(dx.channels.Leak(), "pas", {}), (mechanism, name, values)]
-    records = [("v", "v"), (f"{name}.{current}", f"{current}_{name}")]
-    if protocol == "current step":
-        ours, theirs = run_both(inserts, records, 40.0, **options)
-    else:
-        ours, theirs = run_both(inserts, records, 35.0, clamp=True, **options)
+    base = {
+        "inserts": [(dx.channels.Leak(), "pas", {}), (mechanism, name, values)],
+        "records": [("v", "v"), (f"{name}.{current}", f"{current}_{name}")],
+    }
+    return {
+        "current step": {**base, "stimulus": stimulus},
+        "voltage clamp": {**base, "clamp": True},
+    }
+
+
+def errors(ours, theirs):
+    """max |ΔV| (mV), the current's error relative to its peak, NEURON's peak |current|
+    (mA/cm²) and NEURON's voltage range (mV), for rows (v, current)."""
     dv = float(np.max(np.abs(ours[0] - theirs[0])))
     return dv, relative_error(ours[1], theirs[1]), np.max(np.abs(theirs[1])), np.ptp(theirs[0])

@@ -14,7 +14,8 @@ import pytest
 from neuron_mechanisms import (
     CURRENT_TOLERANCE,
     VOLTAGE_TOLERANCE,
-    channel_errors,
+    channel_cases,
+    errors,
     load_test_mechanisms,
     relative_error,
     run_both,
@@ -37,19 +38,32 @@ CHANNELS = {
 }
 
 
-@pytest.fixture(scope="module", autouse=True)
-def mechanisms(tmp_path_factory):
-    return load_test_mechanisms(tmp_path_factory)
+T_MAX = 40.0
+PROTOCOLS = ("current step", "voltage clamp")
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    """Every channel under both protocols, and the calcium cells, in one simulation each."""
+    load_test_mechanisms(tmp_path_factory)
+    cases, keys = [], []
+    for name, (cls, current, conductance, value, stimulus) in CHANNELS.items():
+        for protocol, case in channel_cases(cls(), current, {conductance: value}, stimulus).items():
+            cases.append(case)
+            keys.append((name, protocol))
+    for protocol in PROTOCOLS:
+        case = {"inserts": CALCIUM, "records": CALCIUM_RECORDS}
+        cases.append(
+            {**case, "stimulus": 0.4} if protocol == "current step" else {**case, "clamp": True}
+        )
+        keys.append(("calcium", protocol))
+    return dict(zip(keys, run_both(cases, T_MAX), strict=True))
 
 
 @pytest.mark.parametrize("name", list(CHANNELS))
-@pytest.mark.parametrize("protocol", ["current step", "voltage clamp"])
-def test_channel_matches_neuron(name, protocol):
-    cls, current, conductance, value, stimulus = CHANNELS[name]
-    options = {"stimulus": stimulus} if protocol == "current step" else {}
-    dv, di, peak, v_range = channel_errors(
-        cls(), current, {conductance: value}, protocol, **options
-    )
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_channel_matches_neuron(results, name, protocol):
+    dv, di, peak, v_range = errors(*results[name, protocol])
     assert peak > 1e-5, "the channel should carry current (mA/cm2)"
     if protocol == "current step":
         assert v_range > 5.0, "the step should move the voltage (mV)"
@@ -75,12 +89,9 @@ CALCIUM_RECORDS = [
 ]
 
 
-@pytest.mark.parametrize("protocol", ["current step", "voltage clamp"])
-def test_calcium_dynamics_match_neuron(protocol):
-    if protocol == "current step":
-        ours, theirs = run_both(CALCIUM, CALCIUM_RECORDS, 60.0, stimulus=0.4)
-    else:
-        ours, theirs = run_both(CALCIUM, CALCIUM_RECORDS, 35.0, clamp=True)
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_calcium_dynamics_match_neuron(results, protocol):
+    ours, theirs = results["calcium", protocol]
     v, cai, eca = 0, 1, 2
     assert np.max(np.abs(ours[v] - theirs[v])) < VOLTAGE_TOLERANCE
     assert np.max(theirs[cai]) > 2 * theirs[cai][0], "calcium should accumulate"

@@ -8,8 +8,10 @@ import pytest
 from neuron_mechanisms import (
     CURRENT_TOLERANCE,
     VOLTAGE_TOLERANCE,
-    channel_errors,
+    channel_cases,
+    errors,
     load_test_mechanisms,
+    run_both,
 )
 
 import dendrax as dx
@@ -24,19 +26,25 @@ CHANNELS = {
 }
 
 
-@pytest.fixture(scope="module", autouse=True)
-def mechanisms(tmp_path_factory):
-    return load_test_mechanisms(tmp_path_factory)
+PROTOCOLS = ("current step", "voltage clamp")
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    """Every channel under both protocols in one simulation."""
+    load_test_mechanisms(tmp_path_factory)
+    cases, keys = [], []
+    for name, (cls, current, values, stimulus) in CHANNELS.items():
+        for protocol, case in channel_cases(cls(), current, values, stimulus).items():
+            cases.append(case)
+            keys.append((name, protocol))
+    return dict(zip(keys, run_both(cases, 40.0, celsius=36.0), strict=True))
 
 
 @pytest.mark.parametrize("name", list(CHANNELS))
-@pytest.mark.parametrize("protocol", ["current step", "voltage clamp"])
-def test_channel_matches_neuron(name, protocol):
-    cls, current, values, stimulus = CHANNELS[name]
-    options = {"stimulus": stimulus} if protocol == "current step" else {}
-    dv, di, peak, v_range = channel_errors(
-        cls(), current, values, protocol, celsius=36.0, **options
-    )
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_channel_matches_neuron(results, name, protocol):
+    dv, di, peak, v_range = errors(*results[name, protocol])
     assert peak > 1e-5, "the channel should carry current (mA/cm2)"
     if protocol == "current step":
         assert v_range > 5.0, "the step should move the voltage (mV)"
