@@ -7,12 +7,15 @@ Arbor, compile times and gradient time over forward time (dendrax), peak memory,
 and the largest voltage difference of dendrax and Arbor to NEURON. Writes a JSON file.
 
     python benchmarks/peers.py [--quick] [--threads 1 2] [--models single ca1 tree]
+                               [--rounds 3] [--repeats 5] [--batch 64]
 
 Each (simulator, model, thread count) runs in a fresh process pinned to that many cores
 (`os.sched_setaffinity` before JAX or Arbor start their threads), so that its memory and
 threads are its own. NEURON always runs on one thread (finitialize + continuerun, usetable
 off), a loop over the batch; Arbor runs the batch as 64 cells of one recipe on a context of
 that many threads; dendrax runs the batch under `vmap`, its single simulations on one core.
+Times are the shortest of `--repeats` runs; with `--rounds N` every worker runs N times,
+interleaved, so that a burst of load on a shared machine does not fall on one simulator.
 """
 
 import argparse
@@ -51,6 +54,8 @@ def _best(fn, repeats: int) -> float:
 
 
 def neuron_worker(m: models.Model, scales: np.ndarray, repeats: int) -> dict:
+    import neuron  # noqa: F401 (loaded before the memory baseline, as Arbor and JAX are)
+
     rss = _max_rss_mb()
     start = time.perf_counter()
     sim = models.NeuronModel(m)
@@ -97,7 +102,7 @@ def arbor_worker(m: models.Model, scales: np.ndarray, repeats: int, threads: int
     setup = time.perf_counter() - start
     single = _best(lambda: run(one), repeats)
     run(one)
-    traces = [one.samples(h)[-1][0][:, 1] for h in handles]
+    traces = [one.samples(h)[0][0][:, 1] for h in handles]  # reset clears samples
     many, _ = simulation(scales)
     batch = _best(lambda: run(many), max(1, repeats // 3))
     return {
@@ -253,6 +258,27 @@ def run_worker(simulator: str, model: str, threads: int, args) -> dict:
         return json.loads(output.read_text())
 
 
+TIMES = (
+    "single_ms", "batch_ms_per_sim", "grad_ms", "setup_s",
+    "compile_forward_s", "compile_grad_s", "compile_batch_s",
+)  # fmt: skip
+
+
+def best(results: list[dict]) -> dict | None:
+    """One result from several rounds: the shortest of each time, the rest from the first."""
+    good = [r for r in results if "skipped" not in r and "failed" not in r]
+    if not good:
+        return results[0] if results else None
+    merged = dict(good[0])
+    for key in TIMES:
+        if key in merged:
+            merged[key] = min(r[key] for r in good)
+    if "grad_ms" in merged:
+        merged["grad_over_forward"] = merged["grad_ms"] / merged["single_ms"]
+    merged["rounds"] = len(good)
+    return merged
+
+
 def parity(result: dict, reference: dict) -> float | None:
     """Largest |V - V_NEURON| (mV) over the common samples of the recorded traces."""
     if "traces" not in result or "traces" not in reference:
@@ -341,6 +367,9 @@ def main() -> None:
     parser.add_argument("--simulators", nargs="+", default=list(SIMULATORS))
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="measure everything this often, keep the fastest"
+    )
     parser.add_argument("--output", default=str(RESULTS))
     parser.add_argument("--worker", choices=SIMULATORS, help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
@@ -358,20 +387,28 @@ def main() -> None:
             parser.error(f"--threads {threads}, but only {usable} cores are usable here")
 
     load_before = os.getloadavg()
+    measured: dict[tuple, list[dict]] = {}
+    one = min(args.threads)  # NEURON runs on one thread whatever the setting
+    for round_ in range(args.rounds):
+        for model in args.models:
+            for threads in args.threads:
+                for simulator in args.simulators:
+                    if simulator == "neuron" and threads != one:
+                        continue
+                    print(f"round {round_ + 1}: {model}, {simulator}, {threads} thread(s)")
+                    result = run_worker(simulator, model, threads, args)
+                    measured.setdefault((model, simulator, threads), []).append(result)
     rows = []
     for model in args.models:
         for threads in args.threads:
-            found = {}
+            reference = {
+                "neuron": best(measured.get((model, "neuron", one), [])),
+                "arbor": best(measured.get((model, "arbor", threads), [])),
+            }
             for simulator in args.simulators:
-                if simulator == "neuron" and threads != min(args.threads):
-                    found[simulator] = rows_for(rows, model, simulator)  # one thread anyway
+                if simulator == "neuron" and threads != one:
                     continue
-                print(f"{model}: {simulator} on {threads} thread(s) ...", flush=True)
-                found[simulator] = run_worker(simulator, model, threads, args)
-            reference = {"neuron": found.get("neuron"), "arbor": found.get("arbor")}
-            for simulator, result in found.items():
-                if simulator == "neuron" and threads != min(args.threads):
-                    continue
+                result = best(measured[(model, simulator, threads)])
                 row = {"model": model, "simulator": simulator, "threads": threads}
                 row["max_dv_mv"] = parity(result, reference["neuron"] or {})
                 rows.append({**row, "result": result, "reference": reference})
@@ -383,7 +420,8 @@ def main() -> None:
             "t_max_ms": models.T_MAX,
             "batch": args.batch,
             "repeats": args.repeats,
-            "statistic": "shortest of the repeats",
+            "rounds": args.rounds,
+            "statistic": "shortest of the repeats over all rounds",
             "precision": "float64",
         },
         "machine": {**machine(), "load_average_before": load_before},
@@ -402,14 +440,6 @@ def main() -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2))
     print(f"load average before/after: {load_before} / {os.getloadavg()}; wrote {path}")
-
-
-def rows_for(rows: list[dict], model: str, simulator: str) -> dict | None:
-    """The result already measured for (model, simulator), if any."""
-    for row in rows:
-        if row["model"] == model and row["simulator"] == simulator:
-            return row["result"]
-    return None
 
 
 if __name__ == "__main__":
