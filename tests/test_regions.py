@@ -105,12 +105,13 @@ def test_coordinates_move_and_rotate():
     shift = np.array([10.0, -5.0, 2.0])
     moved = points["centre"] + shift
     cell.move(shift)
-    np.testing.assert_allclose(cell.compartment_points()["centre"], moved)
+    # Arc lengths use single-precision differences, as NEURON's: positions agree to ~1e-6.
+    np.testing.assert_allclose(cell.compartment_points()["centre"], moved, atol=1e-5)
     cell.rotate(90.0, "z", center=[0.0, 0.0, 0.0])
     expected = np.stack([-moved[:, 1], moved[:, 0], moved[:, 2]], axis=1)
-    np.testing.assert_allclose(cell.compartment_points()["centre"], expected, atol=1e-9)
+    np.testing.assert_allclose(cell.compartment_points()["centre"], expected, atol=1e-5)
     cell.rotate(90.0, "y", center=[0.0, 0.0, 0.0])
-    np.testing.assert_allclose(cell.compartment_points()["centre"][:, 0], expected[:, 2], atol=1e-9)
+    np.testing.assert_allclose(cell.compartment_points()["centre"][:, 0], expected[:, 2], atol=1e-5)
     assert cell.total_area() == area
 
 

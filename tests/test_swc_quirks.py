@@ -94,6 +94,17 @@ QUIRKS = {
         11 3 30 -15 0 0.6 8""",
         5,
     ),
+    "no soma: a dendrite as the root": (
+        """1 3 0 0 0 1 -1
+        2 3 10 0 0 1 1
+        3 3 20 0 0 0.8 2
+        4 3 30 5 0 0.6 3
+        5 3 30 -5 0 0.6 3
+        6 3 -10 0 0 0.7 1
+        7 3 10 10 0 0.5 2
+        8 3 10 20 0 0.5 7""",
+        6,
+    ),
 }
 
 
@@ -117,7 +128,7 @@ def _check_against_neuron(path, ours):
         cell = dx.Cell.from_morphology(ours, ncomp=ncomp)
         theirs.set_nseg(ncomp)
         area, _ = theirs.areas_and_ri()
-        np.testing.assert_allclose(cell.compartment_area(), area, rtol=1e-9)
+        np.testing.assert_allclose(cell.compartment_area(), area, rtol=1e-10)
     return theirs
 
 

@@ -59,8 +59,13 @@ class Morphology:
 
     @property
     def arc(self) -> np.ndarray:
-        """Path length of each point from its section's first point (µm)."""
-        step = np.linalg.norm(np.diff(self.points, axis=0), axis=1)
+        """Path length of each point from its section's first point (µm).
+
+        As NEURON: coordinate differences in single precision (its 3D points are floats),
+        their lengths and sums in double.
+        """
+        difference = np.diff(self.points.astype(np.float32), axis=0).astype(float)
+        step = np.sqrt(np.sum(difference * difference, axis=1))
         step = np.concatenate([[0.0], step])
         step[self.offsets[:-1]] = 0.0
         cumulative = np.cumsum(step)
