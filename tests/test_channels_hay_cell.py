@@ -1,0 +1,48 @@
+"""A Hay et al. (2011)-style pyramidal cell with all twelve mechanisms against NEURON.
+
+Soma, axon, basal and apical dendrites (tests/hay_style_cell.py), 200 ms with a somatic
+current step that makes the cell fire. The issue asks for 0.5 mV and the same spike count;
+the same arithmetic as NEURON keeps the traces far closer.
+"""
+
+import numpy as np
+from hay_style_cell import CELSIUS, V_INIT, dendrax_cell, neuron_cell
+from neuron import h
+from neuron_mechanisms import load_test_mechanisms
+from neuron_reference import spike_times
+
+import dendrax as dx
+
+DT = 0.025
+T_MAX = 200.0
+RECORDED = [(0, 0, "v"), (9, 4, "v"), (7, 2, "v"), (0, 0, "cai"), (8, 4, "cai")]
+
+
+def test_hay_style_cell_matches_neuron(tmp_path_factory):
+    load_test_mechanisms(tmp_path_factory)
+    cell = dendrax_cell()
+    cell.branch(0).stimulate(dx.step_current(20.0, 150.0, 0.8, DT, T_MAX))
+    for branch, comp, name in RECORDED:
+        cell.branch(branch).comp(comp).record(name)
+    ours = np.asarray(dx.build(cell, dt=DT, v_init=V_INIT, celsius=CELSIUS).run())
+
+    sections = neuron_cell()
+    stim = h.IClamp(sections[0](0.5))
+    stim.delay, stim.dur, stim.amp = 20.0, 150.0, 0.8
+    vectors = []
+    for branch, comp, name in RECORDED:
+        sec = sections[branch]
+        vectors.append(h.Vector().record(getattr(sec((comp + 0.5) / sec.nseg), f"_ref_{name}")))
+    h.dt, h.celsius = DT, CELSIUS
+    h.finitialize(V_INIT)
+    for _ in range(round(T_MAX / DT)):
+        h.fadvance()
+    theirs = np.array([np.array(v) for v in vectors])
+
+    soma_spikes = spike_times(theirs[0], DT)
+    assert soma_spikes.size >= 3, "the step should make the cell fire"
+    for row in range(3):
+        assert np.max(np.abs(ours[row] - theirs[row])) < 1e-6
+        assert spike_times(ours[row], DT).size == spike_times(theirs[row], DT).size
+    for row in (3, 4):
+        np.testing.assert_allclose(ours[row], theirs[row], rtol=1e-6)
