@@ -73,7 +73,8 @@ class Selection:
 
     def set(self, name: str, value) -> Selection:
         """Set geometry ("radius", "length", "axial_resistivity", "capacitance") or a
-        mechanism parameter ("HH.gNa") to a scalar or one value per selected compartment."""
+        mechanism parameter ("HH.gNa") to a scalar, one value per selected compartment, or a
+        function of path distance from the soma (µm; see `Cell.path_distance`)."""
         self._cell._set(name, self._comps, value)
         return self
 
