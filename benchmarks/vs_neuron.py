@@ -74,18 +74,19 @@ def neuron_run(gna_scales):
     records = [h.Vector().record(sections[0](0.5)._ref_v)]
     records.append(h.Vector().record(sections[-1](0.5)._ref_v))
     h.usetable_hh, h.dt, h.celsius, h.secondorder = 0, DT, 6.3, 0
-    times, traces = [], None
+    times, cpu_times, traces = [], [], None
     for scale in gna_scales:
         for sec in sections:
             for seg in sec:
                 seg.gnabar_hh = 0.12 * scale
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         h.finitialize(-65.0)
         h.continuerun(T_MAX)
         times.append(time.perf_counter() - start)
+        cpu_times.append(time.process_time() - start_cpu)
         if traces is None:
             traces = np.array([np.array(r) for r in records])
-    return np.array(times), traces
+    return np.array(times), np.array(cpu_times), traces
 
 
 def best_time(fn, repeats):
@@ -159,7 +160,7 @@ def main():
     memory = grad_compiled.memory_analysis()
     grad_bytes = memory.temp_size_in_bytes + memory.output_size_in_bytes if memory else -1
 
-    neuron_times, neuron_traces = neuron_run(np.asarray(scales))
+    neuron_times, neuron_cpu_times, neuron_traces = neuron_run(np.asarray(scales))
     neuron_time = float(np.median(neuron_times))
     ours = np.asarray(batch_compiled(batch_params)[0])  # gNa x 0.9, NEURON's first run
     max_dv = float(np.max(np.abs(ours - neuron_traces)))
@@ -172,11 +173,14 @@ def main():
         "neuron_ms_per_sim": 1e3 * neuron_time,
         "dendrax_ms_single": 1e3 * single,
         "dendrax_ms_per_sim_batch": 1e3 * batch / args.batch,
+        "neuron_cpu_ms_per_sim": 1e3 * float(np.median(neuron_cpu_times)),
         "dendrax_cpu_ms_single": 1e3 * single_cpu,
         "dendrax_cpu_ms_per_sim_batch": 1e3 * batch_cpu / args.batch,
         "batch": args.batch,
         "speedup_single": neuron_time / single,
         "speedup_batch": neuron_time / (batch / args.batch),
+        "speedup_single_cpu": float(np.median(neuron_cpu_times)) / single_cpu,
+        "speedup_batch_cpu": float(np.median(neuron_cpu_times)) / (batch_cpu / args.batch),
         "compile_forward_s": compile_forward,
         "compile_grad_s": compile_grad,
         "grad_over_forward": grad / single,

@@ -111,8 +111,7 @@ def build(
         has_clamps=bool(cell.clamps),
         settle_steps=_settle_steps(settle, dt),
     )
-    requested = "jax" if spec.settle_steps else backend  # the native kernel does not settle
-    spec = dataclasses.replace(spec, backend=native.choose(requested, spec, dtype))
+    spec = dataclasses.replace(spec, backend=native.choose(backend, spec, dtype))
     return Simulation(
         spec=spec,
         arrays=arrays,

@@ -86,13 +86,17 @@ def _forward(spec: stepping.StaticSpec, arrays: dict, params: dict, stimuli, n_s
     dtype = params["radius"].dtype
     (diag_fixed, coupling, v0, states0, site_values, *indices) = _packed(spec, arrays, params)
     n_records = arrays["record_order"].shape[0]
+    settle = spec.settle_steps
+    if settle:  # run `settle` steps without stimuli first and drop what they record
+        stimuli = jnp.concatenate([jnp.zeros((stimuli.shape[0], settle), dtype), stimuli], 1)
     call = jax.ffi.ffi_call(
         target(spec, dtype),
-        jax.ShapeDtypeStruct((n_records, n_steps + 1), dtype),
+        jax.ShapeDtypeStruct((n_records, settle + n_steps + 1), dtype),
         vmap_method="broadcast_all",
     )
     threads = np.int64(len(os.sched_getaffinity(0)))
-    return call(diag_fixed, coupling, v0, states0, site_values, stimuli, *indices, threads=threads)
+    out = call(diag_fixed, coupling, v0, states0, site_values, stimuli, *indices, threads=threads)
+    return out[:, settle:]
 
 
 def simulate(spec: stepping.StaticSpec, arrays: dict, params: dict, stimuli, clamps, n_steps):
