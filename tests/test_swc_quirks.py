@@ -147,12 +147,25 @@ def test_one_point_soma_is_a_cylinder_with_the_sphere_area(tmp_path):
     cell = dx.Cell.from_swc(path, ncomp=1)
     assert cell.compartment_area()[0] == pytest.approx(np.pi * 10.0**2, rel=1e-12)
     assert dx.read_swc(path).parent_x.tolist() == [1.0, 0.5, 1.0, 1.0, 0.5, 0.5]
+    assert dx.read_swc(path).notes == (
+        "line 1: one-point soma read as a cylinder of length and diameter 10 um "
+        "(the sphere's area)",
+    )
 
 
 def test_three_point_soma_is_a_sphere(tmp_path):
     path = _write(tmp_path, "three", QUIRKS["three-point soma (NeuroMorpho)"][0])
     cell = dx.Cell.from_swc(path, ncomp=1)
     assert cell.compartment_area()[0] == pytest.approx(np.pi * 8.0**2, rel=1e-12)
+    assert "lines 1-3: three-point soma read as a sphere" in dx.read_swc(path).notes[0]
+
+
+def test_dropped_sections_are_noted(tmp_path):
+    path = _write(tmp_path, "zero", QUIRKS["zero-length segments and a zero-length section"][0])
+    assert dx.read_swc(path).notes == (
+        "line 8: a section of one point or of zero length was dropped; its children attach "
+        "where it was attached",
+    )
 
 
 def test_comments_blank_lines_and_extra_columns(tmp_path):

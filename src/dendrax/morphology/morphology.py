@@ -32,7 +32,8 @@ class Morphology:
         parents: parent section of each section (-1 for the root); parents[i] < i.
         parent_x: where on its parent each section attaches (fraction of the parent's length).
         source: the file it was read from ("" if built in memory).
-        notes: what the reader skipped (markers, spines, other contours), one line each.
+        notes: what the reader interpreted or skipped (soma rules, dropped sections,
+            markers, spines), one line each with its line in the file.
     """
 
     points: np.ndarray

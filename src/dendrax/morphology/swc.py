@@ -58,7 +58,7 @@ def read_swc(path, scale: float = 1.0) -> Morphology:
     bad = np.flatnonzero(radius < 0)
     if bad.size:
         raise ValueError(f"{path}, line {line_numbers[bad[0]]}: negative radius {radius[bad[0]]}")
-    return _sections(path, types, xyz * scale, 2.0 * radius * scale, parent)
+    return _sections(path, types, xyz * scale, 2.0 * radius * scale, parent, line_numbers)
 
 
 def _parse(path: Path):
@@ -161,7 +161,7 @@ def _cycle_from(parent: np.ndarray, start: int) -> list[int]:
     return path[seen[node] :]
 
 
-def _sections(path: Path, types, xyz, diam, parent) -> Morphology:
+def _sections(path: Path, types, xyz, diam, parent, line_numbers) -> Morphology:
     """Group samples into NEURON's sections (see the module docstring)."""
     n = types.size
     if n < 2:
@@ -259,6 +259,16 @@ def _sections(path: Path, types, xyz, diam, parent) -> Morphology:
     removed = degenerate_sections(points, offsets)
     parents, parent_x = reattach(parents, parent_x, removed)
 
+    notes = [
+        f"line {line_numbers[ends[k]]}: a section of one point or of zero length was "
+        "dropped; its children attach where it was attached"
+        for k in np.flatnonzero(removed)
+    ]
+    if three_point_soma:
+        notes.append(
+            f"lines {line_numbers[0]}-{line_numbers[2]}: three-point soma read as a sphere "
+            f"of diameter {diam[0]:g} um (a cylinder of that length and diameter)"
+        )
     kept = ~removed
     renumber = np.cumsum(kept) - 1
     keep_points = kept[entry_section]
@@ -269,6 +279,11 @@ def _sections(path: Path, types, xyz, diam, parent) -> Morphology:
     section_type = section_type[kept]
     if n_points[0] == 1:
         points, entry_diam, n_points = _sphere_as_cylinder(points, entry_diam, n_points)
+        if not three_point_soma:
+            notes.append(
+                f"line {line_numbers[0]}: one-point soma read as a cylinder of length and "
+                f"diameter {diam[0]:g} um (the sphere's area)"
+            )
     offsets = np.concatenate([[0], np.cumsum(n_points)])
     return Morphology(
         points=single_precision(points),
@@ -278,6 +293,7 @@ def _sections(path: Path, types, xyz, diam, parent) -> Morphology:
         parents=parents.astype(np.int64),
         parent_x=parent_x,
         source=str(path),
+        notes=tuple(notes),
     )
 
 
