@@ -24,6 +24,7 @@ docs/morphology.md lists where this differs from a plain reading of the file.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -161,18 +162,87 @@ def _cycle_from(parent: np.ndarray, start: int) -> list[int]:
     return path[seen[node] :]
 
 
+@dataclass(frozen=True)
+class _Runs:
+    """Samples grouped into sections: `starts[k]..ends[k]` are section k's own samples."""
+
+    starts: np.ndarray
+    ends: np.ndarray
+    own: np.ndarray
+    parent: np.ndarray
+    soma_children: np.ndarray
+    connect_proximal: np.ndarray
+    three_point_soma: bool
+
+
+@dataclass(frozen=True)
+class _Attachments:
+    """For each non-root section: its parent section, where it attaches, and whether it is
+    connected by a wire (its parent sample is not copied into it)."""
+
+    parent_section: np.ndarray
+    parent_x: np.ndarray
+    wire: np.ndarray
+    dendrite_on_soma: np.ndarray
+
+
 def _sections(path: Path, types, xyz, diam, parent, line_numbers) -> Morphology:
     """Group samples into NEURON's sections (see the module docstring)."""
+    if types.size < 2:
+        raise ValueError(f"{path}: a cell needs at least two samples, got {types.size}")
+    runs = _runs(types, xyz, diam, parent)
+    attached = _attachments(types, runs)
+    points, diameters, entry_section, n_points = _point_lists(xyz, diam, runs, attached)
+
+    parents = np.concatenate([[-1], attached.parent_section])
+    parent_x = np.concatenate([[1.0], attached.parent_x])
+    removed = degenerate_sections(points, np.concatenate([[0], np.cumsum(n_points)]))
+    parents, parent_x = reattach(parents, parent_x, removed)
+    notes = [
+        f"line {line_numbers[runs.ends[k]]}: a section of one point or of zero length was "
+        "dropped; its children attach where it was attached"
+        for k in np.flatnonzero(removed)
+    ]
+    if runs.three_point_soma:
+        notes.append(
+            f"lines {line_numbers[0]}-{line_numbers[2]}: three-point soma read as a sphere "
+            f"of diameter {diam[0]:g} um (a cylinder of that length and diameter)"
+        )
+    kept = ~removed
+    renumber = np.cumsum(kept) - 1
+    keep_points = kept[entry_section]
+    points, diameters = points[keep_points], diameters[keep_points]
+    n_points = n_points[kept]
+    parents = np.where(parents[kept] >= 0, renumber[np.maximum(parents[kept], 0)], -1)
+    if n_points[0] == 1:
+        points, diameters, n_points = _sphere_as_cylinder(points, diameters, n_points)
+        if not runs.three_point_soma:
+            notes.append(
+                f"line {line_numbers[0]}: one-point soma read as a cylinder of length and "
+                f"diameter {diam[0]:g} um (the sphere's area)"
+            )
+    return Morphology(
+        points=single_precision(points),
+        diameters=single_precision(diameters),
+        offsets=np.concatenate([[0], np.cumsum(n_points)]),
+        types=types[runs.starts][kept].astype(np.int64),
+        parents=parents.astype(np.int64),
+        parent_x=parent_x[kept],
+        source=str(path),
+        notes=tuple(notes),
+    )
+
+
+def _runs(types, xyz, diam, parent) -> _Runs:
+    """Where sections end: branch points, type changes, leaves; soma rules for soma runs."""
     n = types.size
-    if n < 2:
-        raise ValueError(f"{path}: a cell needs at least two samples, got {n}")
     index = np.arange(n)
     child = index[parent >= 0]
     p = parent[child]
     n_children = np.bincount(p, minlength=n)
 
-    # Branch points and type changes end a section; so does a child joining the proximal
-    # sample of a dendrite that leaves the soma, which instead attaches at that dendrite's 0.
+    # A child joining the proximal sample of a dendrite that leaves the soma attaches at that
+    # dendrite's 0 instead, and does not end the dendrite's first section there.
     noncontiguous = p != child - 1
     type_change = types[p] != types[child]
     grandparent_is_soma = types[parent[np.maximum(p, 0)]] == SOMA
@@ -209,17 +279,21 @@ def _sections(path: Path, types, xyz, diam, parent, line_numbers) -> Morphology:
     own = ends - starts + 1
     if three_point_soma:
         own[0] = 1
-    point_section = np.repeat(np.arange(starts.size), np.diff(np.append(starts, n)))
-    section_type = types[starts]
+    return _Runs(starts, ends, own, parent, soma_children, connect_proximal, three_point_soma)
 
-    # Where each non-root section attaches and whether it starts at its parent sample.
+
+def _attachments(types, runs: _Runs) -> _Attachments:
+    """Import3d's rules for where each non-root section attaches (module docstring)."""
+    starts, own, soma_children = runs.starts, runs.own, runs.soma_children
+    point_section = np.repeat(np.arange(starts.size), np.diff(np.append(starts, types.size)))
     first = starts[1:]
-    attach = parent[first]
+    attach = runs.parent[first]
     psec = point_section[attach]
     n_own = own[1:]
     psec_points = np.where(psec == 0, own[0], own[psec] + 1)
-    parent_soma = section_type[psec] == SOMA
-    dendrite_on_soma = parent_soma & (types[first] != SOMA)
+    parent_soma = types[starts][psec] == SOMA
+    not_soma = types[first] != SOMA
+    dendrite_on_soma = parent_soma & not_soma
     parent_x = np.ones(first.size)
     wire = np.zeros(first.size, dtype=bool)
     on_sphere = (psec == 0) & dendrite_on_soma & (psec_points == 1)
@@ -227,74 +301,38 @@ def _sections(path: Path, types, xyz, diam, parent, line_numbers) -> Morphology:
     wire |= on_sphere & (n_own > 1)
     on_root_start = (psec == 0) & ~on_sphere & (attach == 0)
     parent_x[on_root_start] = 0.0
-    wire |= on_root_start & (types[first] != SOMA) & (soma_children[attach] > 1)
+    wire |= on_root_start & not_soma & (soma_children[attach] > 1)
     rest = ~(on_sphere | on_root_start) & parent_soma
     offset = np.where(starts[psec] == 0, -1, -2)
     interior = rest & (attach < starts[psec] + psec_points + offset)
     parent_x[interior] = 0.5
     wire |= interior & dendrite_on_soma & (n_own > 1)
     at_end = rest & ~interior
-    wire |= at_end & (n_own > 1) & (soma_children[attach] > 1) & (types[first] != SOMA)
-    parent_x[connect_proximal[first]] = 0.0
+    wire |= at_end & (n_own > 1) & (soma_children[attach] > 1) & not_soma
+    parent_x[runs.connect_proximal[first]] = 0.0
+    return _Attachments(psec, parent_x, wire, dendrite_on_soma)
 
-    # Point lists: the root's own samples, then each child's (parent copy +) own samples.
-    copy = ~wire
-    entries = np.insert(index, first[copy], attach[copy])
+
+def _point_lists(xyz, diam, runs: _Runs, attached: _Attachments):
+    """3D points, diameters and section of every point, and the count per section: the
+    root's own samples, then each child's copy of its parent sample (unless wired) and its
+    own samples. A copy of a soma sample takes the dendrite's first diameter."""
+    n = diam.size
+    starts, own = runs.starts, runs.own
+    first = starts[1:]
+    copy = ~attached.wire
+    entries = np.insert(np.arange(n), first[copy], runs.parent[first][copy])
     is_copy = np.zeros(entries.size, dtype=bool)
     is_copy[first[copy] + np.arange(copy.sum())] = True
-    entry_diam = diam[entries].copy()
+    diameters = diam[entries].copy()
     soma_copy = is_copy.copy()
-    soma_copy[is_copy] = dendrite_on_soma[copy]
-    entry_diam[soma_copy] = diam[entries[np.flatnonzero(soma_copy) + 1]]
+    soma_copy[is_copy] = attached.dendrite_on_soma[copy]
+    diameters[soma_copy] = diam[entries[np.flatnonzero(soma_copy) + 1]]
     n_points = own + np.concatenate([[0], copy.astype(int)])
     entry_section = np.repeat(np.arange(starts.size), np.diff(np.append(starts, n)))
     entry_section = np.insert(entry_section, first[copy], np.arange(1, starts.size)[copy])
     keep = ~((entry_section == 0) & (entries > starts[0] + own[0] - 1))
-    entries, entry_diam, entry_section = entries[keep], entry_diam[keep], entry_section[keep]
-    points = xyz[entries]
-
-    parents = np.concatenate([[-1], psec])
-    parent_x = np.concatenate([[1.0], parent_x])
-    offsets = np.concatenate([[0], np.cumsum(n_points)])
-    removed = degenerate_sections(points, offsets)
-    parents, parent_x = reattach(parents, parent_x, removed)
-
-    notes = [
-        f"line {line_numbers[ends[k]]}: a section of one point or of zero length was "
-        "dropped; its children attach where it was attached"
-        for k in np.flatnonzero(removed)
-    ]
-    if three_point_soma:
-        notes.append(
-            f"lines {line_numbers[0]}-{line_numbers[2]}: three-point soma read as a sphere "
-            f"of diameter {diam[0]:g} um (a cylinder of that length and diameter)"
-        )
-    kept = ~removed
-    renumber = np.cumsum(kept) - 1
-    keep_points = kept[entry_section]
-    points, entry_diam = points[keep_points], entry_diam[keep_points]
-    n_points = n_points[kept]
-    parents = np.where(parents[kept] >= 0, renumber[np.maximum(parents[kept], 0)], -1)
-    parent_x = parent_x[kept]
-    section_type = section_type[kept]
-    if n_points[0] == 1:
-        points, entry_diam, n_points = _sphere_as_cylinder(points, entry_diam, n_points)
-        if not three_point_soma:
-            notes.append(
-                f"line {line_numbers[0]}: one-point soma read as a cylinder of length and "
-                f"diameter {diam[0]:g} um (the sphere's area)"
-            )
-    offsets = np.concatenate([[0], np.cumsum(n_points)])
-    return Morphology(
-        points=single_precision(points),
-        diameters=single_precision(entry_diam),
-        offsets=offsets,
-        types=section_type.astype(np.int64),
-        parents=parents.astype(np.int64),
-        parent_x=parent_x,
-        source=str(path),
-        notes=tuple(notes),
-    )
+    return xyz[entries[keep]], diameters[keep], entry_section[keep], n_points
 
 
 def single_precision(values: np.ndarray) -> np.ndarray:
