@@ -95,6 +95,11 @@ def as_densities(mechanism: Mechanism, out) -> dict:
 
 def site_current(mechanism: Mechanism, states: dict, v, params: dict):
     """Total outward density (mA/cm²), its slope di/dv (S/cm²) and the named densities."""
+    return _site_current(mechanism, states, v, params)[:3]
+
+
+def _site_current(mechanism: Mechanism, states: dict, v, params: dict):
+    """As `site_current`, with the slope of each named density as a fourth element."""
 
     def total(x):
         densities = as_densities(mechanism, mechanism.current(states, x, params))
@@ -104,11 +109,15 @@ def site_current(mechanism: Mechanism, states: dict, v, params: dict):
         return summed, densities
 
     if mechanism.slope_by_difference:
-        shifted, _ = total(v + NEURON_VOLTAGE_INCREMENT)
+        shifted, shifted_densities = total(v + NEURON_VOLTAGE_INCREMENT)
         current, densities = total(v)
-        return current, (shifted - current) / NEURON_VOLTAGE_INCREMENT, densities
-    (current, densities), (slope, _) = jax.jvp(total, (v,), (jnp.ones_like(v),))
-    return current, slope, densities
+        slopes = {
+            name: (shifted_densities[name] - density) / NEURON_VOLTAGE_INCREMENT
+            for name, density in densities.items()
+        }
+        return current, (shifted - current) / NEURON_VOLTAGE_INCREMENT, densities, slopes
+    (current, densities), (slope, slopes) = jax.jvp(total, (v,), (jnp.ones_like(v),))
+    return current, slope, densities, slopes
 
 
 def ion_currents(mechanisms, arrays: dict, densities: dict, n_comp: int, dtype) -> dict:
@@ -125,23 +134,31 @@ def ion_currents(mechanisms, arrays: dict, densities: dict, n_comp: int, dtype) 
 
 
 def evaluate(mechanisms, arrays: dict, params: dict, v, states: dict, celsius: float):
-    """Ions, each mechanism's (current, slope, densities) and the ion currents at `v`.
+    """Ions, each mechanism's (current, slope, densities), the ion currents and their slopes.
 
-    Returns per-compartment ion values (mV, mM), per mechanism the total outward density
-    (mA/cm²), its slope (S/cm²) and its named densities at its sites, and per-compartment
-    ion currents (mA/cm²).
+    Returns per-compartment ion values (mV, mM); per mechanism the total outward density
+    (mA/cm²), its slope (S/cm²) and its named densities at its sites; per-compartment ion
+    currents (mA/cm²) and their slopes di/dv (S/cm²).
     """
     ions = compartment_ions(mechanisms, arrays, params, states, celsius)
-    evaluated = {}
+    evaluated, slopes = {}, {}
     for mechanism in mechanisms:
         name = mechanism.name
         site_v = v[arrays["sites"][name]["node"]]
         values = site_params(mechanism, arrays, params, ions)
-        evaluated[name] = site_current(mechanism, states[name], site_v, values)
+        *evaluated[name], slopes[name] = _site_current(mechanism, states[name], site_v, values)
     radius = params["radius"]
     densities = {name: out[2] for name, out in evaluated.items()}
     currents = ion_currents(mechanisms, arrays, densities, radius.shape[0], radius.dtype)
-    return ions, evaluated, currents
+    ion_slopes = ion_currents(mechanisms, arrays, slopes, radius.shape[0], radius.dtype)
+    return ions, evaluated, currents, ion_slopes
+
+
+def second_order_currents(currents: dict, ion_slopes: dict, delta) -> dict:
+    """Ion currents moved to the middle of a Crank–Nicolson step, i + (di/dv) Δ, with Δ
+    (mV, per compartment) half the step's voltage change: what NEURON's secondorder = 2
+    hands to concentration mechanisms."""
+    return {name: current + ion_slopes[name] * delta for name, current in currents.items()}
 
 
 def recordables(mechanisms, arrays, params, states, ions, evaluated, currents) -> dict:

@@ -117,7 +117,7 @@ def simulate(spec: StaticSpec, arrays: dict, params: dict, stimuli, clamps, n_st
         stimulus, command = inputs
         membrane_current = jnp.zeros_like(v)
         membrane_slope = jnp.zeros_like(v)
-        ions, evaluated, currents = membrane.evaluate(
+        ions, evaluated, currents, ion_slopes = membrane.evaluate(
             spec.mechanisms, arrays, params, v, states, spec.celsius
         )
         for mechanism in spec.mechanisms:
@@ -151,6 +151,9 @@ def simulate(spec: StaticSpec, arrays: dict, params: dict, stimuli, clamps, n_st
             rhs = jnp.where(clamped, known, rhs)
         delta = solve_tree(diag, step_coupling, rhs, parent)
         v_new = v + factor * delta
+        if spec.solver == "crank_nicolson":
+            comp_delta = delta[arrays["comp_node"]]
+            currents = membrane.second_order_currents(currents, ion_slopes, comp_delta)
         new_states = membrane.advance_states(
             spec.mechanisms, arrays, params, v_new, states, ions, currents, spec.dt, spec.celsius
         )
@@ -168,12 +171,11 @@ def simulate(spec: StaticSpec, arrays: dict, params: dict, stimuli, clamps, n_st
             jnp.broadcast_to(command_steps[:1], (spec.settle_steps, command_steps.shape[1])),
         )
         (v0, states0), _ = jax.lax.scan(jax.checkpoint(step), (v0, states0), quiet)
+    ions0, evaluated0, currents0, _ = membrane.evaluate(
+        spec.mechanisms, arrays, params, v0, states0, spec.celsius
+    )
     observed0 = membrane.recordables(
-        spec.mechanisms,
-        arrays,
-        params,
-        states0,
-        *membrane.evaluate(spec.mechanisms, arrays, params, v0, states0, spec.celsius),
+        spec.mechanisms, arrays, params, states0, ions0, evaluated0, currents0
     )
     _, trace = jax.lax.scan(
         jax.checkpoint(step), (v0, states0), (stimulus_steps, command_steps), length=n_steps
