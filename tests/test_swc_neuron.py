@@ -50,8 +50,8 @@ def test_area_and_ri_match_neuron(name):
     theirs.set_all("Ra", 123.0)
     area, ri = theirs.areas_and_ri()
     assert cell.n_compartments == area.size
-    np.testing.assert_allclose(cell.compartment_area(), area, rtol=1e-10)
-    np.testing.assert_allclose(_ri(cell), ri, rtol=1e-10)
+    np.testing.assert_allclose(cell.compartment_area(), area, rtol=1e-12)
+    np.testing.assert_allclose(_ri(cell), ri, rtol=1e-12)
     assert cell.total_area() == pytest.approx(area.sum(), rel=1e-7)
 
 

@@ -128,7 +128,7 @@ def _check_against_neuron(path, ours):
         cell = dx.Cell.from_morphology(ours, ncomp=ncomp)
         theirs.set_nseg(ncomp)
         area, _ = theirs.areas_and_ri()
-        np.testing.assert_allclose(cell.compartment_area(), area, rtol=1e-10)
+        np.testing.assert_allclose(cell.compartment_area(), area, rtol=1e-12)
     return theirs
 
 
@@ -140,6 +140,44 @@ def test_quirk_matches_neuron(tmp_path, quirk):
     if n_sections is not None:
         assert ours.n_sections == n_sections
     _check_against_neuron(path, ours)
+
+
+def _random_swc(rng: np.random.Generator) -> str:
+    """A random small cell: soma samples first (chained or branched, sometimes NeuroMorpho's
+    three-point soma), then samples of types 2, 3, 4 and 7, often chained, sometimes at the
+    same place as their parent."""
+    n = int(rng.integers(4, 40))
+    n_soma = int(rng.choice([1, 2, 3, 5]))
+    xyz, types, parent = np.zeros((n, 3)), np.ones(n, dtype=int), np.full(n, -1)
+    radius = np.round(rng.uniform(0.2, 4.0, n), 2)
+    for i in range(1, n):
+        parent[i] = i - 1 if rng.random() < 0.6 else int(rng.integers(0, i))
+        if i >= n_soma:
+            inherited = types[parent[i]]
+            keep = inherited != 1 and rng.random() < 0.85
+            types[i] = inherited if keep else int(rng.choice([2, 3, 4, 7]))
+        step = rng.normal(0.0, 5.0, 3)
+        if i >= n_soma and rng.random() < 0.08:
+            step[:] = 0.0
+        xyz[i] = xyz[parent[i]] + step
+    if n_soma == 3 and rng.random() < 0.5:
+        parent[1] = parent[2] = 0
+        radius[1] = radius[2] = radius[0]
+        xyz[1], xyz[2] = xyz[0] - [0, radius[0], 0], xyz[0] + [0, radius[0], 0]
+        parent[3:][np.isin(parent[3:], (1, 2))] = 0
+    return "\n".join(
+        f"{i + 1} {types[i]} {x:.2f} {y:.2f} {z:.2f} {radius[i]} {parent[i] + 1 if i else -1}"
+        for i, (x, y, z) in enumerate(xyz)
+    )
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_random_files_match_neuron(tmp_path, seed):
+    rng = np.random.default_rng(seed)
+    for trial in range(10):
+        path = tmp_path / f"random_{trial}.swc"
+        path.write_text(_random_swc(rng))
+        _check_against_neuron(path, dx.read_swc(path))
 
 
 def test_one_point_soma_is_a_cylinder_with_the_sphere_area(tmp_path):

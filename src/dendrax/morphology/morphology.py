@@ -66,11 +66,18 @@ class Morphology:
         their lengths and sums in double.
         """
         difference = np.diff(self.points.astype(np.float32), axis=0).astype(float)
-        step = np.sqrt(np.sum(difference * difference, axis=1))
-        step = np.concatenate([[0.0], step])
-        step[self.offsets[:-1]] = 0.0
-        cumulative = np.cumsum(step)
-        return cumulative - np.repeat(cumulative[self.offsets[:-1]], np.diff(self.offsets))
+        squared = difference[:, 0] ** 2 + difference[:, 1] ** 2 + difference[:, 2] ** 2
+        step = np.concatenate([[0.0], np.sqrt(squared)])
+        # Sum along each section from its own start (a global cumulative sum minus the
+        # section's start would round differently): one vectorised step per point position.
+        count = np.diff(self.offsets)
+        position = np.arange(self.n_points) - np.repeat(self.offsets[:-1], count)
+        order = np.argsort(position, kind="stable")
+        columns = np.split(order, np.cumsum(np.bincount(position))[:-1])
+        arc = np.zeros(self.n_points)
+        for column in columns[1:]:
+            arc[column] = arc[column - 1] + step[column]
+        return arc
 
     @property
     def lengths(self) -> np.ndarray:
