@@ -126,7 +126,10 @@ class NeuronModel:
 
         self._h = h
         h.load_file("stdrun.hoc")
-        self.sections = _import3d(h, m.swc) if m.swc is not None else _cylinders(h, m)
+        if m.swc is not None:
+            self.sections, self._import3d = _import3d(h, m.swc)  # keep Import3d's objects
+        else:
+            self.sections = _cylinders(h, m)
         for sec in self.sections:
             sec.nseg, sec.Ra, sec.cm = m.ncomp, AXIAL_RESISTIVITY, CAPACITANCE
             sec.insert("hh")
@@ -161,8 +164,9 @@ class _Holder:
     """A Python object that Import3d fills with its section lists."""
 
 
-def _import3d(h, path: Path) -> list:
-    """Sections made by Import3d from an SWC file, in Import3d's order (dendrax's branches)."""
+def _import3d(h, path: Path) -> tuple[list, tuple]:
+    """Sections made by Import3d from an SWC file, in Import3d's order (dendrax's branches),
+    and the objects that hold them."""
     h.load_file("import3d.hoc")
     reader = h.Import3d_SWC_read()
     reader.quiet = 1
@@ -177,11 +181,7 @@ def _import3d(h, path: Path) -> list:
         if not imported.is_subsidiary:
             kind = types[int(imported.type)]
             sections.append(getattr(holder, kind)[int(imported.nameindex)])
-    _keep_alive.append((reader, gui, holder))
-    return sections
-
-
-_keep_alive: list = []
+    return sections, (reader, gui, holder)
 
 
 # -- Arbor --------------------------------------------------------------------------------
