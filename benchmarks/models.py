@@ -23,7 +23,11 @@ import numpy as np
 DT, T_MAX = 0.025, 20.0  # ms
 AXIAL_RESISTIVITY, CAPACITANCE, CELSIUS, V_INIT = 100.0, 1.0, 6.3, -65.0
 GNA = 0.12  # S/cm², HH's default sodium conductance, scaled in batches
-CA1_SWC = Path(__file__).resolve().parents[2] / "shared" / "data" / "morphologies" / "ca1_n120.swc"
+_SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "morphologies"
+_TESTS = Path(__file__).resolve().parents[1] / "tests" / "data"  # the same file, in the repo
+CA1_SWC = (
+    _SHARED / "ca1_n120.swc" if (_SHARED / "ca1_n120.swc").exists() else _TESTS / "ca1_n120.swc"
+)
 MODEL_NAMES = ("single", "ca1", "tree")
 
 
