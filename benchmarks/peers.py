@@ -225,7 +225,7 @@ def worker(args) -> None:
     cores = sorted(os.sched_getaffinity(0))
     if args.threads > len(cores):
         raise SystemExit(f"--threads {args.threads}, but only {len(cores)} cores are usable")
-    os.sched_setaffinity(0, set(cores[: args.threads]))  # before any thread starts
+    _set_affinity(set(cores[: args.threads]))  # every thread so far; later ones inherit it
     m = models.model(args.model)
     scales = np.linspace(0.9, 1.1, args.batch)
     simulator = args.worker
