@@ -18,6 +18,7 @@ import jax.numpy as jnp
 from dendrax import units
 from dendrax.mechanisms import membrane
 from dendrax.mechanisms.base import Mechanism
+from dendrax.solve.checkpoint import checkpointed_scan
 from dendrax.solve.gather import sum_over_children, to_slots
 from dendrax.solve.tree_solver import solve_tree
 
@@ -170,15 +171,13 @@ def simulate(spec: StaticSpec, arrays: dict, params: dict, stimuli, clamps, n_st
             jnp.zeros((spec.settle_steps, stimulus_steps.shape[1]), dtype),
             jnp.broadcast_to(command_steps[:1], (spec.settle_steps, command_steps.shape[1])),
         )
-        (v0, states0), _ = jax.lax.scan(jax.checkpoint(step), (v0, states0), quiet)
+        (v0, states0), _ = checkpointed_scan(step, (v0, states0), quiet, spec.settle_steps)
     ions0, evaluated0, currents0, _ = membrane.evaluate(
         spec.mechanisms, arrays, params, v0, states0, spec.celsius
     )
     observed0 = membrane.recordables(
         spec.mechanisms, arrays, params, states0, ions0, evaluated0, currents0
     )
-    _, trace = jax.lax.scan(
-        jax.checkpoint(step), (v0, states0), (stimulus_steps, command_steps), length=n_steps
-    )
+    _, trace = checkpointed_scan(step, (v0, states0), (stimulus_steps, command_steps), n_steps)
     first = _recorded(spec, arrays, v0, states0, observed0)
     return jnp.concatenate([first[None, :], trace], axis=0).T
