@@ -14,7 +14,7 @@ import pytest
 import dendrax as dx
 
 DT = 0.025
-T_MAX = 15.0
+T_MAX = 8.0
 CELLS = [
     # (mechanisms, step current nA)
     ([dx.channels.NaTa_t(gNaTa_tbar=0.01)], 0.3),
@@ -49,7 +49,7 @@ def model():
     for i, (mechanisms, amplitude) in enumerate(CELLS):
         for mechanism in mechanisms:
             cell.branch(i).insert(mechanism)
-        cell.branch(i).stimulate(dx.step_current(2.0, 10.0, amplitude, DT, T_MAX))
+        cell.branch(i).stimulate(dx.step_current(1.0, 10.0, amplitude, DT, T_MAX))
         cell.branch(i).record("v")
     sim = dx.build(cell, dt=DT, v_init=-70.0, celsius=34.0)
     weights = jnp.linspace(1.0, 2.0, len(CELLS))

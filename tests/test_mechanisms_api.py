@@ -66,7 +66,7 @@ def test_ion_values_are_parameters_set_per_selection():
     cell.record("v")
     sim = dx.build(cell, dt=DT)
     assert sim.params["ek"].tolist() == [-77.0, -90.0]
-    v = np.asarray(sim.run(t_max=200.0))
+    v = np.asarray(sim.run(t_max=50.0))
     # With only K in the membrane, each branch relaxes towards its own ek (coupled).
     assert v[0, -1] > v[1, -1]
     with pytest.raises(ValueError, match="ki"):
