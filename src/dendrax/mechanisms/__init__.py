@@ -1,6 +1,12 @@
 """Membrane mechanisms: the declaration API and the built-in library."""
 
-from dendrax.mechanisms.base import Mechanism, Parameter, State, exponential_euler
+from dendrax.mechanisms.base import (
+    Mechanism,
+    Parameter,
+    State,
+    exponential_euler,
+    implicit_euler,
+)
 from dendrax.mechanisms.hh import HH
 from dendrax.mechanisms.inventory import describe, mechanisms_of, parameter_table
 from dendrax.mechanisms.ions import STANDARD_IONS, Ion, ghk_current, nernst
@@ -17,6 +23,7 @@ __all__ = [
     "describe",
     "exponential_euler",
     "ghk_current",
+    "implicit_euler",
     "mechanisms_of",
     "nernst",
     "parameter_table",

@@ -200,3 +200,18 @@ class _Declared:
 def exponential_euler(state: Array, steady: Array, tau: Array, dt: float) -> Array:
     """One exponential-Euler step of dx/dt = (steady - x)/tau (NEURON's `cnexp`)."""
     return state + (1.0 - jnp.exp(-dt / tau)) * (steady - state)
+
+
+def implicit_euler(rate, state: Array, dt: float, iterations: int = 3) -> Array:
+    """One backward-Euler step of dx/dt = rate(x) for states whose rate is not linear in x.
+
+    Solves x_new = state + dt rate(x_new) elementwise by `iterations` Newton steps from
+    `state` (as NEURON's `derivimplicit` does for one state), the derivative of `rate`
+    taken by forward-mode autodiff. `rate` must act elementwise (closing over v and
+    parameters as needed); returns x_new.
+    """
+    x = state
+    for _ in range(iterations):
+        value, slope = jax.jvp(rate, (x,), (jnp.ones_like(x),))
+        x = x - (x - state - dt * value) / (1.0 - dt * slope)
+    return x

@@ -17,6 +17,8 @@ import numpy as np
 from dendrax.mechanisms.base import Mechanism, ion_species
 from dendrax.mechanisms.ions import ion_of, nernst
 
+CONCENTRATIONS = ("internal", "external")
+
 NEURON_VOLTAGE_INCREMENT = 0.001
 """mV; NEURON's step for the difference quotient di/dv."""
 
@@ -62,8 +64,16 @@ def concentrations(mechanisms, arrays: dict, params: dict, states: dict) -> dict
 def compartment_ions(mechanisms, arrays: dict, params: dict, states: dict, celsius: float):
     """Per-compartment reversal potentials (mV) and concentrations (mM) of the used ions."""
     values = concentrations(mechanisms, arrays, params, states)
+    species = ion_species(mechanisms)
     for ion in used_ions(mechanisms).values():
         names = ion.variables
+        if not any(
+            ion_of(variable, species)[0] == ion and ion_of(variable, species)[1] in CONCENTRATIONS
+            for mechanism in mechanisms
+            for variable in mechanism.reads + mechanism.writes
+        ):
+            values[names["reversal"]] = params[names["reversal"]]  # a parameter everywhere
+            continue
         from_concentrations = nernst(
             values[names["internal"]], values[names["external"]], ion.charge, celsius
         )
