@@ -105,24 +105,41 @@ struct Inputs {
   const T* stimulus;
 };
 
-void simulate_one(const Model& model, const Inputs& in, int64_t n_state_values, T* out) {
+// Simulations advance W at a time, interleaved: value q of lane w is at [q * W + w], so that
+// every loop over nodes or sites has W independent, contiguous lanes to vectorise (the tree
+// solve included). W = 1 for a single simulation. `in` and `out` hold one entry per lane.
+template <int W>
+void simulate_lanes(const Model& model, const Inputs* in, int64_t n_state_values,
+                    int64_t n_site_values, T* const* out) {
   const int64_t n = model.n_nodes;
   const int64_t columns = model.n_steps + 1;
   int64_t max_sites = 1;
-  for (int64_t j = 0; j < kMechanisms; ++j) max_sites = std::max<int64_t>(max_sites, model.site_count[j]);
+  for (int64_t j = 0; j < kMechanisms; ++j) {
+    max_sites = std::max<int64_t>(max_sites, model.site_count[j]);
+  }
+  auto interleave = [](std::vector<T>& to, int64_t offset, int64_t size, auto lane_data) {
+    for (int64_t q = 0; q < size; ++q) {
+      for (int w = 0; w < W; ++w) to[(offset + q) * W + w] = lane_data(w)[q];
+    }
+  };
   // v and the states side by side, so that a record slot indexes either.
-  std::vector<T> values(n + n_state_values);
+  std::vector<T> values((n + n_state_values) * W), coupling(n * W), diag_fixed(n * W),
+      site_values(n_site_values * W);
+  interleave(values, 0, n, [&](int w) { return in[w].v0; });
+  interleave(values, n, n_state_values, [&](int w) { return in[w].states0; });
+  interleave(coupling, 0, n, [&](int w) { return in[w].coupling; });
+  interleave(diag_fixed, 0, n, [&](int w) { return in[w].diag_fixed; });
+  interleave(site_values, 0, n_site_values, [&](int w) { return in[w].site_values; });
   T* v = values.data();
-  T* states = v + n;
-  std::copy(in.v0, in.v0 + n, v);
-  std::copy(in.states0, in.states0 + n_state_values, states);
-  std::vector<T> current(n), slope(n), injected(n), flow(n), from_children(n), rhs(n), diag(n),
-      delta(n);
-  std::vector<T> site_v(max_sites), site_current(max_sites), site_slope(max_sites);
-  const T* site_values = in.site_values;
+  T* states = v + n * W;
+  std::vector<T> current(n * W), slope(n * W), injected(n * W), flow(n * W),
+      from_children(n * W), rhs(n * W), diag(n * W), delta(n * W);
+  std::vector<T> site_v(max_sites * W), site_current(max_sites * W), site_slope(max_sites * W);
   auto record = [&](int64_t column) {
     for (int64_t r = 0; r < model.n_records; ++r) {
-      out[r * columns + column] = values[model.record_slot[r]];
+      for (int w = 0; w < W; ++w) {
+        out[w][r * columns + column] = values[model.record_slot[r] * W + w];
+      }
     }
   };
   record(0);
@@ -131,44 +148,72 @@ void simulate_one(const Model& model, const Inputs& in, int64_t n_state_values, 
     std::fill(slope.begin(), slope.end(), T(0));
     {
       const Index* site_node = model.site_node;
-      const T* params = site_values;
+      const T* params = site_values.data();
       T* state = states;
       @CURRENT_LOOPS@
     }
     std::fill(injected.begin(), injected.end(), T(0));
     for (int64_t k = 0; k < model.n_stim_pairs; ++k) {
-      injected[model.stim_node[k]] += in.stimulus[model.stim_row[k] * model.n_steps + step];
+      const int64_t at = model.stim_row[k] * model.n_steps + step;
+      for (int w = 0; w < W; ++w) injected[model.stim_node[k] * W + w] += in[w].stimulus[at];
     }
     std::fill(from_children.begin(), from_children.end(), T(0));
-    for (int64_t i = 0; i < n; ++i) flow[i] = in.coupling[i] * (v[model.parent[i]] - v[i]);
     for (int64_t i = 0; i < n; ++i) {
-      if (model.parent[i] != static_cast<Index>(i)) from_children[model.parent[i]] += flow[i];
+      const int64_t p = model.parent[i];
+      for (int w = 0; w < W; ++w) {
+        flow[i * W + w] = coupling[i * W + w] * (v[p * W + w] - v[i * W + w]);
+      }
     }
     for (int64_t i = 0; i < n; ++i) {
-      rhs[i] = injected[i] - current[i] + (flow[i] - from_children[i]);
-      diag[i] = in.diag_fixed[i] + slope[i];
+      const int64_t p = model.parent[i];
+      if (p == i) continue;
+      for (int w = 0; w < W; ++w) from_children[p * W + w] += flow[i * W + w];
+    }
+    for (int64_t q = 0; q < n * W; ++q) {
+      rhs[q] = injected[q] - current[q] + (flow[q] - from_children[q]);
+      diag[q] = diag_fixed[q] + slope[q];
     }
     // Hines elimination from the leaves to the roots, then substitution (parent[i] <= i).
     for (int64_t i = n - 1; i >= 0; --i) {
       const int64_t p = model.parent[i];
-      const T factor = in.coupling[i] / diag[i];
-      diag[p] -= factor * in.coupling[i];
-      rhs[p] += factor * rhs[i];
+      T factor[W], eliminated_rhs[W];
+      for (int w = 0; w < W; ++w) {
+        factor[w] = coupling[i * W + w] / diag[i * W + w];
+        eliminated_rhs[w] = rhs[i * W + w];
+      }
+      for (int w = 0; w < W; ++w) {
+        diag[p * W + w] -= factor[w] * coupling[i * W + w];
+        rhs[p * W + w] += factor[w] * eliminated_rhs[w];
+      }
     }
     std::fill(delta.begin(), delta.end(), T(0));
     for (int64_t i = 0; i < n; ++i) {
-      delta[i] = (rhs[i] + in.coupling[i] * delta[model.parent[i]]) / diag[i];
+      const int64_t p = model.parent[i];
+      T parent_delta[W];
+      for (int w = 0; w < W; ++w) parent_delta[w] = delta[p * W + w];
+      for (int w = 0; w < W; ++w) {
+        delta[i * W + w] = (rhs[i * W + w] + coupling[i * W + w] * parent_delta[w]) / diag[i * W + w];
+      }
     }
-    for (int64_t i = 0; i < n; ++i) v[i] = v[i] + kFactor * delta[i];
+    for (int64_t q = 0; q < n * W; ++q) v[q] = v[q] + kFactor * delta[q];
     {
       const Index* site_node = model.site_node;
-      const T* params = site_values;
+      const T* params = site_values.data();
       T* state = states;
       @UPDATE_LOOPS@
     }
     record(step + 1);
   }
 }
+
+// Lanes per group of a batch: one vector register of T.
+#if defined(__AVX512F__)
+constexpr int kLanes = 64 / sizeof(T);
+#elif defined(__AVX__)
+constexpr int kLanes = 32 / sizeof(T);
+#else
+constexpr int kLanes = 16 / sizeof(T);
+#endif
 
 ffi::Error Simulate(ffi::Buffer<kType> diag_fixed, ffi::Buffer<kType> coupling,
                     ffi::Buffer<kType> v0, ffi::Buffer<kType> states0,
@@ -196,25 +241,50 @@ ffi::Error Simulate(ffi::Buffer<kType> diag_fixed, ffi::Buffer<kType> coupling,
               stim_row.typed_data(), stim_node.typed_data(), record_slot.typed_data()};
   model.n_stim_rows = model.n_steps > 0 ? per(stimulus) / model.n_steps : 0;
   const int64_t n_states = per(states0);
+  const int64_t n_site_values = per(site_values);
+  auto lane = [&](int64_t b) {
+    return Inputs{diag_fixed.typed_data() + b * per(diag_fixed),
+                  coupling.typed_data() + b * per(coupling),
+                  v0.typed_data() + b * per(v0),
+                  states0.typed_data() + b * n_states,
+                  site_values.typed_data() + b * n_site_values,
+                  stimulus.typed_data() + b * per(stimulus)};
+  };
+  // A batch runs in groups of kLanes simulations; the last group repeats its last
+  // simulation in the lanes left over and writes their recordings to scratch.
+  const int64_t groups = batch == 1 ? 1 : (batch + kLanes - 1) / kLanes;
   auto run = [&](int64_t first, int64_t last) {
-    for (int64_t b = first; b < last; ++b) {
-      Inputs in{diag_fixed.typed_data() + b * per(diag_fixed),
-                coupling.typed_data() + b * per(coupling),
-                v0.typed_data() + b * per(v0),
-                states0.typed_data() + b * n_states,
-                site_values.typed_data() + b * per(site_values),
-                stimulus.typed_data() + b * per(stimulus)};
-      simulate_one(model, in, n_states, out->typed_data() + b * per_sim);
+    std::vector<T> scratch;
+    for (int64_t g = first; g < last; ++g) {
+      if (batch == 1) {
+        const Inputs in = lane(0);
+        T* result = out->typed_data();
+        simulate_lanes<1>(model, &in, n_states, n_site_values, &result);
+        continue;
+      }
+      Inputs in[kLanes];
+      T* result[kLanes];
+      for (int w = 0; w < kLanes; ++w) {
+        const int64_t b = g * kLanes + w;
+        in[w] = lane(std::min(b, batch - 1));
+        if (b < batch) {
+          result[w] = out->typed_data() + b * per_sim;
+        } else {
+          scratch.resize(per_sim);
+          result[w] = scratch.data();
+        }
+      }
+      simulate_lanes<kLanes>(model, in, n_states, n_site_values, result);
     }
   };
-  const int64_t workers = std::max<int64_t>(1, std::min<int64_t>(threads, batch));
+  const int64_t workers = std::max<int64_t>(1, std::min<int64_t>(threads, groups));
   if (workers == 1) {
-    run(0, batch);
+    run(0, groups);
     return ffi::Error::Success();
   }
   std::vector<std::thread> pool;
   for (int64_t w = 0; w < workers; ++w) {
-    pool.emplace_back(run, batch * w / workers, batch * (w + 1) / workers);
+    pool.emplace_back(run, groups * w / workers, groups * (w + 1) / workers);
   }
   for (auto& thread : pool) thread.join();
   return ffi::Error::Success();

@@ -13,11 +13,13 @@ _FFI_TYPES = {"double": "F64", "float": "F32"}
 
 _SCATTER = [
     "  for (int64_t k = 0; k < count; ++k) {",
-    "    current[site_node[k]] += site_current[k];",
-    "    slope[site_node[k]] += site_slope[k];",
+    "    for (int w = 0; w < W; ++w) {",
+    "      current[site_node[k] * W + w] += site_current[k * W + w];",
+    "      slope[site_node[k] * W + w] += site_slope[k * W + w];",
+    "    }",
     "  }",
 ]
-"""Add the site currents and slopes (nA, µS) of a mechanism to its nodes."""
+"""Add the site currents and slopes (nA, µS) of a mechanism to its nodes, lane by lane."""
 
 
 def check_supported(spec: StaticSpec) -> None:
@@ -85,15 +87,17 @@ def _loop(j: int, call: str, body: list[str], n_params: int, n_states: int, scat
         [
             "{",
             f"  const int64_t count = model.site_count[{j}];",
-            "  for (int64_t k = 0; k < count; ++k) site_v[k] = v[site_node[k]];",
             "  for (int64_t k = 0; k < count; ++k) {",
+            "    for (int w = 0; w < W; ++w) site_v[k * W + w] = v[site_node[k] * W + w];",
+            "  }",
+            "  for (int64_t k = 0; k < count * W; ++k) {",
             f"    {call}",
             *(f"    {line}" for line in body),
             "  }",
             *(_SCATTER if scatter else []),
             "  site_node += count;",
-            f"  params += {n_params + 1} * count;",
-            f"  state += {n_states} * count;",
+            f"  params += {n_params + 1} * count * W;",
+            f"  state += {n_states} * count * W;",
             "}",
         ]
     )
@@ -101,7 +105,8 @@ def _loop(j: int, call: str, body: list[str], n_params: int, n_states: int, scat
 
 def _advance(j: int, n_params: int) -> str:
     """Move the site pointers past mechanism j, which has no states to update."""
-    return f"site_node += model.site_count[{j}]; params += {n_params + 1} * model.site_count[{j}];"
+    count = f"model.site_count[{j}]"
+    return f"site_node += {count}; params += {n_params + 1} * {count} * W;"
 
 
 def kernel_source(spec: StaticSpec, dtype, index_dtype) -> str:
@@ -120,15 +125,15 @@ def kernel_source(spec: StaticSpec, dtype, index_dtype) -> str:
         n_params, n_states = len(site_inputs(mechanism, spec)), len(mechanism.states)
         functions.append(_current_function(mechanism, f"current{j}", spec, dtype))
         functions.append(_update_function(mechanism, f"update{j}", spec, dtype))
-        state_in = [f"state[{s} * count + k]" for s in range(n_states)]
-        param_in = [f"params[{p} * count + k]" for p in range(n_params)]
+        state_in = [f"state[{s} * count * W + k]" for s in range(n_states)]
+        param_in = [f"params[{p} * count * W + k]" for p in range(n_params)]
         inputs = ", ".join(["site_v[k]", *state_in, *param_in])
         current_loops.append(
             _loop(
                 j,
                 f"T i, di; current{j}({inputs}, i, di);",
                 [
-                    f"const T scale = params[{n_params} * count + k];",
+                    f"const T scale = params[{n_params} * count * W + k];",
                     "site_current[k] = i * scale;",
                     "site_slope[k] = di * scale;",
                 ],
