@@ -31,6 +31,10 @@ def test_regions_follow_swc_types():
     assert len(cell.soma) == 4 and len(cell.axon) == 0
     assert len(cell.soma) + len(cell.basal) + len(cell.apical) == cell.n_compartments
     np.testing.assert_array_equal(cell.apical.compartments, cell.region("type:4").compartments)
+    for alias, region in (("somatic", "soma"), ("dend", "basal"), ("apic", "apical")):
+        np.testing.assert_array_equal(
+            cell.region(alias).compartments, cell.region(region).compartments
+        )
     with pytest.raises(KeyError, match="unknown region 'oblique'"):
         cell.region("oblique")
 

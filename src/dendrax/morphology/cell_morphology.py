@@ -17,7 +17,7 @@ from dendrax.morphology.compartments import (
     rotation_matrix,
 )
 from dendrax.morphology.discretize import DEFAULT_D_LAMBDA, d_lambda_ncomp, discretize
-from dendrax.morphology.morphology import Morphology, type_name
+from dendrax.morphology.morphology import REGION_TYPES, Morphology, type_name
 from dendrax.morphology.rediscretize import apply_discretization, set_ncomp
 from dendrax.morphology.regions import predicate_mask, range_mask, region_mask
 from dendrax.morphology.swc import read_swc
@@ -99,7 +99,7 @@ def define_group(cell, name: str, selection):
     """Store the compartments of `selection` under `name`; returns the selection."""
     if not isinstance(name, str) or not name:
         raise ValueError(f"a group name is a non-empty string, got {name!r}")
-    if name in ("soma", "axon", "basal", "apical") or name.startswith("type:"):
+    if name in REGION_TYPES or name.startswith("type:"):
         raise ValueError(f"{name!r} is a built-in region; choose another group name")
     if selection._cell is not cell:
         raise ValueError("the selection belongs to another cell")

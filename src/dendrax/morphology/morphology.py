@@ -9,8 +9,18 @@ import numpy as np
 TYPE_NAMES = {1: "soma", 2: "axon", 3: "dend", 4: "apic"}
 """NEURON's section names for the standard SWC types; other types are "dend_<type>"."""
 
-REGION_TYPES = {"soma": 1, "axon": 2, "basal": 3, "apical": 4}
-"""Region names and the SWC type they select."""
+REGION_TYPES = {
+    "soma": 1,
+    "axon": 2,
+    "basal": 3,
+    "apical": 4,
+    "somatic": 1,
+    "axonal": 2,
+    "dend": 3,
+    "apic": 4,
+}
+"""Region names and the SWC type they select, with NEURON's section list ("somatic", ...)
+and section array names ("dend", "apic") as aliases."""
 
 
 def type_name(swc_type: int) -> str:

@@ -24,8 +24,9 @@ COMPARTMENT_PROPERTIES = (
 
 
 def region_mask(name: str, comp_types: np.ndarray | None, groups: dict[str, np.ndarray]):
-    """Compartments of region `name`: "soma", "axon", "basal", "apical" (SWC types 1-4),
-    "type:<n>" for a custom SWC type, or a group the user defined."""
+    """Compartments of region `name`: "soma", "axon", "basal", "apical" (SWC types 1-4;
+    NEURON's "somatic", "axonal", "dend", "apic" too), "type:<n>" for a custom SWC type, or
+    a group the user defined."""
     if not isinstance(name, str):
         raise TypeError(f"region names are strings, got {name!r}")
     if name in groups:
