@@ -87,13 +87,15 @@ inline float dx_exp(float x) { return static_cast<float>(dx_exp(static_cast<doub
 @MECHANISM_FUNCTIONS@
 
 struct Model {
-  int64_t n_nodes, n_steps, n_records, n_stim_pairs, n_stim_rows;
+  int64_t n_nodes, n_steps, n_records, n_stim_pairs, n_clamp_pairs;
   const Index* parent;
   const Index* site_node;
   const Index* site_count;
   const Index* stim_row;
   const Index* stim_node;
   const Index* record_slot;
+  const Index* clamp_row;
+  const Index* clamp_node;
 };
 
 struct Inputs {
@@ -103,6 +105,7 @@ struct Inputs {
   const T* states0;
   const T* site_values;
   const T* stimulus;
+  const T* commands;
 };
 
 // Simulations advance W at a time, interleaved: value q of lane w is at [q * W + w], so that
@@ -134,6 +137,14 @@ void simulate_lanes(const Model& model, const Inputs* in, int64_t n_state_values
   T* states = v + n * W;
   std::vector<T> current(n * W), slope(n * W), injected(n * W), flow(n * W),
       from_children(n * W), rhs(n * W), diag(n * W), delta(n * W);
+  // Voltage clamps: a clamped node's change is known; its column moves to the right-hand
+  // side of its neighbours and it is decoupled (as dendrax/solve/stepping.py does).
+  const bool clamps = model.n_clamp_pairs > 0;
+  std::vector<char> clamped(clamps ? n : 0, 0);
+  for (int64_t k = 0; k < model.n_clamp_pairs; ++k) clamped[model.clamp_node[k]] = 1;
+  std::vector<T> known(clamps ? n * W : 0), known_flow(clamps ? n * W : 0),
+      step_coupling(clamps ? n * W : 0);
+  const T* solve_coupling = clamps ? step_coupling.data() : coupling.data();
   std::vector<T> site_v(max_sites * W), site_current(max_sites * W), site_slope(max_sites * W);
   auto record = [&](int64_t column) {
     for (int64_t r = 0; r < model.n_records; ++r) {
@@ -173,16 +184,49 @@ void simulate_lanes(const Model& model, const Inputs* in, int64_t n_state_values
       rhs[q] = injected[q] - current[q] + (flow[q] - from_children[q]);
       diag[q] = diag_fixed[q] + slope[q];
     }
+    if (clamps) {
+      std::fill(known.begin(), known.end(), T(0));
+      for (int64_t k = 0; k < model.n_clamp_pairs; ++k) {
+        const int64_t node = model.clamp_node[k];
+        const int64_t at = model.clamp_row[k] * model.n_steps + step;
+        for (int w = 0; w < W; ++w) {
+          known[node * W + w] = (in[w].commands[at] - v[node * W + w]) / kFactor;
+        }
+      }
+      std::fill(known_flow.begin(), known_flow.end(), T(0));
+      for (int64_t i = 0; i < n; ++i) {
+        const int64_t p = model.parent[i];
+        for (int w = 0; w < W; ++w) {
+          const int64_t q = i * W + w;
+          rhs[q] = rhs[q] + (clamped[p] ? coupling[q] * known[p * W + w] : T(0));
+          step_coupling[q] = (clamped[i] || clamped[p]) ? T(0) : coupling[q];
+        }
+        if (p == i) continue;
+        for (int w = 0; w < W; ++w) {
+          known_flow[p * W + w] += clamped[i] ? coupling[i * W + w] * known[i * W + w] : T(0);
+        }
+      }
+      for (int64_t i = 0; i < n; ++i) {
+        for (int w = 0; w < W; ++w) {
+          const int64_t q = i * W + w;
+          rhs[q] = rhs[q] + known_flow[q];
+          if (clamped[i]) {
+            diag[q] = T(1);
+            rhs[q] = known[q];
+          }
+        }
+      }
+    }
     // Hines elimination from the leaves to the roots, then substitution (parent[i] <= i).
     for (int64_t i = n - 1; i >= 0; --i) {
       const int64_t p = model.parent[i];
       T factor[W], eliminated_rhs[W];
       for (int w = 0; w < W; ++w) {
-        factor[w] = coupling[i * W + w] / diag[i * W + w];
+        factor[w] = solve_coupling[i * W + w] / diag[i * W + w];
         eliminated_rhs[w] = rhs[i * W + w];
       }
       for (int w = 0; w < W; ++w) {
-        diag[p * W + w] -= factor[w] * coupling[i * W + w];
+        diag[p * W + w] -= factor[w] * solve_coupling[i * W + w];
         rhs[p * W + w] += factor[w] * eliminated_rhs[w];
       }
     }
@@ -192,7 +236,8 @@ void simulate_lanes(const Model& model, const Inputs* in, int64_t n_state_values
       T parent_delta[W];
       for (int w = 0; w < W; ++w) parent_delta[w] = delta[p * W + w];
       for (int w = 0; w < W; ++w) {
-        delta[i * W + w] = (rhs[i * W + w] + coupling[i * W + w] * parent_delta[w]) / diag[i * W + w];
+        delta[i * W + w] =
+            (rhs[i * W + w] + solve_coupling[i * W + w] * parent_delta[w]) / diag[i * W + w];
       }
     }
     for (int64_t q = 0; q < n * W; ++q) v[q] = v[q] + kFactor * delta[q];
@@ -218,9 +263,11 @@ constexpr int kLanes = 16 / sizeof(T);
 ffi::Error Simulate(ffi::Buffer<kType> diag_fixed, ffi::Buffer<kType> coupling,
                     ffi::Buffer<kType> v0, ffi::Buffer<kType> states0,
                     ffi::Buffer<kType> site_values, ffi::Buffer<kType> stimulus,
+                    ffi::Buffer<kType> commands,
                     ffi::Buffer<kIndex> parent, ffi::Buffer<kIndex> site_node,
                     ffi::Buffer<kIndex> site_count, ffi::Buffer<kIndex> stim_row,
                     ffi::Buffer<kIndex> stim_node, ffi::Buffer<kIndex> record_slot,
+                    ffi::Buffer<kIndex> clamp_row, ffi::Buffer<kIndex> clamp_node,
                     int64_t threads, ffi::ResultBuffer<kType> out) {
   const auto dims = out->dimensions();
   if (dims.size() < 2) return ffi::Error::InvalidArgument("recordings must be 2-d");
@@ -236,10 +283,11 @@ ffi::Error Simulate(ffi::Buffer<kType> diag_fixed, ffi::Buffer<kType> coupling,
   if (per(site_count) != kMechanisms) {
     return ffi::Error::InvalidArgument("site_count does not match the generated mechanisms");
   }
-  Model model{per(parent), columns - 1, n_records, per(stim_row), 0,
-              parent.typed_data(), site_node.typed_data(), site_count.typed_data(),
-              stim_row.typed_data(), stim_node.typed_data(), record_slot.typed_data()};
-  model.n_stim_rows = model.n_steps > 0 ? per(stimulus) / model.n_steps : 0;
+  Model model{per(parent),           columns - 1,           n_records,
+              per(stim_row),         per(clamp_row),        parent.typed_data(),
+              site_node.typed_data(), site_count.typed_data(), stim_row.typed_data(),
+              stim_node.typed_data(), record_slot.typed_data(), clamp_row.typed_data(),
+              clamp_node.typed_data()};
   const int64_t n_states = per(states0);
   const int64_t n_site_values = per(site_values);
   auto lane = [&](int64_t b) {
@@ -248,7 +296,8 @@ ffi::Error Simulate(ffi::Buffer<kType> diag_fixed, ffi::Buffer<kType> coupling,
                   v0.typed_data() + b * per(v0),
                   states0.typed_data() + b * n_states,
                   site_values.typed_data() + b * n_site_values,
-                  stimulus.typed_data() + b * per(stimulus)};
+                  stimulus.typed_data() + b * per(stimulus),
+                  commands.typed_data() + b * per(commands)};
   };
   // A batch runs in groups of kLanes simulations; the last group repeats its last
   // simulation in the lanes left over and writes their recordings to scratch.
@@ -300,6 +349,9 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(DendraxSimulate, Simulate,
                                   .Arg<ffi::Buffer<kType>>()
                                   .Arg<ffi::Buffer<kType>>()
                                   .Arg<ffi::Buffer<kType>>()
+                                  .Arg<ffi::Buffer<kType>>()
+                                  .Arg<ffi::Buffer<kIndex>>()
+                                  .Arg<ffi::Buffer<kIndex>>()
                                   .Arg<ffi::Buffer<kIndex>>()
                                   .Arg<ffi::Buffer<kIndex>>()
                                   .Arg<ffi::Buffer<kIndex>>()

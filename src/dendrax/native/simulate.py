@@ -75,56 +75,69 @@ def _packed(spec: stepping.StaticSpec, arrays: dict, params: dict):
         arrays["stim_row"].astype(index),
         arrays["stimulated_node"][arrays["stim_slot"]].astype(index),
         record_slot.astype(index),
+        arrays["clamp_row"].astype(index),
+        arrays["clamp_node"].astype(index),
     )
+
+
+def _usable_cores() -> int:
+    """Cores this process may run on (`taskset` limits them; all cores where unknown)."""
+    if hasattr(os, "sched_getaffinity"):  # Linux
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def _concat(parts: list, dtype) -> jax.Array:
     return jnp.concatenate([p.astype(dtype) for p in parts]) if parts else jnp.zeros(0, dtype)
 
 
-def _forward(spec: stepping.StaticSpec, arrays: dict, params: dict, stimuli, n_steps: int):
+def _forward(spec: stepping.StaticSpec, arrays: dict, params: dict, stimuli, clamps, n_steps):
     dtype = params["radius"].dtype
     (diag_fixed, coupling, v0, states0, site_values, *indices) = _packed(spec, arrays, params)
     n_records = arrays["record_order"].shape[0]
     settle = spec.settle_steps
-    if settle:  # run `settle` steps without stimuli first and drop what they record
+    if settle:  # first `settle` steps without stimuli, clamps at their first command
         stimuli = jnp.concatenate([jnp.zeros((stimuli.shape[0], settle), dtype), stimuli], 1)
+        held = jnp.broadcast_to(clamps[:, :1], (clamps.shape[0], settle))
+        clamps = jnp.concatenate([held, clamps], 1)
     call = jax.ffi.ffi_call(
         target(spec, dtype),
         jax.ShapeDtypeStruct((n_records, settle + n_steps + 1), dtype),
         vmap_method="broadcast_all",
     )
-    threads = np.int64(len(os.sched_getaffinity(0)))
-    out = call(diag_fixed, coupling, v0, states0, site_values, stimuli, *indices, threads=threads)
+    threads = np.int64(_usable_cores())
+    floats = (diag_fixed, coupling, v0, states0, site_values, stimuli, clamps)
+    out = call(*floats, *indices, threads=threads)
     return out[:, settle:]
 
 
 def simulate(spec: stepping.StaticSpec, arrays: dict, params: dict, stimuli, clamps, n_steps):
     """As `dendrax.solve.stepping.simulate`, computed by the native kernel."""
-    stimuli = jnp.asarray(stimuli, params["radius"].dtype)
-    return _differentiable(spec, n_steps, params, stimuli, arrays, clamps)
+    dtype = params["radius"].dtype
+    stimuli, clamps = jnp.asarray(stimuli, dtype), jnp.asarray(clamps, dtype)
+    return _differentiable(spec, n_steps, params, stimuli, clamps, arrays)
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(0, 1))
-def _differentiable(spec, n_steps, params, stimuli, arrays, clamps):
-    return _forward(spec, arrays, params, stimuli, n_steps)
+def _differentiable(spec, n_steps, params, stimuli, clamps, arrays):
+    return _forward(spec, arrays, params, stimuli, clamps, n_steps)
 
 
-def _differentiable_fwd(spec, n_steps, params, stimuli, arrays, clamps):
-    out = _forward(spec, arrays, params, stimuli, n_steps)
-    return out, (params, stimuli, arrays, clamps)
+def _differentiable_fwd(spec, n_steps, params, stimuli, clamps, arrays):
+    out = _forward(spec, arrays, params, stimuli, clamps, n_steps)
+    return out, (params, stimuli, clamps, arrays)
 
 
 def _differentiable_bwd(spec, n_steps, residuals, cotangent):
     """Recompute with the pure-JAX twin and take its vector-Jacobian product."""
-    params, stimuli, arrays, clamps = residuals
+    params, stimuli, clamps, arrays = residuals
     twin = dataclasses.replace(spec, backend="jax")
 
-    def pure_jax(params, stimuli):
+    def pure_jax(params, stimuli, clamps):
         return stepping.simulate(twin, arrays, params, stimuli, clamps, n_steps)
 
-    _, vjp = jax.vjp(pure_jax, params, stimuli)
-    return (*vjp(cotangent), None, None)
+    _, vjp = jax.vjp(pure_jax, params, stimuli, clamps)
+    return (*vjp(cotangent), None)
 
 
 _differentiable.defvjp(_differentiable_fwd, _differentiable_bwd)

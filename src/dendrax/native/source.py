@@ -29,8 +29,6 @@ def check_supported(spec: StaticSpec) -> None:
     a concentration or reads an ion current, so reversal potentials and concentrations are
     computed once and reach the kernel as per-site parameters.
     """
-    if spec.has_clamps:
-        raise Unsupported("voltage clamps")
     for mechanism in spec.mechanisms:
         if membrane.writes_concentration(mechanism):
             raise Unsupported(f"{mechanism.name} writes an ion concentration")
