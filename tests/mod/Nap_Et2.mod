@@ -29,6 +29,7 @@ PROCEDURE rates(vm (mV)) { LOCAL qt, a, b, u
     hinf = 1/(1 + exp((vm + 48.8)/10))
     u = vm
     if (u == -17) { u = u + 0.0001 }
+    if (u == -64.4) { u = u + 0.0001 }
     a = -2.88e-6*(u + 17)/(1 - exp((u + 17)/4.63))
     b = 6.94e-6*(u + 64.4)/(1 - exp(-(u + 64.4)/2.63))
     htau = (1/(a + b))/qt

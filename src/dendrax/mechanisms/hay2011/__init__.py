@@ -4,6 +4,10 @@ Hay, E., Hill, S., Schürmann, F., Markram, H. & Segev, I. (2011). Models of neo
 layer 5b pyramidal cells capturing a wide range of dendritic and perisomatic active
 properties. PLoS Comput. Biol. 7, e1002107 (ModelDB 139653). Class names are the .mod
 files' SUFFIXes and parameter names their PARAMETER names.
+
+The published files fix the temperature factor of the channels with a q10 at 34 °C
+(`qt = 2.3^((34-21)/10)`, the temperature of Hay et al.'s simulations); here it follows
+the simulation's `celsius`, so the two agree at `dx.build(..., celsius=34.0)`.
 """
 
 from dendrax.mechanisms.hay2011.ca_hva import Ca_HVA

@@ -13,7 +13,7 @@ def _rates(v, celsius):
     alpha_m = 0.182 * (u + 38.0) / (1.0 - jnp.exp(-(u + 38.0) / 6.0))
     beta_m = 0.124 * (-u - 38.0) / (1.0 - jnp.exp(-(-u - 38.0) / 6.0))
     h_inf = 1.0 / (1.0 + jnp.exp((v + 48.8) / 10.0))
-    u = gates.away_from(v, -17.0)
+    u = gates.away_from(gates.away_from(v, -17.0), -64.4)
     alpha_h = -2.88e-6 * (u + 17.0) / (1.0 - jnp.exp((u + 17.0) / 4.63))
     beta_h = 6.94e-6 * (u + 64.4) / (1.0 - jnp.exp(-(u + 64.4) / 2.63))
     return {
