@@ -307,6 +307,10 @@ def test_native_clamps_match_pure_jax(settle):
     ours = np.asarray(native.run())
     np.testing.assert_allclose(ours, pure.run(), rtol=0, atol=TOLERANCE_MV)
     assert ours[5, 1:].max() > -50.5  # branch 5 is held near its -50 mV command
+    commands = native.clamps[None] + jnp.array([-10.0, 0.0, 15.0])[:, None, None]
+    batch = jax.vmap(lambda c: native.run(clamps=c))(commands)
+    twins = jax.vmap(lambda c: pure.run(clamps=c))(commands)
+    np.testing.assert_allclose(batch, twins, rtol=0, atol=TOLERANCE_MV)
 
     def loss(simulation, commands):
         return jnp.mean((simulation.run(clamps=commands) + 60.0) ** 2)
