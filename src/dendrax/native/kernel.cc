@@ -81,7 +81,41 @@ inline double dx_exp(double x) {
   std::memcpy(&scale2, &bits2, sizeof scale2);
   return p * scale1 * scale2;
 }
-inline float dx_exp(float x) { return static_cast<float>(dx_exp(static_cast<double>(x))); }
+// The same in float: Cody-Waite reduction with float constants, Taylor series to degree 7
+// (truncation < 1e-8 relative), 2^n in two halves.
+inline float fma_or_not(float p, float r, float c) {
+#ifdef __FMA__
+  return __builtin_fmaf(p, r, c);
+#else
+  return p * r + c;
+#endif
+}
+
+inline float dx_exp(float x) {
+  const float xc = x < -150.0f ? -150.0f : (x > 150.0f ? 150.0f : x);
+  const float shifter = 0x1.8p23f;
+  const float kf = xc * 0x1.715476p0f + shifter;
+  const float n = kf - shifter;
+  const float r = (xc - n * 0x1.62e4p-1f) - n * 0x1.7f7d1cp-20f;
+  float p = 0x1.a01a02p-13f;
+  p = fma_or_not(p, r, 0x1.6c16c2p-10f);
+  p = fma_or_not(p, r, 0x1.111112p-7f);
+  p = fma_or_not(p, r, 0x1.555556p-5f);
+  p = fma_or_not(p, r, 0x1.555556p-3f);
+  p = fma_or_not(p, r, 0x1.0p-1f);
+  p = fma_or_not(p, r, 1.0f);
+  p = fma_or_not(p, r, 1.0f);
+  uint32_t bits;
+  std::memcpy(&bits, &kf, sizeof bits);
+  const uint32_t m = (bits & 0x7FFFFFu) - (uint32_t{1} << 22) + 256;  // n + 256
+  const uint32_t half = m >> 1;                                     // n1 + 128
+  const uint32_t bits1 = (half - 1) << 23;                          // 2^n1
+  const uint32_t bits2 = (m - half - 1) << 23;                      // 2^(n - n1)
+  float scale1, scale2;
+  std::memcpy(&scale1, &bits1, sizeof scale1);
+  std::memcpy(&scale2, &bits2, sizeof scale2);
+  return p * scale1 * scale2;
+}
 
 // Mechanism functions, generated from the mechanisms' jaxprs.
 @MECHANISM_FUNCTIONS@
