@@ -198,3 +198,13 @@ def test_time_axis():
     stimuli = jnp.zeros((1, round(2.5 / DT)))
     assert sim.run(t_max=2.5, stimuli=stimuli).shape == (2, 101)
     np.testing.assert_allclose(sim.time(2.5), np.arange(101) * DT)
+
+
+@pytest.mark.parametrize("backend", ["jax", "native"])
+def test_float32_params_run_in_float32_with_x64_enabled(backend):
+    sim = dx.build(hh_cell(), backend=backend)
+    reference = np.asarray(sim.run())
+    params32 = jax.tree_util.tree_map(lambda x: x.astype(jnp.float32), sim.params)
+    traces = sim.run(params32)
+    assert traces.dtype == jnp.float32
+    assert np.max(np.abs(np.asarray(traces, float) - reference)) < 0.01

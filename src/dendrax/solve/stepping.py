@@ -53,7 +53,7 @@ def node_geometry(arrays: dict, params: dict) -> tuple[jax.Array, jax.Array, jax
     cylinder times `near_resistance` (towards x = 0) or `far_resistance` (towards x = 1).
     """
     radius, length = params["radius"], params["length"]
-    shape = arrays["shape"]
+    shape = {name: factor.astype(radius.dtype) for name, factor in arrays["shape"].items()}
     area = 2.0 * math.pi * radius * length * shape["area"]
     half_cylinder = (
         units.RESISTIVITY_TO_RESISTANCE
