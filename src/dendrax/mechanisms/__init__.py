@@ -7,6 +7,7 @@ from dendrax.mechanisms.base import (
     exponential_euler,
     implicit_euler,
 )
+from dendrax.mechanisms.gates import GatedChannel
 from dendrax.mechanisms.hh import HH
 from dendrax.mechanisms.inventory import describe, mechanisms_of, parameter_table
 from dendrax.mechanisms.ions import STANDARD_IONS, Ion, ghk_current, nernst
@@ -15,6 +16,7 @@ from dendrax.mechanisms.leak import Leak
 __all__ = [
     "HH",
     "STANDARD_IONS",
+    "GatedChannel",
     "Ion",
     "Leak",
     "Mechanism",

@@ -1,8 +1,10 @@
 """Helpers for channels built of independent gates with a steady state and time constant."""
 
+import abc
+
 import jax.numpy as jnp
 
-from dendrax.mechanisms.base import exponential_euler
+from dendrax.mechanisms.base import Mechanism, exponential_euler
 
 
 def steady(rates: dict) -> dict:
@@ -32,3 +34,22 @@ def away_from(v, singular: float, shift: float = 1e-4):
     """`v` moved by `shift` (mV) where it equals `singular`, a removable 0/0 of a rate
     function; the published .mod files of Hay et al. (2011) use this guard."""
     return jnp.where(v == singular, v + shift, v)
+
+
+class GatedChannel(Mechanism):
+    """A channel whose states are independent gates, each relaxing to a voltage-dependent
+    steady state with a time constant; subclasses give `gate_rates` and `current`.
+
+    States start at their steady state and advance by exponential Euler (NEURON's
+    `cnexp`).
+    """
+
+    @abc.abstractmethod
+    def gate_rates(self, v, params: dict, celsius: float) -> dict:
+        """gate -> (steady state, tau in ms) at voltage `v` (mV)."""
+
+    def steady_state(self, v, params, celsius):
+        return steady(self.gate_rates(v, params, celsius))
+
+    def update(self, states, v, params, dt, celsius):
+        return advance(states, self.gate_rates(v, params, celsius), dt)

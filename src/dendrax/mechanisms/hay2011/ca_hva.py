@@ -3,7 +3,7 @@
 import jax.numpy as jnp
 
 from dendrax.mechanisms import gates
-from dendrax.mechanisms.base import Mechanism, Parameter, State
+from dendrax.mechanisms.base import Parameter, State
 
 
 def reuveni_rates(v):
@@ -19,7 +19,7 @@ def reuveni_rates(v):
     }
 
 
-class Ca_HVA(Mechanism):
+class Ca_HVA(gates.GatedChannel):
     """High-voltage-activated Ca current, ica = gCa_HVAbar m² h (v - eca).
 
     Reuveni, I., Friedman, A., Amitai, Y. & Gutnick, M. J. (1993). Stepwise repolarization
@@ -34,11 +34,8 @@ class Ca_HVA(Mechanism):
     reads = ("eca",)
     writes = ("ica",)
 
-    def steady_state(self, v, params, celsius):
-        return gates.steady(reuveni_rates(v))
-
-    def update(self, states, v, params, dt, celsius):
-        return gates.advance(states, reuveni_rates(v), dt)
+    def gate_rates(self, v, params, celsius):
+        return reuveni_rates(v)
 
     def current(self, states, v, params):
         m, h = states["m"], states["h"]

@@ -3,7 +3,7 @@
 import jax.numpy as jnp
 
 from dendrax.mechanisms import gates
-from dendrax.mechanisms.base import Mechanism, Parameter, State
+from dendrax.mechanisms.base import Parameter, State
 
 
 def _rates(v, celsius):
@@ -16,7 +16,7 @@ def _rates(v, celsius):
     return {"m": (m_inf, m_tau / qt), "h": (h_inf, h_tau / qt)}
 
 
-class Ca_LVAst(Mechanism):
+class Ca_LVAst(gates.GatedChannel):
     """Low-voltage-activated Ca current, ica = gCa_LVAstbar m² h (v - eca).
 
     Avery, R. B. & Johnston, D. (1996). Multiple channel types contribute to the
@@ -32,11 +32,8 @@ class Ca_LVAst(Mechanism):
     reads = ("eca",)
     writes = ("ica",)
 
-    def steady_state(self, v, params, celsius):
-        return gates.steady(_rates(v, celsius))
-
-    def update(self, states, v, params, dt, celsius):
-        return gates.advance(states, _rates(v, celsius), dt)
+    def gate_rates(self, v, params, celsius):
+        return _rates(v, celsius)
 
     def current(self, states, v, params):
         m, h = states["m"], states["h"]

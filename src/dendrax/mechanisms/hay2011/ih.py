@@ -3,7 +3,7 @@
 import jax.numpy as jnp
 
 from dendrax.mechanisms import gates
-from dendrax.mechanisms.base import Mechanism, Parameter, State
+from dendrax.mechanisms.base import Parameter, State
 
 
 def _rates(v):
@@ -13,7 +13,7 @@ def _rates(v):
     return {"m": gates.from_alpha_beta(alpha, beta)}
 
 
-class Ih(Mechanism):
+class Ih(gates.GatedChannel):
     """Non-specific cation current, ihcn = gIhbar m (v - ehcn); no temperature dependence.
 
     Kole, M. H. P., Hallermann, S. & Stuart, G. J. (2006). Single Ih channels in pyramidal
@@ -27,11 +27,8 @@ class Ih(Mechanism):
     }
     states = {"m": State("1", "activation")}
 
-    def steady_state(self, v, params, celsius):
-        return gates.steady(_rates(v))
-
-    def update(self, states, v, params, dt, celsius):
-        return gates.advance(states, _rates(v), dt)
+    def gate_rates(self, v, params, celsius):
+        return _rates(v)
 
     def current(self, states, v, params):
         return {"ihcn": params["gIhbar"] * states["m"] * (v - params["ehcn"])}

@@ -3,7 +3,7 @@
 import jax.numpy as jnp
 
 from dendrax.mechanisms import gates
-from dendrax.mechanisms.base import Mechanism, Parameter, State
+from dendrax.mechanisms.base import Parameter, State
 
 
 def _rates(v, celsius):
@@ -13,7 +13,7 @@ def _rates(v, celsius):
     return {"m": gates.from_alpha_beta(alpha, beta, qt)}
 
 
-class Im(Mechanism):
+class Im(gates.GatedChannel):
     """M current, ik = gImbar m (v - ek).
 
     Adams, P. R., Brown, D. A. & Constanti, A. (1982). M-currents and other potassium
@@ -26,11 +26,8 @@ class Im(Mechanism):
     reads = ("ek",)
     writes = ("ik",)
 
-    def steady_state(self, v, params, celsius):
-        return gates.steady(_rates(v, celsius))
-
-    def update(self, states, v, params, dt, celsius):
-        return gates.advance(states, _rates(v, celsius), dt)
+    def gate_rates(self, v, params, celsius):
+        return _rates(v, celsius)
 
     def current(self, states, v, params):
         return {"ik": params["gImbar"] * states["m"] * (v - params["ek"])}

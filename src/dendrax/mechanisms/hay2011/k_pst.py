@@ -3,7 +3,7 @@
 import jax.numpy as jnp
 
 from dendrax.mechanisms import gates
-from dendrax.mechanisms.base import Mechanism, Parameter, State
+from dendrax.mechanisms.base import Parameter, State
 
 
 def _rates(v, celsius):
@@ -18,7 +18,7 @@ def _rates(v, celsius):
     return {"m": (m_inf, m_tau / qt), "h": (h_inf, h_tau / qt)}
 
 
-class K_Pst(Mechanism):
+class K_Pst(gates.GatedChannel):
     """Persistent K current, ik = gK_Pstbar m² h (v - ek).
 
     Korngreen, A. & Sakmann, B. (2000). Voltage-gated K+ channels in layer 5 neocortical
@@ -31,11 +31,8 @@ class K_Pst(Mechanism):
     reads = ("ek",)
     writes = ("ik",)
 
-    def steady_state(self, v, params, celsius):
-        return gates.steady(_rates(v, celsius))
-
-    def update(self, states, v, params, dt, celsius):
-        return gates.advance(states, _rates(v, celsius), dt)
+    def gate_rates(self, v, params, celsius):
+        return _rates(v, celsius)
 
     def current(self, states, v, params):
         m, h = states["m"], states["h"]

@@ -3,7 +3,7 @@
 import jax.numpy as jnp
 
 from dendrax.mechanisms import gates
-from dendrax.mechanisms.base import Mechanism, Parameter, State
+from dendrax.mechanisms.base import Parameter, State
 
 
 def _rates(v, celsius):
@@ -16,7 +16,7 @@ def _rates(v, celsius):
     return {"m": (m_inf, m_tau / qt), "h": (h_inf, h_tau / qt)}
 
 
-class K_Tst(Mechanism):
+class K_Tst(gates.GatedChannel):
     """Transient K current, ik = gK_Tstbar m⁴ h (v - ek).
 
     Korngreen, A. & Sakmann, B. (2000). J. Physiol. 525, 621–639; shifted by 10 mV as in
@@ -28,11 +28,8 @@ class K_Tst(Mechanism):
     reads = ("ek",)
     writes = ("ik",)
 
-    def steady_state(self, v, params, celsius):
-        return gates.steady(_rates(v, celsius))
-
-    def update(self, states, v, params, dt, celsius):
-        return gates.advance(states, _rates(v, celsius), dt)
+    def gate_rates(self, v, params, celsius):
+        return _rates(v, celsius)
 
     def current(self, states, v, params):
         m, h = states["m"], states["h"]

@@ -3,7 +3,7 @@
 import jax.numpy as jnp
 
 from dendrax.mechanisms import gates
-from dendrax.mechanisms.base import Mechanism, Parameter, State
+from dendrax.mechanisms.base import Parameter, State
 
 
 def _rates(v, celsius):
@@ -22,7 +22,7 @@ def _rates(v, celsius):
     }
 
 
-class Nap_Et2(Mechanism):
+class Nap_Et2(gates.GatedChannel):
     """Persistent Na current, ina = gNap_Et2bar m³ h (v - ena).
 
     Magistretti, J. & Alonso, A. (1999). Biophysical properties and slow voltage-dependent
@@ -37,11 +37,8 @@ class Nap_Et2(Mechanism):
     reads = ("ena",)
     writes = ("ina",)
 
-    def steady_state(self, v, params, celsius):
-        return gates.steady(_rates(v, celsius))
-
-    def update(self, states, v, params, dt, celsius):
-        return gates.advance(states, _rates(v, celsius), dt)
+    def gate_rates(self, v, params, celsius):
+        return _rates(v, celsius)
 
     def current(self, states, v, params):
         m, h = states["m"], states["h"]

@@ -3,7 +3,7 @@
 import jax.numpy as jnp
 
 from dendrax.mechanisms import gates
-from dendrax.mechanisms.base import Mechanism, Parameter, State
+from dendrax.mechanisms.base import Parameter, State
 
 
 def sodium_rates(v, celsius, m_half: float, h_half: float):
@@ -22,7 +22,7 @@ def sodium_rates(v, celsius, m_half: float, h_half: float):
     }
 
 
-class NaTa_t(Mechanism):
+class NaTa_t(gates.GatedChannel):
     """Fast inactivating (transient) Na current, ina = gNaTa_tbar m³ h (v - ena).
 
     Colbert, C. M. & Pan, E. (2002). Ion channel properties underlying axonal action
@@ -37,11 +37,8 @@ class NaTa_t(Mechanism):
     reads = ("ena",)
     writes = ("ina",)
 
-    def steady_state(self, v, params, celsius):
-        return gates.steady(sodium_rates(v, celsius, -38.0, -66.0))
-
-    def update(self, states, v, params, dt, celsius):
-        return gates.advance(states, sodium_rates(v, celsius, -38.0, -66.0), dt)
+    def gate_rates(self, v, params, celsius):
+        return sodium_rates(v, celsius, -38.0, -66.0)
 
     def current(self, states, v, params):
         m, h = states["m"], states["h"]

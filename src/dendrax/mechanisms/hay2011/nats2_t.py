@@ -1,11 +1,11 @@
 """NaTs2_t: fast inactivating somatic sodium current."""
 
 from dendrax.mechanisms import gates
-from dendrax.mechanisms.base import Mechanism, Parameter, State
+from dendrax.mechanisms.base import Parameter, State
 from dendrax.mechanisms.hay2011.nata_t import sodium_rates
 
 
-class NaTs2_t(Mechanism):
+class NaTs2_t(gates.GatedChannel):
     """Somatic transient Na current, ina = gNaTs2_tbar m³ h (v - ena): NaTa_t's kinetics
     shifted 6 mV in depolarising direction.
 
@@ -20,11 +20,8 @@ class NaTs2_t(Mechanism):
     reads = ("ena",)
     writes = ("ina",)
 
-    def steady_state(self, v, params, celsius):
-        return gates.steady(sodium_rates(v, celsius, -32.0, -60.0))
-
-    def update(self, states, v, params, dt, celsius):
-        return gates.advance(states, sodium_rates(v, celsius, -32.0, -60.0), dt)
+    def gate_rates(self, v, params, celsius):
+        return sodium_rates(v, celsius, -32.0, -60.0)
 
     def current(self, states, v, params):
         m, h = states["m"], states["h"]

@@ -3,7 +3,7 @@
 import jax.numpy as jnp
 
 from dendrax.mechanisms import gates
-from dendrax.mechanisms.base import Mechanism, Parameter, State
+from dendrax.mechanisms.base import Parameter, State
 
 
 def _rates(v):
@@ -12,7 +12,7 @@ def _rates(v):
     return {"m": (m_inf, m_tau)}
 
 
-class SKv3_1(Mechanism):
+class SKv3_1(gates.GatedChannel):
     """Kv3.1 K current, ik = gSKv3_1bar m (v - ek); no temperature dependence.
 
     Rettig, J., Wunder, F., Stocker, M., et al. (1992). Characterization of a Shaw-related
@@ -26,11 +26,8 @@ class SKv3_1(Mechanism):
     reads = ("ek",)
     writes = ("ik",)
 
-    def steady_state(self, v, params, celsius):
-        return gates.steady(_rates(v))
-
-    def update(self, states, v, params, dt, celsius):
-        return gates.advance(states, _rates(v), dt)
+    def gate_rates(self, v, params, celsius):
+        return _rates(v)
 
     def current(self, states, v, params):
         return {"ik": params["gSKv3_1bar"] * states["m"] * (v - params["ek"])}

@@ -1,11 +1,11 @@
 """PospischilCaL: the high-threshold (L-type) calcium current as in Pospischil 2008."""
 
 from dendrax.mechanisms import gates
-from dendrax.mechanisms.base import Mechanism, Parameter, State
+from dendrax.mechanisms.base import Parameter, State
 from dendrax.mechanisms.hay2011.ca_hva import reuveni_rates
 
 
-class PospischilCaL(Mechanism):
+class PospischilCaL(gates.GatedChannel):
     """High-threshold Ca current, ica = gCaLbar q² r (v - eca).
 
     Pospischil et al. (2008) Biol. Cybern. 99, 427–441, with the kinetics of Reuveni, I.,
@@ -20,16 +20,9 @@ class PospischilCaL(Mechanism):
     reads = ("eca",)
     writes = ("ica",)
 
-    @staticmethod
-    def _rates(v):
+    def gate_rates(self, v, params, celsius):
         rates = reuveni_rates(v)
         return {"q": rates["m"], "r": rates["h"]}
-
-    def steady_state(self, v, params, celsius):
-        return gates.steady(self._rates(v))
-
-    def update(self, states, v, params, dt, celsius):
-        return gates.advance(states, self._rates(v), dt)
 
     def current(self, states, v, params):
         q, r = states["q"], states["r"]

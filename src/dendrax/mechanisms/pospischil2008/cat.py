@@ -3,7 +3,7 @@
 import jax.numpy as jnp
 
 from dendrax.mechanisms import gates
-from dendrax.mechanisms.base import Mechanism, Parameter, State
+from dendrax.mechanisms.base import Parameter, State
 
 
 def _s_inf(v, vx):
@@ -18,7 +18,7 @@ def _u_rates(v, vx):
     return {"u": (u_inf, tau)}
 
 
-class PospischilCaT(Mechanism):
+class PospischilCaT(gates.GatedChannel):
     """Low-threshold Ca current, ica = gCaTbar s∞(v)² u (v - eca), activation instantaneous.
 
     Pospischil et al. (2008) Biol. Cybern. 99, 427–441, after Destexhe, A., Contreras, D.,
@@ -35,11 +35,8 @@ class PospischilCaT(Mechanism):
     writes = ("ica",)
     slope_by_difference = True  # s∞(v) makes the current nonlinear in v
 
-    def steady_state(self, v, params, celsius):
-        return gates.steady(_u_rates(v, params["vx"]))
-
-    def update(self, states, v, params, dt, celsius):
-        return gates.advance(states, _u_rates(v, params["vx"]), dt)
+    def gate_rates(self, v, params, celsius):
+        return _u_rates(v, params["vx"])
 
     def current(self, states, v, params):
         s = _s_inf(v, params["vx"])

@@ -3,7 +3,7 @@
 import jax.numpy as jnp
 
 from dendrax.mechanisms import gates
-from dendrax.mechanisms.base import Mechanism, Parameter, State
+from dendrax.mechanisms.base import Parameter, State
 
 
 def _rates(v, vt):
@@ -13,7 +13,7 @@ def _rates(v, vt):
     return {"n": gates.from_alpha_beta(alpha, beta)}
 
 
-class PospischilKd(Mechanism):
+class PospischilKd(gates.GatedChannel):
     """Delayed-rectifier K current, ik = gKdbar n⁴ (v - ek), with threshold parameter vt.
 
     Pospischil et al. (2008) Biol. Cybern. 99, 427–441, after Traub & Miles (1991).
@@ -28,11 +28,8 @@ class PospischilKd(Mechanism):
     reads = ("ek",)
     writes = ("ik",)
 
-    def steady_state(self, v, params, celsius):
-        return gates.steady(_rates(v, params["vt"]))
-
-    def update(self, states, v, params, dt, celsius):
-        return gates.advance(states, _rates(v, params["vt"]), dt)
+    def gate_rates(self, v, params, celsius):
+        return _rates(v, params["vt"])
 
     def current(self, states, v, params):
         n = states["n"]

@@ -3,7 +3,7 @@
 import jax.numpy as jnp
 
 from dendrax.mechanisms import gates
-from dendrax.mechanisms.base import Mechanism, Parameter, State
+from dendrax.mechanisms.base import Parameter, State
 
 
 def _rates(v, tau_max):
@@ -12,7 +12,7 @@ def _rates(v, tau_max):
     return {"p": (p_inf, tau)}
 
 
-class PospischilM(Mechanism):
+class PospischilM(gates.GatedChannel):
     """Slow K current for spike-frequency adaptation, ik = gMbar p (v - ek).
 
     Pospischil et al. (2008) Biol. Cybern. 99, 427–441, after Yamada, W. M., Koch, C. &
@@ -28,11 +28,8 @@ class PospischilM(Mechanism):
     reads = ("ek",)
     writes = ("ik",)
 
-    def steady_state(self, v, params, celsius):
-        return gates.steady(_rates(v, params["tau_max"]))
-
-    def update(self, states, v, params, dt, celsius):
-        return gates.advance(states, _rates(v, params["tau_max"]), dt)
+    def gate_rates(self, v, params, celsius):
+        return _rates(v, params["tau_max"])
 
     def current(self, states, v, params):
         return {"ik": params["gMbar"] * states["p"] * (v - params["ek"])}

@@ -3,7 +3,7 @@
 import jax.numpy as jnp
 
 from dendrax.mechanisms import gates
-from dendrax.mechanisms.base import Mechanism, Parameter, State
+from dendrax.mechanisms.base import Parameter, State
 
 
 def _rates(v, vt):
@@ -18,7 +18,7 @@ def _rates(v, vt):
     }
 
 
-class PospischilNa(Mechanism):
+class PospischilNa(gates.GatedChannel):
     """Na current, ina = gNabar m³ h (v - ena), with threshold parameter vt.
 
     Pospischil et al. (2008) Biol. Cybern. 99, 427–441, after Traub, R. D. & Miles, R.
@@ -34,11 +34,8 @@ class PospischilNa(Mechanism):
     reads = ("ena",)
     writes = ("ina",)
 
-    def steady_state(self, v, params, celsius):
-        return gates.steady(_rates(v, params["vt"]))
-
-    def update(self, states, v, params, dt, celsius):
-        return gates.advance(states, _rates(v, params["vt"]), dt)
+    def gate_rates(self, v, params, celsius):
+        return _rates(v, params["vt"])
 
     def current(self, states, v, params):
         m, h = states["m"], states["h"]
