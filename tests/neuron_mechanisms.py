@@ -112,8 +112,11 @@ def channel_cases(mechanism, current: str, values: dict, stimulus: float) -> dic
     }
 
 
-def errors(ours, theirs):
-    """max |ΔV| (mV), the current's error relative to its peak, NEURON's peak |current|
-    (mA/cm²) and NEURON's voltage range (mV), for rows (v, current)."""
-    dv = float(np.max(np.abs(ours[0] - theirs[0])))
-    return dv, relative_error(ours[1], theirs[1]), np.max(np.abs(theirs[1])), np.ptp(theirs[0])
+def assert_channel_matches(ours, theirs, protocol: str) -> None:
+    """One channel's (v, current) rows against NEURON's: the channel carries current, a
+    current step moves the voltage, and both agree within the parity tolerances."""
+    assert np.max(np.abs(theirs[1])) > 1e-5, "the channel should carry current (mA/cm2)"
+    if protocol == "current step":
+        assert np.ptp(theirs[0]) > 5.0, "the step should move the voltage (mV)"
+    assert np.max(np.abs(ours[0] - theirs[0])) < VOLTAGE_TOLERANCE
+    assert relative_error(ours[1], theirs[1]) < CURRENT_TOLERANCE

@@ -14,8 +14,8 @@ import pytest
 from neuron_mechanisms import (
     CURRENT_TOLERANCE,
     VOLTAGE_TOLERANCE,
+    assert_channel_matches,
     channel_cases,
-    errors,
     load_test_mechanisms,
     relative_error,
     run_both,
@@ -63,12 +63,7 @@ def results(tmp_path_factory):
 @pytest.mark.parametrize("name", list(CHANNELS))
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_channel_matches_neuron(results, name, protocol):
-    dv, di, peak, v_range = errors(*results[name, protocol])
-    assert peak > 1e-5, "the channel should carry current (mA/cm2)"
-    if protocol == "current step":
-        assert v_range > 5.0, "the step should move the voltage (mV)"
-    assert dv < VOLTAGE_TOLERANCE
-    assert di < CURRENT_TOLERANCE
+    assert_channel_matches(*results[name, protocol], protocol)
 
 
 CALCIUM = [
