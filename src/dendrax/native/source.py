@@ -107,6 +107,11 @@ def _advance(j: int, n_params: int) -> str:
     return f"site_node += {count}; params += {n_params + 1} * {count} * W;"
 
 
+def template_text(name: str) -> str:
+    """The text of one of the C++ files shipped in `dendrax.native`."""
+    return importlib.resources.files("dendrax.native").joinpath(name).read_text()
+
+
 def kernel_source(spec: StaticSpec, dtype, index_dtype) -> str:
     """The C++ source for `spec` with values of `dtype` (float32 or float64).
 
@@ -145,8 +150,9 @@ def kernel_source(spec: StaticSpec, dtype, index_dtype) -> str:
             update_loops.append(_loop(j, call, [], n_params, n_states, scatter=False))
         else:
             update_loops.append(_advance(j, n_params))
-    template = importlib.resources.files("dendrax.native").joinpath("kernel.cc").read_text()
+    template = template_text("kernel.cc")
     replacements = {
+        "@SCALAR_MATH@": template_text("scalar_math.cc"),
         "@C_TYPE@": t,
         "@FFI_TYPE@": _FFI_TYPES[t],
         "@INDEX_TYPE@": c_type(index_dtype),

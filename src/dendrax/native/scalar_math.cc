@@ -1,0 +1,93 @@
+// Scalar helpers shared by dendrax's generated native kernels (source.py pastes this file
+// where a template says @SCALAR_MATH@): XLA's NaN-propagating max/min and a branch-free exp
+// that vectorises. Inside `namespace {`, after <cmath>, <cstdint> and <cstring>.
+
+// XLA's max/min: NaN if either operand is NaN.
+template <class U>
+inline U dx_max(U a, U b) {
+  return a != a ? a : (b != b ? b : (a > b ? a : b));
+}
+template <class U>
+inline U dx_min(U a, U b) {
+  return a != a ? a : (b != b ? b : (a < b ? a : b));
+}
+
+// p * r + c, fused where the CPU can (only inside dx_exp, whose result is within an ulp of
+// exp(x) either way; everywhere else the kernel keeps the pure-JAX path's separate roundings).
+inline double fma_or_not(double p, double r, double c) {
+#ifdef __FMA__
+  return __builtin_fma(p, r, c);
+#else
+  return p * r + c;
+#endif
+}
+
+// exp(x) = 2^n exp(r) with x = n ln2 + r, |r| <= ln2/2 (Cody-Waite reduction), exp(r) by
+// its Taylor series to degree 13 (truncation < 1e-17 relative), 2^n applied in two halves so
+// that results down to subnormals are right. Branch-free, so that loops vectorise.
+inline double dx_exp(double x) {
+  const double xc = x < -1400.0 ? -1400.0 : (x > 1400.0 ? 1400.0 : x);
+  const double shifter = 0x1.8p52;
+  const double kd = xc * 0x1.71547652b82fep0 + shifter;
+  const double n = kd - shifter;
+  const double r = (xc - n * 0x1.62e42feep-1) - n * 0x1.a39ef35793c76p-33;
+  double p = 0x1.6124613a86d09p-33;
+  p = fma_or_not(p, r, 0x1.1eed8eff8d898p-29);
+  p = fma_or_not(p, r, 0x1.ae64567f544e4p-26);
+  p = fma_or_not(p, r, 0x1.27e4fb7789f5cp-22);
+  p = fma_or_not(p, r, 0x1.71de3a556c734p-19);
+  p = fma_or_not(p, r, 0x1.a01a01a01a01ap-16);
+  p = fma_or_not(p, r, 0x1.a01a01a01a01ap-13);
+  p = fma_or_not(p, r, 0x1.6c16c16c16c17p-10);
+  p = fma_or_not(p, r, 0x1.1111111111111p-7);
+  p = fma_or_not(p, r, 0x1.5555555555555p-5);
+  p = fma_or_not(p, r, 0x1.5555555555555p-3);
+  p = fma_or_not(p, r, 0x1.0p-1);
+  p = fma_or_not(p, r, 1.0);
+  p = fma_or_not(p, r, 1.0);
+  uint64_t bits;
+  std::memcpy(&bits, &kd, sizeof bits);
+  const uint64_t m = (bits & 0xFFFFFFFFFFFFFull) - (uint64_t{1} << 51) + 2048;  // n + 2048
+  const uint64_t half = m >> 1;                                                 // n1 + 1024
+  const uint64_t bits1 = (half - 1) << 52;                                      // 2^n1
+  const uint64_t bits2 = (m - half - 1) << 52;                                  // 2^(n - n1)
+  double scale1, scale2;
+  std::memcpy(&scale1, &bits1, sizeof scale1);
+  std::memcpy(&scale2, &bits2, sizeof scale2);
+  return p * scale1 * scale2;
+}
+// The same in float: Cody-Waite reduction with float constants, Taylor series to degree 7
+// (truncation < 1e-8 relative), 2^n in two halves.
+inline float fma_or_not(float p, float r, float c) {
+#ifdef __FMA__
+  return __builtin_fmaf(p, r, c);
+#else
+  return p * r + c;
+#endif
+}
+
+inline float dx_exp(float x) {
+  const float xc = x < -150.0f ? -150.0f : (x > 150.0f ? 150.0f : x);
+  const float shifter = 0x1.8p23f;
+  const float kf = xc * 0x1.715476p0f + shifter;
+  const float n = kf - shifter;
+  const float r = (xc - n * 0x1.62e4p-1f) - n * 0x1.7f7d1cp-20f;
+  float p = 0x1.a01a02p-13f;
+  p = fma_or_not(p, r, 0x1.6c16c2p-10f);
+  p = fma_or_not(p, r, 0x1.111112p-7f);
+  p = fma_or_not(p, r, 0x1.555556p-5f);
+  p = fma_or_not(p, r, 0x1.555556p-3f);
+  p = fma_or_not(p, r, 0x1.0p-1f);
+  p = fma_or_not(p, r, 1.0f);
+  p = fma_or_not(p, r, 1.0f);
+  uint32_t bits;
+  std::memcpy(&bits, &kf, sizeof bits);
+  const uint32_t m = (bits & 0x7FFFFFu) - (uint32_t{1} << 22) + 256;  // n + 256
+  const uint32_t half = m >> 1;                                     // n1 + 128
+  const uint32_t bits1 = (half - 1) << 23;                          // 2^n1
+  const uint32_t bits2 = (m - half - 1) << 23;                      // 2^(n - n1)
+  float scale1, scale2;
+  std::memcpy(&scale1, &bits1, sizeof scale1);
+  std::memcpy(&scale2, &bits2, sizeof scale2);
+  return p * scale1 * scale2;
+}
