@@ -1,13 +1,12 @@
-"""A simulation through the native kernel, differentiable through its pure-JAX twin.
+"""A simulation through the native kernel, differentiable.
 
 The forward pass packs the model into flat arrays and makes one FFI call that runs every
 step in C++. Under `vmap` the batch reaches the kernel as leading dimensions of every
 operand (`vmap_method="broadcast_all"`), and the kernel loops over it, on up to as many
 threads as the process may use. `jax.grad` goes through a `custom_vjp` whose backward pass
-recomputes the simulation with the pure-JAX path and takes its vector–Jacobian product.
+is `dendrax.native.gradient.backward`.
 """
 
-import dataclasses
 import os
 from functools import partial
 
@@ -17,6 +16,7 @@ import numpy as np
 
 from dendrax import units
 from dendrax.mechanisms import membrane
+from dendrax.native import gradient
 from dendrax.native.library import load
 from dendrax.native.source import kernel_source, site_inputs
 from dendrax.solve import stepping
@@ -129,15 +129,8 @@ def _differentiable_fwd(spec, n_steps, params, stimuli, clamps, arrays):
 
 
 def _differentiable_bwd(spec, n_steps, residuals, cotangent):
-    """Recompute with the pure-JAX twin and take its vector-Jacobian product."""
     params, stimuli, clamps, arrays = residuals
-    twin = dataclasses.replace(spec, backend="jax")
-
-    def pure_jax(params, stimuli, clamps):
-        return stepping.simulate(twin, arrays, params, stimuli, clamps, n_steps)
-
-    _, vjp = jax.vjp(pure_jax, params, stimuli, clamps)
-    return (*vjp(cotangent), None)
+    return (*gradient.backward(spec, n_steps, params, stimuli, clamps, arrays, cotangent), None)
 
 
 _differentiable.defvjp(_differentiable_fwd, _differentiable_bwd)
