@@ -1,31 +1,37 @@
 """Hodgkin–Huxley squid-axon channels with NEURON's `hh.mod` rate functions."""
 
+import math
+
 import jax.numpy as jnp
 
 from dendrax.mechanisms.base import Mechanism, Parameter, State
 
 
-def _vtrap(x, y):
-    """x / (exp(x/y) - 1), continued by its Taylor expansion near x = 0 as in hh.mod."""
+def _vtrap(x, y, exp_ratio):
+    """x / (exp(x/y) - 1), given exp_ratio = exp(x/y), continued by its Taylor expansion
+    near x = 0 as in hh.mod."""
     ratio = x / y
     small = jnp.abs(ratio) < 1e-6
     safe_x = jnp.where(small, y, x)
-    safe_ratio = jnp.where(small, 1.0, ratio)
-    return jnp.where(small, y * (1.0 - 0.5 * ratio), safe_x / (jnp.exp(safe_ratio) - 1.0))
+    safe_denominator = jnp.where(small, 1.0, exp_ratio - 1.0)
+    return jnp.where(small, y * (1.0 - 0.5 * ratio), safe_x / safe_denominator)
 
 
 def _rates(v, celsius):
     """Steady state and rate 1/tau (1/ms) of m, h, n at voltage v (mV).
 
-    The same quantities as hh.mod, with constant divisors written as products and the
-    rate kept instead of tau = 1/rate: fewer divisions, equal to rounding.
+    The same quantities as hh.mod, with constant divisors written as products, the rate
+    kept instead of tau = 1/rate, and the three exponentials of scale 10 mV computed as one
+    (exp(-(v+40)/10) = exp(-(v+55)/10)·exp(1.5)): fewer divisions and exponentials, equal
+    to rounding.
     """
     q10 = 3.0 ** ((celsius - 6.3) / 10.0)
-    alpha_m = 0.1 * _vtrap(-(v + 40.0), 10.0)
+    exp_n = jnp.exp(-(v + 55.0) * 0.1)
+    alpha_m = 0.1 * _vtrap(-(v + 40.0), 10.0, exp_n * math.exp(1.5))
     beta_m = 4.0 * jnp.exp(-(v + 65.0) * (1.0 / 18.0))
     alpha_h = 0.07 * jnp.exp(-(v + 65.0) * (1.0 / 20.0))
-    beta_h = 1.0 / (jnp.exp(-(v + 35.0) * 0.1) + 1.0)
-    alpha_n = 0.01 * _vtrap(-(v + 55.0), 10.0)
+    beta_h = 1.0 / (exp_n * math.exp(2.0) + 1.0)
+    alpha_n = 0.01 * _vtrap(-(v + 55.0), 10.0, exp_n)
     beta_n = 0.125 * jnp.exp(-(v + 65.0) * (1.0 / 80.0))
     rates = {}
     for gate, alpha, beta in (
