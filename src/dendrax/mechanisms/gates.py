@@ -25,6 +25,16 @@ def from_alpha_beta(alpha, beta, q10_factor=1.0):
     return alpha / total, 1.0 / total / q10_factor
 
 
+def linoid_pair(x, k: float):
+    """x / (1 - exp(-x/k)) and -x / (1 - exp(x/k)) (x in mV, k > 0 in mV) from one
+    exponential: the second is the first times exp(-x/k). The opening and closing rates of
+    many gates are these two functions of one shifted voltage, up to constant factors;
+    `away_from` keeps x off the removable 0/0 at x = 0."""
+    e = jnp.exp(-x * (1.0 / k))
+    forward = x / (1.0 - e)
+    return forward, forward * e
+
+
 def temperature_factor(q10: float, celsius: float, reference: float) -> float:
     """q10^((celsius - reference) / 10): how much faster the kinetics run at `celsius` (°C)."""
     return q10 ** ((celsius - reference) / 10.0)

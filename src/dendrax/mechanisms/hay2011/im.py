@@ -8,8 +8,8 @@ from dendrax.mechanisms.base import Parameter, State
 
 def _rates(v, celsius):
     qt = gates.temperature_factor(2.3, celsius, 21.0)
-    alpha = 3.3e-3 * jnp.exp(2.5 * 0.04 * (v + 35.0))
-    beta = 3.3e-3 * jnp.exp(-2.5 * 0.04 * (v + 35.0))
+    growth = jnp.exp(2.5 * 0.04 * (v + 35.0))
+    alpha, beta = 3.3e-3 * growth, 3.3e-3 / growth
     return {"m": gates.from_alpha_beta(alpha, beta, qt)}
 
 

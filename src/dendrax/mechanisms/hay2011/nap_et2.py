@@ -10,8 +10,8 @@ def _rates(v, celsius):
     qt = gates.temperature_factor(2.3, celsius, 21.0)
     m_inf = 1.0 / (1.0 + jnp.exp((v + 52.6) / -4.6))
     u = gates.away_from(v, -38.0)
-    alpha_m = 0.182 * (u + 38.0) / (1.0 - jnp.exp(-(u + 38.0) / 6.0))
-    beta_m = 0.124 * (-u - 38.0) / (1.0 - jnp.exp(-(-u - 38.0) / 6.0))
+    forward, backward = gates.linoid_pair(u + 38.0, 6.0)
+    alpha_m, beta_m = 0.182 * forward, 0.124 * backward
     h_inf = 1.0 / (1.0 + jnp.exp((v + 48.8) / 10.0))
     u = gates.away_from(gates.away_from(v, -17.0), -64.4)
     alpha_h = -2.88e-6 * (u + 17.0) / (1.0 - jnp.exp((u + 17.0) / 4.63))

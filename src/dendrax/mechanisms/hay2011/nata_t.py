@@ -1,7 +1,5 @@
 """NaTa_t: fast inactivating sodium current."""
 
-import jax.numpy as jnp
-
 from dendrax.mechanisms import gates
 from dendrax.mechanisms.base import Parameter, State
 
@@ -11,11 +9,11 @@ def sodium_rates(v, celsius, m_half: float, h_half: float):
     q10 = 2.3 from 21 °C."""
     qt = gates.temperature_factor(2.3, celsius, 21.0)
     u = gates.away_from(v, m_half)
-    alpha_m = 0.182 * (u - m_half) / (1.0 - jnp.exp(-(u - m_half) / 6.0))
-    beta_m = 0.124 * (-u + m_half) / (1.0 - jnp.exp(-(-u + m_half) / 6.0))
+    forward, backward = gates.linoid_pair(u - m_half, 6.0)
+    alpha_m, beta_m = 0.182 * forward, 0.124 * backward
     u = gates.away_from(v, h_half)
-    alpha_h = -0.015 * (u - h_half) / (1.0 - jnp.exp((u - h_half) / 6.0))
-    beta_h = -0.015 * (-u + h_half) / (1.0 - jnp.exp((-u + h_half) / 6.0))
+    forward, backward = gates.linoid_pair(h_half - u, 6.0)
+    alpha_h, beta_h = 0.015 * forward, 0.015 * backward
     return {
         "m": gates.from_alpha_beta(alpha_m, beta_m, qt),
         "h": gates.from_alpha_beta(alpha_h, beta_h, qt),
