@@ -79,6 +79,11 @@ def build(
     is_clamped[comp_node[clamp_pairs[1]]] = True
 
     groups, record_index, order, names = _recordings(cell, sites, comp_node)
+    units = tuple(r.unit for r in cell.recordings for _ in r.comps)
+    in_nanoamperes = np.flatnonzero(np.array(units) == "nA") if units else np.zeros(0, int)
+    recorded_comps = (
+        np.concatenate([r.comps for r in cell.recordings]) if units else np.zeros(0, int)
+    )
     arrays = {
         "parent": layout.parent,
         "is_root": layout.is_root,
@@ -99,6 +104,8 @@ def build(
         "is_clamped": is_clamped,
         "record_index": record_index,
         "record_order": order,
+        "nanoampere_rows": in_nanoamperes.astype(np.int64),
+        "nanoampere_comps": recorded_comps[in_nanoamperes].astype(np.int64),
     }
     arrays = _to_device(arrays)
     spec = StaticSpec(
@@ -119,6 +126,7 @@ def build(
         stimuli=_stack("stimulus", [s.current for s in cell.stimuli], dtype),
         clamps=_stack("clamp", [c.values for c in cell.clamps], dtype),
         recording_names=names,
+        recording_units=units,
     )
 
 

@@ -7,11 +7,23 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dendrax import units
 from dendrax.model.cell import GEOMETRY_UNITS
 from dendrax.native import simulate
-from dendrax.solve.stepping import StaticSpec
+from dendrax.solve.stepping import StaticSpec, node_geometry
 
-_simulate_jit = partial(jax.jit, static_argnames=("spec", "n_steps"))(simulate)
+
+@partial(jax.jit, static_argnames=("spec", "n_steps"))
+def _recordings(spec: StaticSpec, arrays: dict, params: dict, stimuli, clamps, n_steps: int):
+    """The simulation's recordings, with the rows asked in nA turned from densities
+    (mA/cm²) into currents (density times membrane area)."""
+    traces = simulate(spec, arrays, params, stimuli, clamps, n_steps)
+    rows = arrays["nanoampere_rows"]
+    if rows.shape[0] == 0:
+        return traces
+    area = node_geometry(arrays, params)[2][arrays["nanoampere_comps"]]
+    scale = jnp.ones(traces.shape[0], traces.dtype).at[rows].set(area * units.DENSITY_TO_CURRENT)
+    return traces * scale[:, None]
 
 
 @dataclass(frozen=True)
@@ -27,6 +39,7 @@ class Simulation:
         stimuli: (n_stimuli, n_steps) currents (nA) in the order of the `.stimulate` calls.
         clamps: (n_clamps, n_steps) clamp voltages (mV) in the order of the `.clamp` calls.
         recording_names: one label per recorded row.
+        recording_units: the unit of each recorded row ("mV", "mA/cm2", "nA", "mM", ...).
     """
 
     spec: StaticSpec
@@ -35,6 +48,7 @@ class Simulation:
     stimuli: jax.Array
     clamps: jax.Array
     recording_names: tuple[str, ...]
+    recording_units: tuple[str, ...] = ()
 
     @property
     def dt(self) -> float:
@@ -77,7 +91,7 @@ class Simulation:
         _check_values(params, stimuli, clamps)
         stimuli = jnp.reshape(stimuli, (-1, n_steps)) if jnp.size(stimuli) else _none(n_steps)
         clamps = jnp.reshape(clamps, (-1, n_steps)) if jnp.size(clamps) else _none(n_steps)
-        return _simulate_jit(self.spec, self.arrays, params, stimuli, clamps, n_steps)
+        return _recordings(self.spec, self.arrays, params, stimuli, clamps, n_steps)
 
 
 def _none(n_steps: int) -> jax.Array:

@@ -62,10 +62,11 @@ class Clamp:
 
 @dataclass(frozen=True)
 class Recording:
-    """A recorded quantity ("v" or "Mechanism.state") at each of `comps`."""
+    """A recorded quantity ("v", "Mechanism.state", ...) at each of `comps`, in `unit`."""
 
     name: str
     comps: np.ndarray
+    unit: str
 
 
 class Cell(Selection):
@@ -415,7 +416,7 @@ class Cell(Selection):
             raise ValueError(f"{self.describe(twice[0])} is already clamped")
         self.clamps.append(Clamp(comps, self._time_series("clamp voltage", values)))
 
-    def _record(self, name: str, comps: np.ndarray) -> None:
+    def _record(self, name: str, comps: np.ndarray, unit: str | None) -> None:
         in_use = [m.mechanism for m in self.mechanisms.values()]
         ion_variables = [*self.ion_values, *membrane.ion_currents_of(in_use)]
         if name != "v" and name not in ion_variables:
@@ -431,4 +432,25 @@ class Cell(Selection):
             missing = comps[~inserted.where[comps]]
             if missing.size:
                 raise ValueError(f"{mech_name} is not inserted at {self.describe(missing[0])}")
-        self.recordings.append(Recording(name, comps))
+        natural = self.recording_unit(name)
+        if unit is not None and unit != natural and not (natural == "mA/cm2" and unit == "nA"):
+            raise ValueError(
+                f"cannot record {name!r} in {unit!r}: it is in {natural!r}; only currents "
+                "(mA/cm2) can also be recorded in nA"
+            )
+        self.recordings.append(Recording(name, comps, unit or natural))
+
+    def recording_unit(self, name: str) -> str:
+        """The unit of a recordable quantity: "mV" for v and reversal potentials, "mM" for
+        concentrations, "mA/cm2" for currents, a state's declared unit for a state."""
+        if name == "v":
+            return "mV"
+        in_use = [m.mechanism for m in self.mechanisms.values()]
+        if "." not in name:
+            kind = membrane.ion_variable_kind(name, in_use)
+            return {"reversal": "mV", "current": "mA/cm2"}.get(kind, "mM")
+        mech_name, _, quantity = name.partition(".")
+        mechanism = self.mechanisms[mech_name].mechanism
+        if quantity in mechanism.states:
+            return mechanism.states[quantity].unit
+        return "mA/cm2"

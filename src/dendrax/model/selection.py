@@ -93,9 +93,15 @@ class Selection:
         self._cell._clamp(name, self._comps, values)
         return self
 
-    def record(self, name: str = "v") -> Selection:
-        """Record "v" (mV) or a mechanism state ("HH.m"): one row per selected compartment."""
-        self._cell._record(name, self._comps)
+    def record(self, name: str = "v", unit: str | None = None) -> Selection:
+        """Record a quantity, one row per selected compartment: "v" (mV), a mechanism state
+        ("HH.m"), a mechanism's current ("NaTa_t.ina", "HH.i"), an ion's total current
+        ("ica"), reversal potential ("eca") or concentration ("cai").
+
+        Currents are densities (mA/cm²) unless `unit="nA"`: the compartment's current, the
+        density times its membrane area. `sim.recording_units` states each row's unit.
+        """
+        self._cell._record(name, self._comps, unit)
         return self
 
 
