@@ -94,3 +94,17 @@ def test_calcium_dynamics_match_neuron(results, protocol):
     assert np.max(np.abs(ours[eca] - theirs[eca])) < VOLTAGE_TOLERANCE
     for row in range(3, len(CALCIUM_RECORDS)):
         assert relative_error(ours[row], theirs[row]) < CURRENT_TOLERANCE, CALCIUM_RECORDS[row]
+
+
+FIXED_TEMPERATURE = ["NaTa_t", "NaTs2_t", "Nap_Et2", "K_Pst", "K_Tst", "Im", "Ca_LVAst"]
+
+
+def test_rate_factor_stays_at_34_degrees(tmp_path_factory):
+    """The published files fix qt at 34 °C whatever celsius: at 37 °C both still agree."""
+    load_test_mechanisms(tmp_path_factory)
+    cases = []
+    for name in FIXED_TEMPERATURE:
+        cls, current, conductance, value, stimulus = CHANNELS[name]
+        cases.append(channel_cases(cls(), current, {conductance: value}, stimulus)["current step"])
+    for ours, theirs in run_both(cases, T_MAX, celsius=37.0):
+        assert_channel_matches(ours, theirs, "current step")

@@ -6,7 +6,7 @@ NEURON {
 }
 UNITS { (S) = (siemens) (mV) = (millivolt) (mA) = (milliamp) }
 PARAMETER { gK_Pstbar = 0.00001 (S/cm2) }
-ASSIGNED { v (mV) ek (mV) ik (mA/cm2) celsius (degC) minf mtau (ms) hinf htau (ms) }
+ASSIGNED { v (mV) ek (mV) ik (mA/cm2) minf mtau (ms) hinf htau (ms) }
 STATE { m h }
 BREAKPOINT {
     SOLVE states METHOD cnexp
@@ -19,7 +19,7 @@ DERIVATIVE states {
 }
 INITIAL { rates(v) m = minf h = hinf }
 PROCEDURE rates(vm (mV)) { LOCAL qt, u
-    qt = 2.3^((celsius - 21)/10)
+    qt = 2.3^((34 - 21)/10)  : fixed at 34 degC, as in the published file
     u = vm + 10
     minf = 1/(1 + exp(-(u + 1)/12))
     if (u < -50) {

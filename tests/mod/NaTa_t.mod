@@ -7,7 +7,7 @@ NEURON {
 }
 UNITS { (S) = (siemens) (mV) = (millivolt) (mA) = (milliamp) }
 PARAMETER { gNaTa_tbar = 0.00001 (S/cm2) }
-ASSIGNED { v (mV) ena (mV) ina (mA/cm2) celsius (degC) minf mtau (ms) hinf htau (ms) }
+ASSIGNED { v (mV) ena (mV) ina (mA/cm2) minf mtau (ms) hinf htau (ms) }
 STATE { m h }
 BREAKPOINT {
     SOLVE states METHOD cnexp
@@ -20,7 +20,7 @@ DERIVATIVE states {
 }
 INITIAL { rates(v) m = minf h = hinf }
 PROCEDURE rates(vm (mV)) { LOCAL qt, a, b, u
-    qt = 2.3^((celsius - 21)/10)
+    qt = 2.3^((34 - 21)/10)  : fixed at 34 degC, as in the published file
     u = vm
     if (u == -38) { u = u + 0.0001 }
     a = 0.182*(u + 38)/(1 - exp(-(u + 38)/6))

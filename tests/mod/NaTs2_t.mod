@@ -6,7 +6,7 @@ NEURON {
 }
 UNITS { (S) = (siemens) (mV) = (millivolt) (mA) = (milliamp) }
 PARAMETER { gNaTs2_tbar = 0.00001 (S/cm2) }
-ASSIGNED { v (mV) ena (mV) ina (mA/cm2) celsius (degC) minf mtau (ms) hinf htau (ms) }
+ASSIGNED { v (mV) ena (mV) ina (mA/cm2) minf mtau (ms) hinf htau (ms) }
 STATE { m h }
 BREAKPOINT {
     SOLVE states METHOD cnexp
@@ -19,7 +19,7 @@ DERIVATIVE states {
 }
 INITIAL { rates(v) m = minf h = hinf }
 PROCEDURE rates(vm (mV)) { LOCAL qt, a, b, u
-    qt = 2.3^((celsius - 21)/10)
+    qt = 2.3^((34 - 21)/10)  : fixed at 34 degC, as in the published file
     u = vm
     if (u == -32) { u = u + 0.0001 }
     a = 0.182*(u + 32)/(1 - exp(-(u + 32)/6))

@@ -6,8 +6,9 @@ properties. PLoS Comput. Biol. 7, e1002107 (ModelDB 139653). Class names are the
 files' SUFFIXes and parameter names their PARAMETER names.
 
 The published files fix the temperature factor of the channels with a q10 at 34 °C
-(`qt = 2.3^((34-21)/10)`, the temperature of Hay et al.'s simulations); here it follows
-the simulation's `celsius`, so the two agree at `dx.build(..., celsius=34.0)`.
+(`qt = 2.3^((34-21)/10)`, the temperature of Hay et al.'s simulations), whatever NEURON's
+`celsius`; so do these channels (`temperature.HAY_RATE_FACTOR`), so that a model runs as
+in NEURON at any `celsius`.
 """
 
 from dendrax.mechanisms.hay2011.ca_hva import Ca_HVA

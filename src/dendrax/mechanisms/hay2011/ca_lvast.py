@@ -4,10 +4,11 @@ import jax.numpy as jnp
 
 from dendrax.mechanisms import gates
 from dendrax.mechanisms.base import Parameter, State
+from dendrax.mechanisms.hay2011.temperature import HAY_RATE_FACTOR
 
 
-def _rates(v, celsius):
-    qt = gates.temperature_factor(2.3, celsius, 21.0)
+def _rates(v):
+    qt = HAY_RATE_FACTOR
     u = v + 10.0  # Hay et al. shift the published kinetics by 10 mV
     m_inf = 1.0 / (1.0 + jnp.exp((u + 30.0) / -6.0))
     m_tau = 5.0 + 20.0 / (1.0 + jnp.exp((u + 25.0) / 5.0))
@@ -22,7 +23,8 @@ class Ca_LVAst(gates.GatedChannel):
     Avery, R. B. & Johnston, D. (1996). Multiple channel types contribute to the
     low-voltage-activated calcium current in hippocampal CA3 pyramidal neurons.
     J. Neurosci. 16, 5567–5582; Randall, A. D. & Tsien, R. W. (1997). Neuropharmacology 36,
-    879–893; shifted by 10 mV as in Hay et al. (2011), q10 = 2.3 from 21 °C.
+    879–893; shifted by 10 mV as in Hay et al. (2011), q10 = 2.3 from 21 °C, fixed at
+    34 °C as in the published file.
     """
 
     parameters = {
@@ -33,7 +35,7 @@ class Ca_LVAst(gates.GatedChannel):
     writes = ("ica",)
 
     def gate_rates(self, v, params, celsius):
-        return _rates(v, celsius)
+        return _rates(v)
 
     def current(self, states, v, params):
         m, h = states["m"], states["h"]

@@ -4,10 +4,11 @@ import jax.numpy as jnp
 
 from dendrax.mechanisms import gates
 from dendrax.mechanisms.base import Parameter, State
+from dendrax.mechanisms.hay2011.temperature import HAY_RATE_FACTOR
 
 
-def _rates(v, celsius):
-    qt = gates.temperature_factor(2.3, celsius, 21.0)
+def _rates(v):
+    qt = HAY_RATE_FACTOR
     u = v + 10.0  # Hay et al. shift the published kinetics by 10 mV
     m_inf = 1.0 / (1.0 + jnp.exp(-(u + 1.0) / 12.0))
     m_tau = jnp.where(
@@ -23,7 +24,7 @@ class K_Pst(gates.GatedChannel):
 
     Korngreen, A. & Sakmann, B. (2000). Voltage-gated K+ channels in layer 5 neocortical
     pyramidal neurones from young rats. J. Physiol. 525, 621–639; shifted by 10 mV as in
-    Hay et al. (2011), q10 = 2.3 from 21 °C.
+    Hay et al. (2011), q10 = 2.3 from 21 °C, fixed at 34 °C as in the published file.
     """
 
     parameters = {"gK_Pstbar": Parameter(0.00001, "S/cm2", "maximal conductance", nonnegative=True)}
@@ -32,7 +33,7 @@ class K_Pst(gates.GatedChannel):
     writes = ("ik",)
 
     def gate_rates(self, v, params, celsius):
-        return _rates(v, celsius)
+        return _rates(v)
 
     def current(self, states, v, params):
         m, h = states["m"], states["h"]

@@ -4,10 +4,11 @@ import jax.numpy as jnp
 
 from dendrax.mechanisms import gates
 from dendrax.mechanisms.base import Parameter, State
+from dendrax.mechanisms.hay2011.temperature import HAY_RATE_FACTOR
 
 
-def _rates(v, celsius):
-    qt = gates.temperature_factor(2.3, celsius, 21.0)
+def _rates(v):
+    qt = HAY_RATE_FACTOR
     m_inf = 1.0 / (1.0 + jnp.exp((v + 52.6) / -4.6))
     u = gates.away_from(v, -38.0)
     forward, backward = gates.linoid_pair(u + 38.0, 6.0)
@@ -27,7 +28,8 @@ class Nap_Et2(gates.GatedChannel):
 
     Magistretti, J. & Alonso, A. (1999). Biophysical properties and slow voltage-dependent
     inactivation of a sustained sodium current in entorhinal cortex layer-II principal
-    neurons. J. Gen. Physiol. 114, 491–509; as in Hay et al. (2011), q10 = 2.3 from 21 °C.
+    neurons. J. Gen. Physiol. 114, 491–509; as in Hay et al. (2011), q10 = 2.3 from 21 °C,
+    fixed at 34 °C as in the published file.
     """
 
     parameters = {
@@ -38,7 +40,7 @@ class Nap_Et2(gates.GatedChannel):
     writes = ("ina",)
 
     def gate_rates(self, v, params, celsius):
-        return _rates(v, celsius)
+        return _rates(v)
 
     def current(self, states, v, params):
         m, h = states["m"], states["h"]

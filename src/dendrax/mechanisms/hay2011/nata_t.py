@@ -2,12 +2,13 @@
 
 from dendrax.mechanisms import gates
 from dendrax.mechanisms.base import Parameter, State
+from dendrax.mechanisms.hay2011.temperature import HAY_RATE_FACTOR
 
 
-def sodium_rates(v, celsius, m_half: float, h_half: float):
+def sodium_rates(v, m_half: float, h_half: float):
     """Gates of the Colbert & Pan (2002) sodium channel with half-points m_half, h_half (mV);
-    q10 = 2.3 from 21 °C."""
-    qt = gates.temperature_factor(2.3, celsius, 21.0)
+    q10 = 2.3 from 21 °C, fixed at 34 °C as in the published file."""
+    qt = HAY_RATE_FACTOR
     u = gates.away_from(v, m_half)
     forward, backward = gates.linoid_pair(u - m_half, 6.0)
     alpha_m, beta_m = 0.182 * forward, 0.124 * backward
@@ -25,7 +26,7 @@ class NaTa_t(gates.GatedChannel):
 
     Colbert, C. M. & Pan, E. (2002). Ion channel properties underlying axonal action
     potential initiation in pyramidal neurons. Nat. Neurosci. 5, 533–538; as in Hay et al.
-    (2011), q10 = 2.3 from 21 °C.
+    (2011), q10 = 2.3 from 21 °C, fixed at 34 °C as in the published file.
     """
 
     parameters = {
@@ -36,7 +37,7 @@ class NaTa_t(gates.GatedChannel):
     writes = ("ina",)
 
     def gate_rates(self, v, params, celsius):
-        return sodium_rates(v, celsius, -38.0, -66.0)
+        return sodium_rates(v, -38.0, -66.0)
 
     def current(self, states, v, params):
         m, h = states["m"], states["h"]

@@ -10,7 +10,7 @@ class NaTs2_t(gates.GatedChannel):
     shifted 6 mV in depolarising direction.
 
     Colbert, C. M. & Pan, E. (2002). Nat. Neurosci. 5, 533–538; shifted as in Hay et al.
-    (2011), q10 = 2.3 from 21 °C.
+    (2011), q10 = 2.3 from 21 °C, fixed at 34 °C as in the published file.
     """
 
     parameters = {
@@ -21,7 +21,7 @@ class NaTs2_t(gates.GatedChannel):
     writes = ("ina",)
 
     def gate_rates(self, v, params, celsius):
-        return sodium_rates(v, celsius, -32.0, -60.0)
+        return sodium_rates(v, -32.0, -60.0)
 
     def current(self, states, v, params):
         m, h = states["m"], states["h"]
