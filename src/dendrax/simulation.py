@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from dendrax import units
+from dendrax.diagnose import InvalidValue, first_invalid
 from dendrax.model.cell import GEOMETRY_UNITS
 from dendrax.native import simulate
 from dendrax.solve.stepping import StaticSpec, node_geometry
@@ -81,6 +82,22 @@ class Simulation:
             stimuli: (n_stimuli, n_steps) currents (nA), replacing the cell's stimuli.
             clamps: (n_clamps, n_steps) clamp voltages (mV), replacing the cell's clamps.
         """
+        params, stimuli, clamps, n_steps = self._inputs(params, t_max, stimuli, clamps)
+        return _recordings(self.spec, self.arrays, params, stimuli, clamps, n_steps)
+
+    def first_invalid(
+        self, params=None, t_max: float | None = None, stimuli=None, clamps=None
+    ) -> InvalidValue | None:
+        """Where the run with these arguments (as `run`'s) first produces a NaN or infinite
+        voltage or state, or a concentration <= 0: the step, time, quantity, compartment,
+        value and the parameters there (`dendrax.diagnose.InvalidValue`); None if nowhere.
+
+        Replays the run on the host with the pure-JAX path (not under jit or vmap).
+        """
+        return first_invalid(self.spec, self.arrays, *self._inputs(params, t_max, stimuli, clamps))
+
+    def _inputs(self, params, t_max, stimuli, clamps):
+        """`run`'s arguments checked, with defaults filled in, and the number of steps."""
         params = self.params if params is None else params
         _check_structure(self.params, params)
         stimuli = self.stimuli if stimuli is None else stimuli
@@ -91,7 +108,7 @@ class Simulation:
         _check_values(params, stimuli, clamps)
         stimuli = jnp.reshape(stimuli, (-1, n_steps)) if jnp.size(stimuli) else _none(n_steps)
         clamps = jnp.reshape(clamps, (-1, n_steps)) if jnp.size(clamps) else _none(n_steps)
-        return _recordings(self.spec, self.arrays, params, stimuli, clamps, n_steps)
+        return params, stimuli, clamps, n_steps
 
 
 def _none(n_steps: int) -> jax.Array:

@@ -98,9 +98,9 @@ def _recorded(spec: StaticSpec, arrays: dict, v, states, observed: dict) -> jax.
     return jnp.concatenate(rows)[arrays["record_order"]]
 
 
-def simulate(spec: StaticSpec, arrays: dict, params: dict, stimuli, clamps, n_steps: int):
-    """Run `n_steps` steps; returns recordings of shape (n_recordings, n_steps + 1)."""
-    dtype = params["radius"].dtype
+def step_function(spec: StaticSpec, arrays: dict, params: dict):
+    """One time step: ((v, states), (stimulus, command)) -> ((v, states), recorded), with
+    the stimuli (nA) and clamp commands (mV) of the step, as `jax.lax.scan` takes it."""
     capacitance, coupling, area = node_geometry(arrays, params)
     parent = arrays["parent"]
     children = arrays["children"]
@@ -163,6 +163,13 @@ def simulate(spec: StaticSpec, arrays: dict, params: dict, stimuli, clamps, n_st
         )
         return (v_new, new_states), _recorded(spec, arrays, v_new, new_states, observed)
 
+    return step
+
+
+def simulate(spec: StaticSpec, arrays: dict, params: dict, stimuli, clamps, n_steps: int):
+    """Run `n_steps` steps; returns recordings of shape (n_recordings, n_steps + 1)."""
+    dtype = params["radius"].dtype
+    step = step_function(spec, arrays, params)
     v0, states0 = initial_state(spec, arrays, params, dtype)
     stimulus_steps = jnp.asarray(stimuli, dtype).T
     command_steps = jnp.asarray(clamps, dtype).T
