@@ -14,7 +14,7 @@ def _simulation(t_max):
     cell.insert(dx.channels.HH())
     cell.branch(0).comp(0).stimulate(dx.step_current(0.5, 1.0, 0.4, 0.025, t_max))
     cell.branch(2).loc(0.9).record("v")
-    return dx.build(cell)
+    return dx.build(cell, backend="jax")  # the pure-JAX time loop (native has its own adjoint)
 
 
 def _loss_and_grad(sim):

@@ -32,8 +32,8 @@ FLAGS = (
 """Optimise and vectorise, but keep IEEE arithmetic: no fused multiply-add, no reassociation,
 so that the kernel computes what the pure-JAX path computes."""
 
-_registered: dict[str, str] = {}
-"""FFI target name of each kernel (by key) loaded in this process."""
+_registered: dict[tuple[str, str], str] = {}
+"""FFI target name of each handler (by kernel key and symbol) loaded in this process."""
 
 _loads = itertools.count()
 
@@ -80,11 +80,12 @@ def _compile(source: str, target: pathlib.Path) -> None:
         os.replace(out, target)  # atomic: a concurrent process sees all of it or nothing
 
 
-def load(source: str) -> str:
-    """The FFI target name of the kernel built from `source`; compiles it if not cached."""
+def load(source: str, symbol: str = "DendraxSimulate") -> str:
+    """The FFI target name of the handler `symbol` in the kernel built from `source`;
+    compiles it if not cached."""
     key = _key(source)
-    if key in _registered:
-        return _registered[key]
+    if (key, symbol) in _registered:
+        return _registered[key, symbol]
     path = cache_dir() / f"kernel-{key}.so"
     if not path.exists():
         try:
@@ -94,11 +95,11 @@ def load(source: str) -> str:
             raise BuildError(f"cannot build {path}: {error}") from error
     try:
         library = ctypes.CDLL(str(path))
-        handler = jax.ffi.pycapsule(library.DendraxSimulate)
+        handler = jax.ffi.pycapsule(getattr(library, symbol))
     except (OSError, AttributeError) as error:
         raise BuildError(f"cannot load {path}: {error}") from error
     # XLA refuses a second library under a name it knows, so each load gets its own name.
-    name = f"dendrax_simulate_{key}_{next(_loads)}"
+    name = f"dendrax_{symbol.lower()}_{key}_{next(_loads)}"
     jax.ffi.register_ffi_target(name, handler, platform="cpu")
-    _registered[key] = name
+    _registered[key, symbol] = name
     return name
