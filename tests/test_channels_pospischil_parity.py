@@ -1,14 +1,20 @@
 """Every Pospischil et al. (2008) channel against the same NMODL mechanism in NEURON.
 
 As for the Hay et al. set (tests/test_channels_hay_parity.py): one compartment with a
-passive leak and the channel, here at 36 °C, under a current step and a voltage clamp.
+passive leak and the channel under a current step and a voltage clamp; the paper's
+per-current classes at 36 °C, the published files' mechanisms (hh2, im, ical, it, cad; our
+transcriptions in tests/mod/pospischil_*.mod) at 33 °C.
 """
 
+import numpy as np
 import pytest
 from neuron_mechanisms import (
+    CURRENT_TOLERANCE,
+    VOLTAGE_TOLERANCE,
     assert_channel_matches,
     channel_cases,
     load_test_mechanisms,
+    relative_error,
     run_both,
 )
 
@@ -43,3 +49,71 @@ def results(tmp_path_factory):
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_channel_matches_neuron(results, name, protocol):
     assert_channel_matches(*results[name, protocol], protocol)
+
+
+PUBLISHED_CELSIUS = 33.0
+"""Off the files' 36 °C, so that their temperature factors (hh2, im, it) take part."""
+
+PUBLISHED = {
+    # name: (mechanisms with their parameter values, step current nA, records)
+    "hh2": (
+        [(dx.channels.hh2(), {"gnabar": 0.05, "gkbar": 0.005, "vtraub": -55.0})],
+        0.3,
+        [("v", "v"), ("hh2.ina", "ina_hh2"), ("hh2.ik", "ik_hh2")],
+    ),
+    "im": (
+        [(dx.channels.im(), {"gkbar": 0.002, "taumax": 100.0})],
+        0.5,
+        [("v", "v"), ("im.ik", "ik_im")],
+    ),
+    "ical": (
+        [(dx.channels.ical(), {"gcabar": 0.002})],
+        0.3,
+        [("v", "v"), ("ical.ica", "ica_ical"), ("ical.carev", "carev_ical")],
+    ),
+    "it": (
+        [(dx.channels.it(), {"gcabar": 0.002, "shift": 1.0})],
+        -0.2,
+        [("v", "v"), ("it.ica", "ica_it"), ("it.carev", "carev_it")],
+    ),
+    "cad with ical": (
+        [(dx.channels.ical(), {"gcabar": 0.002}), (dx.channels.cad(), {"depth": 1.0})],
+        0.3,
+        [("v", "v"), ("ical.ica", "ica_ical"), ("cai", "cai")],
+    ),
+    "cad with it": (
+        [(dx.channels.it(), {"gcabar": 0.002}), (dx.channels.cad(), {"taur": 20.0})],
+        -0.2,
+        [("v", "v"), ("it.ica", "ica_it"), ("cai", "cai")],
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    """The channels under the published files' names, both protocols in one simulation."""
+    load_test_mechanisms(tmp_path_factory)
+    cases, keys = [], []
+    for name, (mechanisms, stimulus, records) in PUBLISHED.items():
+        inserts = [(dx.channels.Leak(), "pas", {})]
+        inserts += [(mechanism, mechanism.name, values) for mechanism, values in mechanisms]
+        base = {"inserts": inserts, "records": records}
+        cases += [{**base, "stimulus": stimulus}, {**base, "clamp": True}]
+        keys += [(name, protocol) for protocol in PROTOCOLS]
+    traces = run_both(cases, 40.0, celsius=PUBLISHED_CELSIUS)
+    return dict(zip(keys, traces, strict=True))
+
+
+@pytest.mark.parametrize("name", list(PUBLISHED))
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_published_mechanism_matches_neuron(published, name, protocol):
+    """Voltage within VOLTAGE_TOLERANCE, each current (and cai, carev) within
+    CURRENT_TOLERANCE of its peak; every current flows and a current step moves v."""
+    ours, theirs = published[name, protocol]
+    if protocol == "current step":
+        assert np.ptp(theirs[0]) > 5.0, "the step should move the voltage (mV)"
+    assert np.max(np.abs(ours[0] - theirs[0])) < VOLTAGE_TOLERANCE
+    records = [record for record, _ in PUBLISHED[name][2]]
+    for record, mine, reference in zip(records[1:], ours[1:], theirs[1:], strict=True):
+        assert np.max(np.abs(reference)) > 1e-6, record
+        assert relative_error(mine, reference) < CURRENT_TOLERANCE, record

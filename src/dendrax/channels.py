@@ -3,8 +3,10 @@
 - `HH`, `Leak`: Hodgkin–Huxley (NEURON's `hh`) and a passive leak (NEURON's `pas`).
 - Hay et al. (2011), names as in the published .mod files: `NaTa_t`, `NaTs2_t`, `Nap_Et2`,
   `K_Pst`, `K_Tst`, `SKv3_1`, `SK_E2`, `Ca_HVA`, `Ca_LVAst`, `Im`, `Ih`, `CaDynamics_E2`.
-- Pospischil et al. (2008): `PospischilNa`, `PospischilKd`, `PospischilM` (slow K),
-  `PospischilCaL` (L-type) and `PospischilCaT` (T-type).
+- Pospischil et al. (2008), names as in the published .mod files: `hh2` (Na and K),
+  `im` (slow K; not Hay's `Im`), `ical` (L-type Ca), `it` (T-type Ca) and `cad` (Ca
+  decay); and the paper's equations per current: `PospischilNa`, `PospischilKd`,
+  `PospischilM` (slow K), `PospischilCaL` (L-type) and `PospischilCaT` (T-type).
 """
 
 from dendrax.mechanisms.hay2011 import (
@@ -29,6 +31,11 @@ from dendrax.mechanisms.pospischil2008 import (
     PospischilKd,
     PospischilM,
     PospischilNa,
+    cad,
+    hh2,
+    ical,
+    im,
+    it,
 )
 
 __all__ = [
@@ -51,4 +58,9 @@ __all__ = [
     "PospischilM",
     "PospischilNa",
     "SKv3_1",
+    "cad",
+    "hh2",
+    "ical",
+    "im",
+    "it",
 ]
