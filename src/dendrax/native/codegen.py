@@ -215,5 +215,11 @@ def scalar_function(name: str, fn: Callable, n_inputs: int, n_outputs: int, dtyp
     )
     body = emitter.lines + [f"out{k} = static_cast<{t}>({o});" for k, o in enumerate(outputs)]
     return "\n".join(
-        [f"static inline void {name}({signature}) {{", *(f"  {line}" for line in body), "}"]
+        [
+            # Inlined however large the kernel grows (GCC stops inlining into very large
+            # functions): a call in a loop over sites keeps the loop from vectorising.
+            f"static inline __attribute__((always_inline)) void {name}({signature}) {{",
+            *(f"  {line}" for line in body),
+            "}",
+        ]
     )

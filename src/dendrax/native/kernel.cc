@@ -5,7 +5,11 @@
 // and compiles one shared library per model configuration. Per step, as the pure-JAX path
 // (dendrax/solve/stepping.py): membrane currents and slopes at the present voltage, stimuli,
 // axial currents, the tree solve (Hines 1984), the new voltage, then the state updates at
-// the new voltage; recordings after every step.
+// the new voltage; recordings after every step. Ion values that change during a run are
+// kept per node in rows (see IonRows in source.py): reversal potentials from concentrations
+// at the start of a step, ion currents summed over their channels (moved to the middle of
+// the step for Crank-Nicolson), and concentrations written by the mechanisms that update
+// first, before the others (dendrax/mechanisms/membrane.py's order).
 
 #include <cmath>
 #include <cstdint>
@@ -26,6 +30,21 @@ using Index = @INDEX_TYPE@;  // JAX's integer type: int64_t with jax_enable_x64,
 constexpr ffi::DataType kIndex = ffi::DataType::@FFI_INDEX@;
 constexpr T kFactor = @FACTOR@;  // v += kFactor * delta (1: backward Euler, 2: Crank-Nicolson)
 constexpr int64_t kMechanisms = @N_MECHANISMS@;
+// Per mechanism: rows of site values (its site inputs and area factor) and of states.
+constexpr int64_t kParamRows[kMechanisms + 1] = {@PARAM_ROWS@};
+constexpr int64_t kStateRows[kMechanisms + 1] = {@STATE_ROWS@};
+constexpr int64_t kIonRows = @N_ION_ROWS@;  // per-node ion rows
+constexpr int64_t kMaxIonInputs = @MAX_ION_INPUTS@;  // ion rows one mechanism reads, at most
+constexpr int64_t kMaxFluxes = @MAX_FLUXES@;  // ion densities and slopes one mechanism sums
+
+// Inlined wherever they are used, however large the kernel: a call in a loop over sites
+// keeps it from vectorising (GCC stops inlining into very large functions).
+template <class U>
+inline U dx_max(U a, U b) __attribute__((always_inline));
+template <class U>
+inline U dx_min(U a, U b) __attribute__((always_inline));
+inline double dx_exp(double x) __attribute__((always_inline));
+inline float dx_exp(float x) __attribute__((always_inline));
 
 @SCALAR_MATH@
 
@@ -52,6 +71,7 @@ struct Inputs {
   const T* site_values;
   const T* stimulus;
   const T* commands;
+  const T* ion_values;
 };
 
 // Simulations advance W at a time, interleaved: value q of lane w is at [q * W + w], so that
@@ -63,24 +83,33 @@ void simulate_lanes(const Model& model, const Inputs* in, int64_t n_state_values
   const int64_t n = model.n_nodes;
   const int64_t columns = model.n_steps + 1;
   int64_t max_sites = 1;
+  int64_t site_begin[kMechanisms + 1], param_begin[kMechanisms + 1],
+      state_begin[kMechanisms + 1];
+  site_begin[0] = param_begin[0] = state_begin[0] = 0;
   for (int64_t j = 0; j < kMechanisms; ++j) {
-    max_sites = std::max<int64_t>(max_sites, model.site_count[j]);
+    const int64_t count = model.site_count[j];
+    max_sites = std::max<int64_t>(max_sites, count);
+    site_begin[j + 1] = site_begin[j] + count;
+    param_begin[j + 1] = param_begin[j] + kParamRows[j] * count;
+    state_begin[j + 1] = state_begin[j] + kStateRows[j] * count;
   }
   auto interleave = [](std::vector<T>& to, int64_t offset, int64_t size, auto lane_data) {
     for (int64_t q = 0; q < size; ++q) {
       for (int w = 0; w < W; ++w) to[(offset + q) * W + w] = lane_data(w)[q];
     }
   };
-  // v and the states side by side, so that a record slot indexes either.
-  std::vector<T> values((n + n_state_values) * W), coupling(n * W), diag_fixed(n * W),
-      site_values(n_site_values * W);
+  // v, the states and the ion rows side by side, so that a record slot indexes any of them.
+  std::vector<T> values((n + n_state_values + kIonRows * n) * W), coupling(n * W),
+      diag_fixed(n * W), site_values(n_site_values * W);
   interleave(values, 0, n, [&](int w) { return in[w].v0; });
   interleave(values, n, n_state_values, [&](int w) { return in[w].states0; });
+  interleave(values, n + n_state_values, kIonRows * n, [&](int w) { return in[w].ion_values; });
   interleave(coupling, 0, n, [&](int w) { return in[w].coupling; });
   interleave(diag_fixed, 0, n, [&](int w) { return in[w].diag_fixed; });
   interleave(site_values, 0, n_site_values, [&](int w) { return in[w].site_values; });
   T* v = values.data();
   T* states = v + n * W;
+  T* ion = states + n_state_values * W;
   std::vector<T> current(n * W), slope(n * W), injected(n * W), flow(n * W),
       from_children(n * W), rhs(n * W), diag(n * W), delta(n * W);
   // Voltage clamps: a clamped node's change is known; its column moves to the right-hand
@@ -91,7 +120,8 @@ void simulate_lanes(const Model& model, const Inputs* in, int64_t n_state_values
   std::vector<T> known(clamps ? n * W : 0), known_flow(clamps ? n * W : 0),
       step_coupling(clamps ? n * W : 0);
   const T* solve_coupling = clamps ? step_coupling.data() : coupling.data();
-  std::vector<T> site_v(max_sites * W), site_current(max_sites * W), site_slope(max_sites * W);
+  std::vector<T> site_v(max_sites * W), site_current(max_sites * W), site_slope(max_sites * W),
+      site_ion(kMaxIonInputs * max_sites * W), site_flux(kMaxFluxes * max_sites * W);
   auto record = [&](int64_t column) {
     for (int64_t r = 0; r < model.n_records; ++r) {
       for (int w = 0; w < W; ++w) {
@@ -99,15 +129,15 @@ void simulate_lanes(const Model& model, const Inputs* in, int64_t n_state_values
       }
     }
   };
+  {  // the ion values of the initial state, for the first column of the recordings
+    @INITIAL_EVALUATION@
+  }
   record(0);
   for (int64_t step = 0; step < model.n_steps; ++step) {
     std::fill(current.begin(), current.end(), T(0));
     std::fill(slope.begin(), slope.end(), T(0));
     {
-      const Index* site_node = model.site_node;
-      const T* params = site_values.data();
-      T* state = states;
-      @CURRENT_LOOPS@
+      @EVALUATION@
     }
     std::fill(injected.begin(), injected.end(), T(0));
     for (int64_t k = 0; k < model.n_stim_pairs; ++k) {
@@ -188,9 +218,9 @@ void simulate_lanes(const Model& model, const Inputs* in, int64_t n_state_values
     }
     for (int64_t q = 0; q < n * W; ++q) v[q] = v[q] + kFactor * delta[q];
     {
-      const Index* site_node = model.site_node;
-      const T* params = site_values.data();
-      T* state = states;
+      @SECOND_ORDER@
+    }
+    {
       @UPDATE_LOOPS@
     }
     record(step + 1);
@@ -214,7 +244,8 @@ ffi::Error Simulate(ffi::Buffer<kType> diag_fixed, ffi::Buffer<kType> coupling,
                     ffi::Buffer<kIndex> site_count, ffi::Buffer<kIndex> stim_row,
                     ffi::Buffer<kIndex> stim_node, ffi::Buffer<kIndex> record_slot,
                     ffi::Buffer<kIndex> clamp_row, ffi::Buffer<kIndex> clamp_node,
-                    int64_t threads, ffi::ResultBuffer<kType> out) {
+                    ffi::Buffer<kType> ion_values, int64_t threads,
+                    ffi::ResultBuffer<kType> out) {
   const auto dims = out->dimensions();
   if (dims.size() < 2) return ffi::Error::InvalidArgument("recordings must be 2-d");
   const int64_t n_records = dims[dims.size() - 2];
@@ -228,6 +259,9 @@ ffi::Error Simulate(ffi::Buffer<kType> diag_fixed, ffi::Buffer<kType> coupling,
   };
   if (per(site_count) != kMechanisms) {
     return ffi::Error::InvalidArgument("site_count does not match the generated mechanisms");
+  }
+  if (per(ion_values) != kIonRows * per(parent)) {
+    return ffi::Error::InvalidArgument("ion_values does not match the generated ion rows");
   }
   Model model{per(parent),           columns - 1,           n_records,
               per(stim_row),         per(clamp_row),        parent.typed_data(),
@@ -243,7 +277,8 @@ ffi::Error Simulate(ffi::Buffer<kType> diag_fixed, ffi::Buffer<kType> coupling,
                   states0.typed_data() + b * n_states,
                   site_values.typed_data() + b * n_site_values,
                   stimulus.typed_data() + b * per(stimulus),
-                  commands.typed_data() + b * per(commands)};
+                  commands.typed_data() + b * per(commands),
+                  ion_values.typed_data() + b * per(ion_values)};
   };
   // A batch runs in groups of kLanes simulations; the last group repeats its last
   // simulation in the lanes left over and writes their recordings to scratch.
@@ -304,5 +339,6 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(DendraxSimulate, Simulate,
                                   .Arg<ffi::Buffer<kIndex>>()
                                   .Arg<ffi::Buffer<kIndex>>()
                                   .Arg<ffi::Buffer<kIndex>>()
+                                  .Arg<ffi::Buffer<kType>>()
                                   .Attr<int64_t>("threads")
                                   .Ret<ffi::Buffer<kType>>());

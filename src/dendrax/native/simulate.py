@@ -18,7 +18,7 @@ from dendrax import units
 from dendrax.mechanisms import membrane
 from dendrax.native import gradient
 from dendrax.native.library import load
-from dendrax.native.source import kernel_source, site_inputs
+from dendrax.native.source import ion_rows, kernel_source, site_inputs
 from dendrax.solve import stepping
 from dendrax.solve.gather import sum_over_children
 
@@ -34,7 +34,8 @@ def target(spec: stepping.StaticSpec, dtype) -> str:
 
 
 def _packed(spec: stepping.StaticSpec, arrays: dict, params: dict):
-    """The kernel's operands: per-node, per-site and per-state arrays and index arrays."""
+    """The kernel's operands: per-node, per-site and per-state arrays and index arrays, then,
+    where the kernel keeps ion rows (`source.ion_rows`), their initial values per node."""
     dtype = params["radius"].dtype
     index = index_dtype()
     capacitance, coupling, area = stepping.node_geometry(arrays, params)
@@ -42,7 +43,7 @@ def _packed(spec: stepping.StaticSpec, arrays: dict, params: dict):
     factor = stepping.SOLVERS[spec.solver]
     diag_fixed = capacitance * factor / spec.dt + coupling_total
     v0, states0 = stepping.initial_state(spec, arrays, params, dtype)
-    # Constant during the run (see `check_supported`): ions from the initial states.
+    # Ions from the initial states: the site values of those constant during the run.
     ions = membrane.compartment_ions(spec.mechanisms, arrays, params, states0, spec.celsius)
     site_values, state_values, site_node, counts, state_offset = [], [], [], [], {}
     offset = v0.shape[0]
@@ -58,12 +59,16 @@ def _packed(spec: stepping.StaticSpec, arrays: dict, params: dict):
             offset += count
         site_node.append(sites["node"])
         counts.append(count)
-    slots = [
-        index_array + (0 if group == "v" else state_offset[group])
-        for group, index_array in zip(spec.record_groups, arrays["record_index"], strict=True)
-    ]
+    rows = ion_rows(spec)
+    comp_node = arrays["comp_node"]
+    slots = []
+    for group, index_array in zip(spec.record_groups, arrays["record_index"], strict=True):
+        if group in rows.names:  # an ion variable, per compartment
+            slots.append(offset + rows.row(group) * v0.shape[0] + comp_node[index_array])
+        else:
+            slots.append(index_array + (0 if group == "v" else state_offset[group]))
     record_slot = jnp.concatenate(slots)[arrays["record_order"]] if slots else jnp.zeros(0)
-    return (
+    operands = (
         diag_fixed.astype(dtype),
         coupling.astype(dtype),
         v0.astype(dtype),
@@ -78,6 +83,26 @@ def _packed(spec: stepping.StaticSpec, arrays: dict, params: dict):
         arrays["clamp_row"].astype(index),
         arrays["clamp_node"].astype(index),
     )
+    if not rows.names:
+        return operands
+    return (*operands, _ion_values(rows, spec, arrays, params, ions, v0.shape[0], dtype))
+
+
+def _ion_values(rows, spec, arrays, params, ions, n_nodes, dtype) -> jax.Array:
+    """The ion rows' initial values at the node of each compartment (0 at other nodes)."""
+    species = membrane.used_ions(spec.mechanisms)
+    initial = dict(ions)
+    for current in rows.currents:  # summed in every step, from the initial state on
+        initial[current] = initial[f"{current}:slope"] = jnp.zeros_like(params["radius"])
+    for reversal, *_ in rows.reversals:
+        ion = next(i for i in species.values() if i.variables["reversal"] == reversal)
+        initial[f"{reversal}:param"] = params[reversal]
+        initial[f"{reversal}:nernst"] = arrays["ion_nernst"][ion.name]
+    on_nodes = [
+        jnp.zeros(n_nodes, dtype).at[arrays["comp_node"]].set(initial[name].astype(dtype))
+        for name in rows.names
+    ]
+    return jnp.concatenate(on_nodes)
 
 
 def _usable_cores() -> int:
@@ -93,7 +118,9 @@ def _concat(parts: list, dtype) -> jax.Array:
 
 def _forward(spec: stepping.StaticSpec, arrays: dict, params: dict, stimuli, clamps, n_steps):
     dtype = params["radius"].dtype
-    (diag_fixed, coupling, v0, states0, site_values, *indices) = _packed(spec, arrays, params)
+    packed = _packed(spec, arrays, params)
+    (diag_fixed, coupling, v0, states0, site_values, *indices) = packed[:13]
+    ion_values = packed[13] if len(packed) > 13 else jnp.zeros(0, dtype)
     n_records = arrays["record_order"].shape[0]
     settle = spec.settle_steps
     if settle:  # first `settle` steps without stimuli, clamps at their first command
@@ -107,7 +134,7 @@ def _forward(spec: stepping.StaticSpec, arrays: dict, params: dict, stimuli, cla
     )
     threads = np.int64(_usable_cores())
     floats = (diag_fixed, coupling, v0, states0, site_values, stimuli, clamps)
-    out = call(*floats, *indices, threads=threads)
+    out = call(*floats, *indices, ion_values, threads=threads)
     return out[:, settle:]
 
 

@@ -1,11 +1,13 @@
 """The C++ source of a model's native kernel: `kernel.cc` with its mechanisms filled in."""
 
 import importlib.resources
+from dataclasses import dataclass
 
 import numpy as np
 
 from dendrax.mechanisms import membrane
 from dendrax.mechanisms.base import Mechanism
+from dendrax.mechanisms.ions import nernst
 from dendrax.native.codegen import Unsupported, c_type, scalar_function
 from dendrax.solve.stepping import SOLVERS, StaticSpec
 
@@ -22,50 +24,151 @@ _SCATTER = [
 """Add the site currents and slopes (nA, µS) of a mechanism to its nodes, lane by lane."""
 
 
+@dataclass(frozen=True)
+class IonRows:
+    """The kernel's per-node ion values: one row of n_nodes values (per lane) each.
+
+    A row named by an ion variable ("cai", "eca", "ica") holds that variable per node (at
+    the node of each compartment): concentrations that a mechanism writes (refreshed from
+    its states after the writers' update), reversal potentials of ions with a written
+    concentration (recomputed at the start of every step as `membrane.compartment_ions`
+    does, from the rows "ex:param", "ex:nernst" (1 where Nernst applies) and the ion's
+    concentration rows), ion currents (mA/cm²) summed over their channels in every step
+    with their slopes "ix:slope" (S/cm²), and the ion variables that are recorded.
+    """
+
+    names: tuple[str, ...]
+    written: tuple[str, ...]
+    """Concentrations (mM) that a mechanism writes, in sorted order."""
+    reversals: tuple[tuple[str, str, str, int], ...]
+    """(reversal, internal, external, charge) of each ion with a written concentration."""
+    currents: tuple[str, ...]
+    """Ion currents summed per compartment (read by a mechanism or recorded)."""
+
+    @property
+    def dynamic(self) -> frozenset[str]:
+        """Ion variables that change during a run, besides the currents."""
+        return frozenset(self.written) | {reversal for reversal, *_ in self.reversals}
+
+    def row(self, name: str) -> int:
+        return self.names.index(name)
+
+
+def ion_rows(spec: StaticSpec) -> IonRows:
+    """The per-node ion rows that the kernel for `spec` keeps (see `IonRows`)."""
+    mechanisms = spec.mechanisms
+
+    def kind(variable):
+        return membrane.ion_variable_kind(variable, mechanisms)
+
+    written = sorted(
+        {v for m in mechanisms for v in m.writes if kind(v) in membrane.CONCENTRATIONS}
+    )
+    reversals = tuple(
+        (names["reversal"], names["internal"], names["external"], ion.charge)
+        for ion in membrane.used_ions(mechanisms).values()
+        for names in (ion.variables,)
+        if names["internal"] in written or names["external"] in written
+    )
+    recorded = [group for group in spec.record_groups if _is_ion_variable(group, spec)]
+    currents = sorted(
+        {v for m in mechanisms for v in m.reads if kind(v) == "current"}
+        | {group for group in recorded if kind(group) == "current"}
+    )
+    names = list(written)
+    for reversal, internal, external, _ in reversals:
+        names += [reversal, f"{reversal}:param", f"{reversal}:nernst", internal, external]
+    for current in currents:
+        names += [current, f"{current}:slope"]
+    names += recorded
+    return IonRows(tuple(dict.fromkeys(names)), tuple(written), reversals, tuple(currents))
+
+
+def _is_ion_variable(group: str, spec: StaticSpec) -> bool:
+    ions = membrane.used_ions(spec.mechanisms).values()
+    return any(group in ion.variables.values() for ion in ions)
+
+
 def check_supported(spec: StaticSpec) -> None:
     """Raise `Unsupported` (with the reason) if the native kernel cannot run `spec`.
 
-    Ion variables are supported where they stay constant during a run: no mechanism writes
-    a concentration or reads an ion current, so reversal potentials and concentrations are
-    computed once and reach the kernel as per-site parameters.
+    The kernel records v, mechanism states and the ion variables of compartments ("cai",
+    "eca", "ica"); not the densities of single mechanisms ("Ca_HVA.ica").
     """
     for mechanism in spec.mechanisms:
-        if membrane.writes_concentration(mechanism):
-            raise Unsupported(f"{mechanism.name} writes an ion concentration")
-        for variable in mechanism.reads:
-            if membrane.ion_variable_kind(variable, spec.mechanisms) == "current":
-                raise Unsupported(f"{mechanism.name} reads the ion current {variable!r}")
+        for variable in mechanism.writes:
+            kind = membrane.ion_variable_kind(variable, spec.mechanisms)
+            if kind in membrane.CONCENTRATIONS and variable not in mechanism.states:
+                raise Unsupported(f"{mechanism.name} writes {variable!r} but has no such state")
     state_names = {(m.name, s) for m in spec.mechanisms for s in m.states}
     for group in spec.record_groups:
-        if group != "v" and tuple(group.split(".", 1)) not in state_names:
-            raise Unsupported(f"recording {group!r} (only v and mechanism states)")
+        if group == "v" or _is_ion_variable(group, spec):
+            continue
+        if tuple(group.split(".", 1)) not in state_names:
+            raise Unsupported(f"recording {group!r} (only v, mechanism states and ion variables)")
 
 
 def site_inputs(mechanism: Mechanism, spec: StaticSpec) -> tuple[str, ...]:
     """The per-site values a mechanism's functions take besides v and its states: its
-    parameters, then the ion reversal potentials and concentrations it uses."""
+    parameters, then the ion reversal potentials and concentrations it uses that stay
+    constant during the run (the others are `ion_inputs`)."""
+    dynamic = ion_rows(spec).dynamic
     ions = tuple(
         variable
         for variable in mechanism.reads + mechanism.writes
         if membrane.ion_variable_kind(variable, spec.mechanisms) != "current"
+        and variable not in dynamic
     )
     return (*mechanism.parameters, *ions)
 
 
+def ion_inputs(mechanism: Mechanism, spec: StaticSpec) -> tuple[str, ...]:
+    """The ion variables a mechanism's functions take after its `site_inputs`, from the
+    kernel's ion rows: reversal potentials and concentrations that change during the run
+    (both functions), then the ion currents it reads (its update only)."""
+    dynamic = ion_rows(spec).dynamic
+    changing = tuple(v for v in mechanism.reads + mechanism.writes if v in dynamic)
+    currents = tuple(
+        v for v in mechanism.reads if membrane.ion_variable_kind(v, spec.mechanisms) == "current"
+    )
+    return (*changing, *currents)
+
+
+def _fluxes(mechanism: Mechanism, spec: StaticSpec) -> tuple[str, ...]:
+    """The ion currents of `mechanism` that the kernel sums per compartment."""
+    summed = ion_rows(spec).currents
+    return tuple(
+        name
+        for name in membrane.current_names(mechanism)
+        if name in summed and name in mechanism.writes
+    )
+
+
+def _arguments(mechanism: Mechanism, spec: StaticSpec, with_currents: bool):
+    states = tuple(mechanism.states)
+    names = (*site_inputs(mechanism, spec), *ion_inputs(mechanism, spec))
+    if not with_currents:
+        names = tuple(n for n in names if n not in ion_rows(spec).currents)
+    return states, names
+
+
 def _current_function(mechanism: Mechanism, name: str, spec: StaticSpec, dtype) -> str:
-    states, params = tuple(mechanism.states), site_inputs(mechanism, spec)
+    states, params = _arguments(mechanism, spec, with_currents=False)
+    fluxes = _fluxes(mechanism, spec)
 
     def current_and_slope(v, *values):
         state = dict(zip(states, values[: len(states)], strict=True))
         param = dict(zip(params, values[len(states) :], strict=True))
-        current, slope, _ = membrane.site_current(mechanism, state, v, param)
-        return current, slope
+        current, slope, densities, slopes = membrane._site_current(mechanism, state, v, param)
+        pairs = [value for flux in fluxes for value in (densities[flux], slopes[flux])]
+        return (current, slope, *pairs)
 
-    return scalar_function(name, current_and_slope, 1 + len(states) + len(params), 2, dtype)
+    n_inputs = 1 + len(states) + len(params)
+    return scalar_function(name, current_and_slope, n_inputs, 2 + 2 * len(fluxes), dtype)
 
 
 def _update_function(mechanism: Mechanism, name: str, spec: StaticSpec, dtype) -> str:
-    states, params = tuple(mechanism.states), site_inputs(mechanism, spec)
+    states, params = _arguments(mechanism, spec, with_currents=True)
 
     def update(v, *values):
         state = dict(zip(states, values[: len(states)], strict=True))
@@ -79,32 +182,41 @@ def _update_function(mechanism: Mechanism, name: str, spec: StaticSpec, dtype) -
     return scalar_function(name, update, n_inputs, len(states), dtype)
 
 
-def _loop(j: int, call: str, body: list[str], n_params: int, n_states: int, scatter: bool) -> str:
-    """The loop applying mechanism j at its sites, then advancing the site pointers."""
+def _nernst_function(name: str, charge: int, spec: StaticSpec, dtype) -> str:
+    def potential(internal, external):
+        return (nernst(internal, external, charge, spec.celsius),)
+
+    return scalar_function(name, potential, 2, 1, dtype)
+
+
+def _row(rows: IonRows, name: str) -> str:
+    return f"ion[{rows.row(name)} * n * W"
+
+
+def _loop(j: int, call: str, body: list[str], gathers: list[str], after: list[str]) -> str:
+    """The loop applying mechanism j at its sites: gather the site voltages (and ion
+    values), apply the mechanism lane by lane, then `after` (scatters)."""
     return "\n".join(
         [
             "{",
             f"  const int64_t count = model.site_count[{j}];",
+            f"  const Index* site_node = model.site_node + site_begin[{j}];",
+            f"  const T* params = site_values.data() + param_begin[{j}] * W;",
+            f"  T* state = states + state_begin[{j}] * W;",
             "  for (int64_t k = 0; k < count; ++k) {",
-            "    for (int w = 0; w < W; ++w) site_v[k * W + w] = v[site_node[k] * W + w];",
+            "    for (int w = 0; w < W; ++w) {",
+            "      site_v[k * W + w] = v[site_node[k] * W + w];",
+            *(f"      {line}" for line in gathers),
+            "    }",
             "  }",
             "  for (int64_t k = 0; k < count * W; ++k) {",
             f"    {call}",
             *(f"    {line}" for line in body),
             "  }",
-            *(_SCATTER if scatter else []),
-            "  site_node += count;",
-            f"  params += {n_params + 1} * count * W;",
-            f"  state += {n_states} * count * W;",
+            *after,
             "}",
         ]
     )
-
-
-def _advance(j: int, n_params: int) -> str:
-    """Move the site pointers past mechanism j, which has no states to update."""
-    count = f"model.site_count[{j}]"
-    return f"site_node += {count}; params += {n_params + 1} * {count} * W;"
 
 
 def template_text(name: str) -> str:
@@ -116,40 +228,118 @@ def kernel_source(spec: StaticSpec, dtype, index_dtype) -> str:
     """The C++ source for `spec` with values of `dtype` (float32 or float64).
 
     Per mechanism j, the site values are its `site_inputs` row by row, then its site area
-    factor (cm² per site); its states are stored row by row in `StaticSpec` order. Index
-    arrays have `index_dtype` (int64 or int32).
+    factor (cm² per site); its states are stored row by row in `StaticSpec` order. The ion
+    values are the `ion_rows` of `spec`, n_nodes values each. Index arrays have
+    `index_dtype` (int64 or int32).
     """
     check_supported(spec)
     t = c_type(dtype)
     if t not in _FFI_TYPES:
         raise Unsupported(f"values of dtype {np.dtype(dtype)}")
-    functions, current_loops, update_loops = [], [], []
+    rows = ion_rows(spec)
+    functions, current_loops, writer_loops, other_loops = [], [], [], []
+    param_rows, state_rows = [], []
+    max_inputs = max_fluxes = 1
     for j, mechanism in enumerate(spec.mechanisms):
         n_params, n_states = len(site_inputs(mechanism, spec)), len(mechanism.states)
+        param_rows.append(n_params + 1)
+        state_rows.append(n_states)
         functions.append(_current_function(mechanism, f"current{j}", spec, dtype))
         functions.append(_update_function(mechanism, f"update{j}", spec, dtype))
+        from_rows = ion_inputs(mechanism, spec)
+        fluxes = _fluxes(mechanism, spec)
+        max_inputs, max_fluxes = max(max_inputs, len(from_rows)), max(max_fluxes, len(fluxes))
+        gathers = [
+            f"site_ion[({d} * count + k) * W + w] = {_row(rows, name)} + site_node[k] * W + w];"
+            for d, name in enumerate(from_rows)
+        ]
         state_in = [f"state[{s} * count * W + k]" for s in range(n_states)]
         param_in = [f"params[{p} * count * W + k]" for p in range(n_params)]
-        inputs = ", ".join(["site_v[k]", *state_in, *param_in])
+        ion_in = [f"site_ion[{d} * count * W + k]" for d in range(len(from_rows))]
+        n_changing = len([name for name in from_rows if name not in rows.currents])
+        current_in = ion_in[:n_changing]
+        flux_out = [f"site_flux[{e} * count * W + k]" for e in range(2 * len(fluxes))]
+        inputs = ", ".join(["site_v[k]", *state_in, *param_in, *current_in])
+        summed = [row for flux in fluxes for row in (flux, f"{flux}:slope")]
+        scatter = [
+            "  for (int64_t k = 0; k < count; ++k) {",
+            "    for (int w = 0; w < W; ++w) {",
+            *(
+                f"      {_row(rows, row)} + site_node[k] * W + w] += "
+                f"site_flux[({e} * count + k) * W + w];"
+                for e, row in enumerate(summed)
+            ),
+            "    }",
+            "  }",
+        ]
         current_loops.append(
             _loop(
                 j,
-                f"T i, di; current{j}({inputs}, i, di);",
+                f"T i, di; current{j}({', '.join([inputs, 'i', 'di', *flux_out])});",
                 [
                     f"const T scale = params[{n_params} * count * W + k];",
                     "site_current[k] = i * scale;",
                     "site_slope[k] = di * scale;",
                 ],
-                n_params,
-                n_states,
-                scatter=True,
+                gathers[:n_changing],
+                _SCATTER + (scatter if fluxes else []),
             )
         )
-        if n_states:
-            call = f"update{j}({inputs}, {', '.join(state_in)});"
-            update_loops.append(_loop(j, call, [], n_params, n_states, scatter=False))
+        if not n_states:
+            continue
+        update_inputs = ", ".join(["site_v[k]", *state_in, *param_in, *ion_in])
+        call = f"update{j}({update_inputs}, {', '.join(state_in)});"
+        if membrane.writes_concentration(mechanism):
+            refresh = [
+                "  for (int64_t k = 0; k < count; ++k) {",
+                "    for (int w = 0; w < W; ++w) {",
+                *(
+                    f"      {_row(rows, written)} + site_node[k] * W + w] = "
+                    f"state[({list(mechanism.states).index(written)} * count + k) * W + w];"
+                    for written in mechanism.writes
+                    if written in rows.written
+                ),
+                "    }",
+                "  }",
+            ]
+            writer_loops.append(_loop(j, call, [], gathers, refresh))
         else:
-            update_loops.append(_advance(j, n_params))
+            other_loops.append(_loop(j, call, [], gathers, []))
+    reversal_lines = []
+    for r, (reversal, internal, external, charge) in enumerate(rows.reversals):
+        functions.append(_nernst_function(f"nernst{r}", charge, spec, dtype))
+        reversal_lines += [  # the log only where Nernst applies
+            "for (int64_t q = 0; q < n * W; ++q) {",
+            f"  if ({_row(rows, reversal + ':nernst')} + q] != T(0)) {{",
+            f"    nernst{r}({_row(rows, internal)} + q], {_row(rows, external)} + q], "
+            f"{_row(rows, reversal)} + q]);",
+            "  } else {",
+            f"    {_row(rows, reversal)} + q] = {_row(rows, reversal + ':param')} + q];",
+            "  }",
+            "}",
+        ]
+    evaluate = [
+        *reversal_lines,
+        *(
+            f"std::fill(&{_row(rows, name)}], &{_row(rows, name)} + n * W], T(0));"
+            for current in rows.currents
+            for name in (current, f"{current}:slope")
+        ),
+        *current_loops,
+    ]
+    second_order = (
+        [
+            "for (int64_t q = 0; q < n * W; ++q) {",
+            *(
+                f"  {_row(rows, c)} + q] = {_row(rows, c)} + q] + "
+                f"{_row(rows, c + ':slope')} + q] * delta[q];"
+                for c in rows.currents
+            ),
+            "}",
+        ]
+        if spec.solver == "crank_nicolson" and rows.currents
+        else []
+    )
     template = template_text("kernel.cc")
     replacements = {
         "@SCALAR_MATH@": template_text("scalar_math.cc"),
@@ -159,9 +349,16 @@ def kernel_source(spec: StaticSpec, dtype, index_dtype) -> str:
         "@FFI_INDEX@": {"int64_t": "S64", "int32_t": "S32"}[c_type(index_dtype)],
         "@FACTOR@": f"T({SOLVERS[spec.solver]!r})",
         "@N_MECHANISMS@": str(len(spec.mechanisms)),
+        "@PARAM_ROWS@": ", ".join(str(r) for r in [*param_rows, 0]),
+        "@STATE_ROWS@": ", ".join(str(r) for r in [*state_rows, 0]),
+        "@N_ION_ROWS@": str(len(rows.names)),
+        "@MAX_ION_INPUTS@": str(max_inputs),
+        "@MAX_FLUXES@": str(2 * max_fluxes),
         "@MECHANISM_FUNCTIONS@": "\n\n".join(functions),
-        "@CURRENT_LOOPS@": "\n".join(current_loops),
-        "@UPDATE_LOOPS@": "\n".join(update_loops),
+        "@INITIAL_EVALUATION@": "\n".join(evaluate if rows.names else []),
+        "@EVALUATION@": "\n".join(evaluate),
+        "@SECOND_ORDER@": "\n".join(second_order),
+        "@UPDATE_LOOPS@": "\n".join(writer_loops + other_loops),
     }
     for key, value in replacements.items():
         template = template.replace(key, value)
