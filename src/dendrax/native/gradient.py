@@ -21,9 +21,10 @@ from dendrax.solve import stepping
 
 STORED_BYTES = 2**28
 """Bytes one simulation's backward pass may store for its steps (per step: v, every state,
-the voltage change, the eliminated diagonal, each site's current and slope). Runs that fit
-store every step; longer ones keep a checkpoint every sqrt(n_steps) steps and recompute each
-segment before its backward sweep (one more forward pass)."""
+the voltage change and the tree solve's eliminated diagonal). Runs that fit store every
+step; longer ones keep a checkpoint every sqrt(n_steps) steps and recompute each segment
+before its backward sweep (one more forward pass). Up to this much is kept for the next
+gradient."""
 
 
 def adjoint_target(spec: stepping.StaticSpec, dtype) -> str:
