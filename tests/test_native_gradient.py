@@ -220,3 +220,15 @@ def test_calcium_dynamics_fall_back_to_the_pure_jax_recompute():
 
     assert not uses_native_adjoint(loss, 1.0)
     assert_matches_finite_differences(jax.jit(loss), 1.0)
+
+
+def test_forward_pass_of_a_gradient_matches_the_kernel_and_pullbacks_repeat():
+    """The gradient's forward pass (adjoint.cc's, which stores the steps) records what the
+    forward kernel records; a second pullback, whose stored steps the first one used,
+    recomputes them and gives the same cotangents."""
+    sim = dx.build(branched_cell(), dt=DT, backend="native")
+    recordings, pullback = jax.vjp(lambda p: sim.run(p), sim.params)
+    np.testing.assert_allclose(recordings, sim.run(), rtol=0, atol=1e-12)
+    cotangent = jnp.ones_like(recordings)
+    first, second = pullback(cotangent), pullback(cotangent)
+    assert_trees_close(second, first, 1e-15)

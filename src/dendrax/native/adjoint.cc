@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -139,14 +140,14 @@ std::vector<std::vector<T>> kept;
 
 std::vector<T> take_storage(size_t size) {
   std::lock_guard<std::mutex> lock(kept_mutex);
+  auto best = kept.end();
   for (auto it = kept.begin(); it != kept.end(); ++it) {
-    if (it->size() >= size) {
-      std::vector<T> storage = std::move(*it);
-      kept.erase(it);
-      return storage;
-    }
+    if (it->size() >= size && (best == kept.end() || it->size() < best->size())) best = it;
   }
-  return std::vector<T>(size);
+  if (best == kept.end()) return std::vector<T>(size);
+  std::vector<T> storage = std::move(*best);
+  kept.erase(best);
+  return storage;
 }
 
 void keep_storage(std::vector<T>&& storage, int64_t stored_bytes) {
@@ -156,6 +157,61 @@ void keep_storage(std::vector<T>&& storage, int64_t stored_bytes) {
   if (static_cast<double>(total) * sizeof(T) <= static_cast<double>(stored_bytes)) {
     kept.push_back(std::move(storage));
   }
+}
+
+// Steps stored by forward passes (DendraxForward) for their backward passes, by ticket, and
+// the values reserved for them: at most `stored_bytes` in all.
+struct Deposit {
+  std::vector<T> rows;
+  size_t reserved;
+};
+std::map<int64_t, Deposit> deposited;
+size_t reserved = 0;
+int64_t last_ticket = 0;
+
+// Before a forward call that would store `values`: the oldest deposits (of earlier calls,
+// whose backward pass has not run, or will not) are dropped until they fit.
+void make_room(size_t values, int64_t stored_bytes) {
+  std::lock_guard<std::mutex> lock(kept_mutex);
+  while (!deposited.empty() && static_cast<double>(reserved + values) * sizeof(T) >
+                                   static_cast<double>(stored_bytes)) {
+    reserved -= deposited.begin()->second.reserved;
+    deposited.erase(deposited.begin());
+  }
+}
+
+// Room for one simulation's steps, if they fit.
+bool reserve(size_t values, int64_t stored_bytes) {
+  std::lock_guard<std::mutex> lock(kept_mutex);
+  if (static_cast<double>(reserved + values) * sizeof(T) > static_cast<double>(stored_bytes)) {
+    return false;
+  }
+  reserved += values;
+  return true;
+}
+
+int64_t deposit(std::vector<T>&& rows, size_t values) {
+  std::lock_guard<std::mutex> lock(kept_mutex);
+  // Tickets count up to the largest Index and start again at 1 (entries that old are gone).
+  last_ticket = last_ticket == std::numeric_limits<Index>::max() ? 1 : last_ticket + 1;
+  auto old = deposited.find(last_ticket);
+  if (old != deposited.end()) {
+    reserved -= old->second.reserved;
+    deposited.erase(old);
+  }
+  deposited.emplace(last_ticket, Deposit{std::move(rows), values});
+  return last_ticket;
+}
+
+// The steps stored under `ticket` (none if they were dropped or taken before).
+std::vector<T> withdraw(int64_t ticket) {
+  std::lock_guard<std::mutex> lock(kept_mutex);
+  auto it = deposited.find(ticket);
+  if (it == deposited.end()) return {};
+  std::vector<T> rows = std::move(it->second.rows);
+  reserved -= it->second.reserved;
+  deposited.erase(it);
+  return rows;
 }
 
 struct Work {
@@ -274,7 +330,7 @@ void backward_step(const Model& model, const Lane& in, const Row& row, int64_t s
 
 // The cotangents of one simulation. Its steps are stored `segment` at a time: every step at
 // once where they fit in `stored_bytes`, else about sqrt(n_steps) per segment.
-void adjoint(const Model& model, const Lane& in, int64_t stored_bytes) {
+void adjoint(const Model& model, const Lane& in, int64_t stored_bytes, int64_t ticket) {
   const int64_t n = model.n_nodes, n_values = model.n_values, n_steps = model.n_steps;
   const int64_t columns = n_steps + 1, size = row_size(model);
   std::fill(in.bar_diag_fixed, in.bar_diag_fixed + n, T(0));
@@ -287,6 +343,17 @@ void adjoint(const Model& model, const Lane& in, int64_t stored_bytes) {
     }
   };
   add_recorded(n_steps);
+  std::vector<T> rows = ticket ? withdraw(ticket) : std::vector<T>();
+  if (n_steps > 0 && static_cast<int64_t>(rows.size()) >= n_steps * size) {
+    for (int64_t s = n_steps - 1; s >= 0; --s) {
+      backward_step(model, in, row_at(model, rows.data() + s * size), s, w, lam.data());
+      add_recorded(s);
+    }
+    std::copy(lam.begin(), lam.begin() + n, in.bar_v0);
+    std::copy(lam.begin() + n, lam.end(), in.bar_states0);
+    keep_storage(std::move(rows), stored_bytes);
+    return;
+  }
   int64_t length = std::max<int64_t>(1, n_steps);
   if (static_cast<double>(length) * size * sizeof(T) > static_cast<double>(stored_bytes)) {
     length = static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(n_steps))));
@@ -328,13 +395,116 @@ void adjoint(const Model& model, const Lane& in, int64_t stored_bytes) {
   keep_storage(std::move(stored), stored_bytes);
 }
 
+// One simulation forward, its recordings into `out`; its steps are stored where they fit in
+// `stored_bytes`, under the ticket returned (0 where they are not).
+int64_t forward(const Model& model, const Lane& in, T* out, int64_t stored_bytes) {
+  const int64_t n = model.n_nodes, n_values = model.n_values, n_steps = model.n_steps;
+  const int64_t columns = n_steps + 1, size = row_size(model);
+  const size_t values = n_steps * size;
+  const bool store = n_steps > 0 && reserve(values, stored_bytes);
+  std::vector<T> rows = take_storage((store ? n_steps : 2) * size);
+  Work w(model);
+  std::copy(in.v0, in.v0 + n, rows.begin());
+  std::copy(in.states0, in.states0 + (n_values - n), rows.begin() + n);
+  auto record = [&](const T* values, int64_t column) {
+    for (int64_t r = 0; r < model.n_records; ++r) {
+      out[r * columns + column] = values[model.record_slot[r]];
+    }
+  };
+  record(rows.data(), 0);
+  for (int64_t s = 0; s < n_steps; ++s) {
+    T* here = rows.data() + (store ? s : s % 2) * size;
+    T* next = store ? (s + 1 < n_steps ? here + size : w.next.data())
+                    : rows.data() + ((s + 1) % 2) * size;
+    advance(model, in, row_at(model, here), s, w, next);
+    record(next, s + 1);
+  }
+  if (!store) {
+    keep_storage(std::move(rows), stored_bytes);
+    return 0;
+  }
+  return deposit(std::move(rows), values);
+}
+
+// The model of one simulation. Under vmap every operand carries the same leading batch
+// dimensions (broadcast_all); `batch` is their product.
+Model model_of(int64_t batch, int64_t n_records, int64_t columns, ffi::Buffer<kType> states0,
+               ffi::Buffer<kIndex> parent, ffi::Buffer<kIndex> site_node,
+               ffi::Buffer<kIndex> site_count, ffi::Buffer<kIndex> stim_row,
+               ffi::Buffer<kIndex> stim_node, ffi::Buffer<kIndex> record_slot) {
+  const int64_t n_nodes = static_cast<int64_t>(parent.element_count()) / batch;
+  int64_t n_sites = 0;
+  for (int64_t j = 0; j < kMechanisms; ++j) n_sites += site_count.typed_data()[j];
+  return Model{n_nodes,
+               n_nodes + static_cast<int64_t>(states0.element_count()) / batch,
+               columns - 1,
+               n_records,
+               static_cast<int64_t>(stim_row.element_count()) / batch,
+               n_sites,
+               parent.typed_data(),
+               site_node.typed_data(),
+               site_count.typed_data(),
+               stim_row.typed_data(),
+               stim_node.typed_data(),
+               record_slot.typed_data()};
+}
+
+// run(b) for every simulation b of a batch, on up to `threads` threads.
+template <class Run>
+void over_batch(int64_t batch, int64_t threads, Run run) {
+  const int64_t workers = std::max<int64_t>(1, std::min<int64_t>(threads, batch));
+  auto some = [&](int64_t w) {
+    for (int64_t b = batch * w / workers; b < batch * (w + 1) / workers; ++b) run(b);
+  };
+  std::vector<std::thread> pool;
+  for (int64_t w = 1; w < workers; ++w) pool.emplace_back(some, w);
+  some(0);
+  for (auto& thread : pool) thread.join();
+}
+
+ffi::Error Forward(ffi::Buffer<kType> diag_fixed, ffi::Buffer<kType> coupling,
+                   ffi::Buffer<kType> v0, ffi::Buffer<kType> states0,
+                   ffi::Buffer<kType> site_values, ffi::Buffer<kType> stimulus,
+                   ffi::Buffer<kIndex> parent, ffi::Buffer<kIndex> site_node,
+                   ffi::Buffer<kIndex> site_count, ffi::Buffer<kIndex> stim_row,
+                   ffi::Buffer<kIndex> stim_node, ffi::Buffer<kIndex> record_slot,
+                   int64_t threads, int64_t stored_bytes, ffi::ResultBuffer<kType> out,
+                   ffi::ResultBuffer<kIndex> ticket) {
+  const auto dims = out->dimensions();
+  if (dims.size() < 2) return ffi::Error::InvalidArgument("recordings must be 2-d");
+  const int64_t batch = static_cast<int64_t>(ticket->element_count());
+  if (batch == 0 || static_cast<int64_t>(site_count.element_count()) != batch * kMechanisms) {
+    return ffi::Error::InvalidArgument("site_count does not match the generated mechanisms");
+  }
+  const Model model = model_of(batch, dims[dims.size() - 2], dims[dims.size() - 1], states0,
+                               parent, site_node, site_count, stim_row, stim_node, record_slot);
+  const int64_t n = model.n_nodes, n_states = model.n_values - n;
+  const int64_t n_site_values = static_cast<int64_t>(site_values.element_count()) / batch;
+  const int64_t n_stimulus = static_cast<int64_t>(stimulus.element_count()) / batch;
+  const int64_t per_sim = model.n_records * (model.n_steps + 1);
+  make_room(batch * model.n_steps * row_size(model), stored_bytes);
+  over_batch(batch, threads, [&](int64_t b) {
+    const Lane in{diag_fixed.typed_data() + b * n,
+                  coupling.typed_data() + b * n,
+                  v0.typed_data() + b * n,
+                  states0.typed_data() + b * n_states,
+                  site_values.typed_data() + b * n_site_values,
+                  stimulus.typed_data() + b * n_stimulus,
+                  nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
+    ticket->typed_data()[b] =
+        static_cast<Index>(forward(model, in, out->typed_data() + b * per_sim, stored_bytes));
+  });
+  return ffi::Error::Success();
+}
+
 ffi::Error Adjoint(ffi::Buffer<kType> diag_fixed, ffi::Buffer<kType> coupling,
                    ffi::Buffer<kType> v0, ffi::Buffer<kType> states0,
                    ffi::Buffer<kType> site_values, ffi::Buffer<kType> stimulus,
                    ffi::Buffer<kType> cotangent, ffi::Buffer<kIndex> parent,
                    ffi::Buffer<kIndex> site_node, ffi::Buffer<kIndex> site_count,
                    ffi::Buffer<kIndex> stim_row, ffi::Buffer<kIndex> stim_node,
-                   ffi::Buffer<kIndex> record_slot, int64_t threads, int64_t stored_bytes,
+                   ffi::Buffer<kIndex> record_slot, ffi::Buffer<kIndex> ticket,
+                   int64_t threads, int64_t stored_bytes,
                    ffi::ResultBuffer<kType> bar_diag_fixed,
                    ffi::ResultBuffer<kType> bar_coupling, ffi::ResultBuffer<kType> bar_v0,
                    ffi::ResultBuffer<kType> bar_states0,
@@ -342,63 +512,57 @@ ffi::Error Adjoint(ffi::Buffer<kType> diag_fixed, ffi::Buffer<kType> coupling,
                    ffi::ResultBuffer<kType> bar_stimulus) {
   const auto dims = cotangent.dimensions();
   if (dims.size() < 2) return ffi::Error::InvalidArgument("cotangent must be 2-d");
-  const int64_t n_records = dims[dims.size() - 2];
-  const int64_t columns = dims[dims.size() - 1];
-  const auto node_dims = v0.dimensions();
-  const int64_t n_nodes = node_dims[node_dims.size() - 1];
-  if (n_nodes == 0) return ffi::Error::Success();
-  // Under vmap every operand carries the same leading batch dimensions (broadcast_all).
-  const int64_t batch = static_cast<int64_t>(v0.element_count()) / n_nodes;
-  auto per = [batch](const auto& buffer) {
-    return static_cast<int64_t>(buffer.element_count()) / batch;
-  };
-  if (per(site_count) != kMechanisms) {
+  const int64_t batch = static_cast<int64_t>(ticket.element_count());
+  if (batch == 0 || static_cast<int64_t>(site_count.element_count()) != batch * kMechanisms) {
     return ffi::Error::InvalidArgument("site_count does not match the generated mechanisms");
   }
-  int64_t n_sites = 0;
-  for (int64_t j = 0; j < kMechanisms; ++j) n_sites += site_count.typed_data()[j];
-  const Model model{n_nodes,       n_nodes + per(states0),  columns - 1,
-                    n_records,     per(stim_row),           n_sites,
-                    parent.typed_data(),   site_node.typed_data(), site_count.typed_data(),
-                    stim_row.typed_data(), stim_node.typed_data(), record_slot.typed_data()};
-  auto lane = [&](int64_t b) {
-    return Lane{diag_fixed.typed_data() + b * n_nodes,
-                coupling.typed_data() + b * n_nodes,
-                v0.typed_data() + b * n_nodes,
-                states0.typed_data() + b * per(states0),
-                site_values.typed_data() + b * per(site_values),
-                stimulus.typed_data() + b * per(stimulus),
-                cotangent.typed_data() + b * per(cotangent),
-                bar_diag_fixed->typed_data() + b * n_nodes,
-                bar_coupling->typed_data() + b * n_nodes,
-                bar_v0->typed_data() + b * n_nodes,
-                bar_states0->typed_data() + b * per(states0),
-                bar_site_values->typed_data() + b * per(site_values),
-                bar_stimulus->typed_data() + b * per(stimulus)};
-  };
-  const int64_t n_site_values = per(site_values), n_stimulus = per(stimulus);
-  auto run = [&](int64_t first, int64_t last) {
-    for (int64_t b = first; b < last; ++b) {
-      const Lane in = lane(b);
-      std::fill(in.bar_site_values, in.bar_site_values + n_site_values, T(0));
-      std::fill(in.bar_stimulus, in.bar_stimulus + n_stimulus, T(0));
-      adjoint(model, in, stored_bytes);
-    }
-  };
-  const int64_t workers = std::max<int64_t>(1, std::min<int64_t>(threads, batch));
-  if (workers == 1) {
-    run(0, batch);
-    return ffi::Error::Success();
-  }
-  std::vector<std::thread> pool;
-  for (int64_t w = 0; w < workers; ++w) {
-    pool.emplace_back(run, batch * w / workers, batch * (w + 1) / workers);
-  }
-  for (auto& thread : pool) thread.join();
+  const Model model = model_of(batch, dims[dims.size() - 2], dims[dims.size() - 1], states0,
+                               parent, site_node, site_count, stim_row, stim_node, record_slot);
+  const int64_t n = model.n_nodes, n_states = model.n_values - n;
+  const int64_t n_site_values = static_cast<int64_t>(site_values.element_count()) / batch;
+  const int64_t n_stimulus = static_cast<int64_t>(stimulus.element_count()) / batch;
+  const int64_t per_sim = model.n_records * (model.n_steps + 1);
+  over_batch(batch, threads, [&](int64_t b) {
+    const Lane in{diag_fixed.typed_data() + b * n,
+                  coupling.typed_data() + b * n,
+                  v0.typed_data() + b * n,
+                  states0.typed_data() + b * n_states,
+                  site_values.typed_data() + b * n_site_values,
+                  stimulus.typed_data() + b * n_stimulus,
+                  cotangent.typed_data() + b * per_sim,
+                  bar_diag_fixed->typed_data() + b * n,
+                  bar_coupling->typed_data() + b * n,
+                  bar_v0->typed_data() + b * n,
+                  bar_states0->typed_data() + b * n_states,
+                  bar_site_values->typed_data() + b * n_site_values,
+                  bar_stimulus->typed_data() + b * n_stimulus};
+    std::fill(in.bar_site_values, in.bar_site_values + n_site_values, T(0));
+    std::fill(in.bar_stimulus, in.bar_stimulus + n_stimulus, T(0));
+    adjoint(model, in, stored_bytes, ticket.typed_data()[b]);
+  });
   return ffi::Error::Success();
 }
 
 }  // namespace
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(DendraxForward, Forward,
+                              ffi::Ffi::Bind()
+                                  .Arg<ffi::Buffer<kType>>()
+                                  .Arg<ffi::Buffer<kType>>()
+                                  .Arg<ffi::Buffer<kType>>()
+                                  .Arg<ffi::Buffer<kType>>()
+                                  .Arg<ffi::Buffer<kType>>()
+                                  .Arg<ffi::Buffer<kType>>()
+                                  .Arg<ffi::Buffer<kIndex>>()
+                                  .Arg<ffi::Buffer<kIndex>>()
+                                  .Arg<ffi::Buffer<kIndex>>()
+                                  .Arg<ffi::Buffer<kIndex>>()
+                                  .Arg<ffi::Buffer<kIndex>>()
+                                  .Arg<ffi::Buffer<kIndex>>()
+                                  .Attr<int64_t>("threads")
+                                  .Attr<int64_t>("stored_bytes")
+                                  .Ret<ffi::Buffer<kType>>()
+                                  .Ret<ffi::Buffer<kIndex>>());
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(DendraxAdjoint, Adjoint,
                               ffi::Ffi::Bind()
@@ -409,6 +573,7 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(DendraxAdjoint, Adjoint,
                                   .Arg<ffi::Buffer<kType>>()
                                   .Arg<ffi::Buffer<kType>>()
                                   .Arg<ffi::Buffer<kType>>()
+                                  .Arg<ffi::Buffer<kIndex>>()
                                   .Arg<ffi::Buffer<kIndex>>()
                                   .Arg<ffi::Buffer<kIndex>>()
                                   .Arg<ffi::Buffer<kIndex>>()

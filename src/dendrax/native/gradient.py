@@ -1,8 +1,9 @@
-"""The backward pass of a native simulation (the vector-Jacobian product of its recordings).
+"""The forward and backward passes of a differentiated native simulation.
 
-Where `dendrax.native.adjoint_source` supports the model, one call of the generated C++
-adjoint (adjoint.cc) returns the cotangents of the kernel's operands (`simulate._packed`),
-which the vector-Jacobian product of `_packed` maps to the parameters. Elsewhere (voltage
+Where `dendrax.native.adjoint_source` supports the model, the forward pass is adjoint.cc's,
+which stores the steps in the library under a ticket (a residual), and one call of its
+adjoint returns the cotangents of the kernel's operands (`simulate._packed`), which the
+vector-Jacobian product of `_packed` maps to the parameters. Elsewhere (voltage
 clamps, mechanisms that write concentrations or read ion currents, a mechanism the code
 generator cannot translate, no compiler) the simulation is recomputed with the pure-JAX
 twin and differentiated there; the choice is made when the gradient is traced.
@@ -20,11 +21,11 @@ from dendrax.native.library import BuildError, load
 from dendrax.solve import stepping
 
 STORED_BYTES = 2**28
-"""Bytes one simulation's backward pass may store for its steps (per step: v, every state,
-the voltage change and the tree solve's eliminated diagonal). Runs that fit store every
-step; longer ones keep a checkpoint every sqrt(n_steps) steps and recompute each segment
-before its backward sweep (one more forward pass). Up to this much is kept for the next
-gradient."""
+"""Bytes of stored steps (per step: v, every state, the voltage change and the tree solve's
+eliminated diagonal) that the library holds for backward passes, and as much again kept
+for reuse. A gradient's forward pass stores its steps where they fit; a backward pass whose
+steps were not stored (or were dropped for newer ones) recomputes them, all at once if they
+fit, else from a checkpoint every sqrt(n_steps) steps, one segment at a time."""
 
 
 def adjoint_target(spec: stepping.StaticSpec, dtype) -> str:
@@ -35,16 +36,51 @@ def adjoint_target(spec: stepping.StaticSpec, dtype) -> str:
     return load(adjoint_source(spec, dtype, index_dtype()), "DendraxAdjoint")
 
 
-def backward(spec: stepping.StaticSpec, n_steps: int, params, stimuli, clamps, arrays, cotangent):
-    """Cotangents of (params, stimuli, clamps) for the recordings' `cotangent`."""
+def forward(spec: stepping.StaticSpec, n_steps: int, params, stimuli, clamps, arrays):
+    """The recordings of `simulate._forward` and the residuals of `backward`."""
+    from dendrax.native.simulate import _forward, _packed, _usable_cores, index_dtype
+
+    dtype = params["radius"].dtype
     try:
-        target = adjoint_target(spec, params["radius"].dtype)
+        source = adjoint_source(spec, dtype, index_dtype())
+        target = load(source, "DendraxForward")
     except (Unsupported, BuildError):
+        target = None
+    packed = _packed(spec, arrays, params)
+    if target is None or len(packed) != 13:
+        out = _forward(spec, arrays, params, stimuli, clamps, n_steps)
+        return out, (params, stimuli, clamps, arrays, None)
+    settle = spec.settle_steps
+    padded = jnp.concatenate([jnp.zeros((stimuli.shape[0], settle), dtype), stimuli], 1)
+    n_records = arrays["record_order"].shape[0]
+    call = jax.ffi.ffi_call(
+        target,
+        (
+            jax.ShapeDtypeStruct((n_records, settle + n_steps + 1), dtype),
+            jax.ShapeDtypeStruct((), index_dtype()),
+        ),
+        vmap_method="broadcast_all",
+    )
+    out, ticket = call(
+        *packed[:5],
+        padded,
+        *packed[5:11],
+        threads=np.int64(_usable_cores()),
+        stored_bytes=np.int64(STORED_BYTES),
+    )
+    return out[:, settle:], (params, stimuli, clamps, arrays, ticket)
+
+
+def backward(spec: stepping.StaticSpec, n_steps: int, residuals, cotangent):
+    """Cotangents of (params, stimuli, clamps) for the recordings' `cotangent`."""
+    params, stimuli, clamps, arrays, ticket = residuals
+    if ticket is None:
         return _recomputed(spec, n_steps, params, stimuli, clamps, arrays, cotangent)
-    return _native(target, spec, n_steps, params, stimuli, clamps, arrays, cotangent)
+    target = adjoint_target(spec, params["radius"].dtype)
+    return _native(target, spec, n_steps, params, stimuli, clamps, arrays, cotangent, ticket)
 
 
-def _native(target: str, spec, n_steps, params, stimuli, clamps, arrays, cotangent):
+def _native(target: str, spec, n_steps, params, stimuli, clamps, arrays, cotangent, ticket):
     from dendrax.native.simulate import _packed, _usable_cores  # here: as above
 
     dtype = params["radius"].dtype
@@ -54,8 +90,6 @@ def _native(target: str, spec, n_steps, params, stimuli, clamps, arrays, cotange
         return packed[:5], packed[5:]
 
     floats, pullback, indices = jax.vjp(operands, params, has_aux=True)
-    if len(indices) != 8:  # operands the adjoint does not know (ion rows)
-        return _recomputed(spec, n_steps, params, stimuli, clamps, arrays, cotangent)
     settle = spec.settle_steps
     stimuli = jnp.concatenate([jnp.zeros((stimuli.shape[0], settle), dtype), stimuli], 1)
     cotangent = jnp.asarray(cotangent, dtype)
@@ -70,6 +104,7 @@ def _native(target: str, spec, n_steps, params, stimuli, clamps, arrays, cotange
         stimuli,
         cotangent,
         *indices[:6],
+        ticket,
         threads=np.int64(_usable_cores()),
         stored_bytes=np.int64(STORED_BYTES),
     )

@@ -111,7 +111,8 @@ void simulate_lanes(const Model& model, const Inputs* in, int64_t n_state_values
   T* states = v + n * W;
   T* ion = states + n_state_values * W;
   std::vector<T> current(n * W), slope(n * W), injected(n * W), flow(n * W),
-      from_children(n * W), rhs(n * W), diag(n * W), delta(n * W);
+      from_children(n * W), rhs(n * W), diag(n * W), delta(n * W), up(n * W),
+      scaled_rhs(n * W);
   // Voltage clamps: a clamped node's change is known; its column moves to the right-hand
   // side of its neighbours and it is decoupled (as dendrax/solve/stepping.py does).
   const bool clamps = model.n_clamp_pairs > 0;
@@ -193,27 +194,55 @@ void simulate_lanes(const Model& model, const Inputs* in, int64_t n_state_values
         }
       }
     }
-    // Hines elimination from the leaves to the roots, then substitution (parent[i] <= i).
-    for (int64_t i = n - 1; i >= 0; --i) {
-      const int64_t p = model.parent[i];
-      T factor[W], eliminated_rhs[W];
+    // Hines elimination from the leaves to the roots (parent[i] <= i), keeping per node the
+    // multiplier of its parent's change and its own scaled right-hand side, so that the
+    // substitution from the roots is one multiply-add per node:
+    // delta[i] = (rhs[i] + c[i] delta[p]) / diag[i] = scaled_rhs[i] + up[i] delta[p].
+    // Most nodes follow their parent (p = i - 1); then the parent's values pass on in
+    // registers instead of through memory, which shortens the chain of dependencies.
+    {
+      T d[W], r[W];
       for (int w = 0; w < W; ++w) {
-        factor[w] = solve_coupling[i * W + w] / diag[i * W + w];
-        eliminated_rhs[w] = rhs[i * W + w];
+        d[w] = diag[(n - 1) * W + w];
+        r[w] = rhs[(n - 1) * W + w];
       }
-      for (int w = 0; w < W; ++w) {
-        diag[p * W + w] -= factor[w] * solve_coupling[i * W + w];
-        rhs[p * W + w] += factor[w] * eliminated_rhs[w];
+      for (int64_t i = n - 1; i >= 0; --i) {
+        const int64_t p = model.parent[i];
+        T factor[W];
+        for (int w = 0; w < W; ++w) {
+          const T c = solve_coupling[i * W + w];
+          factor[w] = c / d[w];
+          up[i * W + w] = factor[w];
+          scaled_rhs[i * W + w] = r[w] / d[w];
+        }
+        if (p == i - 1) {
+          for (int w = 0; w < W; ++w) {
+            const T c = solve_coupling[i * W + w];
+            d[w] = diag[p * W + w] - factor[w] * c;
+            r[w] = rhs[p * W + w] + factor[w] * r[w];
+          }
+        } else {
+          for (int w = 0; w < W; ++w) {
+            const T c = solve_coupling[i * W + w];
+            diag[p * W + w] -= factor[w] * c;
+            rhs[p * W + w] += factor[w] * r[w];
+          }
+          if (i > 0) {
+            for (int w = 0; w < W; ++w) {
+              d[w] = diag[(i - 1) * W + w];
+              r[w] = rhs[(i - 1) * W + w];
+            }
+          }
+        }
       }
-    }
-    std::fill(delta.begin(), delta.end(), T(0));
-    for (int64_t i = 0; i < n; ++i) {
-      const int64_t p = model.parent[i];
-      T parent_delta[W];
-      for (int w = 0; w < W; ++w) parent_delta[w] = delta[p * W + w];
-      for (int w = 0; w < W; ++w) {
-        delta[i * W + w] =
-            (rhs[i * W + w] + solve_coupling[i * W + w] * parent_delta[w]) / diag[i * W + w];
+      T previous[W] = {};
+      for (int64_t i = 0; i < n; ++i) {
+        const int64_t p = model.parent[i];
+        for (int w = 0; w < W; ++w) {
+          const T parent_delta = p == i - 1 ? previous[w] : (p == i ? T(0) : delta[p * W + w]);
+          previous[w] = scaled_rhs[i * W + w] + up[i * W + w] * parent_delta;
+          delta[i * W + w] = previous[w];
+        }
       }
     }
     for (int64_t q = 0; q < n * W; ++q) v[q] = v[q] + kFactor * delta[q];

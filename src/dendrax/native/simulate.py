@@ -4,7 +4,7 @@ The forward pass packs the model into flat arrays and makes one FFI call that ru
 step in C++. Under `vmap` the batch reaches the kernel as leading dimensions of every
 operand (`vmap_method="broadcast_all"`), and the kernel loops over it, on up to as many
 threads as the process may use. `jax.grad` goes through a `custom_vjp` whose backward pass
-is `dendrax.native.gradient.backward`.
+are `dendrax.native.gradient.forward` and `backward`.
 """
 
 import os
@@ -151,13 +151,11 @@ def _differentiable(spec, n_steps, params, stimuli, clamps, arrays):
 
 
 def _differentiable_fwd(spec, n_steps, params, stimuli, clamps, arrays):
-    out = _forward(spec, arrays, params, stimuli, clamps, n_steps)
-    return out, (params, stimuli, clamps, arrays)
+    return gradient.forward(spec, n_steps, params, stimuli, clamps, arrays)
 
 
 def _differentiable_bwd(spec, n_steps, residuals, cotangent):
-    params, stimuli, clamps, arrays = residuals
-    return (*gradient.backward(spec, n_steps, params, stimuli, clamps, arrays, cotangent), None)
+    return (*gradient.backward(spec, n_steps, residuals, cotangent), None)
 
 
 _differentiable.defvjp(_differentiable_fwd, _differentiable_bwd)
