@@ -33,6 +33,7 @@ constexpr int64_t kMechanisms = @N_MECHANISMS@;
 // Per mechanism: rows of site values (its site inputs and area factor) and of states.
 constexpr int64_t kParamRows[kMechanisms + 1] = {@PARAM_ROWS@};
 constexpr int64_t kStateRows[kMechanisms + 1] = {@STATE_ROWS@};
+constexpr int64_t kDensityRows[kMechanisms + 1] = {@DENSITY_ROWS@};  // recorded densities
 constexpr int64_t kIonRows = @N_ION_ROWS@;  // per-node ion rows
 constexpr int64_t kMaxIonInputs = @MAX_ION_INPUTS@;  // ion rows one mechanism reads, at most
 constexpr int64_t kMaxFluxes = @MAX_FLUXES@;  // ion densities and slopes one mechanism sums
@@ -84,22 +85,25 @@ void simulate_lanes(const Model& model, const Inputs* in, int64_t n_state_values
   const int64_t columns = model.n_steps + 1;
   int64_t max_sites = 1;
   int64_t site_begin[kMechanisms + 1], param_begin[kMechanisms + 1],
-      state_begin[kMechanisms + 1];
-  site_begin[0] = param_begin[0] = state_begin[0] = 0;
+      state_begin[kMechanisms + 1], density_begin[kMechanisms + 1];
+  site_begin[0] = param_begin[0] = state_begin[0] = density_begin[0] = 0;
   for (int64_t j = 0; j < kMechanisms; ++j) {
     const int64_t count = model.site_count[j];
     max_sites = std::max<int64_t>(max_sites, count);
     site_begin[j + 1] = site_begin[j] + count;
     param_begin[j + 1] = param_begin[j] + kParamRows[j] * count;
     state_begin[j + 1] = state_begin[j] + kStateRows[j] * count;
+    density_begin[j + 1] = density_begin[j] + kDensityRows[j] * count;
   }
   auto interleave = [](std::vector<T>& to, int64_t offset, int64_t size, auto lane_data) {
     for (int64_t q = 0; q < size; ++q) {
       for (int w = 0; w < W; ++w) to[(offset + q) * W + w] = lane_data(w)[q];
     }
   };
-  // v, the states and the ion rows side by side, so that a record slot indexes any of them.
-  std::vector<T> values((n + n_state_values + kIonRows * n) * W), coupling(n * W),
+  // v, the states, the ion rows and the recorded densities side by side, so that a record
+  // slot indexes any of them.
+  const int64_t n_densities = density_begin[kMechanisms];
+  std::vector<T> values((n + n_state_values + kIonRows * n + n_densities) * W), coupling(n * W),
       diag_fixed(n * W), site_values(n_site_values * W);
   interleave(values, 0, n, [&](int w) { return in[w].v0; });
   interleave(values, n, n_state_values, [&](int w) { return in[w].states0; });
@@ -110,6 +114,7 @@ void simulate_lanes(const Model& model, const Inputs* in, int64_t n_state_values
   T* v = values.data();
   T* states = v + n * W;
   T* ion = states + n_state_values * W;
+  T* density = ion + kIonRows * n * W;
   std::vector<T> current(n * W), slope(n * W), injected(n * W), flow(n * W),
       from_children(n * W), rhs(n * W), diag(n * W), delta(n * W), up(n * W),
       scaled_rhs(n * W);

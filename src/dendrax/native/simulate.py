@@ -18,7 +18,7 @@ from dendrax import units
 from dendrax.mechanisms import membrane
 from dendrax.native import gradient
 from dendrax.native.library import load
-from dendrax.native.source import ion_rows, kernel_source, site_inputs
+from dendrax.native.source import ion_rows, kernel_source, recorded_densities, site_inputs
 from dendrax.solve import stepping
 from dendrax.solve.gather import sum_over_children
 
@@ -62,9 +62,16 @@ def _packed(spec: stepping.StaticSpec, arrays: dict, params: dict):
     rows = ion_rows(spec)
     comp_node = arrays["comp_node"]
     slots = []
+    density_offset, density_slot = offset + len(rows.names) * v0.shape[0], {}
+    for mechanism, count in zip(spec.mechanisms, counts, strict=True):
+        for density in recorded_densities(mechanism, spec):
+            density_slot[f"{mechanism.name}.{density}"] = density_offset
+            density_offset += count
     for group, index_array in zip(spec.record_groups, arrays["record_index"], strict=True):
         if group in rows.names:  # an ion variable, per compartment
             slots.append(offset + rows.row(group) * v0.shape[0] + comp_node[index_array])
+        elif group in density_slot:  # a mechanism's current density, per site
+            slots.append(density_slot[group] + index_array)
         else:
             slots.append(index_array + (0 if group == "v" else state_offset[group]))
     record_slot = jnp.concatenate(slots)[arrays["record_order"]] if slots else jnp.zeros(0)

@@ -92,20 +92,28 @@ def _is_ion_variable(group: str, spec: StaticSpec) -> bool:
 def check_supported(spec: StaticSpec) -> None:
     """Raise `Unsupported` (with the reason) if the native kernel cannot run `spec`.
 
-    The kernel records v, mechanism states and the ion variables of compartments ("cai",
-    "eca", "ica"); not the densities of single mechanisms ("Ca_HVA.ica").
+    The kernel records v, mechanism states, the ion variables of compartments ("cai",
+    "eca", "ica") and the current densities of mechanisms ("Ca_HVA.ica").
     """
     for mechanism in spec.mechanisms:
         for variable in mechanism.writes:
             kind = membrane.ion_variable_kind(variable, spec.mechanisms)
             if kind in membrane.CONCENTRATIONS and variable not in mechanism.states:
                 raise Unsupported(f"{mechanism.name} writes {variable!r} but has no such state")
-    state_names = {(m.name, s) for m in spec.mechanisms for s in m.states}
+    recordable = {f"{m.name}.{x}" for m in spec.mechanisms for x in membrane.recordable(m)}
     for group in spec.record_groups:
-        if group == "v" or _is_ion_variable(group, spec):
-            continue
-        if tuple(group.split(".", 1)) not in state_names:
-            raise Unsupported(f"recording {group!r} (only v, mechanism states and ion variables)")
+        if group != "v" and not _is_ion_variable(group, spec) and group not in recordable:
+            raise Unsupported(f"recording {group!r} (not a state, current or ion variable)")
+
+
+def recorded_densities(mechanism: Mechanism, spec: StaticSpec) -> tuple[str, ...]:
+    """The current densities of `mechanism` that are recorded ("ica" for "Ca_HVA.ica"): the
+    kernel keeps them per site, row by row, after the ion rows."""
+    return tuple(
+        x
+        for x in membrane.current_names(mechanism)
+        if x not in mechanism.states and f"{mechanism.name}.{x}" in spec.record_groups
+    )
 
 
 def site_inputs(mechanism: Mechanism, spec: StaticSpec) -> tuple[str, ...]:
@@ -154,17 +162,17 @@ def _arguments(mechanism: Mechanism, spec: StaticSpec, with_currents: bool):
 
 def _current_function(mechanism: Mechanism, name: str, spec: StaticSpec, dtype) -> str:
     states, params = _arguments(mechanism, spec, with_currents=False)
-    fluxes = _fluxes(mechanism, spec)
+    fluxes, recorded = _fluxes(mechanism, spec), recorded_densities(mechanism, spec)
 
     def current_and_slope(v, *values):
         state = dict(zip(states, values[: len(states)], strict=True))
         param = dict(zip(params, values[len(states) :], strict=True))
         current, slope, densities, slopes = membrane._site_current(mechanism, state, v, param)
         pairs = [value for flux in fluxes for value in (densities[flux], slopes[flux])]
-        return (current, slope, *pairs)
+        return (current, slope, *pairs, *(densities[x] for x in recorded))
 
-    n_inputs = 1 + len(states) + len(params)
-    return scalar_function(name, current_and_slope, n_inputs, 2 + 2 * len(fluxes), dtype)
+    n_inputs, n_outputs = 1 + len(states) + len(params), 2 + 2 * len(fluxes) + len(recorded)
+    return scalar_function(name, current_and_slope, n_inputs, n_outputs, dtype)
 
 
 def _update_function(mechanism: Mechanism, name: str, spec: StaticSpec, dtype) -> str:
@@ -229,7 +237,8 @@ def kernel_source(spec: StaticSpec, dtype, index_dtype) -> str:
 
     Per mechanism j, the site values are its `site_inputs` row by row, then its site area
     factor (cm² per site); its states are stored row by row in `StaticSpec` order. The ion
-    values are the `ion_rows` of `spec`, n_nodes values each. Index arrays have
+    values are the `ion_rows` of `spec`, n_nodes values each; then, per mechanism, its
+    `recorded_densities`, row by row. Index arrays have
     `index_dtype` (int64 or int32).
     """
     check_supported(spec)
@@ -238,12 +247,14 @@ def kernel_source(spec: StaticSpec, dtype, index_dtype) -> str:
         raise Unsupported(f"values of dtype {np.dtype(dtype)}")
     rows = ion_rows(spec)
     functions, current_loops, writer_loops, other_loops = [], [], [], []
-    param_rows, state_rows = [], []
+    param_rows, state_rows, density_rows = [], [], []
     max_inputs = max_fluxes = 1
     for j, mechanism in enumerate(spec.mechanisms):
         n_params, n_states = len(site_inputs(mechanism, spec)), len(mechanism.states)
         param_rows.append(n_params + 1)
         state_rows.append(n_states)
+        recorded = recorded_densities(mechanism, spec)
+        density_rows.append(len(recorded))
         functions.append(_current_function(mechanism, f"current{j}", spec, dtype))
         functions.append(_update_function(mechanism, f"update{j}", spec, dtype))
         from_rows = ion_inputs(mechanism, spec)
@@ -259,6 +270,9 @@ def kernel_source(spec: StaticSpec, dtype, index_dtype) -> str:
         n_changing = len([name for name in from_rows if name not in rows.currents])
         current_in = ion_in[:n_changing]
         flux_out = [f"site_flux[{e} * count * W + k]" for e in range(2 * len(fluxes))]
+        flux_out += [
+            f"density[(density_begin[{j}] + {r} * count) * W + k]" for r in range(len(recorded))
+        ]
         inputs = ", ".join(["site_v[k]", *state_in, *param_in, *current_in])
         summed = [row for flux in fluxes for row in (flux, f"{flux}:slope")]
         scatter = [
@@ -351,11 +365,12 @@ def kernel_source(spec: StaticSpec, dtype, index_dtype) -> str:
         "@N_MECHANISMS@": str(len(spec.mechanisms)),
         "@PARAM_ROWS@": ", ".join(str(r) for r in [*param_rows, 0]),
         "@STATE_ROWS@": ", ".join(str(r) for r in [*state_rows, 0]),
+        "@DENSITY_ROWS@": ", ".join(str(r) for r in [*density_rows, 0]),
         "@N_ION_ROWS@": str(len(rows.names)),
         "@MAX_ION_INPUTS@": str(max_inputs),
         "@MAX_FLUXES@": str(2 * max_fluxes),
         "@MECHANISM_FUNCTIONS@": "\n\n".join(functions),
-        "@INITIAL_EVALUATION@": "\n".join(evaluate if rows.names else []),
+        "@INITIAL_EVALUATION@": "\n".join(evaluate if rows.names or any(density_rows) else []),
         "@EVALUATION@": "\n".join(evaluate),
         "@SECOND_ORDER@": "\n".join(second_order),
         "@UPDATE_LOOPS@": "\n".join(writer_loops + other_loops),
