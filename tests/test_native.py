@@ -440,6 +440,41 @@ def test_kernel_exp_matches_xla_exp_over_its_range():
     np.testing.assert_allclose(native, pure, rtol=4e-16, atol=0.0)
 
 
+class LogProbe(dx.Mechanism):
+    """States that are logs of multiples of -v: tiny, ordinary and huge arguments, 0, a
+    negative one and infinity at v = -65 mV, to check the kernel's log against numpy's."""
+
+    FACTORS = (1e-300, 1e-10, 0.5 / 65.0, 1.0 / 65.0, 1.0, 3.7, 1e10, 1e300, 0.0, -1.0)
+    parameters = {"g": dx.Parameter(0.0, "S/cm2", nonnegative=True)}
+    states = {f"l{k}": dx.State("1") for k in range(len(FACTORS) + 1)}
+
+    def steady_state(self, v, params, celsius):
+        return {f"l{k}": jnp.zeros_like(v) for k in range(len(self.FACTORS) + 1)}
+
+    def update(self, states, v, params, dt, celsius):
+        logs = {f"l{k}": jnp.log(factor * -v) for k, factor in enumerate(self.FACTORS)}
+        return {**logs, f"l{len(self.FACTORS)}": jnp.log(jnp.exp(800.0 + 0.0 * v))}  # inf
+
+    def current(self, states, v, params):
+        return params["g"] * v
+
+
+def test_kernel_log_matches_numpy_log_over_its_range():
+    cell = dx.Cell.from_parents([-1], ncomp=1, length=10.0, radius=1.0)
+    cell.insert(dx.channels.Leak(eLeak=-65.0))
+    cell.insert(LogProbe())
+    for k in range(len(LogProbe.FACTORS) + 1):
+        cell.branch(0).comp(0).record(f"LogProbe.l{k}")
+    sim = dx.build(cell, dt=DT, backend="native")
+    assert sim.spec.backend == "native"
+    native = np.asarray(sim.run(t_max=0.05))[:, -1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        expected = np.append(np.log(np.array(LogProbe.FACTORS) * 65.0), np.inf)
+    finite = np.isfinite(expected)
+    np.testing.assert_allclose(native[finite], expected[finite], rtol=4e-16, atol=0.0)
+    np.testing.assert_array_equal(native[~finite], expected[~finite])  # -inf, NaN, inf
+
+
 class ErfInverse(dx.Mechanism):
     """A channel using a primitive (erf_inv) that the code generator does not translate."""
 

@@ -27,7 +27,7 @@ _UNARY = {
     "abs": "std::abs({0})",
     "exp": "dx_exp({0})",
     "exp2": "std::exp2({0})",
-    "log": "std::log({0})",
+    "log": "dx_log({0})",
     "log1p": "std::log1p({0})",
     "expm1": "std::expm1({0})",
     "sqrt": "std::sqrt({0})",

@@ -1,6 +1,6 @@
 // Scalar helpers shared by dendrax's generated native kernels (source.py pastes this file
-// where a template says @SCALAR_MATH@): XLA's NaN-propagating max/min and a branch-free exp
-// that vectorises. Inside `namespace {`, after <cmath>, <cstdint> and <cstring>.
+// where a template says @SCALAR_MATH@): XLA's NaN-propagating max/min, and a branch-free exp
+// and log that vectorise. Inside `namespace {`, after <cmath>, <cstdint>, <cstring> and <limits>.
 
 // XLA's max/min: NaN if either operand is NaN.
 template <class U>
@@ -56,6 +56,46 @@ inline double dx_exp(double x) {
   std::memcpy(&scale2, &bits2, sizeof scale2);
   return p * scale1 * scale2;
 }
+// log(x) = e ln2 + log(m) with x = 2^e m, m in [sqrt(1/2), sqrt(2)), and
+// log(m) = 2 atanh(s) = 2 (s + s^3/3 + ... + s^21/21), s = (m - 1)/(m + 1), |s| < 0.172
+// (truncation < 3e-17 relative). Branch-free, so that loops vectorise; log(0) = -inf,
+// log(x < 0) = NaN, log(inf) = inf, log(NaN) = NaN, subnormals scaled first.
+inline double dx_log(double x) {
+  const bool tiny = x < 0x1p-1022;
+  const double scaled = tiny ? x * 0x1p54 : x;
+  uint64_t bits;
+  std::memcpy(&bits, &scaled, sizeof bits);
+  double e = static_cast<double>(static_cast<int64_t>((bits >> 52) & 0x7FF) - 1023);
+  const uint64_t mantissa_bits = (bits & 0xFFFFFFFFFFFFFull) | 0x3FF0000000000000ull;
+  double m;
+  std::memcpy(&m, &mantissa_bits, sizeof m);
+  const bool upper = m > 0x1.6a09e667f3bcdp0;  // sqrt(2)
+  m = upper ? m * 0.5 : m;
+  e = upper ? e + 1.0 : e;
+  e = tiny ? e - 54.0 : e;
+  const double s = (m - 1.0) / (m + 1.0);
+  const double z = s * s;
+  double p = 0x1.8618618618618p-5;  // 1/21
+  p = fma_or_not(p, z, 0x1.af286bca1af28p-5);  // 1/19
+  p = fma_or_not(p, z, 0x1.e1e1e1e1e1e1ep-5);  // 1/17
+  p = fma_or_not(p, z, 0x1.1111111111111p-4);  // 1/15
+  p = fma_or_not(p, z, 0x1.3b13b13b13b14p-4);  // 1/13
+  p = fma_or_not(p, z, 0x1.745d1745d1746p-4);  // 1/11
+  p = fma_or_not(p, z, 0x1.c71c71c71c71cp-4);  // 1/9
+  p = fma_or_not(p, z, 0x1.2492492492492p-3);  // 1/7
+  p = fma_or_not(p, z, 0x1.999999999999ap-3);  // 1/5
+  p = fma_or_not(p, z, 0x1.5555555555555p-2);  // 1/3
+  const double two_s = 2.0 * s;
+  const double log_m = two_s + two_s * (z * p);
+  const double result = e * 0x1.62e42feep-1 + (log_m + e * 0x1.a39ef35793c76p-33);
+  const double inf = std::numeric_limits<double>::infinity();
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  return x == 0.0 ? -inf : ((x < 0.0 || x != x) ? nan : (x == inf ? inf : result));
+}
+
+// In float through double (exact conversions; one rounding at the end).
+inline float dx_log(float x) { return static_cast<float>(dx_log(static_cast<double>(x))); }
+
 // The same in float: Cody-Waite reduction with float constants, Taylor series to degree 7
 // (truncation < 1e-8 relative), 2^n in two halves.
 inline float fma_or_not(float p, float r, float c) {
