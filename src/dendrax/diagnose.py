@@ -16,7 +16,7 @@ import numpy as np
 from dendrax.mechanisms import membrane
 from dendrax.mechanisms.base import ion_species
 from dendrax.mechanisms.ions import ion_of
-from dendrax.solve.stepping import StaticSpec, initial_state, step_function
+from dendrax.solve.stepping import StaticSpec, initial_state, step_function, with_settle_steps
 
 
 @dataclass(frozen=True)
@@ -91,16 +91,11 @@ def first_invalid(
     """
     spec = replace(spec, backend="jax")
     dtype = params["radius"].dtype
-    stimulus_steps = jnp.asarray(stimuli, dtype).T
-    command_steps = jnp.asarray(clamps, dtype).T
     settle = spec.settle_steps
-    if settle:
-        stimulus_steps = jnp.concatenate(
-            [jnp.zeros((settle, stimulus_steps.shape[1]), dtype), stimulus_steps]
-        )
-        held = jnp.broadcast_to(command_steps[:1], (settle, command_steps.shape[1]))
-        command_steps = jnp.concatenate([held, command_steps])
-    inputs = (stimulus_steps, command_steps)
+    stimuli, clamps = with_settle_steps(
+        spec, jnp.asarray(stimuli, dtype), jnp.asarray(clamps, dtype)
+    )
+    inputs = (stimuli.T, clamps.T)
 
     @jax.jit
     def flags(params, inputs):

@@ -14,11 +14,10 @@ from jax.extend.core import Literal
 
 from dendrax.mechanisms import membrane
 from dendrax.mechanisms.base import Mechanism
-from dendrax.native.codegen import Unsupported, c_type, scalar_function
-from dendrax.native.source import site_inputs, template_text
-from dendrax.solve.stepping import SOLVERS, StaticSpec
+from dendrax.native.codegen import Unsupported, scalar_function
+from dendrax.native.source import check_value_type, filled_template, site_inputs
+from dendrax.solve.stepping import StaticSpec
 
-_FFI_TYPES = {"double": "F64", "float": "F32"}
 _BARS = ("bar_params", "bar_states")
 _CALLS = ("pjit", "jit", "closed_call", "core_call")
 """Primitives that call a jaxpr: inlined when a vector-Jacobian product is replayed."""
@@ -163,9 +162,7 @@ def adjoint_source(spec: StaticSpec, dtype, index_dtype) -> str:
     """The C++ source of the adjoint for `spec` with values of `dtype` (float32 or float64);
     index arrays have `index_dtype`."""
     check_supported(spec)
-    t = c_type(dtype)
-    if t not in _FFI_TYPES:
-        raise Unsupported(f"values of dtype {np.dtype(dtype)}")
+    check_value_type(dtype)
     functions, currents, updates, update_vjps, current_vjps = [], [], [], [], []
     for j, mechanism in enumerate(spec.mechanisms):
         n_params, n_states = len(site_inputs(mechanism, spec)), len(mechanism.states)
@@ -241,20 +238,10 @@ def adjoint_source(spec: StaticSpec, dtype, index_dtype) -> str:
             )
         )
     replacements = {
-        "@SCALAR_MATH@": template_text("scalar_math.cc"),
-        "@C_TYPE@": t,
-        "@FFI_TYPE@": _FFI_TYPES[t],
-        "@INDEX_TYPE@": c_type(index_dtype),
-        "@FFI_INDEX@": {"int64_t": "S64", "int32_t": "S32"}[c_type(index_dtype)],
-        "@FACTOR@": f"T({SOLVERS[spec.solver]!r})",
-        "@N_MECHANISMS@": str(len(spec.mechanisms)),
         "@MECHANISM_FUNCTIONS@": "\n\n".join(functions),
         "@CURRENTS@": _phase(currents),
         "@UPDATES@": _phase(updates),
         "@UPDATE_VJPS@": _phase(update_vjps),
         "@CURRENT_VJPS@": _phase(current_vjps),
     }
-    source = template_text("adjoint.cc")
-    for key, value in replacements.items():
-        source = source.replace(key, value)
-    return source
+    return filled_template("adjoint.cc", spec, dtype, index_dtype, replacements)

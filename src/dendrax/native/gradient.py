@@ -51,7 +51,7 @@ def forward(spec: stepping.StaticSpec, n_steps: int, params, stimuli, clamps, ar
         out = _forward(spec, arrays, params, stimuli, clamps, n_steps)
         return out, (params, stimuli, clamps, arrays, None)
     settle = spec.settle_steps
-    padded = jnp.concatenate([jnp.zeros((stimuli.shape[0], settle), dtype), stimuli], 1)
+    padded = stepping.with_settle_steps(spec, stimuli, clamps)[0]
     n_records = arrays["record_order"].shape[0]
     call = jax.ffi.ffi_call(
         target,
@@ -91,7 +91,7 @@ def _native(target: str, spec, n_steps, params, stimuli, clamps, arrays, cotange
 
     floats, pullback, indices = jax.vjp(operands, params, has_aux=True)
     settle = spec.settle_steps
-    stimuli = jnp.concatenate([jnp.zeros((stimuli.shape[0], settle), dtype), stimuli], 1)
+    stimuli = stepping.with_settle_steps(spec, stimuli, clamps)[0]
     cotangent = jnp.asarray(cotangent, dtype)
     cotangent = jnp.concatenate([jnp.zeros((cotangent.shape[0], settle), dtype), cotangent], 1)
     call = jax.ffi.ffi_call(

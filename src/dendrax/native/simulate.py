@@ -130,10 +130,7 @@ def _forward(spec: stepping.StaticSpec, arrays: dict, params: dict, stimuli, cla
     ion_values = packed[13] if len(packed) > 13 else jnp.zeros(0, dtype)
     n_records = arrays["record_order"].shape[0]
     settle = spec.settle_steps
-    if settle:  # first `settle` steps without stimuli, clamps at their first command
-        stimuli = jnp.concatenate([jnp.zeros((stimuli.shape[0], settle), dtype), stimuli], 1)
-        held = jnp.broadcast_to(clamps[:, :1], (clamps.shape[0], settle))
-        clamps = jnp.concatenate([held, clamps], 1)
+    stimuli, clamps = stepping.with_settle_steps(spec, stimuli, clamps)
     call = jax.ffi.ffi_call(
         target(spec, dtype),
         jax.ShapeDtypeStruct((n_records, settle + n_steps + 1), dtype),

@@ -232,6 +232,32 @@ def template_text(name: str) -> str:
     return importlib.resources.files("dendrax.native").joinpath(name).read_text()
 
 
+def check_value_type(dtype) -> None:
+    """Raise `Unsupported` unless the kernels can hold values of `dtype` (float32, float64)."""
+    if c_type(dtype) not in _FFI_TYPES:
+        raise Unsupported(f"values of dtype {np.dtype(dtype)}")
+
+
+def filled_template(name: str, spec: StaticSpec, dtype, index_dtype, replacements: dict) -> str:
+    """The C++ file `name` with its @NAMES@ filled in: those every kernel template shares
+    (scalar math, value and index types, solver factor, number of mechanisms), then
+    `replacements`."""
+    t, index = c_type(dtype), c_type(index_dtype)
+    shared = {
+        "@SCALAR_MATH@": template_text("scalar_math.cc"),
+        "@C_TYPE@": t,
+        "@FFI_TYPE@": _FFI_TYPES[t],
+        "@INDEX_TYPE@": index,
+        "@FFI_INDEX@": {"int64_t": "S64", "int32_t": "S32"}[index],
+        "@FACTOR@": f"T({SOLVERS[spec.solver]!r})",
+        "@N_MECHANISMS@": str(len(spec.mechanisms)),
+    }
+    text = template_text(name)
+    for key, value in {**shared, **replacements}.items():
+        text = text.replace(key, value)
+    return text
+
+
 def kernel_source(spec: StaticSpec, dtype, index_dtype) -> str:
     """The C++ source for `spec` with values of `dtype` (float32 or float64).
 
@@ -242,9 +268,7 @@ def kernel_source(spec: StaticSpec, dtype, index_dtype) -> str:
     `index_dtype` (int64 or int32).
     """
     check_supported(spec)
-    t = c_type(dtype)
-    if t not in _FFI_TYPES:
-        raise Unsupported(f"values of dtype {np.dtype(dtype)}")
+    check_value_type(dtype)
     rows = ion_rows(spec)
     functions, current_loops, writer_loops, other_loops = [], [], [], []
     param_rows, state_rows, density_rows = [], [], []
@@ -354,15 +378,7 @@ def kernel_source(spec: StaticSpec, dtype, index_dtype) -> str:
         if spec.solver == "crank_nicolson" and rows.currents
         else []
     )
-    template = template_text("kernel.cc")
     replacements = {
-        "@SCALAR_MATH@": template_text("scalar_math.cc"),
-        "@C_TYPE@": t,
-        "@FFI_TYPE@": _FFI_TYPES[t],
-        "@INDEX_TYPE@": c_type(index_dtype),
-        "@FFI_INDEX@": {"int64_t": "S64", "int32_t": "S32"}[c_type(index_dtype)],
-        "@FACTOR@": f"T({SOLVERS[spec.solver]!r})",
-        "@N_MECHANISMS@": str(len(spec.mechanisms)),
         "@PARAM_ROWS@": ", ".join(str(r) for r in [*param_rows, 0]),
         "@STATE_ROWS@": ", ".join(str(r) for r in [*state_rows, 0]),
         "@DENSITY_ROWS@": ", ".join(str(r) for r in [*density_rows, 0]),
@@ -375,6 +391,4 @@ def kernel_source(spec: StaticSpec, dtype, index_dtype) -> str:
         "@SECOND_ORDER@": "\n".join(second_order),
         "@UPDATE_LOOPS@": "\n".join(writer_loops + other_loops),
     }
-    for key, value in replacements.items():
-        template = template.replace(key, value)
-    return template
+    return filled_template("kernel.cc", spec, dtype, index_dtype, replacements)

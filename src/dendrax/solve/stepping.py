@@ -44,6 +44,17 @@ class StaticSpec:
     """"jax" or "native" (the C++ kernel of `dendrax.native`), chosen by `build`."""
 
 
+def with_settle_steps(spec: StaticSpec, stimuli, clamps) -> tuple:
+    """Stimuli and clamp commands (rows x steps) with `spec.settle_steps` steps in front:
+    no stimulus, each clamp at its first command."""
+    settle = spec.settle_steps
+    if not settle:
+        return stimuli, clamps
+    quiet = jnp.zeros((stimuli.shape[0], settle), stimuli.dtype)
+    held = jnp.broadcast_to(clamps[:, :1], (clamps.shape[0], settle))
+    return jnp.concatenate([quiet, stimuli], 1), jnp.concatenate([held, clamps], 1)
+
+
 def node_geometry(arrays: dict, params: dict) -> tuple[jax.Array, jax.Array, jax.Array]:
     """Capacitance (nF) per node, coupling (µS) of each node to its parent, area (µm²).
 
