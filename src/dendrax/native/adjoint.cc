@@ -43,6 +43,24 @@ using Index = @INDEX_TYPE@;  // JAX's integer type: int64_t with jax_enable_x64,
 constexpr ffi::DataType kIndex = ffi::DataType::@FFI_INDEX@;
 constexpr T kFactor = @FACTOR@;  // v += kFactor * delta (1: backward Euler, 2: Crank-Nicolson)
 constexpr int64_t kMechanisms = @N_MECHANISMS@;
+// Per-node ion rows (see IonRows in source.py), and those a mechanism writes.
+constexpr int64_t kIonRows = @N_ION_ROWS@;
+constexpr int64_t kWrittenRows[@N_WRITTEN@ + 1] = {@WRITTEN_ROWS@};
+constexpr int64_t kScratchRows = @SCRATCH_ROWS@;  // per-site scratch rows besides v, a, b
+// Per mechanism: rows of site values (its site inputs and area factor) and of states.
+constexpr int64_t kParamRows[kMechanisms + 1] = {@PARAM_ROWS@};
+constexpr int64_t kStateRows[kMechanisms + 1] = {@STATE_ROWS@};
+
+// Inlined wherever they are used, however large the kernel: a call in a loop over sites
+// keeps it from vectorising (GCC stops inlining into very large functions).
+template <class U>
+inline U dx_max(U a, U b) __attribute__((always_inline));
+template <class U>
+inline U dx_min(U a, U b) __attribute__((always_inline));
+inline double dx_exp(double x) __attribute__((always_inline));
+inline float dx_exp(float x) __attribute__((always_inline));
+inline double dx_log(double x) __attribute__((always_inline));
+inline float dx_log(float x) __attribute__((always_inline));
 
 @SCALAR_MATH@
 
@@ -50,13 +68,15 @@ constexpr int64_t kMechanisms = @N_MECHANISMS@;
 @MECHANISM_FUNCTIONS@
 
 struct Model {
-  int64_t n_nodes, n_values, n_steps, n_records, n_stim_pairs, n_sites;
+  int64_t n_nodes, n_states, n_values, n_steps, n_records, n_stim_pairs, n_sites;
   const Index* parent;
   const Index* site_node;
   const Index* site_count;
   const Index* stim_row;
   const Index* stim_node;
   const Index* record_slot;
+  // Per mechanism: where its sites, site values and states begin.
+  int64_t site_begin[kMechanisms + 1], param_begin[kMechanisms + 1], state_begin[kMechanisms + 1];
 };
 
 // One simulation's operands and its cotangents (outputs).
@@ -67,6 +87,7 @@ struct Lane {
   const T* states0;
   const T* site_values;
   const T* stimulus;
+  const T* ion_values;
   const T* cotangent;
   T* bar_diag_fixed;
   T* bar_coupling;
@@ -74,47 +95,71 @@ struct Lane {
   T* bar_states0;
   T* bar_site_values;
   T* bar_stimulus;
+  T* bar_ion_values;
 };
 
-// Per-site rows (each as long as all mechanisms' sites together): v and two values
-// gathered from or to be scattered to the nodes.
+// Per-site rows, `stride` values apart: v and two values gathered from or to be scattered
+// to the nodes, then `kScratchRows` more (ion inputs, flux values and their cotangents).
 struct Scratch {
   T* v;
   T* a;
   T* b;
+  T* g;
+  int64_t stride;
 };
 
-// The sites' currents and slopes at v, summed per node (nA, µS).
-void site_currents(const Model& model, const T* v, const T* states, const T* params,
-                   Scratch scratch, T* current, T* slope) {
-  const Index* site_node = model.site_node;
-  @CURRENTS@
+// At the start of a step: the reversal potentials of the ions with written concentrations,
+// then the sites' currents and slopes at v, summed per node (nA, µS), and the ion currents
+// and their slopes (mA/cm², S/cm²) summed into their rows of `ion`.
+void evaluate(const Model& model, const T* v, const T* states, const T* params, T* ion,
+              Scratch scratch, T* current, T* slope) {
+  const int64_t n = model.n_nodes;
+  @EVALUATION@
 }
 
-// The states after a step to the new voltage v, into next_states.
-void update_states(const Model& model, const T* v, const T* states, const T* params,
+// Crank-Nicolson: the ion currents moved to the middle of the step.
+void second_order(const Model& model, const T* delta, T* ion) {
+  const int64_t n = model.n_nodes;
+  @SECOND_ORDER@
+}
+
+// The states after a step to the new voltage v, into next_states: the mechanisms that write
+// concentrations first, each refreshing its rows of `ion`, then the others.
+void update_states(const Model& model, const T* v, const T* states, const T* params, T* ion,
                    Scratch scratch, T* next_states) {
-  const Index* site_node = model.site_node;
+  const int64_t n = model.n_nodes;
   @UPDATES@
 }
 
-// Cotangents through the state update: of v' (added to lam_v), of the old states (to
-// bar_states) and of the site inputs (to bar_params), from the new states' lam_states.
+// Cotangents through the state updates, in reverse: from the new states' lam_states (the
+// writers' entries gain their refreshed rows' cotangents) to v' (added to lam_v), the old
+// states (bar_states), the site inputs (bar_params) and the ion rows (lam_ion). The others
+// read `ion_next` (the rows after the step), the writers `ion_eval` (as they were when the
+// writers updated).
 void update_vjps(const Model& model, const T* v, const T* states, const T* params,
-                 const T* lam_states, Scratch scratch, T* lam_v, T* bar_states,
-                 T* bar_params) {
-  const Index* site_node = model.site_node;
+                 const T* ion_eval, const T* ion_next, T* lam_states, Scratch scratch,
+                 T* lam_v, T* bar_states, T* bar_params, T* lam_ion) {
+  const int64_t n = model.n_nodes;
   @UPDATE_VJPS@
 }
 
-// Cotangents through the site currents and slopes (lam_current, lam_slope per node): of v
-// (added to lam_v), the states (to bar_states), the site inputs and area scales (to
-// bar_params).
-void current_vjps(const Model& model, const T* v, const T* states, const T* params,
-                  const T* lam_current, const T* lam_slope, Scratch scratch, T* lam_v,
-                  T* bar_states, T* bar_params) {
-  const Index* site_node = model.site_node;
-  @CURRENT_VJPS@
+// Crank-Nicolson: cotangents through the ion currents' move to the middle of the step, to
+// their slopes' rows and to delta (added to lam_delta).
+void second_order_vjp(const Model& model, const T* delta, const T* ion_next, T* lam_ion,
+                      T* lam_delta) {
+  const int64_t n = model.n_nodes;
+  @SECOND_ORDER_VJP@
+}
+
+// Cotangents through the site currents and slopes (lam_current, lam_slope per node) and the
+// ion currents (their rows of lam_ion, cleared after): of v (added to lam_v), the states (to
+// bar_states), the site inputs and area scales (to bar_params) and the ion rows read
+// (lam_ion); then through the reversal potentials (their rows of lam_ion, cleared after).
+void evaluation_vjps(const Model& model, const T* v, const T* states, const T* params,
+                     const T* ion_eval, const T* lam_current, const T* lam_slope,
+                     Scratch scratch, T* lam_v, T* bar_states, T* bar_params, T* lam_ion) {
+  const int64_t n = model.n_nodes;
+  @EVALUATION_VJPS@
 }
 
 // What the backward sweep keeps of a step: the values (v, then the states) at its start,
@@ -216,27 +261,37 @@ std::vector<T> withdraw(int64_t ticket) {
 
 struct Work {
   explicit Work(const Model& m)
-      : site_v(m.n_sites), site_a(m.n_sites), site_b(m.n_sites), current(m.n_nodes),
-        slope(m.n_nodes), injected(m.n_nodes), flow(m.n_nodes), from_children(m.n_nodes),
-        rhs(m.n_nodes), factor(m.n_nodes), inverse(m.n_nodes), lam_v_new(m.n_nodes), lam_rhs(m.n_nodes), lam_current(m.n_nodes),
-        lam_slope(m.n_nodes), next(m.n_values) {}
-  Scratch scratch() { return Scratch{site_v.data(), site_a.data(), site_b.data()}; }
-  std::vector<T> site_v, site_a, site_b, current, slope, injected, flow, from_children, rhs,
-      factor, inverse, lam_v_new, lam_rhs, lam_current, lam_slope, next;
+      : site_v(m.n_sites), site_a(m.n_sites), site_b(m.n_sites),
+        site_g(kScratchRows * m.n_sites), current(m.n_nodes), slope(m.n_nodes),
+        injected(m.n_nodes), flow(m.n_nodes), from_children(m.n_nodes), rhs(m.n_nodes),
+        factor(m.n_nodes), inverse(m.n_nodes), lam_v_new(m.n_nodes), lam_rhs(m.n_nodes),
+        lam_current(m.n_nodes), lam_slope(m.n_nodes), ion_eval(kIonRows * m.n_nodes),
+        next(m.n_values) {}
+  Scratch scratch() {
+    return Scratch{site_v.data(), site_a.data(), site_b.data(), site_g.data(),
+                   static_cast<int64_t>(site_v.size())};
+  }
+  std::vector<T> site_v, site_a, site_b, site_g, current, slope, injected, flow, from_children,
+      rhs, factor, inverse, lam_v_new, lam_rhs, lam_current, lam_slope, ion_eval, next;
 };
 
 // One forward step (kernel.cc's arithmetic, in its order) from row.values to `next_values`,
-// filling the rest of the row.
+// filling the rest of the row. The ion rows are worked on in `next_values`: there, after the
+// step, are the reversal potentials and ion currents of the step and the concentrations
+// after it.
 void advance(const Model& model, const Lane& in, const Row& row, int64_t step, Work& w,
              T* next_values) {
   const int64_t n = model.n_nodes;
   const T* v = row.values;
+  const T* states = v + n;
+  T* ion = next_values + n + model.n_states;
   T* diag = row.diag;
   T* delta = row.delta;
+  std::copy(states + model.n_states, states + model.n_states + kIonRows * n, ion);
   std::fill(w.current.begin(), w.current.end(), T(0));
   std::fill(w.slope.begin(), w.slope.end(), T(0));
-  site_currents(model, v, v + n, in.site_values, w.scratch(), w.current.data(),
-                w.slope.data());
+  evaluate(model, v, states, in.site_values, ion, w.scratch(), w.current.data(),
+           w.slope.data());
   std::fill(w.injected.begin(), w.injected.end(), T(0));
   for (int64_t k = 0; k < model.n_stim_pairs; ++k) {
     w.injected[model.stim_node[k]] += in.stimulus[model.stim_row[k] * model.n_steps + step];
@@ -266,31 +321,39 @@ void advance(const Model& model, const Lane& in, const Row& row, int64_t step, W
     delta[i] = (w.rhs[i] + in.coupling[i] * delta[p]) / diag[i];
   }
   for (int64_t i = 0; i < n; ++i) next_values[i] = v[i] + kFactor * delta[i];
-  update_states(model, next_values, v + n, in.site_values, w.scratch(), next_values + n);
+  second_order(model, delta, ion);
+  update_states(model, next_values, states, in.site_values, ion, w.scratch(), next_values + n);
 }
 
-// One backward step: `lam` holds the cotangents of (v, states) after the step of `row`; on
-// return, those of the values before it.
-void backward_step(const Model& model, const Lane& in, const Row& row, int64_t step, Work& w,
-                   T* lam) {
-  const int64_t n = model.n_nodes;
+// One backward step: `lam` holds the cotangents of the values after the step of `row`
+// (`next_values`); on return, those of the values before it.
+void backward_step(const Model& model, const Lane& in, const Row& row, const T* next_values,
+                   int64_t step, Work& w, T* lam) {
+  const int64_t n = model.n_nodes, n_states = model.n_states;
   const T* v = row.values;
   const T* states = v + n;
   const T* delta = row.delta;
   const T* diag = row.diag;
+  const T* ion_next = next_values + n + n_states;
+  T* ion_eval = w.ion_eval.data();  // the rows as the currents and the writers saw them
+  std::copy(ion_next, ion_next + kIonRows * n, ion_eval);
+  for (int64_t r = 0; r < @N_WRITTEN@; ++r) {
+    const T* start = states + n_states + kWrittenRows[r] * n;
+    std::copy(start, start + n, ion_eval + kWrittenRows[r] * n);
+  }
+  T* lam_ion = lam + n + n_states;
   T* next = w.next.data();
-  T* v_new = w.lam_rhs.data();  // v' while the update's VJP needs it, lam_rhs after
-  for (int64_t i = 0; i < n; ++i) v_new[i] = v[i] + kFactor * delta[i];
-  std::fill(w.next.begin(), w.next.end(), T(0));
+  std::fill(next, next + n + n_states, T(0));
   std::copy(lam, lam + n, w.lam_v_new.begin());
-  update_vjps(model, v_new, states, in.site_values, lam + n, w.scratch(),
-              w.lam_v_new.data(), next + n, in.bar_site_values);
+  update_vjps(model, next_values, states, in.site_values, ion_eval, ion_next, lam + n,
+              w.scratch(), w.lam_v_new.data(), next + n, in.bar_site_values, lam_ion);
   T* lam_rhs = w.lam_rhs.data();
   for (int64_t i = 0; i < n; ++i) {
     next[i] = w.lam_v_new[i];
     lam_rhs[i] = kFactor * w.lam_v_new[i];
   }
-  // lam_rhs = A^-1 (f lam_v'), with A's elimination kept from the forward solve; the
+  second_order_vjp(model, delta, ion_next, lam_ion, lam_rhs);
+  // lam_rhs = A^-1 lam_delta, with A's elimination kept from the forward solve; the
   // divisions first, all at once (they vectorise), out of the sequential sweeps.
   T* factor = w.factor.data();
   T* inverse = w.inverse.data();
@@ -323,13 +386,44 @@ void backward_step(const Model& model, const Lane& in, const Row& row, int64_t s
   for (int64_t k = 0; k < model.n_stim_pairs; ++k) {
     in.bar_stimulus[model.stim_row[k] * model.n_steps + step] += lam_rhs[model.stim_node[k]];
   }
-  current_vjps(model, v, states, in.site_values, w.lam_current.data(), w.lam_slope.data(),
-               w.scratch(), next, next + n, in.bar_site_values);
-  std::copy(w.next.begin(), w.next.end(), lam);
+  evaluation_vjps(model, v, states, in.site_values, ion_eval, w.lam_current.data(),
+                  w.lam_slope.data(), w.scratch(), next, next + n, in.bar_site_values,
+                  lam_ion);
+  std::copy(next, next + n + n_states, lam);
 }
 
-// The cotangents of one simulation. Its steps are stored `segment` at a time: every step at
-// once where they fit in `stored_bytes`, else about sqrt(n_steps) per segment.
+// The values at the start of a simulation: v0, the states and the ion rows, with the
+// reversal potentials and ion currents of the initial state (recorded at t = 0).
+void initial_values(const Model& model, const Lane& in, Work& w, T* values) {
+  const int64_t n = model.n_nodes;
+  std::copy(in.v0, in.v0 + n, values);
+  std::copy(in.states0, in.states0 + model.n_states, values + n);
+  T* ion = values + n + model.n_states;
+  std::copy(in.ion_values, in.ion_values + kIonRows * n, ion);
+  if (kIonRows == 0) return;
+  std::fill(w.current.begin(), w.current.end(), T(0));
+  std::fill(w.slope.begin(), w.slope.end(), T(0));
+  evaluate(model, values, values + n, in.site_values, ion, w.scratch(), w.current.data(),
+           w.slope.data());
+}
+
+// Cotangents through `initial_values`' evaluation: `lam` holds those of the evaluated
+// values; on return, those of v0, the states and the ion values.
+void initial_values_vjp(const Model& model, const Lane& in, Work& w, T* lam) {
+  if (kIonRows == 0) return;
+  const int64_t n = model.n_nodes;
+  initial_values(model, in, w, w.next.data());
+  std::copy(w.next.begin() + n + model.n_states, w.next.end(), w.ion_eval.begin());
+  std::fill(w.lam_current.begin(), w.lam_current.end(), T(0));
+  std::fill(w.lam_slope.begin(), w.lam_slope.end(), T(0));
+  evaluation_vjps(model, in.v0, in.states0, in.site_values, w.ion_eval.data(),
+                  w.lam_current.data(), w.lam_slope.data(), w.scratch(), lam, lam + n,
+                  in.bar_site_values, lam + n + model.n_states);
+}
+
+// The cotangents of one simulation. Its steps are stored `segment` at a time (with the
+// values after the segment's last step): every step at once where they fit in
+// `stored_bytes`, else about sqrt(n_steps) per segment.
 void adjoint(const Model& model, const Lane& in, int64_t stored_bytes, int64_t ticket) {
   const int64_t n = model.n_nodes, n_values = model.n_values, n_steps = model.n_steps;
   const int64_t columns = n_steps + 1, size = row_size(model);
@@ -342,29 +436,32 @@ void adjoint(const Model& model, const Lane& in, int64_t stored_bytes, int64_t t
       lam[model.record_slot[r]] += in.cotangent[r * columns + column];
     }
   };
+  auto finish = [&](std::vector<T>&& storage) {
+    initial_values_vjp(model, in, w, lam.data());
+    std::copy(lam.begin(), lam.begin() + n, in.bar_v0);
+    std::copy(lam.begin() + n, lam.begin() + n + model.n_states, in.bar_states0);
+    std::copy(lam.begin() + n + model.n_states, lam.end(), in.bar_ion_values);
+    keep_storage(std::move(storage), stored_bytes);
+  };
   add_recorded(n_steps);
   std::vector<T> rows = ticket ? withdraw(ticket) : std::vector<T>();
-  if (n_steps > 0 && static_cast<int64_t>(rows.size()) >= n_steps * size) {
+  if (n_steps > 0 && static_cast<int64_t>(rows.size()) >= (n_steps + 1) * size) {
     for (int64_t s = n_steps - 1; s >= 0; --s) {
-      backward_step(model, in, row_at(model, rows.data() + s * size), s, w, lam.data());
+      T* here = rows.data() + s * size;
+      backward_step(model, in, row_at(model, here), here + size, s, w, lam.data());
       add_recorded(s);
     }
-    std::copy(lam.begin(), lam.begin() + n, in.bar_v0);
-    std::copy(lam.begin() + n, lam.end(), in.bar_states0);
-    keep_storage(std::move(rows), stored_bytes);
+    finish(std::move(rows));
     return;
   }
   int64_t length = std::max<int64_t>(1, n_steps);
-  if (static_cast<double>(length) * size * sizeof(T) > static_cast<double>(stored_bytes)) {
+  if (static_cast<double>(length + 1) * size * sizeof(T) > static_cast<double>(stored_bytes)) {
     length = static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(n_steps))));
   }
   const int64_t n_segments = (n_steps + length - 1) / length;
   // Checkpoints: the values at the start of every segment.
   std::vector<T> checkpoints(n_segments * n_values), scratch_row(size);
-  if (n_segments > 0) {
-    std::copy(in.v0, in.v0 + n, checkpoints.begin());
-    std::copy(in.states0, in.states0 + (n_values - n), checkpoints.begin() + n);
-  }
+  if (n_segments > 0) initial_values(model, in, w, checkpoints.data());
   const Row scratch = row_at(model, scratch_row.data());
   std::vector<T> values(checkpoints.begin(), checkpoints.begin() + (n_segments ? n_values : 0));
   for (int64_t s = 0; s < (n_segments - 1) * length; ++s) {
@@ -374,38 +471,35 @@ void adjoint(const Model& model, const Lane& in, int64_t stored_bytes, int64_t t
       std::copy(values.begin(), values.end(), checkpoints.begin() + (s + 1) / length * n_values);
     }
   }
-  std::vector<T> stored = take_storage(length * size);
+  std::vector<T> stored = take_storage((length + 1) * size);
   for (int64_t g = n_segments - 1; g >= 0; --g) {
     const int64_t first = g * length, last = std::min(n_steps, first + length);
     std::copy(checkpoints.begin() + g * n_values, checkpoints.begin() + (g + 1) * n_values,
               stored.begin());
     for (int64_t s = first; s < last; ++s) {
-      const Row row = row_at(model, stored.data() + (s - first) * size);
-      T* next_values = s + 1 < last ? stored.data() + (s + 1 - first) * size : w.next.data();
-      advance(model, in, row, s, w, next_values);
+      T* here = stored.data() + (s - first) * size;
+      advance(model, in, row_at(model, here), s, w, here + size);
     }
     for (int64_t s = last - 1; s >= first; --s) {
-      backward_step(model, in, row_at(model, stored.data() + (s - first) * size), s, w,
-                    lam.data());
+      T* here = stored.data() + (s - first) * size;
+      backward_step(model, in, row_at(model, here), here + size, s, w, lam.data());
       add_recorded(s);
     }
   }
-  std::copy(lam.begin(), lam.begin() + n, in.bar_v0);
-  std::copy(lam.begin() + n, lam.end(), in.bar_states0);
-  keep_storage(std::move(stored), stored_bytes);
+  finish(std::move(stored));
 }
 
-// One simulation forward, its recordings into `out`; its steps are stored where they fit in
-// `stored_bytes`, under the ticket returned (0 where they are not).
+// One simulation forward, its recordings into `out`; its steps (and the values after the
+// last) are stored where they fit in `stored_bytes`, under the ticket returned (0 where
+// they are not).
 int64_t forward(const Model& model, const Lane& in, T* out, int64_t stored_bytes) {
-  const int64_t n = model.n_nodes, n_values = model.n_values, n_steps = model.n_steps;
+  const int64_t n_steps = model.n_steps;
   const int64_t columns = n_steps + 1, size = row_size(model);
-  const size_t values = n_steps * size;
+  const size_t values = (n_steps + 1) * size;
   const bool store = n_steps > 0 && reserve(values, stored_bytes);
-  std::vector<T> rows = take_storage((store ? n_steps : 2) * size);
+  std::vector<T> rows = take_storage((store ? n_steps + 1 : 2) * size);
   Work w(model);
-  std::copy(in.v0, in.v0 + n, rows.begin());
-  std::copy(in.states0, in.states0 + (n_values - n), rows.begin() + n);
+  initial_values(model, in, w, rows.data());
   auto record = [&](const T* values, int64_t column) {
     for (int64_t r = 0; r < model.n_records; ++r) {
       out[r * columns + column] = values[model.record_slot[r]];
@@ -414,8 +508,7 @@ int64_t forward(const Model& model, const Lane& in, T* out, int64_t stored_bytes
   record(rows.data(), 0);
   for (int64_t s = 0; s < n_steps; ++s) {
     T* here = rows.data() + (store ? s : s % 2) * size;
-    T* next = store ? (s + 1 < n_steps ? here + size : w.next.data())
-                    : rows.data() + ((s + 1) % 2) * size;
+    T* next = store ? here + size : rows.data() + ((s + 1) % 2) * size;
     advance(model, in, row_at(model, here), s, w, next);
     record(next, s + 1);
   }
@@ -433,20 +526,31 @@ Model model_of(int64_t batch, int64_t n_records, int64_t columns, ffi::Buffer<kT
                ffi::Buffer<kIndex> site_count, ffi::Buffer<kIndex> stim_row,
                ffi::Buffer<kIndex> stim_node, ffi::Buffer<kIndex> record_slot) {
   const int64_t n_nodes = static_cast<int64_t>(parent.element_count()) / batch;
-  int64_t n_sites = 0;
-  for (int64_t j = 0; j < kMechanisms; ++j) n_sites += site_count.typed_data()[j];
-  return Model{n_nodes,
-               n_nodes + static_cast<int64_t>(states0.element_count()) / batch,
-               columns - 1,
-               n_records,
-               static_cast<int64_t>(stim_row.element_count()) / batch,
-               n_sites,
-               parent.typed_data(),
-               site_node.typed_data(),
-               site_count.typed_data(),
-               stim_row.typed_data(),
-               stim_node.typed_data(),
-               record_slot.typed_data()};
+  const int64_t n_states = static_cast<int64_t>(states0.element_count()) / batch;
+  Model model{n_nodes,
+              n_states,
+              n_nodes + n_states + kIonRows * n_nodes,
+              columns - 1,
+              n_records,
+              static_cast<int64_t>(stim_row.element_count()) / batch,
+              0,
+              parent.typed_data(),
+              site_node.typed_data(),
+              site_count.typed_data(),
+              stim_row.typed_data(),
+              stim_node.typed_data(),
+              record_slot.typed_data(),
+              {},
+              {},
+              {}};
+  for (int64_t j = 0; j < kMechanisms; ++j) {
+    const int64_t count = site_count.typed_data()[j];
+    model.site_begin[j + 1] = model.site_begin[j] + count;
+    model.param_begin[j + 1] = model.param_begin[j] + kParamRows[j] * count;
+    model.state_begin[j + 1] = model.state_begin[j] + kStateRows[j] * count;
+  }
+  model.n_sites = model.site_begin[kMechanisms];
+  return model;
 }
 
 // run(b) for every simulation b of a batch, on up to `threads` threads.
@@ -462,35 +566,53 @@ void over_batch(int64_t batch, int64_t threads, Run run) {
   for (auto& thread : pool) thread.join();
 }
 
+// The operands of simulation b of a batch (cotangents and results null).
+struct Operands {
+  ffi::Buffer<kType> diag_fixed, coupling, v0, states0, site_values, stimulus, ion_values;
+
+  Lane lane(int64_t batch, int64_t b) const {
+    auto at = [&](const ffi::Buffer<kType>& buffer) {
+      return buffer.typed_data() + b * (static_cast<int64_t>(buffer.element_count()) / batch);
+    };
+    return Lane{at(diag_fixed), at(coupling), at(v0),     at(states0), at(site_values),
+                at(stimulus),   at(ion_values), nullptr, nullptr,    nullptr,
+                nullptr,        nullptr,        nullptr, nullptr,    nullptr};
+  }
+};
+
+// Whether a call's operands fit the generated code (the reason where they do not).
+ffi::Error check(int64_t batch, const ffi::Buffer<kIndex>& parent,
+                 const ffi::Buffer<kIndex>& site_count, const ffi::Buffer<kType>& ion_values) {
+  if (static_cast<int64_t>(site_count.element_count()) != batch * kMechanisms) {
+    return ffi::Error::InvalidArgument("site_count does not match the generated mechanisms");
+  }
+  if (ion_values.element_count() != kIonRows * parent.element_count()) {
+    return ffi::Error::InvalidArgument("ion_values does not match the generated ion rows");
+  }
+  return ffi::Error::Success();
+}
+
 ffi::Error Forward(ffi::Buffer<kType> diag_fixed, ffi::Buffer<kType> coupling,
                    ffi::Buffer<kType> v0, ffi::Buffer<kType> states0,
                    ffi::Buffer<kType> site_values, ffi::Buffer<kType> stimulus,
-                   ffi::Buffer<kIndex> parent, ffi::Buffer<kIndex> site_node,
-                   ffi::Buffer<kIndex> site_count, ffi::Buffer<kIndex> stim_row,
-                   ffi::Buffer<kIndex> stim_node, ffi::Buffer<kIndex> record_slot,
-                   int64_t threads, int64_t stored_bytes, ffi::ResultBuffer<kType> out,
-                   ffi::ResultBuffer<kIndex> ticket) {
+                   ffi::Buffer<kType> ion_values, ffi::Buffer<kIndex> parent,
+                   ffi::Buffer<kIndex> site_node, ffi::Buffer<kIndex> site_count,
+                   ffi::Buffer<kIndex> stim_row, ffi::Buffer<kIndex> stim_node,
+                   ffi::Buffer<kIndex> record_slot, int64_t threads, int64_t stored_bytes,
+                   ffi::ResultBuffer<kType> out, ffi::ResultBuffer<kIndex> ticket) {
   const auto dims = out->dimensions();
-  if (dims.size() < 2) return ffi::Error::InvalidArgument("recordings must be 2-d");
   const int64_t batch = static_cast<int64_t>(ticket->element_count());
-  if (batch == 0 || static_cast<int64_t>(site_count.element_count()) != batch * kMechanisms) {
-    return ffi::Error::InvalidArgument("site_count does not match the generated mechanisms");
-  }
+  if (dims.size() < 2 || batch == 0) return ffi::Error::InvalidArgument("recordings must be 2-d");
+  ffi::Error error = check(batch, parent, site_count, ion_values);
+  if (error.failure()) return error;
   const Model model = model_of(batch, dims[dims.size() - 2], dims[dims.size() - 1], states0,
                                parent, site_node, site_count, stim_row, stim_node, record_slot);
-  const int64_t n = model.n_nodes, n_states = model.n_values - n;
-  const int64_t n_site_values = static_cast<int64_t>(site_values.element_count()) / batch;
-  const int64_t n_stimulus = static_cast<int64_t>(stimulus.element_count()) / batch;
+  const Operands operands{diag_fixed,  coupling, v0,        states0,
+                          site_values, stimulus, ion_values};
   const int64_t per_sim = model.n_records * (model.n_steps + 1);
-  make_room(batch * model.n_steps * row_size(model), stored_bytes);
+  make_room(batch * (model.n_steps + 1) * row_size(model), stored_bytes);
   over_batch(batch, threads, [&](int64_t b) {
-    const Lane in{diag_fixed.typed_data() + b * n,
-                  coupling.typed_data() + b * n,
-                  v0.typed_data() + b * n,
-                  states0.typed_data() + b * n_states,
-                  site_values.typed_data() + b * n_site_values,
-                  stimulus.typed_data() + b * n_stimulus,
-                  nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
+    const Lane in = operands.lane(batch, b);
     ticket->typed_data()[b] =
         static_cast<Index>(forward(model, in, out->typed_data() + b * per_sim, stored_bytes));
   });
@@ -500,42 +622,42 @@ ffi::Error Forward(ffi::Buffer<kType> diag_fixed, ffi::Buffer<kType> coupling,
 ffi::Error Adjoint(ffi::Buffer<kType> diag_fixed, ffi::Buffer<kType> coupling,
                    ffi::Buffer<kType> v0, ffi::Buffer<kType> states0,
                    ffi::Buffer<kType> site_values, ffi::Buffer<kType> stimulus,
-                   ffi::Buffer<kType> cotangent, ffi::Buffer<kIndex> parent,
-                   ffi::Buffer<kIndex> site_node, ffi::Buffer<kIndex> site_count,
-                   ffi::Buffer<kIndex> stim_row, ffi::Buffer<kIndex> stim_node,
-                   ffi::Buffer<kIndex> record_slot, ffi::Buffer<kIndex> ticket,
-                   int64_t threads, int64_t stored_bytes,
+                   ffi::Buffer<kType> ion_values, ffi::Buffer<kType> cotangent,
+                   ffi::Buffer<kIndex> parent, ffi::Buffer<kIndex> site_node,
+                   ffi::Buffer<kIndex> site_count, ffi::Buffer<kIndex> stim_row,
+                   ffi::Buffer<kIndex> stim_node, ffi::Buffer<kIndex> record_slot,
+                   ffi::Buffer<kIndex> ticket, int64_t threads, int64_t stored_bytes,
                    ffi::ResultBuffer<kType> bar_diag_fixed,
                    ffi::ResultBuffer<kType> bar_coupling, ffi::ResultBuffer<kType> bar_v0,
                    ffi::ResultBuffer<kType> bar_states0,
                    ffi::ResultBuffer<kType> bar_site_values,
-                   ffi::ResultBuffer<kType> bar_stimulus) {
+                   ffi::ResultBuffer<kType> bar_stimulus,
+                   ffi::ResultBuffer<kType> bar_ion_values) {
   const auto dims = cotangent.dimensions();
-  if (dims.size() < 2) return ffi::Error::InvalidArgument("cotangent must be 2-d");
   const int64_t batch = static_cast<int64_t>(ticket.element_count());
-  if (batch == 0 || static_cast<int64_t>(site_count.element_count()) != batch * kMechanisms) {
-    return ffi::Error::InvalidArgument("site_count does not match the generated mechanisms");
-  }
+  if (dims.size() < 2 || batch == 0) return ffi::Error::InvalidArgument("cotangent must be 2-d");
+  ffi::Error error = check(batch, parent, site_count, ion_values);
+  if (error.failure()) return error;
   const Model model = model_of(batch, dims[dims.size() - 2], dims[dims.size() - 1], states0,
                                parent, site_node, site_count, stim_row, stim_node, record_slot);
-  const int64_t n = model.n_nodes, n_states = model.n_values - n;
-  const int64_t n_site_values = static_cast<int64_t>(site_values.element_count()) / batch;
-  const int64_t n_stimulus = static_cast<int64_t>(stimulus.element_count()) / batch;
+  const Operands operands{diag_fixed,  coupling, v0,        states0,
+                          site_values, stimulus, ion_values};
   const int64_t per_sim = model.n_records * (model.n_steps + 1);
   over_batch(batch, threads, [&](int64_t b) {
-    const Lane in{diag_fixed.typed_data() + b * n,
-                  coupling.typed_data() + b * n,
-                  v0.typed_data() + b * n,
-                  states0.typed_data() + b * n_states,
-                  site_values.typed_data() + b * n_site_values,
-                  stimulus.typed_data() + b * n_stimulus,
-                  cotangent.typed_data() + b * per_sim,
-                  bar_diag_fixed->typed_data() + b * n,
-                  bar_coupling->typed_data() + b * n,
-                  bar_v0->typed_data() + b * n,
-                  bar_states0->typed_data() + b * n_states,
-                  bar_site_values->typed_data() + b * n_site_values,
-                  bar_stimulus->typed_data() + b * n_stimulus};
+    Lane in = operands.lane(batch, b);
+    auto at = [&](ffi::ResultBuffer<kType>& buffer) {
+      return buffer->typed_data() + b * (static_cast<int64_t>(buffer->element_count()) / batch);
+    };
+    in.cotangent = cotangent.typed_data() + b * per_sim;
+    in.bar_diag_fixed = at(bar_diag_fixed);
+    in.bar_coupling = at(bar_coupling);
+    in.bar_v0 = at(bar_v0);
+    in.bar_states0 = at(bar_states0);
+    in.bar_site_values = at(bar_site_values);
+    in.bar_stimulus = at(bar_stimulus);
+    in.bar_ion_values = at(bar_ion_values);
+    const int64_t n_site_values = static_cast<int64_t>(site_values.element_count()) / batch;
+    const int64_t n_stimulus = static_cast<int64_t>(stimulus.element_count()) / batch;
     std::fill(in.bar_site_values, in.bar_site_values + n_site_values, T(0));
     std::fill(in.bar_stimulus, in.bar_stimulus + n_stimulus, T(0));
     adjoint(model, in, stored_bytes, ticket.typed_data()[b]);
@@ -547,6 +669,7 @@ ffi::Error Adjoint(ffi::Buffer<kType> diag_fixed, ffi::Buffer<kType> coupling,
 
 XLA_FFI_DEFINE_HANDLER_SYMBOL(DendraxForward, Forward,
                               ffi::Ffi::Bind()
+                                  .Arg<ffi::Buffer<kType>>()
                                   .Arg<ffi::Buffer<kType>>()
                                   .Arg<ffi::Buffer<kType>>()
                                   .Arg<ffi::Buffer<kType>>()
@@ -573,6 +696,7 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(DendraxAdjoint, Adjoint,
                                   .Arg<ffi::Buffer<kType>>()
                                   .Arg<ffi::Buffer<kType>>()
                                   .Arg<ffi::Buffer<kType>>()
+                                  .Arg<ffi::Buffer<kType>>()
                                   .Arg<ffi::Buffer<kIndex>>()
                                   .Arg<ffi::Buffer<kIndex>>()
                                   .Arg<ffi::Buffer<kIndex>>()
@@ -582,6 +706,7 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(DendraxAdjoint, Adjoint,
                                   .Arg<ffi::Buffer<kIndex>>()
                                   .Attr<int64_t>("threads")
                                   .Attr<int64_t>("stored_bytes")
+                                  .Ret<ffi::Buffer<kType>>()
                                   .Ret<ffi::Buffer<kType>>()
                                   .Ret<ffi::Buffer<kType>>()
                                   .Ret<ffi::Buffer<kType>>()

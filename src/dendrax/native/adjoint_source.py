@@ -1,10 +1,11 @@
 """The C++ source of a model's native adjoint kernel: `adjoint.cc` with its mechanisms filled in.
 
 Per mechanism, four per-site functions are generated from jaxprs (`codegen.scalar_function`):
-the current and its slope, the state update (as the forward kernel's), and the
-vector-Jacobian products of both, traced with `jax.vjp`, so that user-written mechanisms get
-a native backward pass too. Operands are laid out as the forward kernel's
-(`dendrax.native.simulate._packed`).
+its current function and state update (as the forward kernel's, `dendrax.native.source`)
+and the vector-Jacobian products of both, traced with `jax.vjp`, so that user-written
+mechanisms get a native backward pass too; per ion whose reversal potential follows its
+concentrations, the Nernst potential and its product. Operands are laid out as the forward
+kernel's (`dendrax.native.simulate._packed`), the ion rows as `source.ion_rows`.
 """
 
 import jax
@@ -15,10 +16,21 @@ from jax.extend.core import Literal
 from dendrax.mechanisms import membrane
 from dendrax.mechanisms.base import Mechanism
 from dendrax.native.codegen import Unsupported, scalar_function
-from dendrax.native.source import check_value_type, filled_template, site_inputs
+from dendrax.native.source import (
+    IonRows,
+    check_value_type,
+    current_callable,
+    filled_template,
+    function_arguments,
+    ion_rows,
+    nernst_callable,
+    site_inputs,
+    summed_fluxes,
+    update_callable,
+)
+from dendrax.native.source import check_supported as check_kernel_supported
 from dendrax.solve.stepping import StaticSpec
 
-_BARS = ("bar_params", "bar_states")
 _CALLS = ("pjit", "jit", "closed_call", "core_call")
 """Primitives that call a jaxpr: inlined when a vector-Jacobian product is replayed."""
 
@@ -26,52 +38,26 @@ _CALLS = ("pjit", "jit", "closed_call", "core_call")
 def check_supported(spec: StaticSpec) -> None:
     """Raise `Unsupported` (with the reason) if the native adjoint cannot differentiate `spec`.
 
-    It covers what changes during a run through v and mechanism states only: no voltage
-    clamps, no mechanism that writes a concentration or reads an ion current, recordings of
-    v and states.
+    It covers what the forward kernel runs, except voltage clamps, recordings of current
+    densities of single mechanisms ("Ca_HVA.ica"), and a mechanism that writes a
+    concentration while reading one that another mechanism writes.
     """
+    check_kernel_supported(spec)
     if spec.has_clamps:
         raise Unsupported("voltage clamps")
+    written = set(ion_rows(spec).written)
     for mechanism in spec.mechanisms:
-        if membrane.writes_concentration(mechanism):
-            raise Unsupported(f"{mechanism.name} writes an ion concentration")
-        for variable in mechanism.reads:
-            if membrane.ion_variable_kind(variable, spec.mechanisms) == "current":
-                raise Unsupported(f"{mechanism.name} reads the ion current {variable!r}")
+        if not membrane.writes_concentration(mechanism):
+            continue
+        for variable in mechanism.reads + mechanism.writes:
+            if variable in written and variable not in mechanism.writes:
+                raise Unsupported(f"{mechanism.name} reads {variable!r}, which another writes")
     state_names = {(m.name, s) for m in spec.mechanisms for s in m.states}
+    ion_variables = set(ion_rows(spec).names)
     for group in spec.record_groups:
-        if group != "v" and tuple(group.split(".", 1)) not in state_names:
-            raise Unsupported(f"recording {group!r} (only v and mechanism states)")
-
-
-def _split(mechanism: Mechanism, spec: StaticSpec, values) -> tuple[dict, dict]:
-    states, params = tuple(mechanism.states), site_inputs(mechanism, spec)
-    state = dict(zip(states, values[: len(states)], strict=True))
-    return state, dict(zip(params, values[len(states) :], strict=True))
-
-
-def _current(mechanism: Mechanism, spec: StaticSpec):
-    """(v, *states, *site inputs) -> (density mA/cm², slope S/cm²), as the pure-JAX step."""
-
-    def current_and_slope(v, *values):
-        state, param = _split(mechanism, spec, values)
-        current, slope, _ = membrane.site_current(mechanism, state, v, param)
-        return current, slope
-
-    return current_and_slope
-
-
-def _update(mechanism: Mechanism, spec: StaticSpec):
-    """(v, *states, *site inputs) -> the states after one step at voltage v."""
-
-    def update(v, *values):
-        state, param = _split(mechanism, spec, values)
-        new = mechanism.update(state, v, param, spec.dt, spec.celsius)
-        if set(new) != set(mechanism.states):
-            raise Unsupported(f"{mechanism.name}.update returned {sorted(new)}, not its states")
-        return tuple(new[s] for s in mechanism.states)
-
-    return update
+        if group in ("v", *ion_variables) or tuple(group.split(".", 1)) in state_names:
+            continue
+        raise Unsupported(f"recording {group!r} (only v, states and ion variables)")
 
 
 def _vjp(fn, n_inputs: int, dtype, with_primal: bool = False):
@@ -122,40 +108,255 @@ def _replay(jaxpr, consts, values) -> list:
     return [read(atom) for atom in jaxpr.outvars]
 
 
-def _loop(j: int, n_params: int, n_states: int, parts: tuple, extra: tuple = ()) -> list[str]:
-    """Mechanism j's sites in order, then its pointers advanced past them.
+class _Sites:
+    """C++ lines for one mechanism's sites: `count` of them at nodes `node[k]`, with site
+    values `p` (row by row, its area scale last), states `s` and, in the backward pass,
+    their cotangents `bp`, `bs` and the new states' `ls`; new states `ns` in the forward
+    pass. Scratch rows: `scratch.v`, `.a`, `.b` and `g(r)`, row r of `scratch.g`."""
 
-    `parts` are the lines of three loops over the sites: gathering per-node values into
-    per-site scratch, the per-site computation (which vectorises: contiguous operands, no
-    dependences between sites) and scattering per-site results to the nodes. In them:
-    `count`, `k` (the site), `site_node`, `params` and `states` (its site inputs, the area
-    scale last, and its states, row by row), `scratch` (per-site rows, of this mechanism's
-    sites) and the `extra` pointers among `bar_params`, `bar_states`, `lam_states` and
-    `next_states`, laid out as `params` and `states`.
-    """
-    pointers = [("params", n_params + 1), ("states", n_states)]
-    pointers += [(name, n_params + 1 if name == "bar_params" else n_states) for name in extra]
-    pointers += [(f"scratch.{name}", 1) for name in ("v", "a", "b")]
-    lines = ["{", f"  const int64_t count = model.site_count[{j}];"]
-    for k, part in enumerate(parts):
-        if part:
-            lines += ["  #pragma GCC ivdep"] if k == 1 else []
-            lines += ["  for (int64_t k = 0; k < count; ++k) {", *(f"    {x}" for x in part), "  }"]
-    lines += ["  site_node += count;"]
-    lines += [f"  {name} += {rows} * count;" for name, rows in pointers if rows]
-    return [*lines, "}"]
+    def __init__(self, j: int, mechanism: Mechanism, spec: StaticSpec, rows: IonRows):
+        self.j, self.mechanism, self.rows = j, mechanism, rows
+        self.n_params = len(site_inputs(mechanism, spec))
+        self.n_states = len(mechanism.states)
+        _, self.current_inputs = function_arguments(mechanism, spec, with_currents=False)
+        _, self.update_inputs = function_arguments(mechanism, spec, with_currents=True)
+        self.fluxes = summed_fluxes(mechanism, spec)
+
+    @staticmethod
+    def g(r: int) -> str:
+        return f"scratch.g[{r} * scratch.stride + k]"
+
+    def state(self, s: int, array: str = "s") -> str:
+        return f"{array}[{s} * count + k]"
+
+    def param(self, p: int, array: str = "p") -> str:
+        return f"{array}[{p} * count + k]"
+
+    def ion_names(self, with_currents: bool) -> tuple[str, ...]:
+        """The ion rows the functions read, after the site inputs."""
+        names = self.update_inputs if with_currents else self.current_inputs
+        return names[self.n_params :]
+
+    def node_value(self, array: str, name: str) -> str:
+        return f"{array}[{self.rows.row(name)} * n + node[k]]"
+
+    def block(self, pointers: tuple[str, ...], loops: list[list[str]]) -> list[str]:
+        """The mechanism's block: its pointers, then loops over its sites (the second one,
+        the computation, vectorises: contiguous operands, no dependences between sites)."""
+        j = self.j
+        declared = {
+            "p": f"const T* p = params + model.param_begin[{j}];",
+            "s": f"const T* s = states + model.state_begin[{j}];",
+            "ns": f"T* ns = next_states + model.state_begin[{j}];",
+            "bp": f"T* bp = bar_params + model.param_begin[{j}];",
+            "bs": f"T* bs = bar_states + model.state_begin[{j}];",
+            "ls": f"T* ls = lam_states + model.state_begin[{j}];",
+        }
+        lines = [
+            "{",
+            f"  const int64_t count = model.site_count[{j}];",
+            f"  const Index* node = model.site_node + model.site_begin[{j}];",
+            *(f"  {declared[name]}" for name in pointers),
+        ]
+        for number, loop in enumerate(loops):
+            if loop:
+                lines += ["  #pragma GCC ivdep"] if number == 1 else []
+                lines += ["  for (int64_t k = 0; k < count; ++k) {"]
+                lines += [f"    {line}" for line in loop] + ["  }"]
+        return [*lines, "}"]
+
+    def inputs(self, with_currents: bool) -> list[str]:
+        ions = self.ion_names(with_currents)
+        return [
+            "scratch.v[k]",
+            *(self.state(s) for s in range(self.n_states)),
+            *(self.param(q) for q in range(self.n_params)),
+            *(self.g(d) for d in range(len(ions))),
+        ]
+
+    def gather(self, v: str, ion: str, with_currents: bool) -> list[str]:
+        ions = self.ion_names(with_currents)
+        return [
+            f"scratch.v[k] = {v}[node[k]];",
+            *(f"{self.g(d)} = {self.node_value(ion, x)};" for d, x in enumerate(ions)),
+        ]
+
+    def accumulate(self, outs: list[str], ion_first: int) -> list[str]:
+        """Input cotangents `outs` (of v, states, site inputs, ion rows) to scratch.a,
+        bs, bp and the g rows from `ion_first` on."""
+        n_states, n_params = self.n_states, self.n_params
+        lines = [f"scratch.a[k] = {outs[0]};"]
+        lines += [f"{self.state(s, 'bs')} += {outs[1 + s]};" for s in range(n_states)]
+        lines += [f"{self.param(q, 'bp')} += {outs[1 + n_states + q]};" for q in range(n_params)]
+        ions = outs[1 + n_states + n_params :]
+        lines += [f"{self.g(ion_first + d)} = {o};" for d, o in enumerate(ions)]
+        return lines
+
+    def scatter(self, ion_names: tuple[str, ...], ion_first: int) -> list[str]:
+        return [
+            "lam_v[node[k]] += scratch.a[k];",
+            *(
+                f"{self.node_value('lam_ion', x)} += {self.g(ion_first + d)};"
+                for d, x in enumerate(ion_names)
+            ),
+        ]
+
+    def evaluation(self) -> list[str]:
+        j, scale = self.j, self.param(self.n_params)
+        fluxes = [f"f{e}" for e in range(2 * len(self.fluxes))]
+        compute = [
+            f"T {', '.join(['i', 'di', *fluxes])};",
+            f"current{j}({', '.join([*self.inputs(False), 'i', 'di', *fluxes])});",
+            f"scratch.a[k] = i * {scale};",
+            f"scratch.b[k] = di * {scale};",
+            *(f"{self.g(len(self.ion_names(False)) + e)} = {f};" for e, f in enumerate(fluxes)),
+        ]
+        first = len(self.ion_names(False))
+        scatter = ["current[node[k]] += scratch.a[k];", "slope[node[k]] += scratch.b[k];"]
+        scatter += [
+            f"{self.node_value('ion', row)} += {self.g(first + e)};"
+            for e, row in enumerate(self._flux_rows())
+        ]
+        return self.block(("p", "s"), [self.gather("v", "ion", False), compute, scatter])
+
+    def _flux_rows(self) -> list[str]:
+        return [row for flux in self.fluxes for row in (flux, f"{flux}:slope")]
+
+    def evaluation_vjp(self) -> list[str]:
+        j, scale = self.j, self.param(self.n_params)
+        ions = self.ion_names(False)
+        n_inputs = 1 + self.n_states + self.n_params + len(ions)
+        n_flux = 2 * len(self.fluxes)
+        gather = self.gather("v", "ion_eval", False)
+        gather += ["scratch.a[k] = lam_current[node[k]];", "scratch.b[k] = lam_slope[node[k]];"]
+        gather += [
+            f"{self.g(len(ions) + e)} = {self.node_value('lam_ion', row)};"
+            for e, row in enumerate(self._flux_rows())
+        ]
+        primal = ["i", "di", *(f"f{e}" for e in range(n_flux))]
+        outs = [f"o{q}" for q in range(n_inputs)]
+        lam_fluxes = [self.g(len(ions) + e) for e in range(n_flux)]
+        compute = [
+            "const T lam_i = scratch.a[k], lam_di = scratch.b[k];",
+            f"T {', '.join([*primal, *outs])};",
+            f"current_vjp{j}({', '.join(self.inputs(False))}, lam_i * {scale}, "
+            f"lam_di * {scale}, {', '.join([*lam_fluxes, *primal, *outs])});",
+            f"{self.param(self.n_params, 'bp')} += lam_i * i + lam_di * di;",
+            *self.accumulate(outs, len(ions) + n_flux),
+        ]
+        scatter = self.scatter(ions, len(ions) + n_flux)
+        return self.block(("p", "s", "bp", "bs"), [gather, compute, scatter])
+
+    def update(self) -> list[str]:
+        j = self.j
+        new = [self.state(s, "ns") for s in range(self.n_states)]
+        compute = [f"update{j}({', '.join([*self.inputs(True), *new])});"]
+        refresh = [
+            f"{self.node_value('ion', x)} = {self.state(s, 'ns')};" for s, x in self.written()
+        ]
+        return self.block(("p", "s", "ns"), [self.gather("v", "ion", True), compute, refresh])
+
+    def written(self) -> list[tuple[int, str]]:
+        """(state index, row) of the concentrations this mechanism writes."""
+        states = list(self.mechanism.states)
+        return [(states.index(x), x) for x in self.mechanism.writes if x in self.rows.written]
+
+    def update_vjp(self, ion: str) -> list[str]:
+        """Reads the ion rows from `ion`; a writer first takes its rows' cotangents."""
+        j, ions = self.j, self.ion_names(True)
+        n_inputs = 1 + self.n_states + self.n_params + len(ions)
+        refresh = []
+        for s, x in self.written():
+            refresh += [
+                f"{self.state(s, 'ls')} += {self.node_value('lam_ion', x)};",
+                f"{self.node_value('lam_ion', x)} = T(0);",
+            ]
+        lam_new = [self.state(s, "ls") for s in range(self.n_states)]
+        outs = [f"o{q}" for q in range(n_inputs)]
+        compute = [
+            f"T {', '.join(outs)};",
+            f"update_vjp{j}({', '.join([*self.inputs(True), *lam_new, *outs])});",
+            *self.accumulate(outs, len(ions)),
+        ]
+        gather = refresh + self.gather("v", ion, True)
+        loops = [gather, compute, self.scatter(ions, len(ions))]
+        return self.block(("p", "s", "bp", "bs", "ls"), loops)
+
+    def scratch_rows(self) -> int:
+        current = 2 * len(self.ion_names(False)) + 2 * len(self.fluxes)
+        return max(current, 2 * len(self.ion_names(True)))
 
 
-def _phase(loops: list[list[str]]) -> str:
-    return "\n".join(line for loop in loops for line in loop)
+def _reversals(rows: IonRows) -> tuple[list[str], list[str]]:
+    """The reversal potentials' lines (forward) and their cotangents' (backward)."""
+    forward, backward = [], []
+    for r, (reversal, internal, external, _) in enumerate(rows.reversals):
+        at = {name: f"{rows.row(name)} * n + q" for name in (reversal, internal, external)}
+        at |= {key: f"{rows.row(reversal + key)} * n + q" for key in (":param", ":nernst")}
+        forward += [
+            "for (int64_t q = 0; q < n; ++q) {",
+            f"  if (ion[{at[':nernst']}] != T(0)) {{",
+            f"    nernst{r}(ion[{at[internal]}], ion[{at[external]}], ion[{at[reversal]}]);",
+            "  } else {",
+            f"    ion[{at[reversal]}] = ion[{at[':param']}];",
+            "  }",
+            "}",
+        ]
+        backward += [
+            "for (int64_t q = 0; q < n; ++q) {",
+            f"  const T lam = lam_ion[{at[reversal]}];",
+            f"  lam_ion[{at[reversal]}] = T(0);",
+            f"  if (ion_eval[{at[':nernst']}] != T(0)) {{",
+            "    T lam_internal, lam_external;",
+            f"    nernst_vjp{r}(ion_eval[{at[internal]}], ion_eval[{at[external]}], lam, "
+            "lam_internal, lam_external);",
+            f"    lam_ion[{at[internal]}] += lam_internal;",
+            f"    lam_ion[{at[external]}] += lam_external;",
+            "  } else {",
+            f"    lam_ion[{at[':param']}] += lam;",
+            "  }",
+            "}",
+        ]
+    return forward, backward
 
 
-def _gather(*pairs: tuple[str, str]) -> list[str]:
-    return [f"scratch.{row}[k] = {per_node}[site_node[k]];" for row, per_node in pairs]
+def _second_order(rows: IonRows, spec: StaticSpec) -> tuple[list[str], list[str]]:
+    """Crank–Nicolson's move of the ion currents to mid-step (forward) and its cotangents."""
+    if spec.solver != "crank_nicolson":
+        return [], []
+    forward, backward = [], []
+    for current in rows.currents:
+        i, di = rows.row(current), rows.row(f"{current}:slope")
+        forward += [
+            f"for (int64_t q = 0; q < n; ++q) ion[{i} * n + q] += ion[{di} * n + q] * delta[q];"
+        ]
+        backward += [
+            "for (int64_t q = 0; q < n; ++q) {",
+            f"  lam_delta[q] += lam_ion[{i} * n + q] * ion_next[{di} * n + q];",
+            f"  lam_ion[{di} * n + q] += lam_ion[{i} * n + q] * delta[q];",
+            "}",
+        ]
+    return forward, backward
 
 
-def _scatter(*pairs: tuple[str, str]) -> list[str]:
-    return [f"{per_node}[site_node[k]] += scratch.{row}[k];" for row, per_node in pairs]
+def _functions(sites: _Sites, spec: StaticSpec, dtype) -> list[str]:
+    """The mechanism's current and update functions and their vector-Jacobian products."""
+    j, mechanism = sites.j, sites.mechanism
+    current, n_inputs, n_outputs = current_callable(mechanism, spec)
+    vjp = _vjp(current, n_inputs, dtype, with_primal=True)
+    functions = [
+        scalar_function(f"current{j}", current, n_inputs, n_outputs, dtype),
+        scalar_function(f"current_vjp{j}", vjp, n_inputs + n_outputs, n_outputs + n_inputs, dtype),
+    ]
+    if sites.n_states:
+        update, n_inputs = update_callable(mechanism, spec)
+        n_states = sites.n_states
+        vjp = _vjp(update, n_inputs, dtype)
+        functions += [
+            scalar_function(f"update{j}", update, n_inputs, n_states, dtype),
+            scalar_function(f"update_vjp{j}", vjp, n_inputs + n_states, n_inputs, dtype),
+        ]
+    return functions
 
 
 def adjoint_source(spec: StaticSpec, dtype, index_dtype) -> str:
@@ -163,85 +364,47 @@ def adjoint_source(spec: StaticSpec, dtype, index_dtype) -> str:
     index arrays have `index_dtype`."""
     check_supported(spec)
     check_value_type(dtype)
-    functions, currents, updates, update_vjps, current_vjps = [], [], [], [], []
-    for j, mechanism in enumerate(spec.mechanisms):
-        n_params, n_states = len(site_inputs(mechanism, spec)), len(mechanism.states)
-        n_inputs = 1 + n_states + n_params
-        state = [f"states[{s} * count + k]" for s in range(n_states)]
-        param = [f"params[{p} * count + k]" for p in range(n_params)]
-        inputs = ["scratch.v[k]", *state, *param]
-        bar_state = [f"bar_states[{s} * count + k]" for s in range(n_states)]
-        bar_param = [f"bar_params[{p} * count + k]" for p in range(n_params)]
-        scale = f"params[{n_params} * count + k]"
-        outs = [f"o{q}" for q in range(n_inputs)]
-        accumulate = [
-            "scratch.a[k] = o0;",
-            *(
-                f"{target} += {o};"
-                for target, o in zip(bar_state + bar_param, outs[1:], strict=True)
-            ),
-        ]
-        current = _current(mechanism, spec)
-        current_vjp = _vjp(current, n_inputs, dtype, with_primal=True)
-        functions.append(scalar_function(f"current{j}", current, n_inputs, 2, dtype))
-        functions.append(
-            scalar_function(f"current_vjp{j}", current_vjp, n_inputs + 2, n_inputs + 2, dtype)
-        )
-        compute = [
-            "T i, di;",
-            f"current{j}({', '.join(inputs)}, i, di);",
-            f"scratch.a[k] = i * {scale};",
-            f"scratch.b[k] = di * {scale};",
-        ]
-        scatter = _scatter(("a", "current"), ("b", "slope"))
-        currents.append(_loop(j, n_params, n_states, (_gather(("v", "v")), compute, scatter)))
-        gather = _gather(("v", "v"), ("a", "lam_current"), ("b", "lam_slope"))
-        compute = [
-            f"const T scale = {scale}, lam_i = scratch.a[k], lam_di = scratch.b[k];",
-            f"T i, di, {', '.join(outs)};",
-            f"current_vjp{j}({', '.join(inputs)}, lam_i * scale, lam_di * scale, i, di, "
-            f"{', '.join(outs)});",
-            f"bar_params[{n_params} * count + k] += lam_i * i + lam_di * di;",
-            *accumulate,
-        ]
-        current_vjps.append(
-            _loop(j, n_params, n_states, (gather, compute, _scatter(("a", "lam_v"))), _BARS)
-        )
-        if not n_states:
-            updates.append(_loop(j, n_params, 0, ((), (), ())))
-            update_vjps.append(_loop(j, n_params, 0, ((), (), ()), _BARS))
-            continue
-        update = _update(mechanism, spec)
-        update_vjp = _vjp(update, n_inputs, dtype)
-        functions.append(scalar_function(f"update{j}", update, n_inputs, n_states, dtype))
-        functions.append(
-            scalar_function(f"update_vjp{j}", update_vjp, n_inputs + n_states, n_inputs, dtype)
-        )
-        new_state = [f"next_states[{s} * count + k]" for s in range(n_states)]
-        compute = [f"update{j}({', '.join([*inputs, *new_state])});"]
-        updates.append(
-            _loop(j, n_params, n_states, (_gather(("v", "v")), compute, ()), ("next_states",))
-        )
-        lam_state = [f"lam_states[{s} * count + k]" for s in range(n_states)]
-        compute = [
-            f"T {', '.join(outs)};",
-            f"update_vjp{j}({', '.join([*inputs, *lam_state])}, {', '.join(outs)});",
-            *accumulate,
-        ]
-        update_vjps.append(
-            _loop(
-                j,
-                n_params,
-                n_states,
-                (_gather(("v", "v")), compute, _scatter(("a", "lam_v"))),
-                (*_BARS, "lam_states"),
-            )
-        )
+    rows = ion_rows(spec)
+    all_sites = [_Sites(j, m, spec, rows) for j, m in enumerate(spec.mechanisms)]
+    functions = [f for sites in all_sites for f in _functions(sites, spec, dtype)]
+    for r, (*_, charge) in enumerate(rows.reversals):
+        potential = nernst_callable(charge, spec)
+        functions.append(scalar_function(f"nernst{r}", potential, 2, 1, dtype))
+        functions.append(scalar_function(f"nernst_vjp{r}", _vjp(potential, 2, dtype), 3, 2, dtype))
+    reversals, reversal_vjps = _reversals(rows)
+    second_order, second_order_vjp = _second_order(rows, spec)
+    with_states = [sites for sites in all_sites if sites.n_states]
+    writers = [s for s in with_states if membrane.writes_concentration(s.mechanism)]
+    others = [s for s in with_states if s not in writers]
+    zeroed = [row for current in rows.currents for row in (current, f"{current}:slope")]
+    clear, clear_lam = (
+        [f"std::fill({a} + {rows.row(x)} * n, {a} + {rows.row(x) + 1} * n, T(0));" for x in zeroed]
+        for a in ("ion", "lam_ion")
+    )
+
+    def lines(parts) -> str:
+        return "\n".join(line for part in parts for line in part)
+
     replacements = {
+        "@N_ION_ROWS@": str(len(rows.names)),
+        "@N_WRITTEN@": str(len(rows.written)),
+        "@WRITTEN_ROWS@": ", ".join(str(rows.row(x)) for x in rows.written),
+        "@SCRATCH_ROWS@": str(max([1, *(sites.scratch_rows() for sites in all_sites)])),
+        "@PARAM_ROWS@": ", ".join(str(s.n_params + 1) for s in all_sites) + ", 0",
+        "@STATE_ROWS@": ", ".join(str(s.n_states) for s in all_sites) + ", 0",
         "@MECHANISM_FUNCTIONS@": "\n\n".join(functions),
-        "@CURRENTS@": _phase(currents),
-        "@UPDATES@": _phase(updates),
-        "@UPDATE_VJPS@": _phase(update_vjps),
-        "@CURRENT_VJPS@": _phase(current_vjps),
+        "@EVALUATION@": lines([reversals, clear, *(sites.evaluation() for sites in all_sites)]),
+        "@SECOND_ORDER@": "\n".join(second_order),
+        "@UPDATES@": lines(sites.update() for sites in writers + others),
+        "@UPDATE_VJPS@": lines(
+            [
+                *(sites.update_vjp("ion_next") for sites in others),
+                *(sites.update_vjp("ion_eval") for sites in reversed(writers)),
+            ]
+        ),
+        "@SECOND_ORDER_VJP@": "\n".join(second_order_vjp),
+        "@EVALUATION_VJPS@": lines(
+            [*(sites.evaluation_vjp() for sites in all_sites), clear_lam, reversal_vjps]
+        ),
     }
     return filled_template("adjoint.cc", spec, dtype, index_dtype, replacements)

@@ -4,12 +4,13 @@ Where `dendrax.native.adjoint_source` supports the model, the forward pass is ad
 which stores the steps in the library under a ticket (a residual), and one call of its
 adjoint returns the cotangents of the kernel's operands (`simulate._packed`), which the
 vector-Jacobian product of `_packed` maps to the parameters. Elsewhere (voltage
-clamps, mechanisms that write concentrations or read ion currents, a mechanism the code
-generator cannot translate, no compiler) the simulation is recomputed with the pure-JAX
+clamps, recordings of ion variables or current densities, a mechanism the code generator
+cannot translate, no compiler) the simulation is recomputed with the pure-JAX
 twin and differentiated there; the choice is made when the gradient is traced.
 """
 
 import dataclasses
+import os
 
 import jax
 import jax.numpy as jnp
@@ -20,12 +21,23 @@ from dendrax.native.codegen import Unsupported
 from dendrax.native.library import BuildError, load
 from dendrax.solve import stepping
 
-STORED_BYTES = 2**28
-"""Bytes of stored steps (per step: v, every state, the voltage change and the tree solve's
-eliminated diagonal) that the library holds for backward passes, and as much again kept
-for reuse. A gradient's forward pass stores its steps where they fit; a backward pass whose
-steps were not stored (or were dropped for newer ones) recomputes them, all at once if they
-fit, else from a checkpoint every sqrt(n_steps) steps, one segment at a time."""
+
+def _default_stored_bytes() -> int:
+    """An eighth of the machine's memory, at most 2 GiB (256 MiB where unknown)."""
+    try:
+        physical = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return 2**28
+    return int(min(2**31, physical // 8))
+
+
+STORED_BYTES = _default_stored_bytes()
+"""Bytes of stored steps (per step: v, every state, the ion rows, the voltage change and the
+tree solve's eliminated diagonal) that the library holds for backward passes, and as much
+again kept for reuse (fresh memory costs a page fault per page). A gradient's forward pass
+stores its steps where they fit; a backward pass whose steps were not stored (or were
+dropped for newer ones) recomputes them, all at once if they fit, else from a checkpoint
+every sqrt(n_steps) steps, one segment at a time: one more forward pass."""
 
 
 def adjoint_target(spec: stepping.StaticSpec, dtype) -> str:
@@ -38,7 +50,7 @@ def adjoint_target(spec: stepping.StaticSpec, dtype) -> str:
 
 def forward(spec: stepping.StaticSpec, n_steps: int, params, stimuli, clamps, arrays):
     """The recordings of `simulate._forward` and the residuals of `backward`."""
-    from dendrax.native.simulate import _forward, _packed, _usable_cores, index_dtype
+    from dendrax.native.simulate import _forward, _usable_cores, index_dtype
 
     dtype = params["radius"].dtype
     try:
@@ -46,10 +58,10 @@ def forward(spec: stepping.StaticSpec, n_steps: int, params, stimuli, clamps, ar
         target = load(source, "DendraxForward")
     except (Unsupported, BuildError):
         target = None
-    packed = _packed(spec, arrays, params)
-    if target is None or len(packed) != 13:
+    if target is None:
         out = _forward(spec, arrays, params, stimuli, clamps, n_steps)
         return out, (params, stimuli, clamps, arrays, None)
+    floats, indices = _operands(spec, arrays, params)
     settle = spec.settle_steps
     padded = stepping.with_settle_steps(spec, stimuli, clamps)[0]
     n_records = arrays["record_order"].shape[0]
@@ -62,9 +74,10 @@ def forward(spec: stepping.StaticSpec, n_steps: int, params, stimuli, clamps, ar
         vmap_method="broadcast_all",
     )
     out, ticket = call(
-        *packed[:5],
+        *floats[:5],
         padded,
-        *packed[5:11],
+        floats[5],
+        *indices,
         threads=np.int64(_usable_cores()),
         stored_bytes=np.int64(STORED_BYTES),
     )
@@ -80,14 +93,23 @@ def backward(spec: stepping.StaticSpec, n_steps: int, residuals, cotangent):
     return _native(target, spec, n_steps, params, stimuli, clamps, arrays, cotangent, ticket)
 
 
+def _operands(spec: stepping.StaticSpec, arrays, params) -> tuple[tuple, tuple]:
+    """The adjoint kernel's floating-point operands (the forward kernel's, ion values last)
+    and index operands (without the voltage clamps')."""
+    from dendrax.native.simulate import _packed  # here: simulate imports this module
+
+    packed = _packed(spec, arrays, params)
+    ion_values = packed[13] if len(packed) > 13 else jnp.zeros(0, params["radius"].dtype)
+    return (*packed[:5], ion_values), packed[5:11]
+
+
 def _native(target: str, spec, n_steps, params, stimuli, clamps, arrays, cotangent, ticket):
-    from dendrax.native.simulate import _packed, _usable_cores  # here: as above
+    from dendrax.native.simulate import _usable_cores  # here: simulate imports this module
 
     dtype = params["radius"].dtype
 
     def operands(params):
-        packed = _packed(spec, arrays, params)
-        return packed[:5], packed[5:]
+        return _operands(spec, arrays, params)
 
     floats, pullback, indices = jax.vjp(operands, params, has_aux=True)
     settle = spec.settle_steps
@@ -96,19 +118,20 @@ def _native(target: str, spec, n_steps, params, stimuli, clamps, arrays, cotange
     cotangent = jnp.concatenate([jnp.zeros((cotangent.shape[0], settle), dtype), cotangent], 1)
     call = jax.ffi.ffi_call(
         target,
-        [jax.ShapeDtypeStruct(x.shape, dtype) for x in (*floats, stimuli)],
+        [jax.ShapeDtypeStruct(x.shape, dtype) for x in (*floats[:5], stimuli, floats[5])],
         vmap_method="broadcast_all",
     )
-    *bars, bar_stimuli = call(
-        *floats,
+    *bars, bar_stimuli, bar_ions = call(
+        *floats[:5],
         stimuli,
+        floats[5],
         cotangent,
-        *indices[:6],
+        *indices,
         ticket,
         threads=np.int64(_usable_cores()),
         stored_bytes=np.int64(STORED_BYTES),
     )
-    (params_bar,) = pullback(tuple(bars))
+    (params_bar,) = pullback((*bars, bar_ions))
     return params_bar, bar_stimuli[:, settle:], jnp.zeros_like(clamps)
 
 

@@ -142,7 +142,7 @@ def ion_inputs(mechanism: Mechanism, spec: StaticSpec) -> tuple[str, ...]:
     return (*changing, *currents)
 
 
-def _fluxes(mechanism: Mechanism, spec: StaticSpec) -> tuple[str, ...]:
+def summed_fluxes(mechanism: Mechanism, spec: StaticSpec) -> tuple[str, ...]:
     """The ion currents of `mechanism` that the kernel sums per compartment."""
     summed = ion_rows(spec).currents
     return tuple(
@@ -152,7 +152,10 @@ def _fluxes(mechanism: Mechanism, spec: StaticSpec) -> tuple[str, ...]:
     )
 
 
-def _arguments(mechanism: Mechanism, spec: StaticSpec, with_currents: bool):
+def function_arguments(mechanism: Mechanism, spec: StaticSpec, with_currents: bool):
+    """The names of a mechanism's states and of its functions' other inputs: its
+    `site_inputs`, then its `ion_inputs` (without the ion currents unless `with_currents`,
+    as its current function takes them)."""
     states = tuple(mechanism.states)
     names = (*site_inputs(mechanism, spec), *ion_inputs(mechanism, spec))
     if not with_currents:
@@ -160,9 +163,12 @@ def _arguments(mechanism: Mechanism, spec: StaticSpec, with_currents: bool):
     return states, names
 
 
-def _current_function(mechanism: Mechanism, name: str, spec: StaticSpec, dtype) -> str:
-    states, params = _arguments(mechanism, spec, with_currents=False)
-    fluxes, recorded = _fluxes(mechanism, spec), recorded_densities(mechanism, spec)
+def current_callable(mechanism: Mechanism, spec: StaticSpec, recorded: tuple = ()):
+    """(v, *states, *inputs) -> (density mA/cm², slope S/cm², then per summed flux its
+    density and slope, then the `recorded` densities), on scalars; with its number of inputs
+    and outputs. The inputs are `function_arguments(..., with_currents=False)`."""
+    states, params = function_arguments(mechanism, spec, with_currents=False)
+    fluxes = summed_fluxes(mechanism, spec)
 
     def current_and_slope(v, *values):
         state = dict(zip(states, values[: len(states)], strict=True))
@@ -172,11 +178,13 @@ def _current_function(mechanism: Mechanism, name: str, spec: StaticSpec, dtype) 
         return (current, slope, *pairs, *(densities[x] for x in recorded))
 
     n_inputs, n_outputs = 1 + len(states) + len(params), 2 + 2 * len(fluxes) + len(recorded)
-    return scalar_function(name, current_and_slope, n_inputs, n_outputs, dtype)
+    return current_and_slope, n_inputs, n_outputs
 
 
-def _update_function(mechanism: Mechanism, name: str, spec: StaticSpec, dtype) -> str:
-    states, params = _arguments(mechanism, spec, with_currents=True)
+def update_callable(mechanism: Mechanism, spec: StaticSpec):
+    """(v, *states, *inputs) -> the states after one step at voltage v, on scalars; with its
+    number of inputs. The inputs are `function_arguments(..., with_currents=True)`."""
+    states, params = function_arguments(mechanism, spec, with_currents=True)
 
     def update(v, *values):
         state = dict(zip(states, values[: len(states)], strict=True))
@@ -186,15 +194,31 @@ def _update_function(mechanism: Mechanism, name: str, spec: StaticSpec, dtype) -
             raise Unsupported(f"{mechanism.name}.update returned {sorted(new)}, not its states")
         return tuple(new[s] for s in states)
 
-    n_inputs = 1 + len(states) + len(params)
-    return scalar_function(name, update, n_inputs, len(states), dtype)
+    return update, 1 + len(states) + len(params)
 
 
-def _nernst_function(name: str, charge: int, spec: StaticSpec, dtype) -> str:
+def nernst_callable(charge: int, spec: StaticSpec):
+    """(internal, external) -> (Nernst potential mV,) for an ion of `charge`, on scalars."""
+
     def potential(internal, external):
         return (nernst(internal, external, charge, spec.celsius),)
 
-    return scalar_function(name, potential, 2, 1, dtype)
+    return potential
+
+
+def _current_function(mechanism: Mechanism, name: str, spec: StaticSpec, dtype) -> str:
+    recorded = recorded_densities(mechanism, spec)
+    fn, n_inputs, n_outputs = current_callable(mechanism, spec, recorded)
+    return scalar_function(name, fn, n_inputs, n_outputs, dtype)
+
+
+def _update_function(mechanism: Mechanism, name: str, spec: StaticSpec, dtype) -> str:
+    fn, n_inputs = update_callable(mechanism, spec)
+    return scalar_function(name, fn, n_inputs, len(mechanism.states), dtype)
+
+
+def _nernst_function(name: str, charge: int, spec: StaticSpec, dtype) -> str:
+    return scalar_function(name, nernst_callable(charge, spec), 2, 1, dtype)
 
 
 def _row(rows: IonRows, name: str) -> str:
@@ -282,7 +306,7 @@ def kernel_source(spec: StaticSpec, dtype, index_dtype) -> str:
         functions.append(_current_function(mechanism, f"current{j}", spec, dtype))
         functions.append(_update_function(mechanism, f"update{j}", spec, dtype))
         from_rows = ion_inputs(mechanism, spec)
-        fluxes = _fluxes(mechanism, spec)
+        fluxes = summed_fluxes(mechanism, spec)
         max_inputs, max_fluxes = max(max_inputs, len(from_rows)), max(max_fluxes, len(fluxes))
         gathers = [
             f"site_ion[({d} * count + k) * W + w] = {_row(rows, name)} + site_node[k] * W + w];"
