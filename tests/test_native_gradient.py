@@ -126,12 +126,21 @@ def test_native_adjoint_under_vmap():
 
 def test_native_adjoint_checkpoints_long_runs(monkeypatch):
     """With storage for fewer steps than the run has, segments are recomputed from
-    checkpoints (sqrt(n) steps each, the last one shorter); same gradients."""
+    checkpoints (sqrt(n) steps each, the last one shorter), kept by the forward pass where
+    they fit, else recomputed by the backward pass; same gradients."""
     t_max = 20.1  # 804 steps: 29 segments of 28 steps, the last of 20
     sim = dx.build(branched_cell(t_max), dt=DT, backend="native")
     stored_all = jax.jit(jax.grad(full_loss(sim), argnums=(0, 1)))(sim.params, sim.stimuli)
     monkeypatch.setattr(gradient, "STORED_BYTES", 1)
     loss = full_loss(sim)  # a new function: traced again, with the new limit
+    ours = jax.jit(jax.grad(loss, argnums=(0, 1)))(sim.params, sim.stimuli)
+    assert_trees_close(ours, stored_all, 1e-13)
+    # Room for the forward pass's checkpoints (29 of them), not for its 804 steps: the
+    # backward pass starts from those checkpoints.
+    floats, _ = gradient._operands(sim.spec, sim.arrays, sim.params)
+    n_values = floats[2].size + floats[3].size + floats[5].size
+    monkeypatch.setattr(gradient, "STORED_BYTES", 8 * 40 * n_values)
+    loss = full_loss(sim)
     ours = jax.jit(jax.grad(loss, argnums=(0, 1)))(sim.params, sim.stimuli)
     assert_trees_close(ours, stored_all, 1e-13)
 

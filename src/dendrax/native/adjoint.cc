@@ -196,6 +196,7 @@ std::vector<T> take_storage(size_t size) {
 }
 
 void keep_storage(std::vector<T>&& storage, int64_t stored_bytes) {
+  if (storage.empty()) return;
   std::lock_guard<std::mutex> lock(kept_mutex);
   size_t total = storage.size();
   for (const auto& other : kept) total += other.size();
@@ -207,8 +208,9 @@ void keep_storage(std::vector<T>&& storage, int64_t stored_bytes) {
 // Steps stored by forward passes (DendraxForward) for their backward passes, by ticket, and
 // the values reserved for them: at most `stored_bytes` in all.
 struct Deposit {
-  std::vector<T> rows;
+  std::vector<T> rows;  // every step's row and the values after the last, or checkpoints
   size_t reserved;
+  int64_t segment;  // 0: every step; else the values at the start of every segment steps
 };
 std::map<int64_t, Deposit> deposited;
 size_t reserved = 0;
@@ -235,7 +237,7 @@ bool reserve(size_t values, int64_t stored_bytes) {
   return true;
 }
 
-int64_t deposit(std::vector<T>&& rows, size_t values) {
+int64_t deposit(std::vector<T>&& rows, size_t values, int64_t segment) {
   std::lock_guard<std::mutex> lock(kept_mutex);
   // Tickets count up to the largest Index and start again at 1 (entries that old are gone).
   last_ticket = last_ticket == std::numeric_limits<Index>::max() ? 1 : last_ticket + 1;
@@ -244,19 +246,24 @@ int64_t deposit(std::vector<T>&& rows, size_t values) {
     reserved -= old->second.reserved;
     deposited.erase(old);
   }
-  deposited.emplace(last_ticket, Deposit{std::move(rows), values});
+  deposited.emplace(last_ticket, Deposit{std::move(rows), values, segment});
   return last_ticket;
 }
 
-// The steps stored under `ticket` (none if they were dropped or taken before).
-std::vector<T> withdraw(int64_t ticket) {
+// What is stored under `ticket` (nothing if it was dropped or taken before).
+Deposit withdraw(int64_t ticket) {
   std::lock_guard<std::mutex> lock(kept_mutex);
   auto it = deposited.find(ticket);
-  if (it == deposited.end()) return {};
-  std::vector<T> rows = std::move(it->second.rows);
-  reserved -= it->second.reserved;
+  if (it == deposited.end()) return Deposit{{}, 0, 0};
+  Deposit taken = std::move(it->second);
+  reserved -= taken.reserved;
   deposited.erase(it);
-  return rows;
+  return taken;
+}
+
+// Steps per segment of a run recomputed from checkpoints: about sqrt(n_steps).
+int64_t segment_length(int64_t n_steps) {
+  return std::max<int64_t>(1, std::ceil(std::sqrt(static_cast<double>(n_steps))));
 }
 
 struct Work {
@@ -444,33 +451,44 @@ void adjoint(const Model& model, const Lane& in, int64_t stored_bytes, int64_t t
     keep_storage(std::move(storage), stored_bytes);
   };
   add_recorded(n_steps);
-  std::vector<T> rows = ticket ? withdraw(ticket) : std::vector<T>();
-  if (n_steps > 0 && static_cast<int64_t>(rows.size()) >= (n_steps + 1) * size) {
+  Deposit deposited = ticket ? withdraw(ticket) : Deposit{{}, 0, 0};
+  if (n_steps > 0 && deposited.segment == 0 &&
+      static_cast<int64_t>(deposited.rows.size()) >= (n_steps + 1) * size) {
     for (int64_t s = n_steps - 1; s >= 0; --s) {
-      T* here = rows.data() + s * size;
+      T* here = deposited.rows.data() + s * size;
       backward_step(model, in, row_at(model, here), here + size, s, w, lam.data());
       add_recorded(s);
     }
-    finish(std::move(rows));
+    finish(std::move(deposited.rows));
     return;
   }
-  int64_t length = std::max<int64_t>(1, n_steps);
-  if (static_cast<double>(length + 1) * size * sizeof(T) > static_cast<double>(stored_bytes)) {
-    length = static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(n_steps))));
-  }
-  const int64_t n_segments = (n_steps + length - 1) / length;
-  // Checkpoints: the values at the start of every segment.
-  std::vector<T> checkpoints(n_segments * n_values), scratch_row(size);
-  if (n_segments > 0) initial_values(model, in, w, checkpoints.data());
-  const Row scratch = row_at(model, scratch_row.data());
-  std::vector<T> values(checkpoints.begin(), checkpoints.begin() + (n_segments ? n_values : 0));
-  for (int64_t s = 0; s < (n_segments - 1) * length; ++s) {
-    std::copy(values.begin(), values.end(), scratch.values);
-    advance(model, in, scratch, s, w, values.data());
-    if ((s + 1) % length == 0) {
-      std::copy(values.begin(), values.end(), checkpoints.begin() + (s + 1) / length * n_values);
+  // Checkpoints: the values at the start of every segment, from the forward pass or
+  // recomputed here.
+  int64_t length = deposited.segment;
+  std::vector<T> checkpoints;
+  if (length > 0) {
+    checkpoints = std::move(deposited.rows);
+  } else {
+    keep_storage(std::move(deposited.rows), stored_bytes);
+    length = std::max<int64_t>(1, n_steps);
+    if (static_cast<double>(length + 1) * size * sizeof(T) > static_cast<double>(stored_bytes)) {
+      length = segment_length(n_steps);
+    }
+    const int64_t n_segments = (n_steps + length - 1) / length;
+    checkpoints.resize(n_segments * n_values);
+    std::vector<T> scratch_row(size);
+    const Row scratch = row_at(model, scratch_row.data());
+    if (n_segments > 0) initial_values(model, in, w, checkpoints.data());
+    std::vector<T> values(checkpoints.begin(), checkpoints.begin() + (n_segments ? n_values : 0));
+    for (int64_t s = 0; s < (n_segments - 1) * length; ++s) {
+      std::copy(values.begin(), values.end(), scratch.values);
+      advance(model, in, scratch, s, w, values.data());
+      if ((s + 1) % length == 0) {
+        std::copy(values.begin(), values.end(), checkpoints.begin() + (s + 1) / length * n_values);
+      }
     }
   }
+  const int64_t n_segments = (n_steps + length - 1) / length;
   std::vector<T> stored = take_storage((length + 1) * size);
   for (int64_t g = n_segments - 1; g >= 0; --g) {
     const int64_t first = g * length, last = std::min(n_steps, first + length);
@@ -486,18 +504,23 @@ void adjoint(const Model& model, const Lane& in, int64_t stored_bytes, int64_t t
       add_recorded(s);
     }
   }
+  keep_storage(std::move(checkpoints), stored_bytes);
   finish(std::move(stored));
 }
 
-// One simulation forward, its recordings into `out`; its steps (and the values after the
-// last) are stored where they fit in `stored_bytes`, under the ticket returned (0 where
-// they are not).
+// One simulation forward, its recordings into `out`. Its steps (and the values after the
+// last) are stored where they fit in `stored_bytes`, else checkpoints every
+// `segment_length` steps where those fit, under the ticket returned (0 where neither fits).
 int64_t forward(const Model& model, const Lane& in, T* out, int64_t stored_bytes) {
-  const int64_t n_steps = model.n_steps;
+  const int64_t n_steps = model.n_steps, n_values = model.n_values;
   const int64_t columns = n_steps + 1, size = row_size(model);
+  const int64_t segment = segment_length(n_steps);
   const size_t values = (n_steps + 1) * size;
+  const size_t checkpoint_values = (n_steps + segment - 1) / segment * n_values;
   const bool store = n_steps > 0 && reserve(values, stored_bytes);
+  const bool checkpoint = n_steps > 0 && !store && reserve(checkpoint_values, stored_bytes);
   std::vector<T> rows = take_storage((store ? n_steps + 1 : 2) * size);
+  std::vector<T> checkpoints = checkpoint ? take_storage(checkpoint_values) : std::vector<T>();
   Work w(model);
   initial_values(model, in, w, rows.data());
   auto record = [&](const T* values, int64_t column) {
@@ -509,14 +532,15 @@ int64_t forward(const Model& model, const Lane& in, T* out, int64_t stored_bytes
   for (int64_t s = 0; s < n_steps; ++s) {
     T* here = rows.data() + (store ? s : s % 2) * size;
     T* next = store ? here + size : rows.data() + ((s + 1) % 2) * size;
+    if (checkpoint && s % segment == 0) {
+      std::copy(here, here + n_values, checkpoints.begin() + s / segment * n_values);
+    }
     advance(model, in, row_at(model, here), s, w, next);
     record(next, s + 1);
   }
-  if (!store) {
-    keep_storage(std::move(rows), stored_bytes);
-    return 0;
-  }
-  return deposit(std::move(rows), values);
+  if (store) return deposit(std::move(rows), values, 0);
+  keep_storage(std::move(rows), stored_bytes);
+  return checkpoint ? deposit(std::move(checkpoints), checkpoint_values, segment) : 0;
 }
 
 // The model of one simulation. Under vmap every operand carries the same leading batch
