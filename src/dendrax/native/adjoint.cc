@@ -315,17 +315,39 @@ void advance(const Model& model, const Lane& in, const Row& row, int64_t step, W
     w.rhs[i] = w.injected[i] - w.current[i] + (w.flow[i] - w.from_children[i]);
     diag[i] = in.diag_fixed[i] + w.slope[i];
   }
+  // The tree solve as kernel.cc's: elimination from the leaves, the parent's values carried
+  // in registers where it is the previous node, each node's eliminated diagonal kept in
+  // `diag`; then delta[i] = scaled_rhs[i] + up[i] delta[parent], one multiply-add a node.
+  T* up = w.factor.data();
+  T* scaled_rhs = w.inverse.data();
+  T d = n > 0 ? diag[n - 1] : T(0), r = n > 0 ? w.rhs[n - 1] : T(0);
   for (int64_t i = n - 1; i >= 0; --i) {
     const int64_t p = model.parent[i];
-    const T factor = in.coupling[i] / diag[i];
-    const T eliminated_rhs = w.rhs[i];
-    diag[p] -= factor * in.coupling[i];
-    w.rhs[p] += factor * eliminated_rhs;
+    const T c = in.coupling[i];
+    const T factor = c / d;
+    diag[i] = d;
+    up[i] = factor;
+    scaled_rhs[i] = r / d;
+    if (p == i - 1) {
+      d = diag[p] - factor * c;
+      r = w.rhs[p] + factor * r;
+    } else {
+      if (p != i) {
+        diag[p] -= factor * c;
+        w.rhs[p] += factor * r;
+      }
+      if (i > 0) {
+        d = diag[i - 1];
+        r = w.rhs[i - 1];
+      }
+    }
   }
-  std::fill(delta, delta + n, T(0));
+  T previous = T(0);
   for (int64_t i = 0; i < n; ++i) {
     const int64_t p = model.parent[i];
-    delta[i] = (w.rhs[i] + in.coupling[i] * delta[p]) / diag[i];
+    const T parent_delta = p == i - 1 ? previous : (p == i ? T(0) : delta[p]);
+    previous = scaled_rhs[i] + up[i] * parent_delta;
+    delta[i] = previous;
   }
   for (int64_t i = 0; i < n; ++i) next_values[i] = v[i] + kFactor * delta[i];
   second_order(model, delta, ion);
@@ -368,13 +390,25 @@ void backward_step(const Model& model, const Lane& in, const Row& row, const T* 
     inverse[i] = T(1) / diag[i];
     factor[i] = in.coupling[i] * inverse[i];
   }
+  // As in the forward solve, the parent's value is carried in a register where it is the
+  // previous node.
+  T r = n > 0 ? lam_rhs[n - 1] : T(0);
   for (int64_t i = n - 1; i >= 0; --i) {
     const int64_t p = model.parent[i];
-    if (p != i) lam_rhs[p] += factor[i] * lam_rhs[i];
+    lam_rhs[i] = r;
+    if (p == i - 1) {
+      r = lam_rhs[p] + factor[i] * r;
+    } else {
+      if (p != i) lam_rhs[p] += factor[i] * r;
+      if (i > 0) r = lam_rhs[i - 1];
+    }
   }
+  T previous = T(0);
   for (int64_t i = 0; i < n; ++i) {
     const int64_t p = model.parent[i];
-    lam_rhs[i] = lam_rhs[i] * inverse[i] + (p == i ? T(0) : factor[i] * lam_rhs[p]);
+    const T parent_value = p == i - 1 ? previous : (p == i ? T(0) : lam_rhs[p]);
+    previous = lam_rhs[i] * inverse[i] + factor[i] * parent_value;
+    lam_rhs[i] = previous;
   }
   for (int64_t i = 0; i < n; ++i) {
     w.lam_slope[i] = -lam_rhs[i] * delta[i];
