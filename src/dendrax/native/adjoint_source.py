@@ -8,6 +8,8 @@ concentrations, the Nernst potential and its product. Operands are laid out as t
 kernel's (`dendrax.native.simulate._packed`), the ion rows as `source.ion_rows`.
 """
 
+import functools
+
 import jax
 import numpy as np
 from jax import lax
@@ -359,6 +361,7 @@ def _functions(sites: _Sites, spec: StaticSpec, dtype) -> list[str]:
     return functions
 
 
+@functools.lru_cache(maxsize=64)
 def adjoint_source(spec: StaticSpec, dtype, index_dtype) -> str:
     """The C++ source of the adjoint for `spec` with values of `dtype` (float32 or float64);
     index arrays have `index_dtype`."""

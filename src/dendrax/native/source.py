@@ -1,5 +1,6 @@
 """The C++ source of a model's native kernel: `kernel.cc` with its mechanisms filled in."""
 
+import functools
 import importlib.resources
 from dataclasses import dataclass
 
@@ -54,6 +55,7 @@ class IonRows:
         return self.names.index(name)
 
 
+@functools.lru_cache(maxsize=64)
 def ion_rows(spec: StaticSpec) -> IonRows:
     """The per-node ion rows that the kernel for `spec` keeps (see `IonRows`)."""
     mechanisms = spec.mechanisms
@@ -282,6 +284,7 @@ def filled_template(name: str, spec: StaticSpec, dtype, index_dtype, replacement
     return text
 
 
+@functools.lru_cache(maxsize=64)
 def kernel_source(spec: StaticSpec, dtype, index_dtype) -> str:
     """The C++ source for `spec` with values of `dtype` (float32 or float64).
 
