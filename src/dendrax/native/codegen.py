@@ -108,6 +108,7 @@ class _Emitter:
     def __init__(self):
         self.lines: list[str] = []
         self.names: dict = {}
+        self.constants: dict = {}  # constvars' values
         self.count = 0
 
     def fresh(self, var) -> str:
@@ -123,12 +124,28 @@ class _Emitter:
             return literal(atom.val, atom.aval.dtype)
         return self.names[atom]
 
+    def constant(self, atom):
+        """The value of `atom` if it is a constant (a literal or a captured constant)."""
+        if isinstance(atom, Literal):
+            return atom.val
+        return self.constants.get(atom)
+
+    def _by_constant(self, eqn) -> bool:
+        """Whether `eqn` (a div) divides a variable float by a constant."""
+        numerator, divisor = eqn.invars
+        return (
+            np.issubdtype(eqn.outvars[0].aval.dtype, np.floating)
+            and self.constant(divisor) is not None
+            and self.constant(numerator) is None
+        )
+
     def emit(self, jaxpr, consts: Sequence, inputs: Sequence[str]) -> list[str]:
         """Statements of `jaxpr` applied to the C++ expressions `inputs`; its outputs."""
         for var, value in zip(jaxpr.constvars, consts, strict=True):
             if np.ndim(value) != 0:
                 raise Unsupported("a non-scalar constant captured by the function")
             self.names[var] = literal(value, var.aval.dtype)
+            self.constants[var] = value
         for var, expression in zip(jaxpr.invars, inputs, strict=True):
             self.names[var] = expression
         for eqn in jaxpr.eqns:
@@ -149,12 +166,20 @@ class _Emitter:
                 raise Unsupported(f"primitive {name!r} without a jaxpr")
             inner = getattr(closed, "jaxpr", closed)
             consts = getattr(closed, "consts", ())
+            for var, atom in zip(inner.invars, eqn.invars, strict=True):
+                if self.constant(atom) is not None:
+                    self.constants[var] = self.constant(atom)
             outs = _Emitter.emit(self, inner, consts, args)
             for var, out in zip(eqn.outvars, outs, strict=True):
                 self.names[var] = out
             return
-        out_type = c_type(eqn.outvars[0].aval.dtype)
-        expression = _statement(name, args, eqn, out_type)
+        dtype = eqn.outvars[0].aval.dtype
+        out_type = c_type(dtype)
+        if name == "div" and self._by_constant(eqn):
+            reciprocal = literal(_reciprocal(self.constant(eqn.invars[1]), dtype), dtype)
+            expression = f"({args[0]} * {reciprocal})"
+        else:
+            expression = _statement(name, args, eqn, out_type)
         target = self.fresh(eqn.outvars[0])
         self.lines.append(f"const {out_type} {target} = {expression};")
 
@@ -178,6 +203,13 @@ def _statement(name: str, args: list[str], eqn, out_type: str) -> str:
     if name in ("broadcast_in_dim", "reshape", "squeeze", "reduce_precision"):
         return args[0]
     raise Unsupported(f"primitive {name!r}")
+
+
+def _reciprocal(value, dtype):
+    """1 / value, rounded to `dtype` (XLA's rewrite of a division by a constant)."""
+    one = np.ones((), dtype)
+    with np.errstate(divide="ignore", over="ignore"):
+        return one / np.asarray(value, dtype)
 
 
 def _integer_pow(x: str, y: int, out_type: str) -> str:
