@@ -68,13 +68,17 @@ inline float dx_log(float x) __attribute__((always_inline));
 @MECHANISM_FUNCTIONS@
 
 struct Model {
-  int64_t n_nodes, n_states, n_values, n_steps, n_records, n_stim_pairs, n_sites;
+  int64_t n_nodes, n_states, n_values, n_steps, n_records, n_stim_pairs, n_clamp_pairs,
+      n_sites;
   const Index* parent;
   const Index* site_node;
   const Index* site_count;
   const Index* stim_row;
   const Index* stim_node;
   const Index* record_slot;
+  const Index* clamp_row;
+  const Index* clamp_node;
+  std::vector<char> clamped;  // per node: 1 where a voltage clamp holds it
   // Per mechanism: where its sites, site values and states begin.
   int64_t site_begin[kMechanisms + 1], param_begin[kMechanisms + 1], state_begin[kMechanisms + 1];
 };
@@ -88,6 +92,7 @@ struct Lane {
   const T* site_values;
   const T* stimulus;
   const T* ion_values;
+  const T* commands;
   const T* cotangent;
   T* bar_diag_fixed;
   T* bar_coupling;
@@ -96,6 +101,7 @@ struct Lane {
   T* bar_site_values;
   T* bar_stimulus;
   T* bar_ion_values;
+  T* bar_commands;
 };
 
 // Per-site rows, `stride` values apart: v and two values gathered from or to be scattered
@@ -273,14 +279,95 @@ struct Work {
         injected(m.n_nodes), flow(m.n_nodes), from_children(m.n_nodes), rhs(m.n_nodes),
         factor(m.n_nodes), inverse(m.n_nodes), lam_v_new(m.n_nodes), lam_rhs(m.n_nodes),
         lam_current(m.n_nodes), lam_slope(m.n_nodes), ion_eval(kIonRows * m.n_nodes),
-        next(m.n_values) {}
+        next(m.n_values), known(m.n_clamp_pairs ? m.n_nodes : 0),
+        known_flow(m.n_clamp_pairs ? m.n_nodes : 0),
+        step_coupling(m.n_clamp_pairs ? m.n_nodes : 0) {}
   Scratch scratch() {
     return Scratch{site_v.data(), site_a.data(), site_b.data(), site_g.data(),
                    static_cast<int64_t>(site_v.size())};
   }
   std::vector<T> site_v, site_a, site_b, site_g, current, slope, injected, flow, from_children,
-      rhs, factor, inverse, lam_v_new, lam_rhs, lam_current, lam_slope, ion_eval, next;
+      rhs, factor, inverse, lam_v_new, lam_rhs, lam_current, lam_slope, ion_eval, next, known,
+      known_flow, step_coupling;
+  // The coupling of the tree solve: the axial coupling, 0 on a clamped node's edges.
+  const T* solve_coupling(const Model& m, const Lane& in) const {
+    return m.n_clamp_pairs ? step_coupling.data() : in.coupling;
+  }
+  // Before the first step of a simulation.
+  void prepare(const Model& m, const Lane& in) {
+    for (int64_t i = 0; i < static_cast<int64_t>(step_coupling.size()); ++i) {
+      const bool decoupled = m.clamped[i] || m.clamped[m.parent[i]];
+      step_coupling[i] = decoupled ? T(0) : in.coupling[i];
+    }
+  }
 };
+
+// Voltage clamps (as kernel.cc and dendrax/solve/stepping.py): a clamped node's change is
+// known, (command - v) / kFactor; its column moves to the right-hand side of its neighbours
+// and its row becomes delta = known.
+void clamp(const Model& model, const Lane& in, const T* v, int64_t step, Work& w, T* diag) {
+  const int64_t n = model.n_nodes;
+  const char* clamped = model.clamped.data();
+  std::fill(w.known.begin(), w.known.end(), T(0));
+  for (int64_t k = 0; k < model.n_clamp_pairs; ++k) {
+    const int64_t node = model.clamp_node[k];
+    const int64_t at = model.clamp_row[k] * model.n_steps + step;
+    w.known[node] = (in.commands[at] - v[node]) / kFactor;
+  }
+  std::fill(w.known_flow.begin(), w.known_flow.end(), T(0));
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t p = model.parent[i];
+    const T c = in.coupling[i];
+    w.rhs[i] = w.rhs[i] + (clamped[p] ? c * w.known[p] : T(0));
+    if (p != i) w.known_flow[p] += clamped[i] ? c * w.known[i] : T(0);
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    w.rhs[i] = w.rhs[i] + w.known_flow[i];
+    if (clamped[i]) {
+      diag[i] = T(1);
+      w.rhs[i] = w.known[i];
+    }
+  }
+}
+
+// Cotangents through `clamp`: `lam_rhs` holds those of the right-hand side after it; on
+// return, those before it (0 at clamped nodes, whose rows it replaced). The commands', v's
+// (into lam_v) and the couplings' (into bar_coupling) are added.
+void clamp_vjp(const Model& model, const Lane& in, const T* v, int64_t step, Work& w,
+               T* lam_rhs, T* lam_v) {
+  const int64_t n = model.n_nodes;
+  const char* clamped = model.clamped.data();
+  T* lam_known = w.known_flow.data();  // its forward values are not needed
+  std::fill(w.known.begin(), w.known.end(), T(0));
+  for (int64_t k = 0; k < model.n_clamp_pairs; ++k) {
+    const int64_t node = model.clamp_node[k];
+    const int64_t at = model.clamp_row[k] * model.n_steps + step;
+    w.known[node] = (in.commands[at] - v[node]) / kFactor;
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    lam_known[i] = clamped[i] ? lam_rhs[i] : T(0);
+    lam_rhs[i] = clamped[i] ? T(0) : lam_rhs[i];
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t p = model.parent[i];
+    const T c = in.coupling[i];
+    if (clamped[p]) {
+      lam_known[p] += c * lam_rhs[i];
+      in.bar_coupling[i] += w.known[p] * lam_rhs[i];
+    }
+    if (p != i && clamped[i]) {
+      lam_known[i] += c * lam_rhs[p];
+      in.bar_coupling[i] += w.known[i] * lam_rhs[p];
+    }
+  }
+  for (int64_t k = 0; k < model.n_clamp_pairs; ++k) {
+    const int64_t node = model.clamp_node[k];
+    const int64_t at = model.clamp_row[k] * model.n_steps + step;
+    in.bar_commands[at] += lam_known[node] / kFactor;
+    lam_v[node] -= lam_known[node] / kFactor;
+    lam_known[node] = T(0);  // a node held by several clamps: the last one's command
+  }
+}
 
 // One forward step (kernel.cc's arithmetic, in its order) from row.values to `next_values`,
 // filling the rest of the row. The ion rows are worked on in `next_values`: there, after the
@@ -315,6 +402,8 @@ void advance(const Model& model, const Lane& in, const Row& row, int64_t step, W
     w.rhs[i] = w.injected[i] - w.current[i] + (w.flow[i] - w.from_children[i]);
     diag[i] = in.diag_fixed[i] + w.slope[i];
   }
+  if (model.n_clamp_pairs) clamp(model, in, v, step, w, diag);
+  const T* coupling = w.solve_coupling(model, in);
   // The tree solve as kernel.cc's: elimination from the leaves, the parent's values carried
   // in registers where it is the previous node, each node's eliminated diagonal kept in
   // `diag`; then delta[i] = scaled_rhs[i] + up[i] delta[parent], one multiply-add a node.
@@ -323,7 +412,7 @@ void advance(const Model& model, const Lane& in, const Row& row, int64_t step, W
   T d = n > 0 ? diag[n - 1] : T(0), r = n > 0 ? w.rhs[n - 1] : T(0);
   for (int64_t i = n - 1; i >= 0; --i) {
     const int64_t p = model.parent[i];
-    const T c = in.coupling[i];
+    const T c = coupling[i];
     const T factor = c / d;
     diag[i] = d;
     up[i] = factor;
@@ -386,9 +475,10 @@ void backward_step(const Model& model, const Lane& in, const Row& row, const T* 
   // divisions first, all at once (they vectorise), out of the sequential sweeps.
   T* factor = w.factor.data();
   T* inverse = w.inverse.data();
+  const T* coupling = w.solve_coupling(model, in);
   for (int64_t i = 0; i < n; ++i) {
     inverse[i] = T(1) / diag[i];
-    factor[i] = in.coupling[i] * inverse[i];
+    factor[i] = coupling[i] * inverse[i];
   }
   // As in the forward solve, the parent's value is carried in a register where it is the
   // previous node.
@@ -410,6 +500,15 @@ void backward_step(const Model& model, const Lane& in, const Row& row, const T* 
     previous = lam_rhs[i] * inverse[i] + factor[i] * parent_value;
     lam_rhs[i] = previous;
   }
+  // The coupling c_i is in A at (i, parent) and (parent, i) as -c_i, unless a clamp
+  // decoupled it.
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t p = model.parent[i];
+    if (p != i && !(model.n_clamp_pairs && (model.clamped[i] || model.clamped[p]))) {
+      in.bar_coupling[i] += lam_rhs[i] * delta[p] + lam_rhs[p] * delta[i];
+    }
+  }
+  if (model.n_clamp_pairs) clamp_vjp(model, in, v, step, w, lam_rhs, next);
   for (int64_t i = 0; i < n; ++i) {
     w.lam_slope[i] = -lam_rhs[i] * delta[i];
     w.lam_current[i] = -lam_rhs[i];
@@ -419,8 +518,7 @@ void backward_step(const Model& model, const Lane& in, const Row& row, const T* 
     const int64_t p = model.parent[i];
     if (p == i) continue;
     const T lam_flow = lam_rhs[i] - lam_rhs[p];
-    in.bar_coupling[i] +=
-        lam_rhs[i] * delta[p] + lam_rhs[p] * delta[i] + lam_flow * (v[p] - v[i]);
+    in.bar_coupling[i] += lam_flow * (v[p] - v[i]);
     next[p] += lam_flow * in.coupling[i];
     next[i] -= lam_flow * in.coupling[i];
   }
@@ -468,9 +566,8 @@ void initial_values_vjp(const Model& model, const Lane& in, Work& w, T* lam) {
 void adjoint(const Model& model, const Lane& in, int64_t stored_bytes, int64_t ticket) {
   const int64_t n = model.n_nodes, n_values = model.n_values, n_steps = model.n_steps;
   const int64_t columns = n_steps + 1, size = row_size(model);
-  std::fill(in.bar_diag_fixed, in.bar_diag_fixed + n, T(0));
-  std::fill(in.bar_coupling, in.bar_coupling + n, T(0));
   Work w(model);
+  w.prepare(model, in);
   std::vector<T> lam(n_values, T(0));
   auto add_recorded = [&](int64_t column) {
     for (int64_t r = 0; r < model.n_records; ++r) {
@@ -556,6 +653,7 @@ int64_t forward(const Model& model, const Lane& in, T* out, int64_t stored_bytes
   std::vector<T> rows = take_storage((store ? n_steps + 1 : 2) * size);
   std::vector<T> checkpoints = checkpoint ? take_storage(checkpoint_values) : std::vector<T>();
   Work w(model);
+  w.prepare(model, in);
   initial_values(model, in, w, rows.data());
   auto record = [&](const T* values, int64_t column) {
     for (int64_t r = 0; r < model.n_records; ++r) {
@@ -582,27 +680,32 @@ int64_t forward(const Model& model, const Lane& in, T* out, int64_t stored_bytes
 Model model_of(int64_t batch, int64_t n_records, int64_t columns, ffi::Buffer<kType> states0,
                ffi::Buffer<kIndex> parent, ffi::Buffer<kIndex> site_node,
                ffi::Buffer<kIndex> site_count, ffi::Buffer<kIndex> stim_row,
-               ffi::Buffer<kIndex> stim_node, ffi::Buffer<kIndex> record_slot) {
-  const int64_t n_nodes = static_cast<int64_t>(parent.element_count()) / batch;
-  const int64_t n_states = static_cast<int64_t>(states0.element_count()) / batch;
-  Model model{n_nodes,
-              n_states,
-              n_nodes + n_states + kIonRows * n_nodes,
-              columns - 1,
-              n_records,
-              static_cast<int64_t>(stim_row.element_count()) / batch,
-              0,
-              parent.typed_data(),
-              site_node.typed_data(),
-              site_count.typed_data(),
-              stim_row.typed_data(),
-              stim_node.typed_data(),
-              record_slot.typed_data(),
-              {},
-              {},
-              {}};
+               ffi::Buffer<kIndex> stim_node, ffi::Buffer<kIndex> record_slot,
+               ffi::Buffer<kIndex> clamp_row, ffi::Buffer<kIndex> clamp_node) {
+  auto per = [batch](const auto& buffer) {
+    return static_cast<int64_t>(buffer.element_count()) / batch;
+  };
+  Model model;
+  model.n_nodes = per(parent);
+  model.n_states = per(states0);
+  model.n_values = model.n_nodes + model.n_states + kIonRows * model.n_nodes;
+  model.n_steps = columns - 1;
+  model.n_records = n_records;
+  model.n_stim_pairs = per(stim_row);
+  model.n_clamp_pairs = per(clamp_row);
+  model.parent = parent.typed_data();
+  model.site_node = site_node.typed_data();
+  model.site_count = site_count.typed_data();
+  model.stim_row = stim_row.typed_data();
+  model.stim_node = stim_node.typed_data();
+  model.record_slot = record_slot.typed_data();
+  model.clamp_row = clamp_row.typed_data();
+  model.clamp_node = clamp_node.typed_data();
+  model.clamped.assign(model.n_nodes, 0);
+  for (int64_t k = 0; k < model.n_clamp_pairs; ++k) model.clamped[model.clamp_node[k]] = 1;
+  model.site_begin[0] = model.param_begin[0] = model.state_begin[0] = 0;
   for (int64_t j = 0; j < kMechanisms; ++j) {
-    const int64_t count = site_count.typed_data()[j];
+    const int64_t count = model.site_count[j];
     model.site_begin[j + 1] = model.site_begin[j] + count;
     model.param_begin[j + 1] = model.param_begin[j] + kParamRows[j] * count;
     model.state_begin[j + 1] = model.state_begin[j] + kStateRows[j] * count;
@@ -626,15 +729,23 @@ void over_batch(int64_t batch, int64_t threads, Run run) {
 
 // The operands of simulation b of a batch (cotangents and results null).
 struct Operands {
-  ffi::Buffer<kType> diag_fixed, coupling, v0, states0, site_values, stimulus, ion_values;
+  ffi::Buffer<kType> diag_fixed, coupling, v0, states0, site_values, stimulus, ion_values,
+      commands;
 
   Lane lane(int64_t batch, int64_t b) const {
     auto at = [&](const ffi::Buffer<kType>& buffer) {
       return buffer.typed_data() + b * (static_cast<int64_t>(buffer.element_count()) / batch);
     };
-    return Lane{at(diag_fixed), at(coupling), at(v0),     at(states0), at(site_values),
-                at(stimulus),   at(ion_values), nullptr, nullptr,    nullptr,
-                nullptr,        nullptr,        nullptr, nullptr,    nullptr};
+    Lane in{};
+    in.diag_fixed = at(diag_fixed);
+    in.coupling = at(coupling);
+    in.v0 = at(v0);
+    in.states0 = at(states0);
+    in.site_values = at(site_values);
+    in.stimulus = at(stimulus);
+    in.ion_values = at(ion_values);
+    in.commands = at(commands);
+    return in;
   }
 };
 
@@ -653,20 +764,23 @@ ffi::Error check(int64_t batch, const ffi::Buffer<kIndex>& parent,
 ffi::Error Forward(ffi::Buffer<kType> diag_fixed, ffi::Buffer<kType> coupling,
                    ffi::Buffer<kType> v0, ffi::Buffer<kType> states0,
                    ffi::Buffer<kType> site_values, ffi::Buffer<kType> stimulus,
-                   ffi::Buffer<kType> ion_values, ffi::Buffer<kIndex> parent,
-                   ffi::Buffer<kIndex> site_node, ffi::Buffer<kIndex> site_count,
-                   ffi::Buffer<kIndex> stim_row, ffi::Buffer<kIndex> stim_node,
-                   ffi::Buffer<kIndex> record_slot, int64_t threads, int64_t stored_bytes,
-                   ffi::ResultBuffer<kType> out, ffi::ResultBuffer<kIndex> ticket) {
+                   ffi::Buffer<kType> ion_values, ffi::Buffer<kType> commands,
+                   ffi::Buffer<kIndex> parent, ffi::Buffer<kIndex> site_node,
+                   ffi::Buffer<kIndex> site_count, ffi::Buffer<kIndex> stim_row,
+                   ffi::Buffer<kIndex> stim_node, ffi::Buffer<kIndex> record_slot,
+                   ffi::Buffer<kIndex> clamp_row, ffi::Buffer<kIndex> clamp_node,
+                   int64_t threads, int64_t stored_bytes, ffi::ResultBuffer<kType> out,
+                   ffi::ResultBuffer<kIndex> ticket) {
   const auto dims = out->dimensions();
   const int64_t batch = static_cast<int64_t>(ticket->element_count());
   if (dims.size() < 2 || batch == 0) return ffi::Error::InvalidArgument("recordings must be 2-d");
   ffi::Error error = check(batch, parent, site_count, ion_values);
   if (error.failure()) return error;
-  const Model model = model_of(batch, dims[dims.size() - 2], dims[dims.size() - 1], states0,
-                               parent, site_node, site_count, stim_row, stim_node, record_slot);
-  const Operands operands{diag_fixed,  coupling, v0,        states0,
-                          site_values, stimulus, ion_values};
+  const Model model =
+      model_of(batch, dims[dims.size() - 2], dims[dims.size() - 1], states0, parent, site_node,
+               site_count, stim_row, stim_node, record_slot, clamp_row, clamp_node);
+  const Operands operands{diag_fixed, coupling,  v0,         states0,
+                          site_values, stimulus, ion_values, commands};
   const int64_t per_sim = model.n_records * (model.n_steps + 1);
   make_room(batch * (model.n_steps + 1) * row_size(model), stored_bytes);
   over_batch(batch, threads, [&](int64_t b) {
@@ -680,31 +794,37 @@ ffi::Error Forward(ffi::Buffer<kType> diag_fixed, ffi::Buffer<kType> coupling,
 ffi::Error Adjoint(ffi::Buffer<kType> diag_fixed, ffi::Buffer<kType> coupling,
                    ffi::Buffer<kType> v0, ffi::Buffer<kType> states0,
                    ffi::Buffer<kType> site_values, ffi::Buffer<kType> stimulus,
-                   ffi::Buffer<kType> ion_values, ffi::Buffer<kType> cotangent,
-                   ffi::Buffer<kIndex> parent, ffi::Buffer<kIndex> site_node,
-                   ffi::Buffer<kIndex> site_count, ffi::Buffer<kIndex> stim_row,
-                   ffi::Buffer<kIndex> stim_node, ffi::Buffer<kIndex> record_slot,
-                   ffi::Buffer<kIndex> ticket, int64_t threads, int64_t stored_bytes,
+                   ffi::Buffer<kType> ion_values, ffi::Buffer<kType> commands,
+                   ffi::Buffer<kType> cotangent, ffi::Buffer<kIndex> parent,
+                   ffi::Buffer<kIndex> site_node, ffi::Buffer<kIndex> site_count,
+                   ffi::Buffer<kIndex> stim_row, ffi::Buffer<kIndex> stim_node,
+                   ffi::Buffer<kIndex> record_slot, ffi::Buffer<kIndex> clamp_row,
+                   ffi::Buffer<kIndex> clamp_node, ffi::Buffer<kIndex> ticket,
+                   int64_t threads, int64_t stored_bytes,
                    ffi::ResultBuffer<kType> bar_diag_fixed,
                    ffi::ResultBuffer<kType> bar_coupling, ffi::ResultBuffer<kType> bar_v0,
                    ffi::ResultBuffer<kType> bar_states0,
                    ffi::ResultBuffer<kType> bar_site_values,
                    ffi::ResultBuffer<kType> bar_stimulus,
-                   ffi::ResultBuffer<kType> bar_ion_values) {
+                   ffi::ResultBuffer<kType> bar_ion_values,
+                   ffi::ResultBuffer<kType> bar_commands) {
   const auto dims = cotangent.dimensions();
   const int64_t batch = static_cast<int64_t>(ticket.element_count());
   if (dims.size() < 2 || batch == 0) return ffi::Error::InvalidArgument("cotangent must be 2-d");
   ffi::Error error = check(batch, parent, site_count, ion_values);
   if (error.failure()) return error;
-  const Model model = model_of(batch, dims[dims.size() - 2], dims[dims.size() - 1], states0,
-                               parent, site_node, site_count, stim_row, stim_node, record_slot);
-  const Operands operands{diag_fixed,  coupling, v0,        states0,
-                          site_values, stimulus, ion_values};
+  const Model model =
+      model_of(batch, dims[dims.size() - 2], dims[dims.size() - 1], states0, parent, site_node,
+               site_count, stim_row, stim_node, record_slot, clamp_row, clamp_node);
+  const Operands operands{diag_fixed, coupling,  v0,         states0,
+                          site_values, stimulus, ion_values, commands};
   const int64_t per_sim = model.n_records * (model.n_steps + 1);
   over_batch(batch, threads, [&](int64_t b) {
     Lane in = operands.lane(batch, b);
     auto at = [&](ffi::ResultBuffer<kType>& buffer) {
-      return buffer->typed_data() + b * (static_cast<int64_t>(buffer->element_count()) / batch);
+      T* data = buffer->typed_data() + b * (static_cast<int64_t>(buffer->element_count()) / batch);
+      std::fill(data, data + static_cast<int64_t>(buffer->element_count()) / batch, T(0));
+      return data;
     };
     in.cotangent = cotangent.typed_data() + b * per_sim;
     in.bar_diag_fixed = at(bar_diag_fixed);
@@ -714,10 +834,7 @@ ffi::Error Adjoint(ffi::Buffer<kType> diag_fixed, ffi::Buffer<kType> coupling,
     in.bar_site_values = at(bar_site_values);
     in.bar_stimulus = at(bar_stimulus);
     in.bar_ion_values = at(bar_ion_values);
-    const int64_t n_site_values = static_cast<int64_t>(site_values.element_count()) / batch;
-    const int64_t n_stimulus = static_cast<int64_t>(stimulus.element_count()) / batch;
-    std::fill(in.bar_site_values, in.bar_site_values + n_site_values, T(0));
-    std::fill(in.bar_stimulus, in.bar_stimulus + n_stimulus, T(0));
+    in.bar_commands = at(bar_commands);
     adjoint(model, in, stored_bytes, ticket.typed_data()[b]);
   });
   return ffi::Error::Success();
@@ -734,6 +851,9 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(DendraxForward, Forward,
                                   .Arg<ffi::Buffer<kType>>()
                                   .Arg<ffi::Buffer<kType>>()
                                   .Arg<ffi::Buffer<kType>>()
+                                  .Arg<ffi::Buffer<kType>>()
+                                  .Arg<ffi::Buffer<kIndex>>()
+                                  .Arg<ffi::Buffer<kIndex>>()
                                   .Arg<ffi::Buffer<kIndex>>()
                                   .Arg<ffi::Buffer<kIndex>>()
                                   .Arg<ffi::Buffer<kIndex>>()
@@ -755,6 +875,9 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(DendraxAdjoint, Adjoint,
                                   .Arg<ffi::Buffer<kType>>()
                                   .Arg<ffi::Buffer<kType>>()
                                   .Arg<ffi::Buffer<kType>>()
+                                  .Arg<ffi::Buffer<kType>>()
+                                  .Arg<ffi::Buffer<kIndex>>()
+                                  .Arg<ffi::Buffer<kIndex>>()
                                   .Arg<ffi::Buffer<kIndex>>()
                                   .Arg<ffi::Buffer<kIndex>>()
                                   .Arg<ffi::Buffer<kIndex>>()
@@ -764,6 +887,7 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(DendraxAdjoint, Adjoint,
                                   .Arg<ffi::Buffer<kIndex>>()
                                   .Attr<int64_t>("threads")
                                   .Attr<int64_t>("stored_bytes")
+                                  .Ret<ffi::Buffer<kType>>()
                                   .Ret<ffi::Buffer<kType>>()
                                   .Ret<ffi::Buffer<kType>>()
                                   .Ret<ffi::Buffer<kType>>()

@@ -8,8 +8,6 @@ concentrations, the Nernst potential and its product. Operands are laid out as t
 kernel's (`dendrax.native.simulate._packed`), the ion rows as `source.ion_rows`.
 """
 
-import functools
-
 import jax
 import numpy as np
 from jax import lax
@@ -24,6 +22,7 @@ from dendrax.native.source import (
     current_callable,
     filled_template,
     function_arguments,
+    generated_once,
     ion_rows,
     nernst_callable,
     site_inputs,
@@ -40,13 +39,11 @@ _CALLS = ("pjit", "jit", "closed_call", "core_call")
 def check_supported(spec: StaticSpec) -> None:
     """Raise `Unsupported` (with the reason) if the native adjoint cannot differentiate `spec`.
 
-    It covers what the forward kernel runs, except voltage clamps, recordings of current
-    densities of single mechanisms ("Ca_HVA.ica"), and a mechanism that writes a
-    concentration while reading one that another mechanism writes.
+    It covers what the forward kernel runs, except recordings of current densities of
+    single mechanisms ("Ca_HVA.ica") and a mechanism that writes a concentration while
+    reading one that another mechanism writes.
     """
     check_kernel_supported(spec)
-    if spec.has_clamps:
-        raise Unsupported("voltage clamps")
     written = set(ion_rows(spec).written)
     for mechanism in spec.mechanisms:
         if not membrane.writes_concentration(mechanism):
@@ -361,7 +358,7 @@ def _functions(sites: _Sites, spec: StaticSpec, dtype) -> list[str]:
     return functions
 
 
-@functools.lru_cache(maxsize=64)
+@generated_once
 def adjoint_source(spec: StaticSpec, dtype, index_dtype) -> str:
     """The C++ source of the adjoint for `spec` with values of `dtype` (float32 or float64);
     index arrays have `index_dtype`."""

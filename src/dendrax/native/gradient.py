@@ -3,10 +3,10 @@
 Where `dendrax.native.adjoint_source` supports the model, the forward pass is adjoint.cc's,
 which stores the steps in the library under a ticket (a residual), and one call of its
 adjoint returns the cotangents of the kernel's operands (`simulate._packed`), which the
-vector-Jacobian product of `_packed` maps to the parameters. Elsewhere (voltage
-clamps, recordings of ion variables or current densities, a mechanism the code generator
-cannot translate, no compiler) the simulation is recomputed with the pure-JAX
-twin and differentiated there; the choice is made when the gradient is traced.
+vector-Jacobian product of `_packed` maps to the parameters. Elsewhere (recordings of one
+mechanism's current density, a mechanism the code generator cannot translate, no compiler)
+the simulation is recomputed with the pure-JAX twin and differentiated there; the choice is
+made when the gradient is traced.
 """
 
 import dataclasses
@@ -63,7 +63,7 @@ def forward(spec: stepping.StaticSpec, n_steps: int, params, stimuli, clamps, ar
         return out, (params, stimuli, clamps, arrays, None)
     floats, indices = _operands(spec, arrays, params)
     settle = spec.settle_steps
-    padded = stepping.with_settle_steps(spec, stimuli, clamps)[0]
+    padded_stimuli, padded_commands = stepping.with_settle_steps(spec, stimuli, clamps)
     n_records = arrays["record_order"].shape[0]
     call = jax.ffi.ffi_call(
         target,
@@ -75,8 +75,9 @@ def forward(spec: stepping.StaticSpec, n_steps: int, params, stimuli, clamps, ar
     )
     out, ticket = call(
         *floats[:5],
-        padded,
+        padded_stimuli,
         floats[5],
+        padded_commands,
         *indices,
         threads=np.int64(_usable_cores()),
         stored_bytes=np.int64(STORED_BYTES),
@@ -94,13 +95,13 @@ def backward(spec: stepping.StaticSpec, n_steps: int, residuals, cotangent):
 
 
 def _operands(spec: stepping.StaticSpec, arrays, params) -> tuple[tuple, tuple]:
-    """The adjoint kernel's floating-point operands (the forward kernel's, ion values last)
-    and index operands (without the voltage clamps')."""
+    """The adjoint kernel's floating-point operands that depend on the parameters (the
+    forward kernel's, ion values last) and its index operands."""
     from dendrax.native.simulate import _packed  # here: simulate imports this module
 
     packed = _packed(spec, arrays, params)
     ion_values = packed[13] if len(packed) > 13 else jnp.zeros(0, params["radius"].dtype)
-    return (*packed[:5], ion_values), packed[5:11]
+    return (*packed[:5], ion_values), packed[5:13]
 
 
 def _native(target: str, spec, n_steps, params, stimuli, clamps, arrays, cotangent, ticket):
@@ -113,18 +114,24 @@ def _native(target: str, spec, n_steps, params, stimuli, clamps, arrays, cotange
 
     floats, pullback, indices = jax.vjp(operands, params, has_aux=True)
     settle = spec.settle_steps
-    stimuli = stepping.with_settle_steps(spec, stimuli, clamps)[0]
+
+    def padded(stimuli, clamps):
+        return stepping.with_settle_steps(spec, stimuli, clamps)
+
+    (stimuli, commands), unpad = jax.vjp(padded, stimuli, clamps)
     cotangent = jnp.asarray(cotangent, dtype)
     cotangent = jnp.concatenate([jnp.zeros((cotangent.shape[0], settle), dtype), cotangent], 1)
+    results = (*floats[:5], stimuli, floats[5], commands)
     call = jax.ffi.ffi_call(
         target,
-        [jax.ShapeDtypeStruct(x.shape, dtype) for x in (*floats[:5], stimuli, floats[5])],
+        [jax.ShapeDtypeStruct(x.shape, dtype) for x in results],
         vmap_method="broadcast_all",
     )
-    *bars, bar_stimuli, bar_ions = call(
+    *bars, bar_stimuli, bar_ions, bar_commands = call(
         *floats[:5],
         stimuli,
         floats[5],
+        commands,
         cotangent,
         *indices,
         ticket,
@@ -132,7 +139,7 @@ def _native(target: str, spec, n_steps, params, stimuli, clamps, arrays, cotange
         stored_bytes=np.int64(STORED_BYTES),
     )
     (params_bar,) = pullback((*bars, bar_ions))
-    return params_bar, bar_stimuli[:, settle:], jnp.zeros_like(clamps)
+    return (params_bar, *unpad((bar_stimuli, bar_commands)))
 
 
 def _recomputed(spec, n_steps, params, stimuli, clamps, arrays, cotangent):

@@ -4,6 +4,7 @@ import functools
 import importlib.resources
 from dataclasses import dataclass
 
+import jax
 import numpy as np
 
 from dendrax.mechanisms import membrane
@@ -284,7 +285,21 @@ def filled_template(name: str, spec: StaticSpec, dtype, index_dtype, replacement
     return text
 
 
-@functools.lru_cache(maxsize=64)
+def generated_once(generate):
+    """`generate` (a source generator) cached per arguments and run outside any trace: the
+    scalars it traces mechanisms with would otherwise enter the jaxpr being traced as dead
+    equations, the first time only."""
+
+    @functools.lru_cache(maxsize=64)
+    @functools.wraps(generate)
+    def cached(*args):
+        with jax.ensure_compile_time_eval():
+            return generate(*args)
+
+    return cached
+
+
+@generated_once
 def kernel_source(spec: StaticSpec, dtype, index_dtype) -> str:
     """The C++ source for `spec` with values of `dtype` (float32 or float64).
 
