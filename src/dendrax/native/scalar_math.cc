@@ -1,6 +1,6 @@
 // Scalar helpers shared by dendrax's generated native kernels (source.py pastes this file
-// where a template says @SCALAR_MATH@): XLA's NaN-propagating max/min, and a branch-free exp
-// and log that vectorise. Inside `namespace {`, after <cmath>, <cstdint>, <cstring> and <limits>.
+// where a template says @SCALAR_MATH@): XLA's NaN-propagating max/min, and a branch-free exp,
+// log and pow that vectorise. Inside `namespace {`, after <cmath>, <cstdint>, <cstring> and <limits>.
 
 // XLA's max/min: NaN if either operand is NaN.
 template <class U>
@@ -93,8 +93,98 @@ inline double dx_log(double x) {
   return x == 0.0 ? -inf : ((x < 0.0 || x != x) ? nan : (x == inf ? inf : result));
 }
 
+// The rounding error of the product p * q: p q = (p * q) + product_error(p, q, p * q),
+// exactly (by a fused multiply-add, else by Dekker's splitting, for |p|, |q| < 2^995).
+inline double product_error(double p, double q, double product) {
+#ifdef __FMA__
+  return __builtin_fma(p, q, -product);
+#else
+  const double split = 0x1.0000002p27;  // 2^27 + 1
+  const double cp = split * p, cq = split * q;
+  const double p_hi = cp - (cp - p), q_hi = cq - (cq - q);
+  const double p_lo = p - p_hi, q_lo = q - q_hi;
+  return ((p_hi * q_hi - product) + p_hi * q_lo + p_lo * q_hi) + p_lo * q_lo;
+#endif
+}
+
+// x^y as C's pow (signs, zeros, infinities, NaNs), branch-free so that loops vectorise:
+// exp(y log|x|) with log|x| carried as a sum of two doubles (dx_log's reduction, s = (m - 1)/
+// (m + 1) and the reduction's ln 2 in head and tail, the atanh series to s^25) and y log|x|
+// as head + tail: within 2 ulp of the exact value while |y log x| <= 50, within
+// 2 + |y log x| / 40 ulp up to overflow (tests/test_scalar_math.py).
+inline __attribute__((always_inline)) double dx_pow(double x, double y) {
+  const double inf = std::numeric_limits<double>::infinity();
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double ax = std::abs(x);
+  const bool tiny = ax < 0x1p-1022;
+  const double scaled = tiny ? ax * 0x1p54 : ax;
+  uint64_t bits;
+  std::memcpy(&bits, &scaled, sizeof bits);
+  double e = static_cast<double>(static_cast<int64_t>((bits >> 52) & 0x7FF) - 1023);
+  const uint64_t mantissa_bits = (bits & 0xFFFFFFFFFFFFFull) | 0x3FF0000000000000ull;
+  double m;
+  std::memcpy(&m, &mantissa_bits, sizeof m);
+  const bool upper = m > 0x1.6a09e667f3bcdp0;  // sqrt(2)
+  m = upper ? m * 0.5 : m;
+  e = upper ? e + 1.0 : e;
+  e = tiny ? e - 54.0 : e;
+  // s = a / (b + b_lo) as s_hi + s_lo: a = m - 1 and b - 1 are exact, b_lo is m + 1's
+  // rounding error; s_hi within an ulp or two, s_lo its residual.
+  const double a = m - 1.0;
+  const double b = m + 1.0;
+  const double b_lo = m - (b - 1.0);
+  const double inverse_b = 1.0 / b;
+  const double s_hi = a * inverse_b;
+  const double product = s_hi * b;
+  const double residual = ((a - product) - product_error(s_hi, b, product)) - s_hi * b_lo;
+  const double s_lo = residual * inverse_b;
+  const double z = s_hi * s_hi;
+  double p = 0x1.47ae147ae147bp-5;  // 1/25
+  p = fma_or_not(p, z, 0x1.642c8590b2164p-5);  // 1/23
+  p = fma_or_not(p, z, 0x1.8618618618618p-5);  // 1/21
+  p = fma_or_not(p, z, 0x1.af286bca1af28p-5);  // 1/19
+  p = fma_or_not(p, z, 0x1.e1e1e1e1e1e1ep-5);  // 1/17
+  p = fma_or_not(p, z, 0x1.1111111111111p-4);  // 1/15
+  p = fma_or_not(p, z, 0x1.3b13b13b13b14p-4);  // 1/13
+  p = fma_or_not(p, z, 0x1.745d1745d1746p-4);  // 1/11
+  p = fma_or_not(p, z, 0x1.c71c71c71c71cp-4);  // 1/9
+  p = fma_or_not(p, z, 0x1.2492492492492p-3);  // 1/7
+  p = fma_or_not(p, z, 0x1.999999999999ap-3);  // 1/5
+  p = fma_or_not(p, z, 0x1.5555555555555p-2);  // 1/3
+  // log|x| = e ln2_hi + 2 s_hi (exactly summed) + 2 s_lo + 2 s_hi z p + e ln2_lo.
+  const double head = e * 0x1.62e42feep-1;  // exact: 32 bits times at most 11
+  const double two_s = 2.0 * s_hi;
+  const double sum = head + two_s;  // |two_s| < 0.35 < ln 2 <= |head| unless head = 0
+  const double sum_error = (head - sum) + two_s;
+  const double tail =
+      sum_error + ((2.0 * s_lo + two_s * (z * p)) + e * 0x1.a39ef35793c76p-33);
+  const double log_hi = sum + tail;
+  const double log_lo = tail - (log_hi - sum);
+  // y log|x| = t_hi + t_lo; exp(t_hi + t_lo) = exp(t_hi) (1 + t_lo), |t_lo| < 2^-42.
+  const double special_log = ax == 0.0 ? -inf : ax;  // 0, inf, NaN
+  const bool regular = (ax > 0.0) & (ax < inf);
+  const double t_hi = y * (regular ? log_hi : special_log);
+  const double t_lo = product_error(y, log_hi, t_hi) + y * log_lo;
+  const double magnitude = dx_exp(t_hi);
+  const bool saturated = (magnitude == 0.0) | (magnitude == inf) | !regular;
+  const double result = saturated ? magnitude : magnitude + magnitude * t_lo;
+  // Negative x: odd integer y flips the sign, other integers keep it, the rest is NaN.
+  const bool integer = std::floor(y) == y;
+  const bool odd = integer & (std::floor(0.5 * y) != 0.5 * y);
+  uint64_t x_bits;  // the sign bit (std::signbit keeps GCC 12 from vectorising)
+  std::memcpy(&x_bits, &x, sizeof x_bits);
+  const bool negative = (x_bits >> 63) != 0;
+  const double signed_result = (negative & odd) ? -result : result;
+  const bool invalid = (x < 0.0) & (x > -inf) & !integer;
+  const bool one = (y == 0.0) | (x == 1.0) | ((x == -1.0) & (std::abs(y) == inf));
+  return one ? 1.0 : (invalid ? nan : signed_result);
+}
+
 // In float through double (exact conversions; one rounding at the end).
 inline float dx_log(float x) { return static_cast<float>(dx_log(static_cast<double>(x))); }
+inline float dx_pow(float x, float y) {
+  return static_cast<float>(dx_pow(static_cast<double>(x), static_cast<double>(y)));
+}
 
 // The same in float: Cody-Waite reduction with float constants, Taylor series to degree 7
 // (truncation < 1e-8 relative), 2^n in two halves.
