@@ -1,6 +1,6 @@
 """Gradients through the native kernel: the native adjoint (adjoint.cc) against the pure-JAX
 path's gradients and central finite differences, and the fallback to the pure-JAX recompute
-where the adjoint does not apply (recorded current densities).
+where no adjoint can be generated.
 
 Measured: native and pure-JAX gradients agree to 3e-14 relative (float64, 12 ms with a spike).
 """
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import dendrax as dx
-from dendrax.native import adjoint_source, gradient
+from dendrax.native import gradient
 from dendrax.native.codegen import Unsupported
 
 DT = 0.025
@@ -267,13 +267,15 @@ def calcium_loss(sim: dx.Simulation):
         ("crank_nicolson", "CaDynamics_E2.cai"),
         ("backward_euler", "eca"),
         ("crank_nicolson", "ica"),
+        ("backward_euler", "Ca_HVA.ica"),
+        ("crank_nicolson", "SK_E2.ik"),
     ],
 )
 def test_native_adjoint_of_calcium_dynamics_matches_pure_jax(solver, record):
     """Concentrations written by CaDynamics_E2 from the summed ica (moved to mid-step under
-    Crank–Nicolson), Nernst eca from them, SK_E2 reading cai, and these ion variables
-    recorded: every parameter, including cai, cao and CaDynamics_E2's, against the pure-JAX
-    path (measured 1e-11 relative)."""
+    Crank–Nicolson), Nernst eca from them, SK_E2 reading cai, and these ion variables or
+    current densities recorded: every parameter, including cai, cao and CaDynamics_E2's,
+    against the pure-JAX path (measured 1e-11 relative)."""
     native = dx.build(calcium_cell(record), dt=DT, celsius=34.0, solver=solver, backend="native")
     pure = dx.build(calcium_cell(record), dt=DT, celsius=34.0, solver=solver, backend="jax")
     loss = calcium_loss(native)
@@ -306,12 +308,15 @@ def test_native_adjoint_of_calcium_dynamics_matches_finite_differences():
         np.testing.assert_allclose(grads[k], difference, rtol=1e-5, err_msg=str(scaled[k]))
 
 
-def test_recorded_current_densities_fall_back_to_the_pure_jax_recompute():
-    """Recording one mechanism's current density ("Ca_HVA.ica"): the adjoint does not cover
-    it, the pure-JAX recompute does."""
-    sim = dx.build(calcium_cell(record="Ca_HVA.ica"), dt=DT, celsius=34.0, backend="native")
-    with pytest.raises(Unsupported, match=r"Ca_HVA\.ica"):
-        adjoint_source.check_supported(sim.spec)
+def test_models_the_adjoint_cannot_take_fall_back_to_the_pure_jax_recompute(monkeypatch):
+    """Where no adjoint can be generated (here: made to fail), the gradient recomputes the
+    simulation in pure JAX."""
+
+    def unsupported(*args):
+        raise Unsupported("made to fail")
+
+    monkeypatch.setattr(gradient, "adjoint_source", unsupported)
+    sim = dx.build(calcium_cell(), dt=DT, celsius=34.0, backend="native")
 
     def loss(scale):
         params = {**sim.params, "Ca_HVA": {"gCa_HVAbar": sim.params["Ca_HVA"]["gCa_HVAbar"]}}
@@ -335,9 +340,11 @@ def test_forward_pass_of_a_gradient_matches_the_kernel_and_pullbacks_repeat():
 
 
 def test_forward_pass_of_a_gradient_records_ion_variables_as_the_kernel():
-    """Ion currents (mid-step under Crank–Nicolson, and at t = 0 from the initial state)
-    and Nernst potentials recorded by the gradient's forward pass, against the kernel."""
-    for record, solver in (("ica", "crank_nicolson"), ("eca", "backward_euler")):
+    """Ion currents (mid-step under Crank–Nicolson, and at t = 0 from the initial state),
+    Nernst potentials and one channel's current density recorded by the gradient's forward
+    pass, against the kernel."""
+    cases = [("ica", "crank_nicolson"), ("eca", "backward_euler")]
+    for record, solver in [*cases, ("Ca_HVA.ica", "crank_nicolson")]:
         cell = calcium_cell(record)
         sim = dx.build(cell, dt=DT, celsius=34.0, solver=solver, backend="native")
         recordings, _ = jax.vjp(lambda p, sim=sim: sim.run(p), sim.params)

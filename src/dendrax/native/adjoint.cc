@@ -50,6 +50,7 @@ constexpr int64_t kScratchRows = @SCRATCH_ROWS@;  // per-site scratch rows besid
 // Per mechanism: rows of site values (its site inputs and area factor) and of states.
 constexpr int64_t kParamRows[kMechanisms + 1] = {@PARAM_ROWS@};
 constexpr int64_t kStateRows[kMechanisms + 1] = {@STATE_ROWS@};
+constexpr int64_t kDensityRows[kMechanisms + 1] = {@DENSITY_ROWS@};  // recorded densities
 
 // Inlined wherever they are used, however large the kernel: a call in a loop over sites
 // keeps it from vectorising (GCC stops inlining into very large functions).
@@ -80,7 +81,9 @@ struct Model {
   const Index* clamp_node;
   std::vector<char> clamped;  // per node: 1 where a voltage clamp holds it
   // Per mechanism: where its sites, site values and states begin.
-  int64_t site_begin[kMechanisms + 1], param_begin[kMechanisms + 1], state_begin[kMechanisms + 1];
+  int64_t site_begin[kMechanisms + 1], param_begin[kMechanisms + 1], state_begin[kMechanisms + 1],
+      density_begin[kMechanisms + 1];
+  int64_t n_densities;  // recorded current densities of single mechanisms, after the ion rows
 };
 
 // One simulation's operands and its cotangents (outputs).
@@ -115,10 +118,11 @@ struct Scratch {
 };
 
 // At the start of a step: the reversal potentials of the ions with written concentrations,
-// then the sites' currents and slopes at v, summed per node (nA, µS), and the ion currents
-// and their slopes (mA/cm², S/cm²) summed into their rows of `ion`.
+// then the sites' currents and slopes at v, summed per node (nA, µS), the ion currents and
+// their slopes (mA/cm², S/cm²) summed into their rows of `ion`, and the recorded densities
+// (mA/cm², per site) into `density`.
 void evaluate(const Model& model, const T* v, const T* states, const T* params, T* ion,
-              Scratch scratch, T* current, T* slope) {
+              T* density, Scratch scratch, T* current, T* slope) {
   const int64_t n = model.n_nodes;
   @EVALUATION@
 }
@@ -157,13 +161,15 @@ void second_order_vjp(const Model& model, const T* delta, const T* ion_next, T* 
   @SECOND_ORDER_VJP@
 }
 
-// Cotangents through the site currents and slopes (lam_current, lam_slope per node) and the
-// ion currents (their rows of lam_ion, cleared after): of v (added to lam_v), the states (to
-// bar_states), the site inputs and area scales (to bar_params) and the ion rows read
-// (lam_ion); then through the reversal potentials (their rows of lam_ion, cleared after).
+// Cotangents through the site currents and slopes (lam_current, lam_slope per node), the
+// ion currents (their rows of lam_ion) and the recorded densities (lam_density), all
+// cleared after: of v (added to lam_v), the states (to bar_states), the site inputs and area
+// scales (to bar_params) and the ion rows read (lam_ion); then through the reversal
+// potentials (their rows of lam_ion, cleared after).
 void evaluation_vjps(const Model& model, const T* v, const T* states, const T* params,
                      const T* ion_eval, const T* lam_current, const T* lam_slope,
-                     Scratch scratch, T* lam_v, T* bar_states, T* bar_params, T* lam_ion) {
+                     Scratch scratch, T* lam_v, T* bar_states, T* bar_params, T* lam_ion,
+                     T* lam_density) {
   const int64_t n = model.n_nodes;
   @EVALUATION_VJPS@
 }
@@ -384,8 +390,8 @@ void advance(const Model& model, const Lane& in, const Row& row, int64_t step, W
   std::copy(states + model.n_states, states + model.n_states + kIonRows * n, ion);
   std::fill(w.current.begin(), w.current.end(), T(0));
   std::fill(w.slope.begin(), w.slope.end(), T(0));
-  evaluate(model, v, states, in.site_values, ion, w.scratch(), w.current.data(),
-           w.slope.data());
+  evaluate(model, v, states, in.site_values, ion, ion + kIonRows * n, w.scratch(),
+           w.current.data(), w.slope.data());
   std::fill(w.injected.begin(), w.injected.end(), T(0));
   for (int64_t k = 0; k < model.n_stim_pairs; ++k) {
     w.injected[model.stim_node[k]] += in.stimulus[model.stim_row[k] * model.n_steps + step];
@@ -527,37 +533,40 @@ void backward_step(const Model& model, const Lane& in, const Row& row, const T* 
   }
   evaluation_vjps(model, v, states, in.site_values, ion_eval, w.lam_current.data(),
                   w.lam_slope.data(), w.scratch(), next, next + n, in.bar_site_values,
-                  lam_ion);
+                  lam_ion, lam_ion + kIonRows * n);
   std::copy(next, next + n + n_states, lam);
 }
 
 // The values at the start of a simulation: v0, the states and the ion rows, with the
-// reversal potentials and ion currents of the initial state (recorded at t = 0).
+// reversal potentials, ion currents and recorded densities of the initial state (recorded
+// at t = 0).
 void initial_values(const Model& model, const Lane& in, Work& w, T* values) {
   const int64_t n = model.n_nodes;
   std::copy(in.v0, in.v0 + n, values);
   std::copy(in.states0, in.states0 + model.n_states, values + n);
   T* ion = values + n + model.n_states;
   std::copy(in.ion_values, in.ion_values + kIonRows * n, ion);
-  if (kIonRows == 0) return;
+  if (kIonRows == 0 && model.n_densities == 0) return;
   std::fill(w.current.begin(), w.current.end(), T(0));
   std::fill(w.slope.begin(), w.slope.end(), T(0));
-  evaluate(model, values, values + n, in.site_values, ion, w.scratch(), w.current.data(),
-           w.slope.data());
+  evaluate(model, values, values + n, in.site_values, ion, ion + kIonRows * n, w.scratch(),
+           w.current.data(), w.slope.data());
 }
 
 // Cotangents through `initial_values`' evaluation: `lam` holds those of the evaluated
 // values; on return, those of v0, the states and the ion values.
 void initial_values_vjp(const Model& model, const Lane& in, Work& w, T* lam) {
-  if (kIonRows == 0) return;
+  if (kIonRows == 0 && model.n_densities == 0) return;
   const int64_t n = model.n_nodes;
   initial_values(model, in, w, w.next.data());
-  std::copy(w.next.begin() + n + model.n_states, w.next.end(), w.ion_eval.begin());
+  const auto ion = w.next.begin() + n + model.n_states;
+  std::copy(ion, ion + kIonRows * n, w.ion_eval.begin());
   std::fill(w.lam_current.begin(), w.lam_current.end(), T(0));
   std::fill(w.lam_slope.begin(), w.lam_slope.end(), T(0));
+  T* lam_ion = lam + n + model.n_states;
   evaluation_vjps(model, in.v0, in.states0, in.site_values, w.ion_eval.data(),
                   w.lam_current.data(), w.lam_slope.data(), w.scratch(), lam, lam + n,
-                  in.bar_site_values, lam + n + model.n_states);
+                  in.bar_site_values, lam_ion, lam_ion + kIonRows * n);
 }
 
 // The cotangents of one simulation. Its steps are stored `segment` at a time (with the
@@ -578,7 +587,8 @@ void adjoint(const Model& model, const Lane& in, int64_t stored_bytes, int64_t t
     initial_values_vjp(model, in, w, lam.data());
     std::copy(lam.begin(), lam.begin() + n, in.bar_v0);
     std::copy(lam.begin() + n, lam.begin() + n + model.n_states, in.bar_states0);
-    std::copy(lam.begin() + n + model.n_states, lam.end(), in.bar_ion_values);
+    const auto lam_ion = lam.begin() + n + model.n_states;
+    std::copy(lam_ion, lam_ion + kIonRows * n, in.bar_ion_values);
     keep_storage(std::move(storage), stored_bytes);
   };
   add_recorded(n_steps);
@@ -688,7 +698,18 @@ Model model_of(int64_t batch, int64_t n_records, int64_t columns, ffi::Buffer<kT
   Model model;
   model.n_nodes = per(parent);
   model.n_states = per(states0);
-  model.n_values = model.n_nodes + model.n_states + kIonRows * model.n_nodes;
+  model.site_begin[0] = model.param_begin[0] = model.state_begin[0] = 0;
+  model.density_begin[0] = 0;
+  for (int64_t j = 0; j < kMechanisms; ++j) {
+    const int64_t count = site_count.typed_data()[j];
+    model.site_begin[j + 1] = model.site_begin[j] + count;
+    model.param_begin[j + 1] = model.param_begin[j] + kParamRows[j] * count;
+    model.state_begin[j + 1] = model.state_begin[j] + kStateRows[j] * count;
+    model.density_begin[j + 1] = model.density_begin[j] + kDensityRows[j] * count;
+  }
+  model.n_sites = model.site_begin[kMechanisms];
+  model.n_densities = model.density_begin[kMechanisms];
+  model.n_values = model.n_nodes + model.n_states + kIonRows * model.n_nodes + model.n_densities;
   model.n_steps = columns - 1;
   model.n_records = n_records;
   model.n_stim_pairs = per(stim_row);
@@ -703,14 +724,6 @@ Model model_of(int64_t batch, int64_t n_records, int64_t columns, ffi::Buffer<kT
   model.clamp_node = clamp_node.typed_data();
   model.clamped.assign(model.n_nodes, 0);
   for (int64_t k = 0; k < model.n_clamp_pairs; ++k) model.clamped[model.clamp_node[k]] = 1;
-  model.site_begin[0] = model.param_begin[0] = model.state_begin[0] = 0;
-  for (int64_t j = 0; j < kMechanisms; ++j) {
-    const int64_t count = model.site_count[j];
-    model.site_begin[j + 1] = model.site_begin[j] + count;
-    model.param_begin[j + 1] = model.param_begin[j] + kParamRows[j] * count;
-    model.state_begin[j + 1] = model.state_begin[j] + kStateRows[j] * count;
-  }
-  model.n_sites = model.site_begin[kMechanisms];
   return model;
 }
 

@@ -25,6 +25,7 @@ from dendrax.native.source import (
     generated_once,
     ion_rows,
     nernst_callable,
+    recorded_densities,
     site_inputs,
     summed_fluxes,
     update_callable,
@@ -39,9 +40,8 @@ _CALLS = ("pjit", "jit", "closed_call", "core_call")
 def check_supported(spec: StaticSpec) -> None:
     """Raise `Unsupported` (with the reason) if the native adjoint cannot differentiate `spec`.
 
-    It covers what the forward kernel runs, except recordings of current densities of
-    single mechanisms ("Ca_HVA.ica") and a mechanism that writes a concentration while
-    reading one that another mechanism writes.
+    It covers what the forward kernel runs, except a mechanism that writes a concentration
+    while reading one that another mechanism writes.
     """
     check_kernel_supported(spec)
     written = set(ion_rows(spec).written)
@@ -51,12 +51,6 @@ def check_supported(spec: StaticSpec) -> None:
         for variable in mechanism.reads + mechanism.writes:
             if variable in written and variable not in mechanism.writes:
                 raise Unsupported(f"{mechanism.name} reads {variable!r}, which another writes")
-    state_names = {(m.name, s) for m in spec.mechanisms for s in m.states}
-    ion_variables = set(ion_rows(spec).names)
-    for group in spec.record_groups:
-        if group in ("v", *ion_variables) or tuple(group.split(".", 1)) in state_names:
-            continue
-        raise Unsupported(f"recording {group!r} (only v, states and ion variables)")
 
 
 def _vjp(fn, n_inputs: int, dtype, with_primal: bool = False):
@@ -120,6 +114,7 @@ class _Sites:
         _, self.current_inputs = function_arguments(mechanism, spec, with_currents=False)
         _, self.update_inputs = function_arguments(mechanism, spec, with_currents=True)
         self.fluxes = summed_fluxes(mechanism, spec)
+        self.recorded = recorded_densities(mechanism, spec)
 
     @staticmethod
     def g(r: int) -> str:
@@ -150,6 +145,8 @@ class _Sites:
             "bp": f"T* bp = bar_params + model.param_begin[{j}];",
             "bs": f"T* bs = bar_states + model.state_begin[{j}];",
             "ls": f"T* ls = lam_states + model.state_begin[{j}];",
+            "rd": f"T* rd = density + model.density_begin[{j}];",
+            "lrd": f"T* lrd = lam_density + model.density_begin[{j}];",
         }
         lines = [
             "{",
@@ -203,9 +200,10 @@ class _Sites:
     def evaluation(self) -> list[str]:
         j, scale = self.j, self.param(self.n_params)
         fluxes = [f"f{e}" for e in range(2 * len(self.fluxes))]
+        recorded = [self.state(r, "rd") for r in range(len(self.recorded))]
         compute = [
             f"T {', '.join(['i', 'di', *fluxes])};",
-            f"current{j}({', '.join([*self.inputs(False), 'i', 'di', *fluxes])});",
+            f"current{j}({', '.join([*self.inputs(False), 'i', 'di', *fluxes, *recorded])});",
             f"scratch.a[k] = i * {scale};",
             f"scratch.b[k] = di * {scale};",
             *(f"{self.g(len(self.ion_names(False)) + e)} = {f};" for e, f in enumerate(fluxes)),
@@ -216,7 +214,8 @@ class _Sites:
             f"{self.node_value('ion', row)} += {self.g(first + e)};"
             for e, row in enumerate(self._flux_rows())
         ]
-        return self.block(("p", "s"), [self.gather("v", "ion", False), compute, scatter])
+        pointers = ("p", "s", "rd") if self.recorded else ("p", "s")
+        return self.block(pointers, [self.gather("v", "ion", False), compute, scatter])
 
     def _flux_rows(self) -> list[str]:
         return [row for flux in self.fluxes for row in (flux, f"{flux}:slope")]
@@ -232,19 +231,29 @@ class _Sites:
             f"{self.g(len(ions) + e)} = {self.node_value('lam_ion', row)};"
             for e, row in enumerate(self._flux_rows())
         ]
-        primal = ["i", "di", *(f"f{e}" for e in range(n_flux))]
+        n_recorded = len(self.recorded)
+        primal = [
+            "i",
+            "di",
+            *(f"f{e}" for e in range(n_flux)),
+            *(f"d{r}" for r in range(n_recorded)),
+        ]
         outs = [f"o{q}" for q in range(n_inputs)]
         lam_fluxes = [self.g(len(ions) + e) for e in range(n_flux)]
+        lam_recorded = [f"ld{r}" for r in range(n_recorded)]
         compute = [
             "const T lam_i = scratch.a[k], lam_di = scratch.b[k];",
+            *(f"const T ld{r} = {self.state(r, 'lrd')};" for r in range(n_recorded)),
+            *(f"{self.state(r, 'lrd')} = T(0);" for r in range(n_recorded)),
             f"T {', '.join([*primal, *outs])};",
             f"current_vjp{j}({', '.join(self.inputs(False))}, lam_i * {scale}, "
-            f"lam_di * {scale}, {', '.join([*lam_fluxes, *primal, *outs])});",
+            f"lam_di * {scale}, {', '.join([*lam_fluxes, *lam_recorded, *primal, *outs])});",
             f"{self.param(self.n_params, 'bp')} += lam_i * i + lam_di * di;",
             *self.accumulate(outs, len(ions) + n_flux),
         ]
         scatter = self.scatter(ions, len(ions) + n_flux)
-        return self.block(("p", "s", "bp", "bs"), [gather, compute, scatter])
+        pointers = ("p", "s", "bp", "bs", *(("lrd",) if n_recorded else ()))
+        return self.block(pointers, [gather, compute, scatter])
 
     def update(self) -> list[str]:
         j = self.j
@@ -341,7 +350,7 @@ def _second_order(rows: IonRows, spec: StaticSpec) -> tuple[list[str], list[str]
 def _functions(sites: _Sites, spec: StaticSpec, dtype) -> list[str]:
     """The mechanism's current and update functions and their vector-Jacobian products."""
     j, mechanism = sites.j, sites.mechanism
-    current, n_inputs, n_outputs = current_callable(mechanism, spec)
+    current, n_inputs, n_outputs = current_callable(mechanism, spec, sites.recorded)
     vjp = _vjp(current, n_inputs, dtype, with_primal=True)
     functions = [
         scalar_function(f"current{j}", current, n_inputs, n_outputs, dtype),
@@ -392,6 +401,7 @@ def adjoint_source(spec: StaticSpec, dtype, index_dtype) -> str:
         "@SCRATCH_ROWS@": str(max([1, *(sites.scratch_rows() for sites in all_sites)])),
         "@PARAM_ROWS@": ", ".join(str(s.n_params + 1) for s in all_sites) + ", 0",
         "@STATE_ROWS@": ", ".join(str(s.n_states) for s in all_sites) + ", 0",
+        "@DENSITY_ROWS@": ", ".join(str(len(s.recorded)) for s in all_sites) + ", 0",
         "@MECHANISM_FUNCTIONS@": "\n\n".join(functions),
         "@EVALUATION@": lines([reversals, clear, *(sites.evaluation() for sites in all_sites)]),
         "@SECOND_ORDER@": "\n".join(second_order),

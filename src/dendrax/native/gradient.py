@@ -3,10 +3,10 @@
 Where `dendrax.native.adjoint_source` supports the model, the forward pass is adjoint.cc's,
 which stores the steps in the library under a ticket (a residual), and one call of its
 adjoint returns the cotangents of the kernel's operands (`simulate._packed`), which the
-vector-Jacobian product of `_packed` maps to the parameters. Elsewhere (recordings of one
-mechanism's current density, a mechanism the code generator cannot translate, no compiler)
-the simulation is recomputed with the pure-JAX twin and differentiated there; the choice is
-made when the gradient is traced.
+vector-Jacobian product of `_packed` maps to the parameters. Elsewhere (a mechanism the
+code generator cannot translate, see `adjoint_source.check_supported`; no compiler) the
+simulation is recomputed with the pure-JAX twin and differentiated there; the choice is made
+when the gradient is traced.
 """
 
 import dataclasses
