@@ -12,8 +12,9 @@ inline U dx_min(U a, U b) {
   return a != a ? a : (b != b ? b : (a < b ? a : b));
 }
 
-// p * r + c, fused where the CPU can (only inside dx_exp, whose result is within an ulp of
-// exp(x) either way; everywhere else the kernel keeps the pure-JAX path's separate roundings).
+// p * r + c, fused where the CPU can (only inside dx_exp, dx_log and dx_pow, whose results
+// are within an ulp or two either way; everywhere else the kernel keeps the pure-JAX path's
+// separate roundings).
 inline double fma_or_not(double p, double r, double c) {
 #ifdef __FMA__
   return __builtin_fma(p, r, c);
@@ -31,20 +32,21 @@ inline double dx_exp(double x) {
   const double kd = xc * 0x1.71547652b82fep0 + shifter;
   const double n = kd - shifter;
   const double r = (xc - n * 0x1.62e42feep-1) - n * 0x1.a39ef35793c76p-33;
-  double p = 0x1.6124613a86d09p-33;
-  p = fma_or_not(p, r, 0x1.1eed8eff8d898p-29);
-  p = fma_or_not(p, r, 0x1.ae64567f544e4p-26);
-  p = fma_or_not(p, r, 0x1.27e4fb7789f5cp-22);
-  p = fma_or_not(p, r, 0x1.71de3a556c734p-19);
-  p = fma_or_not(p, r, 0x1.a01a01a01a01ap-16);
-  p = fma_or_not(p, r, 0x1.a01a01a01a01ap-13);
-  p = fma_or_not(p, r, 0x1.6c16c16c16c17p-10);
-  p = fma_or_not(p, r, 0x1.1111111111111p-7);
-  p = fma_or_not(p, r, 0x1.5555555555555p-5);
-  p = fma_or_not(p, r, 0x1.5555555555555p-3);
-  p = fma_or_not(p, r, 0x1.0p-1);
-  p = fma_or_not(p, r, 1.0);
-  p = fma_or_not(p, r, 1.0);
+  // exp(r) = 1 + (r + r^2 h(r)), h(r) = 1/2! + r/3! + ... + r^11/13! by Estrin's scheme (a
+  // short chain of dependent operations); its rounding errors are scaled by r^2 < 0.121.
+  const double r2 = r * r;
+  const double r4 = r2 * r2;
+  const double a0 = fma_or_not(0x1.5555555555555p-3, r, 0x1.0p-1);
+  const double a1 = fma_or_not(0x1.1111111111111p-7, r, 0x1.5555555555555p-5);
+  const double a2 = fma_or_not(0x1.a01a01a01a01ap-13, r, 0x1.6c16c16c16c17p-10);
+  const double a3 = fma_or_not(0x1.71de3a556c734p-19, r, 0x1.a01a01a01a01ap-16);
+  const double a4 = fma_or_not(0x1.ae64567f544e4p-26, r, 0x1.27e4fb7789f5cp-22);
+  const double a5 = fma_or_not(0x1.6124613a86d09p-33, r, 0x1.1eed8eff8d898p-29);
+  const double b0 = fma_or_not(a1, r2, a0);
+  const double b1 = fma_or_not(a3, r2, a2);
+  const double b2 = fma_or_not(a5, r2, a4);
+  const double h = fma_or_not(fma_or_not(b2, r4, b1), r4, b0);
+  const double p = 1.0 + fma_or_not(h, r2, r);
   uint64_t bits;
   std::memcpy(&bits, &kd, sizeof bits);
   const uint64_t m = (bits & 0xFFFFFFFFFFFFFull) - (uint64_t{1} << 51) + 2048;  // n + 2048
