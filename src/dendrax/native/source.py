@@ -388,14 +388,12 @@ def kernel_source(spec: StaticSpec, dtype, index_dtype) -> str:
     reversal_lines = []
     for r, (reversal, internal, external, charge) in enumerate(rows.reversals):
         functions.append(_nernst_function(f"nernst{r}", charge, spec, dtype))
-        reversal_lines += [  # the log only where Nernst applies
+        reversal_lines += [  # at every node and then chosen, so that the loop vectorises
             "for (int64_t q = 0; q < n * W; ++q) {",
-            f"  if ({_row(rows, reversal + ':nernst')} + q] != T(0)) {{",
-            f"    nernst{r}({_row(rows, internal)} + q], {_row(rows, external)} + q], "
-            f"{_row(rows, reversal)} + q]);",
-            "  } else {",
-            f"    {_row(rows, reversal)} + q] = {_row(rows, reversal + ':param')} + q];",
-            "  }",
+            "  T potential;",
+            f"  nernst{r}({_row(rows, internal)} + q], {_row(rows, external)} + q], potential);",
+            f"  {_row(rows, reversal)} + q] = {_row(rows, reversal + ':nernst')} + q] != T(0)",
+            f"      ? potential : {_row(rows, reversal + ':param')} + q];",
             "}",
         ]
     evaluate = [
