@@ -38,15 +38,6 @@ constexpr int64_t kIonRows = @N_ION_ROWS@;  // per-node ion rows
 constexpr int64_t kMaxIonInputs = @MAX_ION_INPUTS@;  // ion rows one mechanism reads, at most
 constexpr int64_t kMaxFluxes = @MAX_FLUXES@;  // ion densities and slopes one mechanism sums
 
-// Inlined wherever they are used, however large the kernel: a call in a loop over sites
-// keeps it from vectorising (GCC stops inlining into very large functions).
-template <class U>
-inline U dx_max(U a, U b) __attribute__((always_inline));
-template <class U>
-inline U dx_min(U a, U b) __attribute__((always_inline));
-inline double dx_exp(double x) __attribute__((always_inline));
-inline float dx_exp(float x) __attribute__((always_inline));
-
 @SCALAR_MATH@
 
 // Mechanism functions, generated from the mechanisms' jaxprs.

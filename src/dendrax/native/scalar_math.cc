@@ -1,14 +1,16 @@
 // Scalar helpers shared by dendrax's generated native kernels (source.py pastes this file
 // where a template says @SCALAR_MATH@): XLA's NaN-propagating max/min, and a branch-free exp,
-// log and pow that vectorise. Inside `namespace {`, after <cmath>, <cstdint>, <cstring> and <limits>.
+// log and pow that vectorise. Inside `namespace {`, after <cmath>, <cstdint>, <cstring> and
+// <limits>. Always inlined, however large the kernel: a call in a loop over sites keeps it
+// from vectorising (GCC stops inlining into very large functions).
 
 // XLA's max/min: NaN if either operand is NaN.
 template <class U>
-inline U dx_max(U a, U b) {
+inline __attribute__((always_inline)) U dx_max(U a, U b) {
   return a != a ? a : (b != b ? b : (a > b ? a : b));
 }
 template <class U>
-inline U dx_min(U a, U b) {
+inline __attribute__((always_inline)) U dx_min(U a, U b) {
   return a != a ? a : (b != b ? b : (a < b ? a : b));
 }
 
@@ -26,7 +28,7 @@ inline double fma_or_not(double p, double r, double c) {
 // exp(x) = 2^n exp(r) with x = n ln2 + r, |r| <= ln2/2 (Cody-Waite reduction), exp(r) by
 // its Taylor series to degree 13 (truncation < 1e-17 relative), 2^n applied in two halves so
 // that results down to subnormals are right. Branch-free, so that loops vectorise.
-inline double dx_exp(double x) {
+inline __attribute__((always_inline)) double dx_exp(double x) {
   const double xc = x < -1400.0 ? -1400.0 : (x > 1400.0 ? 1400.0 : x);
   const double shifter = 0x1.8p52;
   const double kd = xc * 0x1.71547652b82fep0 + shifter;
@@ -58,23 +60,30 @@ inline double dx_exp(double x) {
   std::memcpy(&scale2, &bits2, sizeof scale2);
   return p * scale1 * scale2;
 }
-// log(x) = e ln2 + log(m) with x = 2^e m, m in [sqrt(1/2), sqrt(2)), and
-// log(m) = 2 atanh(s) = 2 (s + s^3/3 + ... + s^21/21), s = (m - 1)/(m + 1), |s| < 0.172
-// (truncation < 3e-17 relative). Branch-free, so that loops vectorise; log(0) = -inf,
-// log(x < 0) = NaN, log(inf) = inf, log(NaN) = NaN, subnormals scaled first.
-inline double dx_log(double x) {
+
+// x = 2^e m with m in [sqrt(1/2), sqrt(2)) (e as a double), for x > 0; subnormals are
+// scaled by 2^54 first. The reduction of dx_log and dx_pow.
+inline __attribute__((always_inline)) void log_reduction(double x, double& e, double& m) {
   const bool tiny = x < 0x1p-1022;
   const double scaled = tiny ? x * 0x1p54 : x;
   uint64_t bits;
   std::memcpy(&bits, &scaled, sizeof bits);
-  double e = static_cast<double>(static_cast<int64_t>((bits >> 52) & 0x7FF) - 1023);
+  e = static_cast<double>(static_cast<int64_t>((bits >> 52) & 0x7FF) - 1023);
   const uint64_t mantissa_bits = (bits & 0xFFFFFFFFFFFFFull) | 0x3FF0000000000000ull;
-  double m;
   std::memcpy(&m, &mantissa_bits, sizeof m);
   const bool upper = m > 0x1.6a09e667f3bcdp0;  // sqrt(2)
   m = upper ? m * 0.5 : m;
   e = upper ? e + 1.0 : e;
   e = tiny ? e - 54.0 : e;
+}
+
+// log(x) = e ln2 + log(m) with x = 2^e m, m in [sqrt(1/2), sqrt(2)), and
+// log(m) = 2 atanh(s) = 2 (s + s^3/3 + ... + s^21/21), s = (m - 1)/(m + 1), |s| < 0.172
+// (truncation < 3e-17 relative). Branch-free, so that loops vectorise; log(0) = -inf,
+// log(x < 0) = NaN, log(inf) = inf, log(NaN) = NaN, subnormals scaled first.
+inline __attribute__((always_inline)) double dx_log(double x) {
+  double e, m;
+  log_reduction(x, e, m);
   const double s = (m - 1.0) / (m + 1.0);
   const double z = s * s;
   double p = 0x1.8618618618618p-5;  // 1/21
@@ -118,18 +127,8 @@ inline __attribute__((always_inline)) double dx_pow(double x, double y) {
   const double inf = std::numeric_limits<double>::infinity();
   const double nan = std::numeric_limits<double>::quiet_NaN();
   const double ax = std::abs(x);
-  const bool tiny = ax < 0x1p-1022;
-  const double scaled = tiny ? ax * 0x1p54 : ax;
-  uint64_t bits;
-  std::memcpy(&bits, &scaled, sizeof bits);
-  double e = static_cast<double>(static_cast<int64_t>((bits >> 52) & 0x7FF) - 1023);
-  const uint64_t mantissa_bits = (bits & 0xFFFFFFFFFFFFFull) | 0x3FF0000000000000ull;
-  double m;
-  std::memcpy(&m, &mantissa_bits, sizeof m);
-  const bool upper = m > 0x1.6a09e667f3bcdp0;  // sqrt(2)
-  m = upper ? m * 0.5 : m;
-  e = upper ? e + 1.0 : e;
-  e = tiny ? e - 54.0 : e;
+  double e, m;
+  log_reduction(ax, e, m);
   // s = a / (b + b_lo) as s_hi + s_lo: a = m - 1 and b - 1 are exact, b_lo is m + 1's
   // rounding error; s_hi within an ulp or two, s_lo its residual.
   const double a = m - 1.0;
@@ -183,8 +182,8 @@ inline __attribute__((always_inline)) double dx_pow(double x, double y) {
 }
 
 // In float through double (exact conversions; one rounding at the end).
-inline float dx_log(float x) { return static_cast<float>(dx_log(static_cast<double>(x))); }
-inline float dx_pow(float x, float y) {
+inline __attribute__((always_inline)) float dx_log(float x) { return static_cast<float>(dx_log(static_cast<double>(x))); }
+inline __attribute__((always_inline)) float dx_pow(float x, float y) {
   return static_cast<float>(dx_pow(static_cast<double>(x), static_cast<double>(y)));
 }
 
@@ -198,7 +197,7 @@ inline float fma_or_not(float p, float r, float c) {
 #endif
 }
 
-inline float dx_exp(float x) {
+inline __attribute__((always_inline)) float dx_exp(float x) {
   const float xc = x < -150.0f ? -150.0f : (x > 150.0f ? 150.0f : x);
   const float shifter = 0x1.8p23f;
   const float kf = xc * 0x1.715476p0f + shifter;
