@@ -52,17 +52,6 @@ constexpr int64_t kParamRows[kMechanisms + 1] = {@PARAM_ROWS@};
 constexpr int64_t kStateRows[kMechanisms + 1] = {@STATE_ROWS@};
 constexpr int64_t kDensityRows[kMechanisms + 1] = {@DENSITY_ROWS@};  // recorded densities
 
-// Inlined wherever they are used, however large the kernel: a call in a loop over sites
-// keeps it from vectorising (GCC stops inlining into very large functions).
-template <class U>
-inline U dx_max(U a, U b) __attribute__((always_inline));
-template <class U>
-inline U dx_min(U a, U b) __attribute__((always_inline));
-inline double dx_exp(double x) __attribute__((always_inline));
-inline float dx_exp(float x) __attribute__((always_inline));
-inline double dx_log(double x) __attribute__((always_inline));
-inline float dx_log(float x) __attribute__((always_inline));
-
 @SCALAR_MATH@
 
 // Mechanism functions and their vector-Jacobian products, generated from jaxprs.
@@ -308,18 +297,23 @@ struct Work {
   }
 };
 
-// Voltage clamps (as kernel.cc and dendrax/solve/stepping.py): a clamped node's change is
-// known, (command - v) / kFactor; its column moves to the right-hand side of its neighbours
-// and its row becomes delta = known.
-void clamp(const Model& model, const Lane& in, const T* v, int64_t step, Work& w, T* diag) {
-  const int64_t n = model.n_nodes;
-  const char* clamped = model.clamped.data();
+// The known changes of the clamped nodes in `step`, (command - v) / kFactor, into w.known.
+void known_changes(const Model& model, const Lane& in, const T* v, int64_t step, Work& w) {
   std::fill(w.known.begin(), w.known.end(), T(0));
   for (int64_t k = 0; k < model.n_clamp_pairs; ++k) {
     const int64_t node = model.clamp_node[k];
     const int64_t at = model.clamp_row[k] * model.n_steps + step;
     w.known[node] = (in.commands[at] - v[node]) / kFactor;
   }
+}
+
+// Voltage clamps (as kernel.cc and dendrax/solve/stepping.py): a clamped node's change is
+// known, (command - v) / kFactor; its column moves to the right-hand side of its neighbours
+// and its row becomes delta = known.
+void clamp(const Model& model, const Lane& in, const T* v, int64_t step, Work& w, T* diag) {
+  const int64_t n = model.n_nodes;
+  const char* clamped = model.clamped.data();
+  known_changes(model, in, v, step, w);
   std::fill(w.known_flow.begin(), w.known_flow.end(), T(0));
   for (int64_t i = 0; i < n; ++i) {
     const int64_t p = model.parent[i];
@@ -344,12 +338,7 @@ void clamp_vjp(const Model& model, const Lane& in, const T* v, int64_t step, Wor
   const int64_t n = model.n_nodes;
   const char* clamped = model.clamped.data();
   T* lam_known = w.known_flow.data();  // its forward values are not needed
-  std::fill(w.known.begin(), w.known.end(), T(0));
-  for (int64_t k = 0; k < model.n_clamp_pairs; ++k) {
-    const int64_t node = model.clamp_node[k];
-    const int64_t at = model.clamp_row[k] * model.n_steps + step;
-    w.known[node] = (in.commands[at] - v[node]) / kFactor;
-  }
+  known_changes(model, in, v, step, w);
   for (int64_t i = 0; i < n; ++i) {
     lam_known[i] = clamped[i] ? lam_rhs[i] : T(0);
     lam_rhs[i] = clamped[i] ? T(0) : lam_rhs[i];
@@ -606,16 +595,19 @@ void adjoint(const Model& model, const Lane& in, int64_t stored_bytes, int64_t t
   // Checkpoints: the values at the start of every segment, from the forward pass or
   // recomputed here.
   int64_t length = deposited.segment;
-  std::vector<T> checkpoints;
-  if (length > 0) {
-    checkpoints = std::move(deposited.rows);
-  } else {
-    keep_storage(std::move(deposited.rows), stored_bytes);
+  const bool recompute = length == 0;
+  if (recompute) {
     length = std::max<int64_t>(1, n_steps);
     if (static_cast<double>(length + 1) * size * sizeof(T) > static_cast<double>(stored_bytes)) {
       length = segment_length(n_steps);
     }
-    const int64_t n_segments = (n_steps + length - 1) / length;
+  }
+  const int64_t n_segments = (n_steps + length - 1) / length;
+  std::vector<T> checkpoints;
+  if (!recompute) {
+    checkpoints = std::move(deposited.rows);
+  } else {
+    keep_storage(std::move(deposited.rows), stored_bytes);
     checkpoints.resize(n_segments * n_values);
     std::vector<T> scratch_row(size);
     const Row scratch = row_at(model, scratch_row.data());
@@ -629,7 +621,6 @@ void adjoint(const Model& model, const Lane& in, int64_t stored_bytes, int64_t t
       }
     }
   }
-  const int64_t n_segments = (n_steps + length - 1) / length;
   std::vector<T> stored = take_storage((length + 1) * size);
   for (int64_t g = n_segments - 1; g >= 0; --g) {
     const int64_t first = g * length, last = std::min(n_steps, first + length);
