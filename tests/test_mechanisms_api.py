@@ -8,7 +8,7 @@ from neuron_mechanisms import load_test_mechanisms
 from neuron_reference import NeuronModel
 
 import dendrax as dx
-from dendrax.mechanisms import exponential_euler, ghk_current, implicit_euler, nernst
+from dendrax.mechanisms import exponential_euler, gates, ghk_current, implicit_euler, nernst
 
 DT = 0.025
 
@@ -181,6 +181,21 @@ def test_nernst_and_ghk_formulas():
     assert abs(ghk_current(e, 1e-3, 2.0, 2, 20.0)) < 1e-12
     near = ghk_current(jnp.asarray([-1e-7, 0.0, 1e-7]), 1e-3, 2.0, 2, 20.0)
     assert np.ptp(np.asarray(near)) < 1e-6 * abs(float(near[1]))
+
+
+def test_alpha_beta_gates_step_like_cnexp_from_their_rates():
+    # from_alpha_beta's kinetics read as (steady state, tau) and step by exp(-dt·rate):
+    # equal, to rounding, to the exponential-Euler step from tau (the analytic solution of
+    # dx/dt = alpha (1 - x) - beta x over dt with v fixed).
+    alpha, beta, q, dt, x = 0.3, 1.7, 2.5, 0.025, 0.4
+    kinetics = gates.from_alpha_beta(jnp.asarray(alpha), jnp.asarray(beta), q)
+    steady_state, tau = kinetics
+    np.testing.assert_allclose([steady_state, tau], [alpha / 2.0, 1.0 / (2.0 * q)], rtol=1e-15)
+    stepped = gates.advance({"m": x}, {"m": kinetics}, dt)["m"]
+    exact = alpha / 2.0 + (x - alpha / 2.0) * np.exp(-2.0 * q * dt)
+    np.testing.assert_allclose(stepped, exact, rtol=1e-14)
+    from_tau = gates.advance({"m": x}, {"m": (steady_state, tau)}, dt)["m"]
+    np.testing.assert_allclose(stepped, from_tau, rtol=1e-14)
 
 
 # -- bad input ---------------------------------------------------------------------

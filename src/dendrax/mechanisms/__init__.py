@@ -5,6 +5,7 @@ from dendrax.mechanisms.base import (
     Parameter,
     State,
     exponential_euler,
+    exponential_euler_rate,
     implicit_euler,
 )
 from dendrax.mechanisms.gates import GatedChannel
@@ -24,6 +25,7 @@ __all__ = [
     "State",
     "describe",
     "exponential_euler",
+    "exponential_euler_rate",
     "ghk_current",
     "implicit_euler",
     "mechanisms_of",

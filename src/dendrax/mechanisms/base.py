@@ -202,6 +202,11 @@ def exponential_euler(state: Array, steady: Array, tau: Array, dt: float) -> Arr
     return state + (1.0 - jnp.exp(-dt / tau)) * (steady - state)
 
 
+def exponential_euler_rate(state: Array, steady: Array, rate: Array, dt: float) -> Array:
+    """`exponential_euler` given the rate 1/tau (1/ms) instead of tau: no division."""
+    return state + (1.0 - jnp.exp(-dt * rate)) * (steady - state)
+
+
 def implicit_euler(rate, state: Array, dt: float, iterations: int = 3) -> Array:
     """One backward-Euler step of dx/dt = rate(x) for states whose rate is not linear in x.
 

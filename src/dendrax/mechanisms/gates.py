@@ -4,7 +4,20 @@ import abc
 
 import jax.numpy as jnp
 
-from dendrax.mechanisms.base import Mechanism, exponential_euler
+from dendrax.mechanisms.base import Mechanism, exponential_euler, exponential_euler_rate
+
+
+class Kinetics(tuple):
+    """A gate's (steady state, tau in ms), as `gate_rates` gives it, that also keeps the
+    rate 1/tau (1/ms) it was computed from: `advance` then takes exp(-dt·rate) instead of
+    exp(-dt/tau), two divisions fewer per gate and step."""
+
+    rate: object
+
+    def __new__(cls, steady, rate):
+        kinetics = super().__new__(cls, (steady, 1.0 / rate))
+        kinetics.rate = rate
+        return kinetics
 
 
 def steady(rates: dict) -> dict:
@@ -14,15 +27,21 @@ def steady(rates: dict) -> dict:
 
 def advance(states: dict, rates: dict, dt: float) -> dict:
     """Each gate after one exponential-Euler step of `dt` (ms) (NEURON's `cnexp`)."""
-    return {
-        gate: exponential_euler(states[gate], inf, tau, dt) for gate, (inf, tau) in rates.items()
-    }
+    return {gate: _relaxed(states[gate], kinetics, dt) for gate, kinetics in rates.items()}
+
+
+def _relaxed(state, kinetics, dt: float):
+    steady_state, tau = kinetics
+    if isinstance(kinetics, Kinetics):
+        return exponential_euler_rate(state, steady_state, kinetics.rate, dt)
+    return exponential_euler(state, steady_state, tau, dt)
 
 
 def from_alpha_beta(alpha, beta, q10_factor=1.0):
-    """(steady state, tau in ms) of a gate with opening/closing rates alpha, beta (1/ms)."""
+    """(steady state, tau in ms) of a gate with opening/closing rates alpha, beta (1/ms), as
+    `Kinetics` that keep the rate (alpha + beta)·q10_factor."""
     total = alpha + beta
-    return alpha / total, 1.0 / total / q10_factor
+    return Kinetics(alpha / total, total * q10_factor)
 
 
 def linoid_pair(x, k: float):

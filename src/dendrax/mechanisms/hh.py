@@ -4,7 +4,7 @@ import math
 
 import jax.numpy as jnp
 
-from dendrax.mechanisms.base import Mechanism, Parameter, State
+from dendrax.mechanisms.base import Mechanism, Parameter, State, exponential_euler_rate
 
 
 def _vtrap(x, y, exp_ratio):
@@ -71,9 +71,8 @@ class HH(Mechanism):
         return {gate: steady for gate, (steady, _) in _rates(v, celsius).items()}
 
     def update(self, states, v, params, dt, celsius):
-        # Exponential Euler (NEURON's cnexp) with exp(-dt·rate) for exp(-dt/tau).
         return {
-            gate: states[gate] + (1.0 - jnp.exp(-dt * rate)) * (steady - states[gate])
+            gate: exponential_euler_rate(states[gate], steady, rate, dt)
             for gate, (steady, rate) in _rates(v, celsius).items()
         }
 
