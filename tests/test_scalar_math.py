@@ -2,8 +2,8 @@
 
 scalar_math.cc is compiled on its own, with the kernels' flags (and once more without fused
 multiply-adds, for CPUs without them), into a small library whose loops apply dx_pow
-elementwise (vectorised as in a kernel's loop over sites); numpy's pow (the C library's,
-within an ulp) is the reference.
+and dx_exp elementwise (vectorised as in a kernel's loop over sites); numpy's pow and exp
+(the C library's, within an ulp) are the references.
 """
 
 import ctypes
@@ -21,6 +21,9 @@ EPS = np.finfo(np.float64).eps
 WRAPPERS = """
 extern "C" void pow64(const double* x, const double* y, double* out, long n) {
   for (long i = 0; i < n; ++i) out[i] = dx_pow(x[i], y[i]);
+}
+extern "C" void exp64(const double* x, double* out, long n) {
+  for (long i = 0; i < n; ++i) out[i] = dx_exp(x[i]);
 }
 extern "C" void pow32(const float* x, const float* y, float* out, long n) {
   for (long i = 0; i < n; ++i) out[i] = dx_pow(x[i], y[i]);
@@ -67,6 +70,23 @@ def test_pow_within_an_ulp_or_two_of_numpy_over_its_range(scalar_math):
     # SK_E2's (0.00043 / cai) ** 4.8 for cai from 1e-6 to 1 mM.
     x = 0.00043 / 10.0 ** rng.uniform(-6, 0, n)
     np.testing.assert_allclose(dx_pow(scalar_math, x, 4.8), np.power(x, 4.8), rtol=2 * EPS)
+
+
+def test_exp_within_an_ulp_of_numpy_over_its_range(scalar_math):
+    rng = np.random.default_rng(2)
+    x = np.concatenate([rng.uniform(-745, 709.7, 200_000), rng.uniform(-1, 1, 100_000)])
+    ours = np.empty_like(x)
+    pointer = ctypes.POINTER(ctypes.c_double)
+    scalar_math.exp64(x.ctypes.data_as(pointer), ours.ctypes.data_as(pointer), x.size)
+    normal = np.abs(x) < 708
+    np.testing.assert_allclose(ours[normal], np.exp(x[normal]), rtol=EPS, atol=0)
+    # Subnormal results within an ulp of the smallest subnormal, overflow to inf.
+    np.testing.assert_allclose(ours[~normal], np.exp(x[~normal]), rtol=EPS, atol=5e-324)
+    special = np.array([0.0, -0.0, 1e-300, -800.0, 710.0, 1e308, -np.inf, np.inf, np.nan])
+    ours = np.empty_like(special)
+    scalar_math.exp64(special.ctypes.data_as(pointer), ours.ctypes.data_as(pointer), special.size)
+    inf = np.inf
+    np.testing.assert_array_equal(ours, [1.0, 1.0, 1.0, 0.0, inf, inf, 0.0, inf, np.nan])
 
 
 def test_pow_of_negative_bases_with_integer_exponents(scalar_math):
