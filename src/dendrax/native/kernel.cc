@@ -141,23 +141,24 @@ void simulate_lanes(const Model& model, const Inputs* in, int64_t n_state_values
       const int64_t at = model.stim_row[k] * model.n_steps + step;
       for (int w = 0; w < W; ++w) injected[model.stim_node[k] * W + w] += in[w].stimulus[at];
     }
-    std::fill(from_children.begin(), from_children.end(), T(0));
-    for (int64_t i = 0; i < n; ++i) {
-      const int64_t p = model.parent[i];
-      for (int w = 0; w < W; ++w) {
-        flow[i * W + w] = coupling[i * W + w] * (v[p * W + w] - v[i * W + w]);
-      }
-    }
-    for (int64_t i = 0; i < n; ++i) {
-      const int64_t p = model.parent[i];
-      if (p == i) continue;
-      for (int w = 0; w < W; ++w) from_children[p * W + w] += flow[i * W + w];
-    }
     for (int64_t q = 0; q < n * W; ++q) {
-      rhs[q] = injected[q] - current[q] + (flow[q] - from_children[q]);
+      rhs[q] = injected[q] - current[q];
       diag[q] = diag_fixed[q] + slope[q];
     }
-    if (clamps) {
+    if (clamps) {  // the axial currents, then the clamps (without clamps: in the sweep)
+      std::fill(from_children.begin(), from_children.end(), T(0));
+      for (int64_t i = 0; i < n; ++i) {
+        const int64_t p = model.parent[i];
+        for (int w = 0; w < W; ++w) {
+          flow[i * W + w] = coupling[i * W + w] * (v[p * W + w] - v[i * W + w]);
+        }
+      }
+      for (int64_t i = 0; i < n; ++i) {
+        const int64_t p = model.parent[i];
+        if (p == i) continue;
+        for (int w = 0; w < W; ++w) from_children[p * W + w] += flow[i * W + w];
+      }
+      for (int64_t q = 0; q < n * W; ++q) rhs[q] = rhs[q] + (flow[q] - from_children[q]);
       std::fill(known.begin(), known.end(), T(0));
       for (int64_t k = 0; k < model.n_clamp_pairs; ++k) {
         const int64_t node = model.clamp_node[k];
@@ -196,7 +197,11 @@ void simulate_lanes(const Model& model, const Inputs* in, int64_t n_state_values
     // delta[i] = (rhs[i] + c[i] delta[p]) / diag[i] = scaled_rhs[i] + up[i] delta[p].
     // Most nodes follow their parent (p = i - 1); then the parent's values pass on in
     // registers instead of through memory, which shortens the chain of dependencies.
+    // Without clamps, the axial current from each node's parent, c[i] (v[p] - v[i]), joins
+    // the right-hand sides here (into i, out of p): the sweep waits on its divisions, so
+    // this work comes almost free.
     {
+      const bool sweep_flows = !clamps;
       T d[W], r[W];
       for (int w = 0; w < W; ++w) {
         d[w] = diag[(n - 1) * W + w];
@@ -205,8 +210,11 @@ void simulate_lanes(const Model& model, const Inputs* in, int64_t n_state_values
       for (int64_t i = n - 1; i >= 0; --i) {
         const int64_t p = model.parent[i];
         T factor[W];
+        T flow_in[W];
         for (int w = 0; w < W; ++w) {
           const T c = solve_coupling[i * W + w];
+          flow_in[w] = sweep_flows ? c * (v[p * W + w] - v[i * W + w]) : T(0);
+          r[w] = r[w] + flow_in[w];
           factor[w] = c / d[w];
           up[i * W + w] = factor[w];
           scaled_rhs[i * W + w] = r[w] / d[w];
@@ -215,13 +223,13 @@ void simulate_lanes(const Model& model, const Inputs* in, int64_t n_state_values
           for (int w = 0; w < W; ++w) {
             const T c = solve_coupling[i * W + w];
             d[w] = diag[p * W + w] - factor[w] * c;
-            r[w] = rhs[p * W + w] + factor[w] * r[w];
+            r[w] = (rhs[p * W + w] - flow_in[w]) + factor[w] * r[w];
           }
         } else {
           for (int w = 0; w < W; ++w) {
             const T c = solve_coupling[i * W + w];
             diag[p * W + w] -= factor[w] * c;
-            rhs[p * W + w] += factor[w] * r[w];
+            rhs[p * W + w] = (rhs[p * W + w] - flow_in[w]) + factor[w] * r[w];
           }
           if (i > 0) {
             for (int w = 0; w < W; ++w) {
