@@ -385,40 +385,47 @@ void advance(const Model& model, const Lane& in, const Row& row, int64_t step, W
   for (int64_t k = 0; k < model.n_stim_pairs; ++k) {
     w.injected[model.stim_node[k]] += in.stimulus[model.stim_row[k] * model.n_steps + step];
   }
-  std::fill(w.from_children.begin(), w.from_children.end(), T(0));
   for (int64_t i = 0; i < n; ++i) {
-    w.flow[i] = in.coupling[i] * (v[model.parent[i]] - v[i]);
-  }
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t p = model.parent[i];
-    if (p != i) w.from_children[p] += w.flow[i];
-  }
-  for (int64_t i = 0; i < n; ++i) {
-    w.rhs[i] = w.injected[i] - w.current[i] + (w.flow[i] - w.from_children[i]);
+    w.rhs[i] = w.injected[i] - w.current[i];
     diag[i] = in.diag_fixed[i] + w.slope[i];
   }
-  if (model.n_clamp_pairs) clamp(model, in, v, step, w, diag);
+  const bool clamps = model.n_clamp_pairs > 0;
+  if (clamps) {  // the axial currents, then the clamps (without clamps: in the sweep)
+    std::fill(w.from_children.begin(), w.from_children.end(), T(0));
+    for (int64_t i = 0; i < n; ++i) {
+      w.flow[i] = in.coupling[i] * (v[model.parent[i]] - v[i]);
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t p = model.parent[i];
+      if (p != i) w.from_children[p] += w.flow[i];
+    }
+    for (int64_t i = 0; i < n; ++i) w.rhs[i] = w.rhs[i] + (w.flow[i] - w.from_children[i]);
+    clamp(model, in, v, step, w, diag);
+  }
   const T* coupling = w.solve_coupling(model, in);
   // The tree solve as kernel.cc's: elimination from the leaves, the parent's values carried
   // in registers where it is the previous node, each node's eliminated diagonal kept in
-  // `diag`; then delta[i] = scaled_rhs[i] + up[i] delta[parent], one multiply-add a node.
+  // `diag`, the axial currents joining the right-hand sides in the sweep where no node is
+  // clamped; then delta[i] = scaled_rhs[i] + up[i] delta[parent], one multiply-add a node.
   T* up = w.factor.data();
   T* scaled_rhs = w.inverse.data();
   T d = n > 0 ? diag[n - 1] : T(0), r = n > 0 ? w.rhs[n - 1] : T(0);
   for (int64_t i = n - 1; i >= 0; --i) {
     const int64_t p = model.parent[i];
     const T c = coupling[i];
+    const T flow_in = clamps ? T(0) : c * (v[p] - v[i]);
+    r = r + flow_in;
     const T factor = c / d;
     diag[i] = d;
     up[i] = factor;
     scaled_rhs[i] = r / d;
     if (p == i - 1) {
       d = diag[p] - factor * c;
-      r = w.rhs[p] + factor * r;
+      r = (w.rhs[p] - flow_in) + factor * r;
     } else {
       if (p != i) {
         diag[p] -= factor * c;
-        w.rhs[p] += factor * r;
+        w.rhs[p] = (w.rhs[p] - flow_in) + factor * r;
       }
       if (i > 0) {
         d = diag[i - 1];
