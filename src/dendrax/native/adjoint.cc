@@ -495,34 +495,48 @@ void backward_step(const Model& model, const Lane& in, const Row& row, const T* 
       if (i > 0) r = lam_rhs[i - 1];
     }
   }
+  // The coupling c_i is in A at (i, parent) and (parent, i) as -c_i, and the axial
+  // current c_i (v_p - v_i) enters rhs_i and leaves rhs_p. Without clamps both are swept
+  // back within the substitution (which waits on its chain of multiply-adds), each node's
+  // once its own and its parent's lam_rhs are final.
+  auto matrix_vjp = [&](int64_t i, int64_t p) {
+    in.bar_coupling[i] += lam_rhs[i] * delta[p] + lam_rhs[p] * delta[i];
+  };
+  auto flow_vjp = [&](int64_t i, int64_t p) {
+    const T lam_flow = lam_rhs[i] - lam_rhs[p];
+    in.bar_coupling[i] += lam_flow * (v[p] - v[i]);
+    next[p] += lam_flow * in.coupling[i];
+    next[i] -= lam_flow * in.coupling[i];
+  };
+  const bool clamps = model.n_clamp_pairs > 0;
   T previous = T(0);
   for (int64_t i = 0; i < n; ++i) {
     const int64_t p = model.parent[i];
     const T parent_value = p == i - 1 ? previous : (p == i ? T(0) : lam_rhs[p]);
     previous = lam_rhs[i] * inverse[i] + factor[i] * parent_value;
     lam_rhs[i] = previous;
-  }
-  // The coupling c_i is in A at (i, parent) and (parent, i) as -c_i, unless a clamp
-  // decoupled it.
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t p = model.parent[i];
-    if (p != i && !(model.n_clamp_pairs && (model.clamped[i] || model.clamped[p]))) {
-      in.bar_coupling[i] += lam_rhs[i] * delta[p] + lam_rhs[p] * delta[i];
+    if (!clamps && p != i) {
+      matrix_vjp(i, p);
+      flow_vjp(i, p);
     }
   }
-  if (model.n_clamp_pairs) clamp_vjp(model, in, v, step, w, lam_rhs, next);
+  if (clamps) {  // a coupling that a clamp decoupled is not in A
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t p = model.parent[i];
+      if (p != i && !model.clamped[i] && !model.clamped[p]) matrix_vjp(i, p);
+    }
+    clamp_vjp(model, in, v, step, w, lam_rhs, next);
+  }
   for (int64_t i = 0; i < n; ++i) {
     w.lam_slope[i] = -lam_rhs[i] * delta[i];
     w.lam_current[i] = -lam_rhs[i];
     in.bar_diag_fixed[i] += w.lam_slope[i];
   }
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t p = model.parent[i];
-    if (p == i) continue;
-    const T lam_flow = lam_rhs[i] - lam_rhs[p];
-    in.bar_coupling[i] += lam_flow * (v[p] - v[i]);
-    next[p] += lam_flow * in.coupling[i];
-    next[i] -= lam_flow * in.coupling[i];
+  if (clamps) {
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t p = model.parent[i];
+      if (p != i) flow_vjp(i, p);
+    }
   }
   for (int64_t k = 0; k < model.n_stim_pairs; ++k) {
     in.bar_stimulus[model.stim_row[k] * model.n_steps + step] += lam_rhs[model.stim_node[k]];
