@@ -271,7 +271,8 @@ struct Work {
   explicit Work(const Model& m)
       : site_v(m.n_sites), site_a(m.n_sites), site_b(m.n_sites),
         site_g(kScratchRows * m.n_sites), current(m.n_nodes), slope(m.n_nodes),
-        injected(m.n_nodes), flow(m.n_nodes), from_children(m.n_nodes), rhs(m.n_nodes),
+        injected(m.n_nodes), flow(m.n_clamp_pairs ? m.n_nodes : 0),
+        from_children(m.n_clamp_pairs ? m.n_nodes : 0), rhs(m.n_nodes),
         factor(m.n_nodes), inverse(m.n_nodes), lam_v_new(m.n_nodes), lam_rhs(m.n_nodes),
         lam_current(m.n_nodes), lam_slope(m.n_nodes), ion_eval(kIonRows * m.n_nodes),
         next(m.n_values), known(m.n_clamp_pairs ? m.n_nodes : 0),

@@ -106,16 +106,17 @@ void simulate_lanes(const Model& model, const Inputs* in, int64_t n_state_values
   T* states = v + n * W;
   T* ion = states + n_state_values * W;
   T* density = ion + kIonRows * n * W;
-  std::vector<T> current(n * W), slope(n * W), injected(n * W), flow(n * W),
-      from_children(n * W), rhs(n * W), diag(n * W), delta(n * W), up(n * W),
-      scaled_rhs(n * W);
+  std::vector<T> current(n * W), slope(n * W), injected(n * W), rhs(n * W), diag(n * W),
+      delta(n * W), up(n * W), scaled_rhs(n * W);
   // Voltage clamps: a clamped node's change is known; its column moves to the right-hand
   // side of its neighbours and it is decoupled (as dendrax/solve/stepping.py does).
   const bool clamps = model.n_clamp_pairs > 0;
   std::vector<char> clamped(clamps ? n : 0, 0);
   for (int64_t k = 0; k < model.n_clamp_pairs; ++k) clamped[model.clamp_node[k]] = 1;
+  // Without clamps the axial currents join the right-hand sides in the tree solve's sweep.
   std::vector<T> known(clamps ? n * W : 0), known_flow(clamps ? n * W : 0),
-      step_coupling(clamps ? n * W : 0);
+      step_coupling(clamps ? n * W : 0), flow(clamps ? n * W : 0),
+      from_children(clamps ? n * W : 0);
   const T* solve_coupling = clamps ? step_coupling.data() : coupling.data();
   std::vector<T> site_v(max_sites * W), site_current(max_sites * W), site_slope(max_sites * W),
       site_ion(kMaxIonInputs * max_sites * W), site_flux(kMaxFluxes * max_sites * W);

@@ -82,6 +82,21 @@ inline __attribute__((always_inline)) void log_reduction(double x, double& e, do
   e = tiny ? e - 54.0 : e;
 }
 
+// 1/3 + z/5 + z^2/7 + ... + z^8/19 + z^9 p by Horner's scheme, where p is 1/21 or the
+// series' longer tail 1/21 + z/23 + ...: log(m) = 2 s + 2 s z atanh_series(p, z), z = s^2,
+// in dx_log and dx_pow.
+inline __attribute__((always_inline)) double atanh_series(double p, double z) {
+  p = fma_or_not(p, z, 0x1.af286bca1af28p-5);  // 1/19
+  p = fma_or_not(p, z, 0x1.e1e1e1e1e1e1ep-5);  // 1/17
+  p = fma_or_not(p, z, 0x1.1111111111111p-4);  // 1/15
+  p = fma_or_not(p, z, 0x1.3b13b13b13b14p-4);  // 1/13
+  p = fma_or_not(p, z, 0x1.745d1745d1746p-4);  // 1/11
+  p = fma_or_not(p, z, 0x1.c71c71c71c71cp-4);  // 1/9
+  p = fma_or_not(p, z, 0x1.2492492492492p-3);  // 1/7
+  p = fma_or_not(p, z, 0x1.999999999999ap-3);  // 1/5
+  return fma_or_not(p, z, 0x1.5555555555555p-2);  // 1/3
+}
+
 // log(x) = e ln2 + log(m) with x = 2^e m, m in [sqrt(1/2), sqrt(2)), and
 // log(m) = 2 atanh(s) = 2 (s + s^3/3 + ... + s^21/21), s = (m - 1)/(m + 1), |s| < 0.172
 // (truncation < 3e-17 relative). Branch-free, so that loops vectorise; log(0) = -inf,
@@ -91,16 +106,7 @@ inline __attribute__((always_inline)) double dx_log(double x) {
   log_reduction(x, e, m);
   const double s = (m - 1.0) / (m + 1.0);
   const double z = s * s;
-  double p = 0x1.8618618618618p-5;  // 1/21
-  p = fma_or_not(p, z, 0x1.af286bca1af28p-5);  // 1/19
-  p = fma_or_not(p, z, 0x1.e1e1e1e1e1e1ep-5);  // 1/17
-  p = fma_or_not(p, z, 0x1.1111111111111p-4);  // 1/15
-  p = fma_or_not(p, z, 0x1.3b13b13b13b14p-4);  // 1/13
-  p = fma_or_not(p, z, 0x1.745d1745d1746p-4);  // 1/11
-  p = fma_or_not(p, z, 0x1.c71c71c71c71cp-4);  // 1/9
-  p = fma_or_not(p, z, 0x1.2492492492492p-3);  // 1/7
-  p = fma_or_not(p, z, 0x1.999999999999ap-3);  // 1/5
-  p = fma_or_not(p, z, 0x1.5555555555555p-2);  // 1/3
+  const double p = atanh_series(0x1.8618618618618p-5, z);  // from 1/21
   const double two_s = 2.0 * s;
   const double log_m = two_s + two_s * (z * p);
   const double result = e * 0x1.62e42feep-1 + (log_m + e * 0x1.a39ef35793c76p-33);
@@ -145,18 +151,8 @@ inline __attribute__((always_inline)) double dx_pow(double x, double y) {
   const double residual = ((a - product) - product_error(s_hi, b, product)) - s_hi * b_lo;
   const double s_lo = residual * inverse_b;
   const double z = s_hi * s_hi;
-  double p = 0x1.47ae147ae147bp-5;  // 1/25
-  p = fma_or_not(p, z, 0x1.642c8590b2164p-5);  // 1/23
-  p = fma_or_not(p, z, 0x1.8618618618618p-5);  // 1/21
-  p = fma_or_not(p, z, 0x1.af286bca1af28p-5);  // 1/19
-  p = fma_or_not(p, z, 0x1.e1e1e1e1e1e1ep-5);  // 1/17
-  p = fma_or_not(p, z, 0x1.1111111111111p-4);  // 1/15
-  p = fma_or_not(p, z, 0x1.3b13b13b13b14p-4);  // 1/13
-  p = fma_or_not(p, z, 0x1.745d1745d1746p-4);  // 1/11
-  p = fma_or_not(p, z, 0x1.c71c71c71c71cp-4);  // 1/9
-  p = fma_or_not(p, z, 0x1.2492492492492p-3);  // 1/7
-  p = fma_or_not(p, z, 0x1.999999999999ap-3);  // 1/5
-  p = fma_or_not(p, z, 0x1.5555555555555p-2);  // 1/3
+  const double p23 = fma_or_not(0x1.47ae147ae147bp-5, z, 0x1.642c8590b2164p-5);  // 1/25, 1/23
+  const double p = atanh_series(fma_or_not(p23, z, 0x1.8618618618618p-5), z);  // from 1/21
   // log|x| = e ln2_hi + 2 s_hi (exactly summed) + 2 s_lo + 2 s_hi z p + e ln2_lo.
   const double head = e * 0x1.62e42feep-1;  // exact: 32 bits times at most 11
   const double two_s = 2.0 * s_hi;
