@@ -513,7 +513,9 @@ def test_missing_compiler_falls_back_to_pure_jax(fresh_native, monkeypatch, capl
 
 
 def test_unloadable_library_falls_back_to_pure_jax(fresh_native, monkeypatch, caplog):
-    monkeypatch.setattr(library, "_compile", lambda source, target: target.write_text("junk"))
+    monkeypatch.setattr(
+        library, "_compile", lambda source, target, flags: target.write_text("junk")
+    )
     with caplog.at_level(logging.WARNING, logger="dendrax"):
         sim = dx.build(branched_cell(), dt=DT, backend="native")
     assert sim.spec.backend == "jax"
@@ -524,7 +526,7 @@ def test_compiled_kernel_is_cached_on_disk(fresh_native, monkeypatch):
     dx.build(branched_cell(), dt=DT, backend="native")
     assert len(list((fresh_native / "native").glob("kernel-*.so"))) == 1
 
-    def compile_again(source, target):
+    def compile_again(source, target, flags):
         raise AssertionError("the cached library was compiled again")
 
     monkeypatch.setattr(library, "_compile", compile_again)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import dendrax as dx
-from dendrax.native import gradient
+from dendrax.native import gradient, operands
 from dendrax.native.codegen import Unsupported
 
 DT = 0.025
@@ -62,7 +62,7 @@ def scaled_loss(sim: dx.Simulation):
 
 
 def uses_native_adjoint(fn, *args) -> bool:
-    return "dendraxadjoint" in str(jax.make_jaxpr(jax.grad(fn))(*args))
+    return "dendrax_adjoint" in str(jax.make_jaxpr(jax.grad(fn))(*args))
 
 
 def assert_trees_close(ours, twin, relative=RELATIVE):
@@ -137,8 +137,8 @@ def test_native_adjoint_checkpoints_long_runs(monkeypatch):
     assert_trees_close(ours, stored_all, 1e-13)
     # Room for the forward pass's checkpoints (29 of them), not for its 804 steps: the
     # backward pass starts from those checkpoints.
-    floats, _ = gradient._operands(sim.spec, sim.arrays, sim.params)
-    n_values = floats[2].size + floats[3].size + floats[5].size
+    floats, _ = operands.operands(sim.spec, sim.arrays, sim.params, sim.stimuli, sim.clamps)
+    n_values = floats.v0.size + floats.states0.size + floats.ion_values.size
     monkeypatch.setattr(gradient, "STORED_BYTES", 8 * 40 * n_values)
     loss = full_loss(sim)
     ours = jax.jit(jax.grad(loss, argnums=(0, 1)))(sim.params, sim.stimuli)

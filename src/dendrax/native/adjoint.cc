@@ -31,16 +31,14 @@
 #include <thread>
 #include <vector>
 
-#include "xla/ffi/api/ffi.h"
-
-namespace ffi = xla::ffi;
+@CALL@
 
 namespace {
 
 using T = @C_TYPE@;
-constexpr ffi::DataType kType = ffi::DataType::@FFI_TYPE@;
+constexpr int32_t kValueType = @VALUE_TYPE_ID@;
 using Index = @INDEX_TYPE@;  // JAX's integer type: int64_t with jax_enable_x64, else int32_t
-constexpr ffi::DataType kIndex = ffi::DataType::@FFI_INDEX@;
+constexpr int32_t kIndexType = @INDEX_TYPE_ID@;
 constexpr T kFactor = @FACTOR@;  // v += kFactor * delta (1: backward Euler, 2: Crank-Nicolson)
 constexpr int64_t kMechanisms = @N_MECHANISMS@;
 // Per-node ion rows (see IonRows in source.py), and those a mechanism writes.
@@ -52,22 +50,17 @@ constexpr int64_t kParamRows[kMechanisms + 1] = {@PARAM_ROWS@};
 constexpr int64_t kStateRows[kMechanisms + 1] = {@STATE_ROWS@};
 constexpr int64_t kDensityRows[kMechanisms + 1] = {@DENSITY_ROWS@};  // recorded densities
 
+@OPERANDS@
+
 @SCALAR_MATH@
 
 // Mechanism functions and their vector-Jacobian products, generated from jaxprs.
 @MECHANISM_FUNCTIONS@
 
-struct Model {
+// The index operands and the sizes of a simulation.
+struct Model : Indices<const Index*> {
   int64_t n_nodes, n_states, n_values, n_steps, n_records, n_stim_pairs, n_clamp_pairs,
       n_sites;
-  const Index* parent;
-  const Index* site_node;
-  const Index* site_count;
-  const Index* stim_row;
-  const Index* stim_node;
-  const Index* record_slot;
-  const Index* clamp_row;
-  const Index* clamp_node;
   std::vector<char> clamped;  // per node: 1 where a voltage clamp holds it
   // Per mechanism: where its sites, site values and states begin.
   int64_t site_begin[kMechanisms + 1], param_begin[kMechanisms + 1], state_begin[kMechanisms + 1],
@@ -75,25 +68,11 @@ struct Model {
   int64_t n_densities;  // recorded current densities of single mechanisms, after the ion rows
 };
 
-// One simulation's operands and its cotangents (outputs).
-struct Lane {
-  const T* diag_fixed;
-  const T* coupling;
-  const T* v0;
-  const T* states0;
-  const T* site_values;
-  const T* stimulus;
-  const T* ion_values;
-  const T* commands;
-  const T* cotangent;
-  T* bar_diag_fixed;
-  T* bar_coupling;
-  T* bar_v0;
-  T* bar_states0;
-  T* bar_site_values;
-  T* bar_stimulus;
-  T* bar_ion_values;
-  T* bar_commands;
+// One simulation's operands, the cotangent of its recordings and the operands' cotangents
+// (outputs).
+struct Lane : Values<const T*> {
+  const T* cotangent = nullptr;
+  Values<T*> bar;
 };
 
 // Per-site rows, `stride` values apart: v and two values gathered from or to be scattered
@@ -206,7 +185,7 @@ void keep_storage(std::vector<T>&& storage, int64_t stored_bytes) {
   }
 }
 
-// Steps stored by forward passes (DendraxForward) for their backward passes, by ticket, and
+// Steps stored by forward passes (dendrax_forward) for their backward passes, by ticket, and
 // the values reserved for them: at most `stored_bytes` in all.
 struct Deposit {
   std::vector<T> rows;  // every step's row and the values after the last, or checkpoints
@@ -349,17 +328,17 @@ void clamp_vjp(const Model& model, const Lane& in, const T* v, int64_t step, Wor
     const T c = in.coupling[i];
     if (clamped[p]) {
       lam_known[p] += c * lam_rhs[i];
-      in.bar_coupling[i] += w.known[p] * lam_rhs[i];
+      in.bar.coupling[i] += w.known[p] * lam_rhs[i];
     }
     if (p != i && clamped[i]) {
       lam_known[i] += c * lam_rhs[p];
-      in.bar_coupling[i] += w.known[i] * lam_rhs[p];
+      in.bar.coupling[i] += w.known[i] * lam_rhs[p];
     }
   }
   for (int64_t k = 0; k < model.n_clamp_pairs; ++k) {
     const int64_t node = model.clamp_node[k];
     const int64_t at = model.clamp_row[k] * model.n_steps + step;
-    in.bar_commands[at] += lam_known[node] / kFactor;
+    in.bar.commands[at] += lam_known[node] / kFactor;
     lam_v[node] -= lam_known[node] / kFactor;
     lam_known[node] = T(0);  // a node held by several clamps: the last one's command
   }
@@ -467,7 +446,7 @@ void backward_step(const Model& model, const Lane& in, const Row& row, const T* 
   std::fill(next, next + n + n_states, T(0));
   std::copy(lam, lam + n, w.lam_v_new.begin());
   update_vjps(model, next_values, states, in.site_values, ion_eval, ion_next, lam + n,
-              w.scratch(), w.lam_v_new.data(), next + n, in.bar_site_values, lam_ion);
+              w.scratch(), w.lam_v_new.data(), next + n, in.bar.site_values, lam_ion);
   T* lam_rhs = w.lam_rhs.data();
   for (int64_t i = 0; i < n; ++i) {
     next[i] = w.lam_v_new[i];
@@ -501,11 +480,11 @@ void backward_step(const Model& model, const Lane& in, const Row& row, const T* 
   // back within the substitution (which waits on its chain of multiply-adds), each node's
   // once its own and its parent's lam_rhs are final.
   auto matrix_vjp = [&](int64_t i, int64_t p) {
-    in.bar_coupling[i] += lam_rhs[i] * delta[p] + lam_rhs[p] * delta[i];
+    in.bar.coupling[i] += lam_rhs[i] * delta[p] + lam_rhs[p] * delta[i];
   };
   auto flow_vjp = [&](int64_t i, int64_t p) {
     const T lam_flow = lam_rhs[i] - lam_rhs[p];
-    in.bar_coupling[i] += lam_flow * (v[p] - v[i]);
+    in.bar.coupling[i] += lam_flow * (v[p] - v[i]);
     next[p] += lam_flow * in.coupling[i];
     next[i] -= lam_flow * in.coupling[i];
   };
@@ -531,7 +510,7 @@ void backward_step(const Model& model, const Lane& in, const Row& row, const T* 
   for (int64_t i = 0; i < n; ++i) {
     w.lam_slope[i] = -lam_rhs[i] * delta[i];
     w.lam_current[i] = -lam_rhs[i];
-    in.bar_diag_fixed[i] += w.lam_slope[i];
+    in.bar.diag_fixed[i] += w.lam_slope[i];
   }
   if (clamps) {
     for (int64_t i = 0; i < n; ++i) {
@@ -540,10 +519,10 @@ void backward_step(const Model& model, const Lane& in, const Row& row, const T* 
     }
   }
   for (int64_t k = 0; k < model.n_stim_pairs; ++k) {
-    in.bar_stimulus[model.stim_row[k] * model.n_steps + step] += lam_rhs[model.stim_node[k]];
+    in.bar.stimulus[model.stim_row[k] * model.n_steps + step] += lam_rhs[model.stim_node[k]];
   }
   evaluation_vjps(model, v, states, in.site_values, ion_eval, w.lam_current.data(),
-                  w.lam_slope.data(), w.scratch(), next, next + n, in.bar_site_values,
+                  w.lam_slope.data(), w.scratch(), next, next + n, in.bar.site_values,
                   lam_ion, lam_ion + kIonRows * n);
   std::copy(next, next + n + n_states, lam);
 }
@@ -577,7 +556,7 @@ void initial_values_vjp(const Model& model, const Lane& in, Work& w, T* lam) {
   T* lam_ion = lam + n + model.n_states;
   evaluation_vjps(model, in.v0, in.states0, in.site_values, w.ion_eval.data(),
                   w.lam_current.data(), w.lam_slope.data(), w.scratch(), lam, lam + n,
-                  in.bar_site_values, lam_ion, lam_ion + kIonRows * n);
+                  in.bar.site_values, lam_ion, lam_ion + kIonRows * n);
 }
 
 // The cotangents of one simulation. Its steps are stored `segment` at a time (with the
@@ -596,10 +575,10 @@ void adjoint(const Model& model, const Lane& in, int64_t stored_bytes, int64_t t
   };
   auto finish = [&](std::vector<T>&& storage) {
     initial_values_vjp(model, in, w, lam.data());
-    std::copy(lam.begin(), lam.begin() + n, in.bar_v0);
-    std::copy(lam.begin() + n, lam.begin() + n + model.n_states, in.bar_states0);
+    std::copy(lam.begin(), lam.begin() + n, in.bar.v0);
+    std::copy(lam.begin() + n, lam.begin() + n + model.n_states, in.bar.states0);
     const auto lam_ion = lam.begin() + n + model.n_states;
-    std::copy(lam_ion, lam_ion + kIonRows * n, in.bar_ion_values);
+    std::copy(lam_ion, lam_ion + kIonRows * n, in.bar.ion_values);
     keep_storage(std::move(storage), stored_bytes);
   };
   add_recorded(n_steps);
@@ -698,23 +677,17 @@ int64_t forward(const Model& model, const Lane& in, T* out, int64_t stored_bytes
   return checkpoint ? deposit(std::move(checkpoints), checkpoint_values, segment) : 0;
 }
 
-// The model of one simulation. Under vmap every operand carries the same leading batch
-// dimensions (broadcast_all); `batch` is their product.
-Model model_of(int64_t batch, int64_t n_records, int64_t columns, ffi::Buffer<kType> states0,
-               ffi::Buffer<kIndex> parent, ffi::Buffer<kIndex> site_node,
-               ffi::Buffer<kIndex> site_count, ffi::Buffer<kIndex> stim_row,
-               ffi::Buffer<kIndex> stim_node, ffi::Buffer<kIndex> record_slot,
-               ffi::Buffer<kIndex> clamp_row, ffi::Buffer<kIndex> clamp_node) {
-  auto per = [batch](const auto& buffer) {
-    return static_cast<int64_t>(buffer.element_count()) / batch;
-  };
+// The model of one simulation of `operands`, whose recordings have `n_records` rows and
+// `columns` columns.
+Model model_of(const Operands& operands, int64_t n_records, int64_t columns) {
   Model model;
-  model.n_nodes = per(parent);
-  model.n_states = per(states0);
+  static_cast<Indices<const Index*>&>(model) = operands.index;
+  model.n_nodes = operands.count.parent;
+  model.n_states = operands.size.states0;
   model.site_begin[0] = model.param_begin[0] = model.state_begin[0] = 0;
   model.density_begin[0] = 0;
   for (int64_t j = 0; j < kMechanisms; ++j) {
-    const int64_t count = site_count.typed_data()[j];
+    const int64_t count = model.site_count[j];
     model.site_begin[j + 1] = model.site_begin[j] + count;
     model.param_begin[j + 1] = model.param_begin[j] + kParamRows[j] * count;
     model.state_begin[j + 1] = model.state_begin[j] + kStateRows[j] * count;
@@ -725,16 +698,8 @@ Model model_of(int64_t batch, int64_t n_records, int64_t columns, ffi::Buffer<kT
   model.n_values = model.n_nodes + model.n_states + kIonRows * model.n_nodes + model.n_densities;
   model.n_steps = columns - 1;
   model.n_records = n_records;
-  model.n_stim_pairs = per(stim_row);
-  model.n_clamp_pairs = per(clamp_row);
-  model.parent = parent.typed_data();
-  model.site_node = site_node.typed_data();
-  model.site_count = site_count.typed_data();
-  model.stim_row = stim_row.typed_data();
-  model.stim_node = stim_node.typed_data();
-  model.record_slot = record_slot.typed_data();
-  model.clamp_row = clamp_row.typed_data();
-  model.clamp_node = clamp_node.typed_data();
+  model.n_stim_pairs = operands.count.stim_row;
+  model.n_clamp_pairs = operands.count.clamp_row;
   model.clamped.assign(model.n_nodes, 0);
   for (int64_t k = 0; k < model.n_clamp_pairs; ++k) model.clamped[model.clamp_node[k]] = 1;
   return model;
@@ -753,171 +718,54 @@ void over_batch(int64_t batch, int64_t threads, Run run) {
   for (auto& thread : pool) thread.join();
 }
 
-// The operands of simulation b of a batch (cotangents and results null).
-struct Operands {
-  ffi::Buffer<kType> diag_fixed, coupling, v0, states0, site_values, stimulus, ion_values,
-      commands;
-
-  Lane lane(int64_t batch, int64_t b) const {
-    auto at = [&](const ffi::Buffer<kType>& buffer) {
-      return buffer.typed_data() + b * (static_cast<int64_t>(buffer.element_count()) / batch);
-    };
-    Lane in{};
-    in.diag_fixed = at(diag_fixed);
-    in.coupling = at(coupling);
-    in.v0 = at(v0);
-    in.states0 = at(states0);
-    in.site_values = at(site_values);
-    in.stimulus = at(stimulus);
-    in.ion_values = at(ion_values);
-    in.commands = at(commands);
-    return in;
-  }
-};
-
-// Whether a call's operands fit the generated code (the reason where they do not).
-ffi::Error check(int64_t batch, const ffi::Buffer<kIndex>& parent,
-                 const ffi::Buffer<kIndex>& site_count, const ffi::Buffer<kType>& ion_values) {
-  if (static_cast<int64_t>(site_count.element_count()) != batch * kMechanisms) {
-    return ffi::Error::InvalidArgument("site_count does not match the generated mechanisms");
-  }
-  if (ion_values.element_count() != kIonRows * parent.element_count()) {
-    return ffi::Error::InvalidArgument("ion_values does not match the generated ion rows");
-  }
-  return ffi::Error::Success();
-}
-
-ffi::Error Forward(ffi::Buffer<kType> diag_fixed, ffi::Buffer<kType> coupling,
-                   ffi::Buffer<kType> v0, ffi::Buffer<kType> states0,
-                   ffi::Buffer<kType> site_values, ffi::Buffer<kType> stimulus,
-                   ffi::Buffer<kType> ion_values, ffi::Buffer<kType> commands,
-                   ffi::Buffer<kIndex> parent, ffi::Buffer<kIndex> site_node,
-                   ffi::Buffer<kIndex> site_count, ffi::Buffer<kIndex> stim_row,
-                   ffi::Buffer<kIndex> stim_node, ffi::Buffer<kIndex> record_slot,
-                   ffi::Buffer<kIndex> clamp_row, ffi::Buffer<kIndex> clamp_node,
-                   int64_t threads, int64_t stored_bytes, ffi::ResultBuffer<kType> out,
-                   ffi::ResultBuffer<kIndex> ticket) {
-  const auto dims = out->dimensions();
-  const int64_t batch = static_cast<int64_t>(ticket->element_count());
-  if (dims.size() < 2 || batch == 0) return ffi::Error::InvalidArgument("recordings must be 2-d");
-  ffi::Error error = check(batch, parent, site_count, ion_values);
-  if (error.failure()) return error;
-  const Model model =
-      model_of(batch, dims[dims.size() - 2], dims[dims.size() - 1], states0, parent, site_node,
-               site_count, stim_row, stim_node, record_slot, clamp_row, clamp_node);
-  const Operands operands{diag_fixed, coupling,  v0,         states0,
-                          site_values, stimulus, ion_values, commands};
-  const int64_t per_sim = model.n_records * (model.n_steps + 1);
-  make_room(batch * (model.n_steps + 1) * row_size(model), stored_bytes);
-  over_batch(batch, threads, [&](int64_t b) {
-    const Lane in = operands.lane(batch, b);
-    ticket->typed_data()[b] =
-        static_cast<Index>(forward(model, in, out->typed_data() + b * per_sim, stored_bytes));
-  });
-  return ffi::Error::Success();
-}
-
-ffi::Error Adjoint(ffi::Buffer<kType> diag_fixed, ffi::Buffer<kType> coupling,
-                   ffi::Buffer<kType> v0, ffi::Buffer<kType> states0,
-                   ffi::Buffer<kType> site_values, ffi::Buffer<kType> stimulus,
-                   ffi::Buffer<kType> ion_values, ffi::Buffer<kType> commands,
-                   ffi::Buffer<kType> cotangent, ffi::Buffer<kIndex> parent,
-                   ffi::Buffer<kIndex> site_node, ffi::Buffer<kIndex> site_count,
-                   ffi::Buffer<kIndex> stim_row, ffi::Buffer<kIndex> stim_node,
-                   ffi::Buffer<kIndex> record_slot, ffi::Buffer<kIndex> clamp_row,
-                   ffi::Buffer<kIndex> clamp_node, ffi::Buffer<kIndex> ticket,
-                   int64_t threads, int64_t stored_bytes,
-                   ffi::ResultBuffer<kType> bar_diag_fixed,
-                   ffi::ResultBuffer<kType> bar_coupling, ffi::ResultBuffer<kType> bar_v0,
-                   ffi::ResultBuffer<kType> bar_states0,
-                   ffi::ResultBuffer<kType> bar_site_values,
-                   ffi::ResultBuffer<kType> bar_stimulus,
-                   ffi::ResultBuffer<kType> bar_ion_values,
-                   ffi::ResultBuffer<kType> bar_commands) {
-  const auto dims = cotangent.dimensions();
-  const int64_t batch = static_cast<int64_t>(ticket.element_count());
-  if (dims.size() < 2 || batch == 0) return ffi::Error::InvalidArgument("cotangent must be 2-d");
-  ffi::Error error = check(batch, parent, site_count, ion_values);
-  if (error.failure()) return error;
-  const Model model =
-      model_of(batch, dims[dims.size() - 2], dims[dims.size() - 1], states0, parent, site_node,
-               site_count, stim_row, stim_node, record_slot, clamp_row, clamp_node);
-  const Operands operands{diag_fixed, coupling,  v0,         states0,
-                          site_values, stimulus, ion_values, commands};
-  const int64_t per_sim = model.n_records * (model.n_steps + 1);
-  over_batch(batch, threads, [&](int64_t b) {
-    Lane in = operands.lane(batch, b);
-    auto at = [&](ffi::ResultBuffer<kType>& buffer) {
-      T* data = buffer->typed_data() + b * (static_cast<int64_t>(buffer->element_count()) / batch);
-      std::fill(data, data + static_cast<int64_t>(buffer->element_count()) / batch, T(0));
-      return data;
-    };
-    in.cotangent = cotangent.typed_data() + b * per_sim;
-    in.bar_diag_fixed = at(bar_diag_fixed);
-    in.bar_coupling = at(bar_coupling);
-    in.bar_v0 = at(bar_v0);
-    in.bar_states0 = at(bar_states0);
-    in.bar_site_values = at(bar_site_values);
-    in.bar_stimulus = at(bar_stimulus);
-    in.bar_ion_values = at(bar_ion_values);
-    in.bar_commands = at(bar_commands);
-    adjoint(model, in, stored_bytes, ticket.typed_data()[b]);
-  });
-  return ffi::Error::Success();
-}
-
 }  // namespace
 
-XLA_FFI_DEFINE_HANDLER_SYMBOL(DendraxForward, Forward,
-                              ffi::Ffi::Bind()
-                                  .Arg<ffi::Buffer<kType>>()
-                                  .Arg<ffi::Buffer<kType>>()
-                                  .Arg<ffi::Buffer<kType>>()
-                                  .Arg<ffi::Buffer<kType>>()
-                                  .Arg<ffi::Buffer<kType>>()
-                                  .Arg<ffi::Buffer<kType>>()
-                                  .Arg<ffi::Buffer<kType>>()
-                                  .Arg<ffi::Buffer<kType>>()
-                                  .Arg<ffi::Buffer<kIndex>>()
-                                  .Arg<ffi::Buffer<kIndex>>()
-                                  .Arg<ffi::Buffer<kIndex>>()
-                                  .Arg<ffi::Buffer<kIndex>>()
-                                  .Arg<ffi::Buffer<kIndex>>()
-                                  .Arg<ffi::Buffer<kIndex>>()
-                                  .Arg<ffi::Buffer<kIndex>>()
-                                  .Arg<ffi::Buffer<kIndex>>()
-                                  .Attr<int64_t>("threads")
-                                  .Attr<int64_t>("stored_bytes")
-                                  .Ret<ffi::Buffer<kType>>()
-                                  .Ret<ffi::Buffer<kIndex>>());
+// The forward pass of a gradient (call.h): the operands of dendrax/native/operands.py; two
+// results, the recordings (rows x columns per simulation) and per simulation the ticket
+// under which its steps are stored for `dendrax_adjoint`.
+extern "C" const char* dendrax_forward(const DendraxCall* call) {
+  if (call->n_results != 2 || call->results[0].rank < 2) return "recordings must be 2-d";
+  const DendraxBuffer& out = call->results[0];
+  const int64_t batch = call->results[1].count;
+  Operands operands;
+  if (const char* error = read_operands(*call, batch, operands)) return error;
+  const Model model = model_of(operands, out.dims[out.rank - 2], out.dims[out.rank - 1]);
+  const int64_t per_sim = model.n_records * (model.n_steps + 1);
+  Index* tickets = static_cast<Index*>(call->results[1].data);
+  make_room(batch * (model.n_steps + 1) * row_size(model), call->stored_bytes);
+  over_batch(batch, call->threads, [&](int64_t b) {
+    Lane in;
+    static_cast<Values<const T*>&>(in) = operands.at(b);
+    T* recordings = static_cast<T*>(out.data) + b * per_sim;
+    tickets[b] = static_cast<Index>(forward(model, in, recordings, call->stored_bytes));
+  });
+  return nullptr;
+}
 
-XLA_FFI_DEFINE_HANDLER_SYMBOL(DendraxAdjoint, Adjoint,
-                              ffi::Ffi::Bind()
-                                  .Arg<ffi::Buffer<kType>>()
-                                  .Arg<ffi::Buffer<kType>>()
-                                  .Arg<ffi::Buffer<kType>>()
-                                  .Arg<ffi::Buffer<kType>>()
-                                  .Arg<ffi::Buffer<kType>>()
-                                  .Arg<ffi::Buffer<kType>>()
-                                  .Arg<ffi::Buffer<kType>>()
-                                  .Arg<ffi::Buffer<kType>>()
-                                  .Arg<ffi::Buffer<kType>>()
-                                  .Arg<ffi::Buffer<kIndex>>()
-                                  .Arg<ffi::Buffer<kIndex>>()
-                                  .Arg<ffi::Buffer<kIndex>>()
-                                  .Arg<ffi::Buffer<kIndex>>()
-                                  .Arg<ffi::Buffer<kIndex>>()
-                                  .Arg<ffi::Buffer<kIndex>>()
-                                  .Arg<ffi::Buffer<kIndex>>()
-                                  .Arg<ffi::Buffer<kIndex>>()
-                                  .Arg<ffi::Buffer<kIndex>>()
-                                  .Attr<int64_t>("threads")
-                                  .Attr<int64_t>("stored_bytes")
-                                  .Ret<ffi::Buffer<kType>>()
-                                  .Ret<ffi::Buffer<kType>>()
-                                  .Ret<ffi::Buffer<kType>>()
-                                  .Ret<ffi::Buffer<kType>>()
-                                  .Ret<ffi::Buffer<kType>>()
-                                  .Ret<ffi::Buffer<kType>>()
-                                  .Ret<ffi::Buffer<kType>>()
-                                  .Ret<ffi::Buffer<kType>>());
+// The cotangents (call.h): the operands of dendrax/native/operands.py, the recordings'
+// cotangent and the tickets of `dendrax_forward`; one result per field of Values, in order.
+extern "C" const char* dendrax_adjoint(const DendraxCall* call) {
+  if (call->n_args != kValueOperands + kIndexOperands + 2) return "dendrax: adjoint operands";
+  if (call->n_results != kValueOperands) return "dendrax: one cotangent per value operand";
+  const DendraxBuffer& cotangent = call->args[kValueOperands + kIndexOperands];
+  const DendraxBuffer& tickets = call->args[kValueOperands + kIndexOperands + 1];
+  const int64_t batch = tickets.count;
+  if (cotangent.rank < 2) return "cotangent must be 2-d";
+  Operands operands;
+  if (const char* error = read_operands(*call, batch, operands)) return error;
+  const Model model =
+      model_of(operands, cotangent.dims[cotangent.rank - 2], cotangent.dims[cotangent.rank - 1]);
+  const int64_t per_sim = model.n_records * (model.n_steps + 1);
+  for (int64_t k = 0; k < kValueOperands; ++k) {
+    T* data = static_cast<T*>(call->results[k].data);
+    std::fill(data, data + call->results[k].count, T(0));
+  }
+  over_batch(batch, call->threads, [&](int64_t b) {
+    Lane in;
+    static_cast<Values<const T*>&>(in) = operands.at(b);
+    in.bar = values_at<T*>(call->results, batch, b);
+    in.cotangent = static_cast<const T*>(cotangent.data) + b * per_sim;
+    adjoint(model, in, call->stored_bytes, static_cast<const Index*>(tickets.data)[b]);
+  });
+  return nullptr;
+}

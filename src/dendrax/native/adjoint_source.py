@@ -4,8 +4,8 @@ Per mechanism, four per-site functions are generated from jaxprs (`codegen.scala
 its current function and state update (as the forward kernel's, `dendrax.native.source`)
 and the vector-Jacobian products of both, traced with `jax.vjp`, so that user-written
 mechanisms get a native backward pass too; per ion whose reversal potential follows its
-concentrations, the Nernst potential and its product. Operands are laid out as the forward
-kernel's (`dendrax.native.simulate._packed`), the ion rows as `source.ion_rows`.
+concentrations, the Nernst potential and its product. Operands are the forward kernel's
+(`dendrax.native.operands`), the ion rows `source.ion_rows`.
 """
 
 import jax
@@ -15,9 +15,10 @@ from jax.extend.core import Literal
 
 from dendrax.mechanisms import membrane
 from dendrax.mechanisms.base import Mechanism
-from dendrax.native.codegen import Unsupported, scalar_function
+from dendrax.native.codegen import scalar_function
 from dendrax.native.source import (
     IonRows,
+    check_supported,
     check_value_type,
     current_callable,
     filled_template,
@@ -30,27 +31,10 @@ from dendrax.native.source import (
     summed_fluxes,
     update_callable,
 )
-from dendrax.native.source import check_supported as check_kernel_supported
 from dendrax.solve.stepping import StaticSpec
 
 _CALLS = ("pjit", "jit", "closed_call", "core_call")
 """Primitives that call a jaxpr: inlined when a vector-Jacobian product is replayed."""
-
-
-def check_supported(spec: StaticSpec) -> None:
-    """Raise `Unsupported` (with the reason) if the native adjoint cannot differentiate `spec`.
-
-    It covers what the forward kernel runs, except a mechanism that writes a concentration
-    while reading one that another mechanism writes.
-    """
-    check_kernel_supported(spec)
-    written = set(ion_rows(spec).written)
-    for mechanism in spec.mechanisms:
-        if not membrane.writes_concentration(mechanism):
-            continue
-        for variable in mechanism.reads + mechanism.writes:
-            if variable in written and variable not in mechanism.writes:
-                raise Unsupported(f"{mechanism.name} reads {variable!r}, which another writes")
 
 
 def _vjp(fn, n_inputs: int, dtype, with_primal: bool = False):
@@ -371,7 +355,7 @@ def _functions(sites: _Sites, spec: StaticSpec, dtype) -> list[str]:
 def adjoint_source(spec: StaticSpec, dtype, index_dtype) -> str:
     """The C++ source of the adjoint for `spec` with values of `dtype` (float32 or float64);
     index arrays have `index_dtype`."""
-    check_supported(spec)
+    check_supported(spec, gradient=True)
     check_value_type(dtype)
     rows = ion_rows(spec)
     all_sites = [_Sites(j, m, spec, rows) for j, m in enumerate(spec.mechanisms)]

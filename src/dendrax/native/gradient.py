@@ -2,9 +2,9 @@
 
 Where `dendrax.native.adjoint_source` supports the model, the forward pass is adjoint.cc's,
 which stores the steps in the library under a ticket (a residual), and one call of its
-adjoint returns the cotangents of the kernel's operands (`simulate._packed`), which the
-vector-Jacobian product of `_packed` maps to the parameters. Elsewhere (a mechanism the
-code generator cannot translate, see `adjoint_source.check_supported`; no compiler) the
+adjoint returns the cotangents of the kernel's `operands.Values`, which the vector-Jacobian
+product of `operands.operands` maps to the parameters, stimuli and clamps. Elsewhere (a
+mechanism the code generator cannot translate, see `source.check_supported`; no compiler) the
 simulation is recomputed with the pure-JAX twin and differentiated there; the choice is made
 when the gradient is traced.
 """
@@ -18,7 +18,8 @@ import numpy as np
 
 from dendrax.native.adjoint_source import adjoint_source
 from dendrax.native.codegen import Unsupported
-from dendrax.native.library import BuildError, load
+from dendrax.native.library import TARGET, BuildError, load, usable_cores
+from dendrax.native.operands import Values, index_dtype, operands
 from dendrax.solve import stepping
 
 
@@ -40,33 +41,29 @@ dropped for newer ones) recomputes them, all at once if they fit, else from a ch
 every sqrt(n_steps) steps, one segment at a time: one more forward pass."""
 
 
-def adjoint_target(spec: stepping.StaticSpec, dtype) -> str:
-    """The FFI target of the native adjoint for `spec` and `dtype` (built on first use);
-    raises `Unsupported` or `BuildError` where there is none."""
-    from dendrax.native.simulate import index_dtype  # here: simulate imports this module
-
-    return load(adjoint_source(spec, dtype, index_dtype()), "DendraxAdjoint")
+def _entry(spec: stepping.StaticSpec, dtype, symbol: str) -> str:
+    """The entry point `symbol` of the native adjoint's library for `spec` and `dtype`
+    (built on first use); raises `Unsupported` or `BuildError` where there is none."""
+    names = ", ".join(m.name for m in spec.mechanisms) or "no mechanisms"
+    source = adjoint_source(spec, dtype, index_dtype())
+    return load(source, symbol, f"the native adjoint of {names}")
 
 
 def forward(spec: stepping.StaticSpec, n_steps: int, params, stimuli, clamps, arrays):
     """The recordings of `simulate._forward` and the residuals of `backward`."""
-    from dendrax.native.simulate import _forward, _usable_cores, index_dtype
+    from dendrax.native.simulate import _forward  # here: simulate imports this module
 
     dtype = params["radius"].dtype
     try:
-        source = adjoint_source(spec, dtype, index_dtype())
-        target = load(source, "DendraxForward")
+        entry = _entry(spec, dtype, "dendrax_forward")
     except (Unsupported, BuildError):
-        target = None
-    if target is None:
         out = _forward(spec, arrays, params, stimuli, clamps, n_steps)
         return out, (params, stimuli, clamps, arrays, None)
-    floats, indices = _operands(spec, arrays, params)
+    values, indices = operands(spec, arrays, params, stimuli, clamps)
     settle = spec.settle_steps
-    padded_stimuli, padded_commands = stepping.with_settle_steps(spec, stimuli, clamps)
     n_records = arrays["record_order"].shape[0]
     call = jax.ffi.ffi_call(
-        target,
+        TARGET,
         (
             jax.ShapeDtypeStruct((n_records, settle + n_steps + 1), dtype),
             jax.ShapeDtypeStruct((), index_dtype()),
@@ -74,12 +71,10 @@ def forward(spec: stepping.StaticSpec, n_steps: int, params, stimuli, clamps, ar
         vmap_method="broadcast_all",
     )
     out, ticket = call(
-        *floats[:5],
-        padded_stimuli,
-        floats[5],
-        padded_commands,
+        *values,
         *indices,
-        threads=np.int64(_usable_cores()),
+        entry=entry,
+        threads=np.int64(usable_cores()),
         stored_bytes=np.int64(STORED_BYTES),
     )
     return out[:, settle:], (params, stimuli, clamps, arrays, ticket)
@@ -90,56 +85,30 @@ def backward(spec: stepping.StaticSpec, n_steps: int, residuals, cotangent):
     params, stimuli, clamps, arrays, ticket = residuals
     if ticket is None:
         return _recomputed(spec, n_steps, params, stimuli, clamps, arrays, cotangent)
-    target = adjoint_target(spec, params["radius"].dtype)
-    return _native(target, spec, n_steps, params, stimuli, clamps, arrays, cotangent, ticket)
-
-
-def _operands(spec: stepping.StaticSpec, arrays, params) -> tuple[tuple, tuple]:
-    """The adjoint kernel's floating-point operands that depend on the parameters (the
-    forward kernel's, ion values last) and its index operands."""
-    from dendrax.native.simulate import _packed  # here: simulate imports this module
-
-    packed = _packed(spec, arrays, params)
-    ion_values = packed[13] if len(packed) > 13 else jnp.zeros(0, params["radius"].dtype)
-    return (*packed[:5], ion_values), packed[5:13]
-
-
-def _native(target: str, spec, n_steps, params, stimuli, clamps, arrays, cotangent, ticket):
-    from dendrax.native.simulate import _usable_cores  # here: simulate imports this module
-
     dtype = params["radius"].dtype
+    entry = _entry(spec, dtype, "dendrax_adjoint")
 
-    def operands(params):
-        return _operands(spec, arrays, params)
+    def differentiable(params, stimuli, clamps):
+        return operands(spec, arrays, params, stimuli, clamps)
 
-    floats, pullback, indices = jax.vjp(operands, params, has_aux=True)
-    settle = spec.settle_steps
-
-    def padded(stimuli, clamps):
-        return stepping.with_settle_steps(spec, stimuli, clamps)
-
-    (stimuli, commands), unpad = jax.vjp(padded, stimuli, clamps)
+    values, pullback, indices = jax.vjp(differentiable, params, stimuli, clamps, has_aux=True)
     cotangent = jnp.asarray(cotangent, dtype)
-    cotangent = jnp.concatenate([jnp.zeros((cotangent.shape[0], settle), dtype), cotangent], 1)
-    results = (*floats[:5], stimuli, floats[5], commands)
+    settle = jnp.zeros((cotangent.shape[0], spec.settle_steps), dtype)
     call = jax.ffi.ffi_call(
-        target,
-        [jax.ShapeDtypeStruct(x.shape, dtype) for x in results],
+        TARGET,
+        [jax.ShapeDtypeStruct(x.shape, dtype) for x in values],
         vmap_method="broadcast_all",
     )
-    *bars, bar_stimuli, bar_ions, bar_commands = call(
-        *floats[:5],
-        stimuli,
-        floats[5],
-        commands,
-        cotangent,
+    bars = call(
+        *values,
         *indices,
+        jnp.concatenate([settle, cotangent], 1),
         ticket,
-        threads=np.int64(_usable_cores()),
+        entry=entry,
+        threads=np.int64(usable_cores()),
         stored_bytes=np.int64(STORED_BYTES),
     )
-    (params_bar,) = pullback((*bars, bar_ions))
-    return (params_bar, *unpad((bar_stimuli, bar_commands)))
+    return pullback(Values(*bars))
 
 
 def _recomputed(spec, n_steps, params, stimuli, clamps, arrays, cotangent):

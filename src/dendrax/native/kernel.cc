@@ -11,6 +11,7 @@
 // the step for Crank-Nicolson), and concentrations written by the mechanisms that update
 // first, before the others (dendrax/mechanisms/membrane.py's order).
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -18,16 +19,14 @@
 #include <thread>
 #include <vector>
 
-#include "xla/ffi/api/ffi.h"
-
-namespace ffi = xla::ffi;
+@CALL@
 
 namespace {
 
 using T = @C_TYPE@;
-constexpr ffi::DataType kType = ffi::DataType::@FFI_TYPE@;
+constexpr int32_t kValueType = @VALUE_TYPE_ID@;
 using Index = @INDEX_TYPE@;  // JAX's integer type: int64_t with jax_enable_x64, else int32_t
-constexpr ffi::DataType kIndex = ffi::DataType::@FFI_INDEX@;
+constexpr int32_t kIndexType = @INDEX_TYPE_ID@;
 constexpr T kFactor = @FACTOR@;  // v += kFactor * delta (1: backward Euler, 2: Crank-Nicolson)
 constexpr int64_t kMechanisms = @N_MECHANISMS@;
 // Per mechanism: rows of site values (its site inputs and area factor) and of states.
@@ -38,33 +37,19 @@ constexpr int64_t kIonRows = @N_ION_ROWS@;  // per-node ion rows
 constexpr int64_t kMaxIonInputs = @MAX_ION_INPUTS@;  // ion rows one mechanism reads, at most
 constexpr int64_t kMaxFluxes = @MAX_FLUXES@;  // ion densities and slopes one mechanism sums
 
+@OPERANDS@
+
 @SCALAR_MATH@
 
 // Mechanism functions, generated from the mechanisms' jaxprs.
 @MECHANISM_FUNCTIONS@
 
-struct Model {
+// The index operands and the sizes of a simulation.
+struct Model : Indices<const Index*> {
   int64_t n_nodes, n_steps, n_records, n_stim_pairs, n_clamp_pairs;
-  const Index* parent;
-  const Index* site_node;
-  const Index* site_count;
-  const Index* stim_row;
-  const Index* stim_node;
-  const Index* record_slot;
-  const Index* clamp_row;
-  const Index* clamp_node;
 };
 
-struct Inputs {
-  const T* diag_fixed;
-  const T* coupling;
-  const T* v0;
-  const T* states0;
-  const T* site_values;
-  const T* stimulus;
-  const T* commands;
-  const T* ion_values;
-};
+using Inputs = Values<const T*>;
 
 // Simulations advance W at a time, interleaved: value q of lane w is at [q * W + w], so that
 // every loop over nodes or sites has W independent, contiguous lanes to vectorise (the tree
@@ -270,50 +255,30 @@ constexpr int kLanes = 32 / sizeof(T);
 constexpr int kLanes = 16 / sizeof(T);
 #endif
 
-ffi::Error Simulate(ffi::Buffer<kType> diag_fixed, ffi::Buffer<kType> coupling,
-                    ffi::Buffer<kType> v0, ffi::Buffer<kType> states0,
-                    ffi::Buffer<kType> site_values, ffi::Buffer<kType> stimulus,
-                    ffi::Buffer<kType> commands,
-                    ffi::Buffer<kIndex> parent, ffi::Buffer<kIndex> site_node,
-                    ffi::Buffer<kIndex> site_count, ffi::Buffer<kIndex> stim_row,
-                    ffi::Buffer<kIndex> stim_node, ffi::Buffer<kIndex> record_slot,
-                    ffi::Buffer<kIndex> clamp_row, ffi::Buffer<kIndex> clamp_node,
-                    ffi::Buffer<kType> ion_values, int64_t threads,
-                    ffi::ResultBuffer<kType> out) {
-  const auto dims = out->dimensions();
-  if (dims.size() < 2) return ffi::Error::InvalidArgument("recordings must be 2-d");
-  const int64_t n_records = dims[dims.size() - 2];
-  const int64_t columns = dims[dims.size() - 1];
+}  // namespace
+
+// The entry point (call.h): the operands of dendrax/native/operands.py; one result, the
+// recordings (rows x columns per simulation, after the batch dimensions).
+extern "C" const char* dendrax_simulate(const DendraxCall* call) {
+  if (call->n_results != 1 || call->results[0].rank < 2) return "recordings must be 2-d";
+  const DendraxBuffer& out = call->results[0];
+  const int64_t n_records = out.dims[out.rank - 2];
+  const int64_t columns = out.dims[out.rank - 1];
   const int64_t per_sim = n_records * columns;
-  if (per_sim == 0) return ffi::Error::Success();
-  // Under vmap every operand carries the same leading batch dimensions (broadcast_all).
-  const int64_t batch = static_cast<int64_t>(out->element_count()) / per_sim;
-  auto per = [batch](const auto& buffer) {
-    return static_cast<int64_t>(buffer.element_count()) / batch;
-  };
-  if (per(site_count) != kMechanisms) {
-    return ffi::Error::InvalidArgument("site_count does not match the generated mechanisms");
-  }
-  if (per(ion_values) != kIonRows * per(parent)) {
-    return ffi::Error::InvalidArgument("ion_values does not match the generated ion rows");
-  }
-  Model model{per(parent),           columns - 1,           n_records,
-              per(stim_row),         per(clamp_row),        parent.typed_data(),
-              site_node.typed_data(), site_count.typed_data(), stim_row.typed_data(),
-              stim_node.typed_data(), record_slot.typed_data(), clamp_row.typed_data(),
-              clamp_node.typed_data()};
-  const int64_t n_states = per(states0);
-  const int64_t n_site_values = per(site_values);
-  auto lane = [&](int64_t b) {
-    return Inputs{diag_fixed.typed_data() + b * per(diag_fixed),
-                  coupling.typed_data() + b * per(coupling),
-                  v0.typed_data() + b * per(v0),
-                  states0.typed_data() + b * n_states,
-                  site_values.typed_data() + b * n_site_values,
-                  stimulus.typed_data() + b * per(stimulus),
-                  commands.typed_data() + b * per(commands),
-                  ion_values.typed_data() + b * per(ion_values)};
-  };
+  if (per_sim == 0) return nullptr;
+  const int64_t batch = out.count / per_sim;
+  Operands operands;
+  if (const char* error = read_operands(*call, batch, operands)) return error;
+  Model model;
+  static_cast<Indices<const Index*>&>(model) = operands.index;
+  model.n_nodes = operands.count.parent;
+  model.n_steps = columns - 1;
+  model.n_records = n_records;
+  model.n_stim_pairs = operands.count.stim_row;
+  model.n_clamp_pairs = operands.count.clamp_row;
+  const int64_t n_states = operands.size.states0;
+  const int64_t n_site_values = operands.size.site_values;
+  T* const results = static_cast<T*>(out.data);
   // A batch runs in groups of kLanes simulations; the last group repeats its last
   // simulation in the lanes left over and writes their recordings to scratch.
   const int64_t groups = batch == 1 ? 1 : (batch + kLanes - 1) / kLanes;
@@ -321,8 +286,8 @@ ffi::Error Simulate(ffi::Buffer<kType> diag_fixed, ffi::Buffer<kType> coupling,
     std::vector<T> scratch;
     for (int64_t g = first; g < last; ++g) {
       if (batch == 1) {
-        const Inputs in = lane(0);
-        T* result = out->typed_data();
+        const Inputs in = operands.at(0);
+        T* result = results;
         simulate_lanes<1>(model, &in, n_states, n_site_values, &result);
         continue;
       }
@@ -330,9 +295,9 @@ ffi::Error Simulate(ffi::Buffer<kType> diag_fixed, ffi::Buffer<kType> coupling,
       T* result[kLanes];
       for (int w = 0; w < kLanes; ++w) {
         const int64_t b = g * kLanes + w;
-        in[w] = lane(std::min(b, batch - 1));
+        in[w] = operands.at(std::min(b, batch - 1));
         if (b < batch) {
-          result[w] = out->typed_data() + b * per_sim;
+          result[w] = results + b * per_sim;
         } else {
           scratch.resize(per_sim);
           result[w] = scratch.data();
@@ -341,38 +306,15 @@ ffi::Error Simulate(ffi::Buffer<kType> diag_fixed, ffi::Buffer<kType> coupling,
       simulate_lanes<kLanes>(model, in, n_states, n_site_values, result);
     }
   };
-  const int64_t workers = std::max<int64_t>(1, std::min<int64_t>(threads, groups));
+  const int64_t workers = std::max<int64_t>(1, std::min<int64_t>(call->threads, groups));
   if (workers == 1) {
     run(0, groups);
-    return ffi::Error::Success();
+    return nullptr;
   }
   std::vector<std::thread> pool;
   for (int64_t w = 0; w < workers; ++w) {
     pool.emplace_back(run, groups * w / workers, groups * (w + 1) / workers);
   }
   for (auto& thread : pool) thread.join();
-  return ffi::Error::Success();
+  return nullptr;
 }
-
-}  // namespace
-
-XLA_FFI_DEFINE_HANDLER_SYMBOL(DendraxSimulate, Simulate,
-                              ffi::Ffi::Bind()
-                                  .Arg<ffi::Buffer<kType>>()
-                                  .Arg<ffi::Buffer<kType>>()
-                                  .Arg<ffi::Buffer<kType>>()
-                                  .Arg<ffi::Buffer<kType>>()
-                                  .Arg<ffi::Buffer<kType>>()
-                                  .Arg<ffi::Buffer<kType>>()
-                                  .Arg<ffi::Buffer<kType>>()
-                                  .Arg<ffi::Buffer<kIndex>>()
-                                  .Arg<ffi::Buffer<kIndex>>()
-                                  .Arg<ffi::Buffer<kIndex>>()
-                                  .Arg<ffi::Buffer<kIndex>>()
-                                  .Arg<ffi::Buffer<kIndex>>()
-                                  .Arg<ffi::Buffer<kIndex>>()
-                                  .Arg<ffi::Buffer<kIndex>>()
-                                  .Arg<ffi::Buffer<kIndex>>()
-                                  .Arg<ffi::Buffer<kType>>()
-                                  .Attr<int64_t>("threads")
-                                  .Ret<ffi::Buffer<kType>>());

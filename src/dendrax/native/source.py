@@ -13,7 +13,8 @@ from dendrax.mechanisms.ions import nernst
 from dendrax.native.codegen import Unsupported, c_type, scalar_function
 from dendrax.solve.stepping import SOLVERS, StaticSpec
 
-_FFI_TYPES = {"double": "F64", "float": "F32"}
+_FFI_TYPES = {"double": 12, "float": 11, "int64_t": 5, "int32_t": 4}
+"""XLA's numbers (XLA_FFI_DataType) of the value and index types."""
 
 _SCATTER = [
     "  for (int64_t k = 0; k < count; ++k) {",
@@ -92,11 +93,14 @@ def _is_ion_variable(group: str, spec: StaticSpec) -> bool:
     return any(group in ion.variables.values() for ion in ions)
 
 
-def check_supported(spec: StaticSpec) -> None:
-    """Raise `Unsupported` (with the reason) if the native kernel cannot run `spec`.
+def check_supported(spec: StaticSpec, gradient: bool = False) -> None:
+    """Raise `Unsupported` (with the reason) if the native kernel cannot run `spec` (with
+    `gradient`: if the native adjoint cannot differentiate it).
 
     The kernel records v, mechanism states, the ion variables of compartments ("cai",
-    "eca", "ica") and the current densities of mechanisms ("Ca_HVA.ica").
+    "eca", "ica") and the current densities of mechanisms ("Ca_HVA.ica"). The adjoint
+    covers the same, except a mechanism that writes a concentration while reading one that
+    another mechanism writes.
     """
     for mechanism in spec.mechanisms:
         for variable in mechanism.writes:
@@ -107,6 +111,15 @@ def check_supported(spec: StaticSpec) -> None:
     for group in spec.record_groups:
         if group != "v" and not _is_ion_variable(group, spec) and group not in recordable:
             raise Unsupported(f"recording {group!r} (not a state, current or ion variable)")
+    if not gradient:
+        return
+    written = set(ion_rows(spec).written)
+    for mechanism in spec.mechanisms:
+        if not membrane.writes_concentration(mechanism):
+            continue
+        for variable in mechanism.reads + mechanism.writes:
+            if variable in written and variable not in mechanism.writes:
+                raise Unsupported(f"{mechanism.name} reads {variable!r}, which another writes")
 
 
 def recorded_densities(mechanism: Mechanism, spec: StaticSpec) -> tuple[str, ...]:
@@ -261,21 +274,26 @@ def template_text(name: str) -> str:
 
 def check_value_type(dtype) -> None:
     """Raise `Unsupported` unless the kernels can hold values of `dtype` (float32, float64)."""
-    if c_type(dtype) not in _FFI_TYPES:
+    if c_type(dtype) not in ("double", "float"):
         raise Unsupported(f"values of dtype {np.dtype(dtype)}")
 
 
 def filled_template(name: str, spec: StaticSpec, dtype, index_dtype, replacements: dict) -> str:
     """The C++ file `name` with its @NAMES@ filled in: those every kernel template shares
-    (scalar math, value and index types, solver factor, number of mechanisms), then
-    `replacements`."""
+    (the call's plain-C view, the operands' layout, scalar math, value and index types,
+    solver factor, number of mechanisms), then `replacements`."""
+    from dendrax.native.operands import c_field_lists  # here: operands imports this module
+
     t, index = c_type(dtype), c_type(index_dtype)
     shared = {
+        "@CALL@": template_text("call.h"),
+        "@OPERANDS@": template_text("operands.h"),
+        **c_field_lists(),
         "@SCALAR_MATH@": template_text("scalar_math.cc"),
         "@C_TYPE@": t,
-        "@FFI_TYPE@": _FFI_TYPES[t],
+        "@VALUE_TYPE_ID@": str(_FFI_TYPES[t]),
         "@INDEX_TYPE@": index,
-        "@FFI_INDEX@": {"int64_t": "S64", "int32_t": "S32"}[index],
+        "@INDEX_TYPE_ID@": str(_FFI_TYPES[index]),
         "@FACTOR@": f"T({SOLVERS[spec.solver]!r})",
         "@N_MECHANISMS@": str(len(spec.mechanisms)),
     }

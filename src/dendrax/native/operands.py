@@ -1,0 +1,173 @@
+"""The operands of every native call, defined once: `Values` (floating point, with
+cotangents) and `Indices` (integer), in the order the C++ side reads them (`operands.h`,
+whose field lists `c_field_lists` writes from these classes).
+
+The forward kernel takes (*values, *indices); the adjoint's forward pass the same; the
+adjoint (*values, *indices, cotangent, ticket) and returns one cotangent per field of
+`Values`, in its order.
+"""
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from dendrax import units
+from dendrax.mechanisms import membrane
+from dendrax.native.source import ion_rows, recorded_densities, site_inputs
+from dendrax.solve import stepping
+from dendrax.solve.gather import sum_over_children
+
+
+class Values(NamedTuple):
+    """Floating-point operands of one simulation (or their cotangents)."""
+
+    diag_fixed: jax.Array
+    """Per node: capacitance x f / dt plus the node's couplings (µS)."""
+    coupling: jax.Array
+    """Per node: axial conductance to its parent (µS; 0 at roots)."""
+    v0: jax.Array
+    """Per node: initial voltage (mV)."""
+    states0: jax.Array
+    """Initial states: per mechanism, state by state, one value per site."""
+    site_values: jax.Array
+    """Per mechanism: its `source.site_inputs` row by row, then its area factor (cm² per
+    site, from mA/cm² to nA)."""
+    ion_values: jax.Array
+    """The `source.ion_rows`, n_nodes values each (empty where there are none)."""
+    stimulus: jax.Array
+    """Per stimulus row, one current per step (nA), settle steps first."""
+    commands: jax.Array
+    """Per clamp row, one command voltage per step (mV), settle steps first."""
+
+
+class Indices(NamedTuple):
+    """Integer operands of one simulation (the same for every simulation of a batch)."""
+
+    parent: jax.Array
+    """Per node: its parent node (itself at roots); parent[i] <= i."""
+    site_node: jax.Array
+    """Per mechanism, per site: the node of the site."""
+    site_count: jax.Array
+    """Per mechanism: its number of sites."""
+    stim_row: jax.Array
+    """Per stimulated (row, node) pair: the row of `Values.stimulus`."""
+    stim_node: jax.Array
+    """Per stimulated pair: the node that receives it."""
+    record_slot: jax.Array
+    """Per recording row: its slot among v, the states, the ion rows and the recorded
+    densities, side by side."""
+    clamp_row: jax.Array
+    """Per clamped (row, node) pair: the row of `Values.commands`."""
+    clamp_node: jax.Array
+    """Per clamped pair: the node held."""
+
+
+def c_field_lists() -> dict[str, str]:
+    """Template fields of `operands.h`: the X-macro lists of both classes' fields."""
+    return {
+        "@VALUE_FIELDS@": " ".join(f"X({name})" for name in Values._fields),
+        "@INDEX_FIELDS@": " ".join(f"X({name})" for name in Indices._fields),
+    }
+
+
+def index_dtype():
+    """JAX's default integer type (int64 with jax_enable_x64, else int32)."""
+    return jnp.zeros(0, int).dtype
+
+
+def operands(
+    spec: stepping.StaticSpec, arrays: dict, params: dict, stimuli, clamps
+) -> tuple[Values, Indices]:
+    """The native operands of one simulation: `Values` (differentiable in params, stimuli
+    and clamps) and `Indices`. Stimuli (nA) and clamp commands (mV) are rows x steps,
+    without the settle steps."""
+    dtype = params["radius"].dtype
+    index = index_dtype()
+    capacitance, coupling, area = stepping.node_geometry(arrays, params)
+    coupling_total = coupling + sum_over_children(coupling, arrays["children"])
+    factor = stepping.SOLVERS[spec.solver]
+    diag_fixed = capacitance * factor / spec.dt + coupling_total
+    v0, states0 = stepping.initial_state(spec, arrays, params, dtype)
+    n_nodes = v0.shape[0]
+    # Ions from the initial states: the site values of those constant during the run.
+    ions = membrane.compartment_ions(spec.mechanisms, arrays, params, states0, spec.celsius)
+    site_values, state_values, site_node, counts, state_offset = [], [], [], [], {}
+    offset = n_nodes
+    for mechanism in spec.mechanisms:
+        sites = arrays["sites"][mechanism.name]
+        count = sites["comp"].shape[0]
+        values = membrane.site_params(mechanism, arrays, params, ions)
+        site_values += [values[name] for name in site_inputs(mechanism, spec)]
+        site_values.append(area[sites["comp"]] * units.DENSITY_TO_CURRENT)
+        for state in mechanism.states:
+            state_values.append(states0[mechanism.name][state])
+            state_offset[f"{mechanism.name}.{state}"] = offset
+            offset += count
+        site_node.append(sites["node"])
+        counts.append(count)
+    rows = ion_rows(spec)
+    record_slot = _record_slots(spec, arrays, rows, counts, state_offset, offset, n_nodes)
+    stimulus, commands = stepping.with_settle_steps(spec, stimuli, clamps)
+    values = Values(
+        diag_fixed=diag_fixed.astype(dtype),
+        coupling=coupling.astype(dtype),
+        v0=v0.astype(dtype),
+        states0=_concat(state_values, dtype),
+        site_values=_concat(site_values, dtype),
+        ion_values=_ion_values(rows, spec, arrays, params, ions, n_nodes, dtype),
+        stimulus=jnp.asarray(stimulus, dtype),
+        commands=jnp.asarray(commands, dtype),
+    )
+    indices = Indices(
+        parent=arrays["parent"].astype(index),
+        site_node=_concat(site_node, index),
+        site_count=jnp.asarray(np.array(counts), index),
+        stim_row=arrays["stim_row"].astype(index),
+        stim_node=arrays["stimulated_node"][arrays["stim_slot"]].astype(index),
+        record_slot=record_slot.astype(index),
+        clamp_row=arrays["clamp_row"].astype(index),
+        clamp_node=arrays["clamp_node"].astype(index),
+    )
+    return values, indices
+
+
+def _record_slots(spec, arrays, rows, counts, state_offset, ion_offset, n_nodes) -> jax.Array:
+    """Per recording row, its slot (see `Indices.record_slot`)."""
+    comp_node = arrays["comp_node"]
+    density_offset, density_slot = ion_offset + len(rows.names) * n_nodes, {}
+    for mechanism, count in zip(spec.mechanisms, counts, strict=True):
+        for density in recorded_densities(mechanism, spec):
+            density_slot[f"{mechanism.name}.{density}"] = density_offset
+            density_offset += count
+    slots = []
+    for group, index_array in zip(spec.record_groups, arrays["record_index"], strict=True):
+        if group in rows.names:  # an ion variable, per compartment
+            slots.append(ion_offset + rows.row(group) * n_nodes + comp_node[index_array])
+        elif group in density_slot:  # a mechanism's current density, per site
+            slots.append(density_slot[group] + index_array)
+        else:
+            slots.append(index_array + (0 if group == "v" else state_offset[group]))
+    return jnp.concatenate(slots)[arrays["record_order"]] if slots else jnp.zeros(0)
+
+
+def _ion_values(rows, spec, arrays, params, ions, n_nodes, dtype) -> jax.Array:
+    """The ion rows' initial values at the node of each compartment (0 at other nodes)."""
+    species = membrane.used_ions(spec.mechanisms)
+    initial = dict(ions)
+    for current in rows.currents:  # summed in every step, from the initial state on
+        initial[current] = initial[f"{current}:slope"] = jnp.zeros_like(params["radius"])
+    for reversal, *_ in rows.reversals:
+        ion = next(i for i in species.values() if i.variables["reversal"] == reversal)
+        initial[f"{reversal}:param"] = params[reversal]
+        initial[f"{reversal}:nernst"] = arrays["ion_nernst"][ion.name]
+    on_nodes = [
+        jnp.zeros(n_nodes, dtype).at[arrays["comp_node"]].set(initial[name].astype(dtype))
+        for name in rows.names
+    ]
+    return _concat(on_nodes, dtype)
+
+
+def _concat(parts: list, dtype) -> jax.Array:
+    return jnp.concatenate([p.astype(dtype) for p in parts]) if parts else jnp.zeros(0, dtype)
