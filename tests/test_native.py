@@ -534,6 +534,15 @@ def test_compiled_kernel_is_cached_on_disk(fresh_native, monkeypatch):
     assert dx.build(branched_cell(), dt=DT, backend="native").spec.backend == "native"
 
 
+def test_long_compiles_are_logged_with_their_cache(fresh_native, monkeypatch, caplog):
+    monkeypatch.setattr(library, "COMPILE_NOTICE_S", 0.0)
+    with caplog.at_level(logging.INFO, logger="dendrax"):
+        dx.build(branched_cell(), dt=DT, backend="native")
+    messages = [r.getMessage() for r in caplog.records]
+    kernel = [m for m in messages if "compiled the native kernel of HH" in m]
+    assert len(kernel) == 1 and str(fresh_native / "native" / "kernel-") in kernel[0]
+
+
 @pytest.mark.parametrize("settle", [0.0, 2.0])
 def test_native_clamps_match_pure_jax(settle):
     cell = branched_cell(clamp=True)

@@ -112,15 +112,17 @@ void simulate_lanes(const Model& model, const Inputs* in, int64_t n_state_values
       }
     }
   };
-  {  // the ion values of the initial state, for the first column of the recordings
-    @INITIAL_EVALUATION@
-  }
-  record(0);
-  for (int64_t step = 0; step < model.n_steps; ++step) {
+  // The first step's evaluation of the membrane currents gives the ion values of the initial
+  // state, recorded at t = 0 (one copy of the mechanisms' code instead of two: compile time).
+  for (int64_t step = 0; step < std::max<int64_t>(model.n_steps, 1); ++step) {
     std::fill(current.begin(), current.end(), T(0));
     std::fill(slope.begin(), slope.end(), T(0));
     {
       @EVALUATION@
+    }
+    if (step == 0) {
+      record(0);
+      if (model.n_steps == 0) break;
     }
     std::fill(injected.begin(), injected.end(), T(0));
     for (int64_t k = 0; k < model.n_stim_pairs; ++k) {

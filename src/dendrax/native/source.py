@@ -470,7 +470,6 @@ def kernel_source(spec: StaticSpec, dtype, index_dtype) -> str:
         "@MAX_ION_INPUTS@": str(max_inputs),
         "@MAX_FLUXES@": str(2 * max_fluxes),
         "@MECHANISM_FUNCTIONS@": "\n\n".join(functions),
-        "@INITIAL_EVALUATION@": "\n".join(evaluate if rows.names or any(density_rows) else []),
         "@EVALUATION@": "\n".join(evaluate),
         "@SECOND_ORDER@": "\n".join(second_order),
         "@UPDATE_LOOPS@": "\n".join(writer_loops + other_loops),
