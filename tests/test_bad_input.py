@@ -228,9 +228,12 @@ def test_step_current_arguments():
 def test_step_current_that_is_zero_everywhere_warns():
     from dendrax.stimuli import StimulusWarning
 
-    with pytest.warns(StimulusWarning, match=r"is 0 at every step: it starts at 50 ms, at or af"):
+    with pytest.warns(
+        StimulusWarning, match=r"is 0 at every step: it starts at 50 ms, at or af"
+    ) as w:
         current = dx.step_current(start=50.0, duration=10.0, amplitude=1.0, dt=DT, t_max=30.0)
     assert not current.any()
+    assert w[0].filename == __file__  # attributed to the caller
     with pytest.warns(StimulusWarning, match=r"from 1 to 1.01 ms it contains no step's middle"):
         dx.step_current(start=1.0, duration=0.01, amplitude=1.0, dt=DT, t_max=30.0)
     # Deliberate zeros (amplitude 0) and a step that is on somewhere do not warn.

@@ -112,6 +112,7 @@ def test_cell_from_parents_is_drawn_as_a_dendrogram(tmp_path):
     assert heights.tolist() == [0.5, 0.0, 1.0, 0.0]
     assert len(ax.collections[1].get_segments()) == 3  # connectors to the children
     assert "no HH" in [t.get_text() for t in ax.get_legend().get_texts()]
+    assert ax.get_ylim() == (-0.5, 1.5) and ax.get_xlim()[1] > 70.0  # leaves, not µm
     assert _ink(ax, tmp_path / "dendrogram.png") > 0.002
 
 

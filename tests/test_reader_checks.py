@@ -60,6 +60,7 @@ def test_a_coordinate_typo_warns_with_file_line_and_length(tmp_path):
     where = r"typo\.swc, line 9 \(section 4, apic\[0\]\): the section is 2e\+08 um"
     assert re.search(where, message)
     assert "longer than 5000 um" in message and "scale=1e-3" in message
+    assert caught[0].filename == __file__  # attributed to the caller, not to dendrax
     assert morphology.lengths.max() > 1e8  # read, not changed
 
 

@@ -9,6 +9,7 @@ Silence the warnings with `warnings.filterwarnings("ignore", category=Morphology
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -27,7 +28,7 @@ MAX_COMPARTMENTS = 100_000
 """Default `max_compartments` of `Cell.from_morphology` (and `from_swc`, `from_asc`): more
 compartments warn (pass a larger number, or None, to allow them)."""
 
-_PACKAGE = str(Path(__file__).resolve().parents[1])
+_PACKAGE = os.path.realpath(Path(__file__).parents[1])
 
 
 class MorphologyWarning(UserWarning):
@@ -37,8 +38,8 @@ class MorphologyWarning(UserWarning):
 
 def warn(message: str) -> None:
     """Warn with `MorphologyWarning`, attributed to the first caller outside dendrax."""
-    frame, level = sys._getframe(1), 1
-    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+    frame, level = sys._getframe(1), 2  # stacklevel 2: warn's caller
+    while frame is not None and os.path.realpath(frame.f_code.co_filename).startswith(_PACKAGE):
         frame, level = frame.f_back, level + 1
     warnings.warn(message, MorphologyWarning, stacklevel=level)
 

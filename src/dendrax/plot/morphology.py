@@ -84,7 +84,10 @@ def morphology(
     ax.add_collection(lines)
     if connectors is not None:
         ax.add_collection(LineCollection(connectors, linewidths=0.5, colors=MISSING_COLOR))
-    _limits(ax, start, end, axes)
+    if shape is None:
+        _dendrogram_limits(ax, start, end)
+    else:
+        _limits(ax, start, end, axes)
     if values is not None and colorbar:
         label = color_by if isinstance(color_by, str) else None
         ax.figure.colorbar(lines, ax=ax, label=label)
@@ -241,6 +244,15 @@ def _legend(ax, types: np.ndarray | None, missing: str | None) -> None:
     if missing is not None:
         handles.append(Line2D([], [], color=MISSING_COLOR, label=missing))
     ax.legend(handles=handles, loc="best", frameon=False)
+
+
+def _dendrogram_limits(ax, start, end) -> None:
+    """Path distance padded by 5 %, heights by half a leaf (not to the same scale)."""
+    both = np.concatenate([start, end])
+    low, high = both.min(axis=0), both.max(axis=0)
+    pad = 0.05 * (high[0] - low[0]) + 1.0
+    ax.set_xlim(low[0] - pad, high[0] + pad)
+    ax.set_ylim(low[1] - 0.5, high[1] + 0.5)
 
 
 def _limits(ax, start, end, axes) -> None:
