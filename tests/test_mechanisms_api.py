@@ -32,10 +32,10 @@ class KDelayed(dx.Mechanism):
     def steady_state(self, v, params, celsius):
         return {"n": self.rates(v)[0]}
 
-    def update(self, states, v, params, dt, celsius):
+    def update(self, states, v, params, dt, celsius, t):
         return {"n": exponential_euler(states["n"], *self.rates(v), dt)}
 
-    def current(self, states, v, params):
+    def current(self, states, v, params, celsius, t):
         return {"ik": params["gbar"] * states["n"] ** 4 * (v - params["ek"])}
 
 
@@ -89,10 +89,10 @@ class Chloride(dx.Mechanism):
     def steady_state(self, v, params, celsius):
         return {}
 
-    def update(self, states, v, params, dt, celsius):
+    def update(self, states, v, params, dt, celsius, t):
         return {}
 
-    def current(self, states, v, params):
+    def current(self, states, v, params, celsius, t):
         return {"icl": params["g"] * (v - params["ecl"])}
 
 
@@ -121,17 +121,16 @@ class CaGHK(dx.Mechanism):
     reads = ("cai", "cao")
     writes = ("ica",)
     slope_by_difference = True
-    celsius = 6.3  # the GHK current depends on temperature; set per test below
 
     def steady_state(self, v, params, celsius):
         return {"m": 1.0 / (1.0 + jnp.exp(-(v + 20.0) / 5.0))}
 
-    def update(self, states, v, params, dt, celsius):
+    def update(self, states, v, params, dt, celsius, t):
         m_inf = 1.0 / (1.0 + jnp.exp(-(v + 20.0) / 5.0))
         return {"m": exponential_euler(states["m"], m_inf, params["mtau"], dt)}
 
-    def current(self, states, v, params):
-        flux = ghk_current(v, params["cai"], params["cao"], 2, self.celsius)
+    def current(self, states, v, params, celsius, t):
+        flux = ghk_current(v, params["cai"], params["cao"], 2, celsius)
         return {"ica": params["pbar"] * states["m"] ** 2 * flux}
 
 
@@ -156,9 +155,8 @@ def _ghk_cells(channel, celsius):
     return np.asarray(dx.build(cell, dt=DT, celsius=celsius).run())
 
 
-def test_ghk_channel_with_calcium_accumulation_matches_neuron(mechanisms, monkeypatch):
+def test_ghk_channel_with_calcium_accumulation_matches_neuron(mechanisms):
     celsius = 34.0
-    monkeypatch.setattr(CaGHK, "celsius", celsius)
     ours = _ghk_cells(CaGHK(), celsius)
     neuron = NeuronModel([-1], [1], [20.0], [10.0])
     neuron.insert("pas")
@@ -211,7 +209,7 @@ def test_channel_missing_a_method_is_refused():
         def steady_state(self, v, params, celsius):
             return {}
 
-        def update(self, states, v, params, dt, celsius):
+        def update(self, states, v, params, dt, celsius, t):
             return {}
 
     with pytest.raises(TypeError, match="current"):
@@ -271,10 +269,10 @@ class Drain(dx.Mechanism):
     def steady_state(self, v, params, celsius):
         return {"cai": params["cai"]}
 
-    def update(self, states, v, params, dt, celsius):
+    def update(self, states, v, params, dt, celsius, t):
         return {"cai": states["cai"] - params["rate"] * dt}
 
-    def current(self, states, v, params):
+    def current(self, states, v, params, celsius, t):
         return {}
 
 
@@ -307,13 +305,13 @@ class Pump(dx.Mechanism):
     def steady_state(self, v, params, celsius):
         return {"cai": params["cai"]}
 
-    def update(self, states, v, params, dt, celsius):
+    def update(self, states, v, params, dt, celsius, t):
         def rate(c):
             return -params["vmax"] * c / (c + params["km"])
 
         return {"cai": implicit_euler(rate, states["cai"], dt)}
 
-    def current(self, states, v, params):
+    def current(self, states, v, params, celsius, t):
         return {}
 
 

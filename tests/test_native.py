@@ -184,11 +184,11 @@ class Sigmoidal(dx.Mechanism):
     def steady_state(self, v, params, celsius):
         return {"a": self._steady(v)}
 
-    def update(self, states, v, params, dt, celsius):
+    def update(self, states, v, params, dt, celsius, t):
         q = 2.0 ** ((celsius - 20.0) / 10.0)
         return {"a": exponential_euler(states["a"], self._steady(v), self._tau(v) / q, dt)}
 
-    def current(self, states, v, params):
+    def current(self, states, v, params, celsius, t):
         drive = jnp.where(v > params["e"], v - params["e"], 0.5 * (v - params["e"]))
         return params["g"] * states["a"] ** 3 * drive
 
@@ -329,11 +329,11 @@ class CaGHK(dx.Mechanism):
     def steady_state(self, v, params, celsius):
         return {"m": 1.0 / (1.0 + jnp.exp(-(v + 20.0) / 5.0))}
 
-    def update(self, states, v, params, dt, celsius):
+    def update(self, states, v, params, dt, celsius, t):
         m_inf = 1.0 / (1.0 + jnp.exp(-(v + 20.0) / 5.0))
         return {"m": exponential_euler(states["m"], m_inf, params["mtau"], dt)}
 
-    def current(self, states, v, params):
+    def current(self, states, v, params, celsius, t):
         flux = ghk_current(v, params["cai"], params["cao"], 2, 34.0)
         return {"ica": params["pbar"] * states["m"] ** 2 * flux}
 
@@ -417,10 +417,10 @@ class ExpProbe(dx.Mechanism):
     def steady_state(self, v, params, celsius):
         return {f"e{k}": jnp.zeros_like(v) for k in range(len(self.FACTORS))}
 
-    def update(self, states, v, params, dt, celsius):
+    def update(self, states, v, params, dt, celsius, t):
         return {f"e{k}": jnp.exp(factor * v) for k, factor in enumerate(self.FACTORS)}
 
-    def current(self, states, v, params):
+    def current(self, states, v, params, celsius, t):
         return params["g"] * v
 
 
@@ -452,11 +452,11 @@ class LogProbe(dx.Mechanism):
     def steady_state(self, v, params, celsius):
         return {f"l{k}": jnp.zeros_like(v) for k in range(len(self.FACTORS) + 1)}
 
-    def update(self, states, v, params, dt, celsius):
+    def update(self, states, v, params, dt, celsius, t):
         logs = {f"l{k}": jnp.log(factor * -v) for k, factor in enumerate(self.FACTORS)}
         return {**logs, f"l{len(self.FACTORS)}": jnp.log(jnp.exp(800.0 + 0.0 * v))}  # inf
 
-    def current(self, states, v, params):
+    def current(self, states, v, params, celsius, t):
         return params["g"] * v
 
 
@@ -484,10 +484,10 @@ class ErfInverse(dx.Mechanism):
     def steady_state(self, v, params, celsius):
         return {}
 
-    def update(self, states, v, params, dt, celsius):
+    def update(self, states, v, params, dt, celsius, t):
         return {}
 
-    def current(self, states, v, params):
+    def current(self, states, v, params, celsius, t):
         return params["g"] * jax.lax.erf_inv(jnp.tanh(v / 100.0)) * 10.0
 
 

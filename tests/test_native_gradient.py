@@ -124,24 +124,27 @@ def test_native_adjoint_under_vmap():
     assert np.ptp(np.asarray(batch["HH.gNa"])) > 0.0  # the three gradients differ
 
 
-def test_native_adjoint_checkpoints_long_runs(monkeypatch):
+def test_native_adjoint_checkpoints_long_runs():
     """With storage for fewer steps than the run has, segments are recomputed from
     checkpoints (sqrt(n) steps each, the last one shorter), kept by the forward pass where
     they fit, else recomputed by the backward pass; same gradients."""
     t_max = 20.1  # 804 steps: 29 segments of 28 steps, the last of 20
-    sim = dx.build(branched_cell(t_max), dt=DT, backend="native")
+
+    def built(memory_bytes=None):
+        checkpointing = dx.Checkpointing(memory_bytes)
+        return dx.build(branched_cell(t_max), dt=DT, backend="native", checkpointing=checkpointing)
+
+    sim = built()
     stored_all = jax.jit(jax.grad(full_loss(sim), argnums=(0, 1)))(sim.params, sim.stimuli)
-    monkeypatch.setattr(gradient, "STORED_BYTES", 1)
-    loss = full_loss(sim)  # a new function: traced again, with the new limit
-    ours = jax.jit(jax.grad(loss, argnums=(0, 1)))(sim.params, sim.stimuli)
+    sim = built(memory_bytes=1)
+    ours = jax.jit(jax.grad(full_loss(sim), argnums=(0, 1)))(sim.params, sim.stimuli)
     assert_trees_close(ours, stored_all, 1e-13)
     # Room for the forward pass's checkpoints (29 of them), not for its 804 steps: the
     # backward pass starts from those checkpoints.
     floats, _ = gradient._operands(sim.spec, sim.arrays, sim.params)
     n_values = floats[2].size + floats[3].size + floats[5].size
-    monkeypatch.setattr(gradient, "STORED_BYTES", 8 * 40 * n_values)
-    loss = full_loss(sim)
-    ours = jax.jit(jax.grad(loss, argnums=(0, 1)))(sim.params, sim.stimuli)
+    sim = built(memory_bytes=8 * 40 * n_values)
+    ours = jax.jit(jax.grad(full_loss(sim), argnums=(0, 1)))(sim.params, sim.stimuli)
     assert_trees_close(ours, stored_all, 1e-13)
 
 

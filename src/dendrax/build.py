@@ -1,32 +1,41 @@
-"""`build`: turn a cell description into a `Simulation` of flat arrays."""
+"""`build`: turn a description of one or several cells into a `Simulation` of flat arrays."""
 
 import dataclasses
+import math
 
 import jax.numpy as jnp
 import numpy as np
 
 from dendrax import native
+from dendrax.checkpointing import Checkpointing
 from dendrax.mechanisms import membrane
-from dendrax.model.cell import Cell
+from dendrax.model.assembly import Assembly, assemble
 from dendrax.morphology.node_layout import node_layout
 from dendrax.simulation import Simulation
-from dendrax.solve.gather import children_table, inverse_index
-from dendrax.solve.stepping import SOLVERS, StaticSpec
+from dendrax.solve.gather import children_table, inverse_index, slot_table
+from dendrax.solve.stepping import SOLVERS
+from dendrax.static_spec import StaticSpec
+
+ABSOLUTE_ZERO = -273.15
+"""°C."""
 
 
 def build(
-    cell: Cell,
+    cells,
     dt: float = 0.025,
     solver: str = "backward_euler",
     v_init: float = -65.0,
     celsius: float = 6.3,
     settle: float = 0.0,
     backend: str = "auto",
+    checkpointing: Checkpointing | None = None,
 ) -> Simulation:
-    """Compile `cell` into a simulation.
+    """Compile a cell, or several cells simulated together, into a simulation.
 
     Args:
-        cell: the model description.
+        cells: a `Cell`, or a list of cells simulated together, each keeping its identity
+            (`sim.compartment_cells`; recordings named "cell i, ..."); junctions may
+            connect them.
         dt: time step (ms).
         solver: "backward_euler" (NEURON's default) or "crank_nicolson" (NEURON's
             secondorder = 2) for the voltage; gates always use exponential Euler.
@@ -39,58 +48,67 @@ def build(
         backend: "auto" (the native C++ kernel on CPU where it supports the model and
             builds, else pure JAX), "native" (the same, but say why when it falls back) or
             "jax" (always pure JAX). See docs/performance.md.
+        checkpointing: how gradients bound their memory (`dendrax.Checkpointing`; default:
+            an eighth of the machine's memory, at most 2 GiB).
     """
-    if not isinstance(cell, Cell):
-        raise TypeError(f"build expects a dendrax Cell, got {type(cell).__name__}")
+    model = assemble(cells)
+    for name, value in (("dt", dt), ("v_init", v_init), ("celsius", celsius), ("settle", settle)):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise TypeError(f"build: {name} must be a number, got {value!r}")
     if not (np.isfinite(dt) and dt > 0):
         raise ValueError(f"dt must be > 0 ms, got {dt}")
     for name, value in (("v_init", v_init), ("celsius", celsius)):
         if not np.isfinite(value):
             raise ValueError(f"{name} must be finite, got {value}")
+    if celsius < ABSOLUTE_ZERO:
+        raise ValueError(f"celsius = {celsius} is below absolute zero ({ABSOLUTE_ZERO} °C)")
     if backend not in native.BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of {list(native.BACKENDS)}")
     if solver not in SOLVERS:
         raise ValueError(f"unknown solver {solver!r}; choose one of {sorted(SOLVERS)}")
-    layout = node_layout(cell.tree)
-    n_comp = cell.n_compartments
+    checkpointing = Checkpointing() if checkpointing is None else checkpointing
+    if not isinstance(checkpointing, Checkpointing):
+        raise TypeError(f"checkpointing must be a dendrax.Checkpointing, got {checkpointing!r}")
+    _check_step_dt(model, dt)
+    layout = node_layout(model.tree)
+    n_comp = model.n_compartments
     comp_node = layout.comp_node
 
     dtype = jnp.zeros(0).dtype
-    params: dict = {name: jnp.asarray(values, dtype) for name, values in cell.geometry.items()}
+    params: dict = {name: jnp.asarray(values, dtype) for name, values in model.geometry.items()}
     sites = {}
-    for name, inserted in cell.mechanisms.items():
+    for name, inserted in model.mechanisms.items():
         comps = np.flatnonzero(inserted.where)
-        sites[name] = {
-            "comp": comps,
-            "node": comp_node[comps],
-            "node_site": inverse_index(comp_node[comps], layout.n_nodes),
-            "comp_site": inverse_index(comps, n_comp),
-        }
+        sites[name] = _site_arrays(comps, comp_node, layout.n_nodes)
+        sites[name]["comp_site"] = inverse_index(comps, n_comp)
         params[name] = {p: jnp.asarray(v[comps], dtype) for p, v in inserted.values.items()}
-    params.update({name: jnp.asarray(v, dtype) for name, v in cell.ion_values.items()})
+    for name, placed in model.placed.items():
+        sites[name] = _site_arrays(placed.comps, comp_node, layout.n_nodes)
+        if placed.peer_comps is not None:
+            sites[name]["peer_node"] = comp_node[placed.peer_comps]
+        params[name] = {p: jnp.asarray(v, dtype) for p, v in placed.values.items()}
+    params.update({name: jnp.asarray(v, dtype) for name, v in model.ion_values.items()})
     ion_nernst = membrane.reversal_from_concentrations(
-        {inserted.mechanism: inserted.where for inserted in cell.mechanisms.values()}, n_comp
+        {inserted.mechanism: inserted.where for inserted in model.mechanisms.values()}, n_comp
     )
 
-    stim_pairs = _pairs([s.comps for s in cell.stimuli])
+    stim_pairs = _pairs([s.comps for s in model.stimuli])
     stimulated, stim_slot = np.unique(comp_node[stim_pairs[1]], return_inverse=True)
-    clamp_pairs = _pairs([c.comps for c in cell.clamps])
+    clamp_pairs = _pairs([c.comps for c in model.clamps])
     is_clamped = np.zeros(layout.n_nodes, dtype=bool)
     is_clamped[comp_node[clamp_pairs[1]]] = True
 
-    groups, record_index, order, names = _recordings(cell, sites, comp_node)
-    units = tuple(r.unit for r in cell.recordings for _ in r.comps)
-    in_nanoamperes = np.flatnonzero(np.array(units) == "nA") if units else np.zeros(0, int)
-    recorded_comps = (
-        np.concatenate([r.comps for r in cell.recordings]) if units else np.zeros(0, int)
-    )
+    groups, record_index, order, names = _recordings(model, sites, comp_node)
+    units = tuple(r.unit for r in model.recordings for _ in _rows(r))
+    nanoampere_rows, nanoampere_comps = _densities_in_nanoamperes(model)
     arrays = {
         "parent": layout.parent,
         "is_root": layout.is_root,
         "near_half": np.where(layout.near_half < 0, n_comp, layout.near_half),
         "far_half": np.where(layout.far_half < 0, n_comp, layout.far_half),
-        "shape": {name: values for name, values in cell.shape_factors.items()},
+        "shape": dict(model.shape_factors),
         "comp_node": comp_node,
+        "comp_cell": model.comp_cell,
         "sites": sites,
         "ion_nernst": ion_nernst,
         "children": children_table(layout.parent, layout.is_root),
@@ -104,30 +122,78 @@ def build(
         "is_clamped": is_clamped,
         "record_index": record_index,
         "record_order": order,
-        "nanoampere_rows": in_nanoamperes.astype(np.int64),
-        "nanoampere_comps": recorded_comps[in_nanoamperes].astype(np.int64),
+        "nanoampere_rows": nanoampere_rows,
+        "nanoampere_comps": nanoampere_comps,
     }
     arrays = _to_device(arrays)
+    mechanisms = tuple(
+        inserted.mechanism for inserted in (*model.mechanisms.values(), *model.placed.values())
+    )
+    for mechanism in mechanisms:
+        membrane.check_outputs(mechanism, float(dt), float(celsius))
     spec = StaticSpec(
-        mechanisms=tuple(inserted.mechanism for inserted in cell.mechanisms.values()),
+        mechanisms=mechanisms,
         dt=float(dt),
         solver=solver,
         v_init=float(v_init),
         celsius=float(celsius),
         record_groups=groups,
-        has_clamps=bool(cell.clamps),
+        has_clamps=bool(model.clamps),
         settle_steps=_settle_steps(settle, dt),
+        checkpointing=checkpointing,
     )
     spec = dataclasses.replace(spec, backend=native.choose(backend, spec, dtype))
     return Simulation(
         spec=spec,
         arrays=arrays,
         params=params,
-        stimuli=_stack("stimulus", [s.current for s in cell.stimuli], dtype),
-        clamps=_stack("clamp", [c.values for c in cell.clamps], dtype),
+        stimuli=_stack("stimulus", [s.current for s in model.stimuli], dtype),
+        clamps=_stack("clamp", [c.values for c in model.clamps], dtype),
         recording_names=names,
         recording_units=units,
     )
+
+
+def _check_step_dt(model: Assembly, dt: float) -> None:
+    """Raise if a stimulus or clamp series was made for another time step."""
+    for what, series in (("stimulus", model.stimuli), ("clamp", model.clamps)):
+        for k, item in enumerate(series):
+            if item.dt is not None and not math.isclose(item.dt, dt, rel_tol=1e-9):
+                raise ValueError(
+                    f"{what} {k} (in the order of the calls) was made for dt = {item.dt} ms, "
+                    f"but the simulation is built with dt = {dt} ms: it would run "
+                    f"{dt / item.dt:g}x as long; make it with dt={dt}"
+                )
+
+
+def _site_arrays(comps: np.ndarray, comp_node: np.ndarray, n_nodes: int) -> dict:
+    """A mechanism's sites: their compartments and nodes, and the sites of each node."""
+    comps = np.asarray(comps, np.int64)
+    return {
+        "comp": comps,
+        "node": comp_node[comps],
+        "node_sites": slot_table(comp_node[comps], n_nodes),
+    }
+
+
+def _rows(recording) -> np.ndarray:
+    """What each row of a recording is at: a site of a placed mechanism, or a compartment."""
+    return recording.comps if recording.sites is None else recording.sites
+
+
+def _densities_in_nanoamperes(model: Assembly) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of densities recorded in nA (to be multiplied by their compartment's area)
+    and those compartments; a point or junction current is in nA already."""
+    rows, comps, row = [], [], 0
+    for recording in model.recordings:
+        count = _rows(recording).size
+        if recording.unit == "nA" and recording.sites is None:
+            rows.append(np.arange(row, row + count))
+            comps.append(recording.comps)
+        row += count
+    if not rows:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(rows).astype(np.int64), np.concatenate(comps).astype(np.int64)
 
 
 def _pairs(comp_lists: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -147,21 +213,23 @@ def _stack(what: str, series: list[np.ndarray], dtype):
     return jnp.asarray(np.stack(series), dtype)
 
 
-def _recordings(cell: Cell, sites: dict, comp_node: np.ndarray):
+def _recordings(model: Assembly, sites: dict, comp_node: np.ndarray):
     """Group recordings by quantity: the gather index of each group and the row order."""
     groups: list[str] = []
     indices: list[list[np.ndarray]] = []
     positions: list[list[np.ndarray]] = []
     names = []
     row = 0
-    for recording in cell.recordings:
+    for recording in model.recordings:
+        mech_name = recording.name.partition(".")[0]
         if recording.name == "v":
             index = comp_node[recording.comps]
+        elif recording.sites is not None:  # a point or junction mechanism, per site
+            index = recording.sites
         elif "." not in recording.name:  # an ion variable such as "cai", per compartment
             index = recording.comps
         else:
-            mech_name = recording.name.split(".")[0]
-            site_of_comp = np.full(cell.n_compartments, -1)
+            site_of_comp = np.full(model.n_compartments, -1)
             site_of_comp[sites[mech_name]["comp"]] = np.arange(sites[mech_name]["comp"].size)
             index = site_of_comp[recording.comps]
         if recording.name not in groups:
@@ -172,7 +240,14 @@ def _recordings(cell: Cell, sites: dict, comp_node: np.ndarray):
         indices[g].append(index)
         positions[g].append(np.arange(row, row + index.size))
         row += index.size
-        names.extend(f"{recording.name} at {cell.describe(c)}" for c in recording.comps)
+        if recording.sites is None:
+            names.extend(f"{recording.name} at {model.describe(c)}" for c in recording.comps)
+        else:
+            at = model.placed[mech_name].comps[recording.sites]
+            names.extend(
+                f"{recording.name} at site {s}, {model.describe(c)}"
+                for s, c in zip(recording.sites, at, strict=True)
+            )
     record_index = tuple(np.concatenate(i).astype(np.int64) for i in indices)
     position = np.concatenate([np.concatenate(p) for p in positions]) if positions else []
     order = np.argsort(np.asarray(position, dtype=np.int64))

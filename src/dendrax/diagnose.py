@@ -16,7 +16,8 @@ import numpy as np
 from dendrax.mechanisms import membrane
 from dendrax.mechanisms.base import ion_species
 from dendrax.mechanisms.ions import ion_of
-from dendrax.solve.stepping import StaticSpec, initial_state, step_function, with_settle_steps
+from dendrax.solve.stepping import initial_state, step_function, step_times, with_settle_steps
+from dendrax.static_spec import StaticSpec
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ def first_invalid(
     stimuli, clamps = with_settle_steps(
         spec, jnp.asarray(stimuli, dtype), jnp.asarray(clamps, dtype)
     )
-    inputs = (stimuli.T, clamps.T)
+    inputs = (stimuli.T, clamps.T, step_times(spec, n_steps, dtype))
 
     @jax.jit
     def flags(params, inputs):

@@ -11,7 +11,8 @@ from dendrax import units
 from dendrax.diagnose import InvalidValue, first_invalid
 from dendrax.model.cell import GEOMETRY_UNITS
 from dendrax.native import simulate
-from dendrax.solve.stepping import StaticSpec, node_geometry
+from dendrax.solve.stepping import node_geometry
+from dendrax.static_spec import StaticSpec
 
 
 @partial(jax.jit, static_argnames=("spec", "n_steps"))
@@ -27,9 +28,18 @@ def _recordings(spec: StaticSpec, arrays: dict, params: dict, stimuli, clamps, n
     return traces * scale[:, None]
 
 
+@partial(
+    jax.tree_util.register_dataclass,
+    data_fields=["arrays", "params", "stimuli", "clamps"],
+    meta_fields=["spec", "recording_names", "recording_units"],
+)
 @dataclass(frozen=True)
 class Simulation:
     """A model turned into arrays by `dendrax.build`.
+
+    A JAX pytree: the index arrays, parameters, stimuli and clamps are its leaves, the
+    settings (`spec`) and labels its static structure, so that `jax.jit(f)(sim)` traces
+    one program for every model of the same structure and shapes.
 
     Attributes:
         spec: compile-time settings (mechanism types, dt, solver, v_init, celsius).
@@ -54,6 +64,11 @@ class Simulation:
     @property
     def dt(self) -> float:
         return self.spec.dt
+
+    @property
+    def compartment_cells(self) -> np.ndarray:
+        """The index of the cell (in the order given to `build`) of each compartment."""
+        return np.asarray(self.arrays["comp_cell"])
 
     def n_steps(self, t_max: float | None = None) -> int:
         """Steps of a run to `t_max` (ms): round(t_max / dt); else the stimuli's length."""
@@ -100,12 +115,18 @@ class Simulation:
         """`run`'s arguments checked, with defaults filled in, and the number of steps."""
         params = self.params if params is None else params
         _check_structure(self.params, params)
-        stimuli = self.stimuli if stimuli is None else stimuli
-        clamps = self.clamps if clamps is None else clamps
         n_steps = self.n_steps(t_max)
-        _check_series("stimuli", stimuli, self.stimuli.shape[0], n_steps, self.dt)
-        _check_series("clamps", clamps, self.clamps.shape[0], n_steps, self.dt)
+        # The model's own stimuli and clamps run for the first t_max when they last longer,
+        # as NEURON's do.
+        stimuli = self.stimuli[:, :n_steps] if stimuli is None else stimuli
+        clamps = self.clamps[:, :n_steps] if clamps is None else clamps
+        for what, given, own in (
+            ("stimuli", stimuli, self.stimuli),
+            ("clamps", clamps, self.clamps),
+        ):
+            _check_series(what, given, own, n_steps, self.dt)
         _check_values(params, stimuli, clamps)
+        _check_mechanism_values(self.spec, params)
         stimuli = jnp.reshape(stimuli, (-1, n_steps)) if jnp.size(stimuli) else _none(n_steps)
         clamps = jnp.reshape(clamps, (-1, n_steps)) if jnp.size(clamps) else _none(n_steps)
         return params, stimuli, clamps, n_steps
@@ -118,7 +139,11 @@ def _none(n_steps: int) -> jax.Array:
 def _check_structure(reference: dict, params: dict) -> None:
     """Raise if `params` does not have the keys and shapes of `reference`."""
     ref_paths = dict(jax.tree_util.tree_flatten_with_path(reference)[0])
-    got_paths = dict(jax.tree_util.tree_flatten_with_path(params)[0])
+    got_paths = dict(jax.tree_util.tree_flatten_with_path(params, is_leaf=_is_list)[0])
+    for path, leaf in got_paths.items():
+        if _is_list(leaf):
+            name = ".".join(str(getattr(k, "key", k)) for k in path)
+            raise TypeError(f"params[{name!r}] is a {type(leaf).__name__}: give an array")
     for path, ref in ref_paths.items():
         name = ".".join(str(getattr(k, "key", k)) for k in path)
         if path not in got_paths:
@@ -143,6 +168,8 @@ def _check_values(params: dict, stimuli, clamps) -> None:
         if isinstance(values, jax.core.Tracer):
             continue
         array = np.asarray(values)
+        if np.iscomplexobj(array):
+            raise TypeError(f"{name} is complex ({array.dtype}): values must be real")
         bad = ~np.isfinite(array)
         if np.any(bad):
             index = tuple(int(i) for i in np.argwhere(bad)[0])
@@ -159,7 +186,10 @@ def _check_values(params: dict, stimuli, clamps) -> None:
             )
 
 
-def _check_series(what: str, values, n_rows: int, n_steps: int, dt: float) -> None:
+def _check_series(what: str, values, own, n_steps: int, dt: float) -> None:
+    """Raise unless `values` has one row per call of the model's `own` series and one
+    column per step."""
+    n_rows = own.shape[0]
     shape = jnp.shape(values)
     if n_rows == 0 and len(shape) == 2 and shape[0] > 0:
         call = "stimulate" if what == "stimuli" else "clamp"
@@ -168,7 +198,30 @@ def _check_series(what: str, values, n_rows: int, n_steps: int, dt: float) -> No
             f"(no .{call} call before build)"
         )
     if shape != (n_rows, n_steps) and not (n_rows == 0 and len(shape) == 2 and shape[0] == 0):
+        lasting = ""
+        if values is not None and n_rows and own.shape[1] < n_steps and shape == own.shape:
+            lasting = (
+                f": the model's {what} last {own.shape[1] * dt:g} ms ({own.shape[1]} steps); "
+                f"run at most that long, or pass longer {what} to run"
+            )
         raise ValueError(
             f"{what} must have shape ({n_rows}, {n_steps}) (one row per call, one value per "
-            f"step of dt={dt} ms), got {shape}"
+            f"step of dt={dt} ms), got {shape}{lasting}"
         )
+
+
+def _check_mechanism_values(spec: StaticSpec, params: dict) -> None:
+    """Raise on values a mechanism refuses (as `.set` does: negative conductances, ...).
+    Values traced by `jit`, `grad` or `vmap` pass unchecked."""
+    for mechanism in spec.mechanisms:
+        for name, values in params[mechanism.name].items():
+            if isinstance(values, jax.core.Tracer):
+                continue
+            try:
+                mechanism.check_value(name, np.asarray(values))
+            except ValueError as error:
+                raise ValueError(f"params[{mechanism.name!r}][{name!r}]: {error}") from None
+
+
+def _is_list(leaf) -> bool:
+    return isinstance(leaf, list | tuple)

@@ -9,13 +9,34 @@ class StimulusWarning(UserWarning):
     """A stimulus that is probably not what was meant (e.g. zero at every step)."""
 
 
+class Waveform(np.ndarray):
+    """A NumPy array of values per time step that remembers the step `dt` (ms) it was
+    made for: `build` refuses it for a simulation with another dt, which would stretch it
+    in time. Arithmetic and slicing keep `dt`."""
+
+    dt: float | None
+
+    def __new__(cls, values, dt: float):
+        waveform = np.asarray(values, dtype=float).view(cls)
+        waveform.dt = float(dt)
+        return waveform
+
+    def __array_finalize__(self, obj):
+        self.dt = getattr(obj, "dt", None)
+
+
+def step_dt(values) -> float | None:
+    """The dt (ms) a series of values per step was made for, if it is a `Waveform`."""
+    return values.dt if isinstance(values, Waveform) else None
+
+
 def step_current(start: float, duration: float, amplitude: float, dt: float, t_max: float):
     """A current step (nA): `amplitude` from `start` for `duration` (ms), 0 elsewhere.
 
-    Returns round(t_max / dt) values; value k is the current during [k dt, (k + 1) dt],
-    evaluated at the step's middle as NEURON's IClamp is. A non-zero `amplitude` whose step
-    misses every step's middle (it starts after `t_max`, or is shorter than `dt`) gives a
-    `StimulusWarning`: the current would be 0 everywhere.
+    Returns round(t_max / dt) values (a `Waveform` for this dt); value k is the current
+    during [k dt, (k + 1) dt], evaluated at the step's middle as NEURON's IClamp is. A
+    non-zero `amplitude` whose step misses every step's middle (it starts after `t_max`, or
+    is shorter than `dt`) gives a `StimulusWarning`: the current would be 0 everywhere.
     """
     for name, value in (("start", start), ("duration", duration), ("amplitude", amplitude)):
         if not np.isfinite(value):
@@ -45,4 +66,4 @@ def step_current(start: float, duration: float, amplitude: float, dt: float, t_m
             StimulusWarning,
             stacklevel=2,
         )
-    return np.where(on, float(amplitude), 0.0)
+    return Waveform(np.where(on, float(amplitude), 0.0), dt)

@@ -23,8 +23,10 @@ current; a bare array is a non-specific current named "i".
 """
 
 import abc
+import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import ClassVar
 
 import jax
@@ -54,10 +56,42 @@ class Parameter:
 
 @dataclass(frozen=True)
 class State:
-    """A mechanism state variable and its unit."""
+    """A mechanism state variable and its unit.
+
+    `initial`: the value it starts at (NEURON's INITIAL block setting it); None (the
+    default) starts it at its steady state, as `steady_state` gives it.
+    """
 
     unit: str
     description: str = ""
+    initial: float | None = None
+
+    def __post_init__(self):
+        if self.initial is not None and not (
+            isinstance(self.initial, int | float) and np.isfinite(self.initial)
+        ):
+            raise ValueError(f"a State's initial value must be a finite number, got {self.initial}")
+
+
+KINDS = ("density", "point", "junction")
+"""What a mechanism's current is and where it acts: "density" per unit membrane area
+(mA/cm², at most once per compartment, like NEURON's SUFFIX mechanisms); "point" a current
+(nA) at a location, any number per compartment (NEURON's POINT_PROCESS: synapses, electrode
+sources); "junction" a current (nA) at a location that depends on the voltage at a peer
+location, possibly on another cell (gap junctions, graded synapses), given to its
+functions as `params["v_peer"]` (mV, the peer's voltage at the start of the step)."""
+
+RESERVED_NAMES = frozenset(
+    {"v", "t", "dt", "celsius", "v_peer", "radius", "length", "axial_resistivity", "capacitance"}
+)
+"""Names the engine gives a meaning (voltage, time, temperature, geometry): no mechanism,
+parameter or state may take them."""
+
+_SIGNATURES = {
+    "steady_state": ("v", "params", "celsius"),
+    "update": ("states", "v", "params", "dt", "celsius", "t"),
+    "current": ("states", "v", "params", "celsius", "t"),
+}
 
 
 class Mechanism(abc.ABC):
@@ -67,8 +101,10 @@ class Mechanism(abc.ABC):
     e.g. `HH(gNa=0.2)`.
     """
 
-    parameters: ClassVar[Mapping[str, Parameter]] = {}
-    states: ClassVar[Mapping[str, State]] = {}
+    kind: ClassVar[str] = "density"
+    """One of `KINDS`: "density", "point" or "junction"."""
+    parameters: ClassVar[Mapping[str, Parameter]] = MappingProxyType({})
+    states: ClassVar[Mapping[str, State]] = MappingProxyType({})
     reads: ClassVar[tuple[str, ...]] = ()
     writes: ClassVar[tuple[str, ...]] = ()
     new_ions: ClassVar[tuple[Ion, ...]] = ()
@@ -78,6 +114,10 @@ class Mechanism(abc.ABC):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        # Declarations are fixed once the class exists: a table changed later would
+        # change every instance made after it.
+        cls.parameters = MappingProxyType(dict(cls.parameters))
+        cls.states = MappingProxyType(dict(cls.states))
         _check_declaration(cls)
 
     def __init__(self, **defaults: float):
@@ -132,13 +172,16 @@ class Mechanism(abc.ABC):
 
     @abc.abstractmethod
     def update(
-        self, states: dict, v: Array, params: dict, dt: float, celsius: float
+        self, states: dict, v: Array, params: dict, dt: float, celsius, t
     ) -> dict[str, Array]:
-        """States after one step of `dt` (ms) at the new voltage `v` (mV)."""
+        """States after one step of `dt` (ms) at the new voltage `v` (mV), at temperature
+        `celsius` (°C), the step ending at time `t` (ms)."""
 
     @abc.abstractmethod
-    def current(self, states: dict, v: Array, params: dict) -> Array | dict[str, Array]:
-        """Outward membrane current density (mA/cm²) at voltage `v` (mV)."""
+    def current(self, states: dict, v: Array, params: dict, celsius, t) -> Array | dict:
+        """Outward current at voltage `v` (mV), temperature `celsius` (°C) and time `t` (ms,
+        the middle of the step, as NEURON evaluates BREAKPOINT): a density (mA/cm²) for
+        the "density" kind, a current (nA) for "point" and "junction"."""
 
 
 def ion_species(mechanisms) -> dict[str, Ion]:
@@ -157,6 +200,12 @@ def ion_species(mechanisms) -> dict[str, Ion]:
 def _check_declaration(cls) -> None:
     """Raise at class definition if a mechanism's declaration is inconsistent."""
     name = cls.__name__
+    if cls.kind not in KINDS:
+        raise ValueError(f"{name}.kind is {cls.kind!r}; choose one of {list(KINDS)}")
+    if name in RESERVED_NAMES:
+        raise ValueError(f"a mechanism cannot be named {name!r}: the engine uses that name")
+    for method, expected in _SIGNATURES.items():
+        _check_signature(cls, method, expected)
     for table, expected in ((cls.parameters, Parameter), (cls.states, State)):
         for key, value in table.items():
             if not isinstance(value, expected):
@@ -187,6 +236,30 @@ def _check_declaration(cls) -> None:
                     )
             if variable in cls.parameters:
                 raise ValueError(f"{name}: parameter {variable!r} shadows an ion variable")
+    for key in (*cls.parameters, *cls.states):
+        if key in RESERVED_NAMES:
+            raise ValueError(f"{name}: {key!r} is reserved by the engine; rename it")
+    if ion_of(name, species) is not None:
+        raise ValueError(f"a mechanism cannot be named {name!r}: it is an ion variable")
+    if cls.kind != "density" and (cls.reads or cls.writes):
+        raise ValueError(
+            f"{name}: a {cls.kind} mechanism cannot read or write ion variables yet "
+            f"(reads {cls.reads}, writes {cls.writes})"
+        )
+
+
+def _check_signature(cls, method: str, expected: tuple[str, ...]) -> None:
+    """Raise if `cls.method` cannot be called with the engine's positional arguments."""
+    function = getattr(cls, method)
+    if getattr(function, "__isabstractmethod__", False):
+        return
+    try:
+        inspect.signature(function).bind(None, *expected)
+    except TypeError:
+        raise TypeError(
+            f"{cls.__name__}.{method} must take (self, {', '.join(expected)}), got "
+            f"{inspect.signature(function)}"
+        ) from None
 
 
 @dataclass(frozen=True)

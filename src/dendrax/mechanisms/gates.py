@@ -67,18 +67,35 @@ def away_from(v, singular: float, shift: float = 1e-4):
 
 class GatedChannel(Mechanism):
     """A channel whose states are independent gates, each relaxing to a voltage-dependent
-    steady state with a time constant; subclasses give `gate_rates` and `current`.
+    steady state with a time constant; subclasses give `gate_rates` and `current`, and
+    may give `instantaneous`.
 
-    States start at their steady state and advance by exponential Euler (NEURON's
-    `cnexp`).
+    Gates start at their steady state (or at `State(initial=...)`) and advance by
+    exponential Euler (NEURON's `cnexp`). Subclasses customise through these hooks, not
+    by overriding `steady_state` or `update`.
     """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for method in ("steady_state", "update"):
+            if method in vars(cls):
+                raise TypeError(
+                    f"{cls.__name__} overrides GatedChannel.{method}: give gate_rates, "
+                    f"instantaneous and State(initial=...) instead"
+                )
 
     @abc.abstractmethod
     def gate_rates(self, v, params: dict, celsius: float) -> dict:
         """gate -> (steady state, tau in ms) at voltage `v` (mV)."""
 
-    def steady_state(self, v, params, celsius):
-        return steady(self.gate_rates(v, params, celsius))
+    def instantaneous(self, v, params: dict, celsius: float) -> dict:
+        """States that are functions of the present voltage and parameters (not gates),
+        computed at rest and after every update; none by default."""
+        return {}
 
-    def update(self, states, v, params, dt, celsius):
-        return advance(states, self.gate_rates(v, params, celsius), dt)
+    def steady_state(self, v, params, celsius):
+        return steady(self.gate_rates(v, params, celsius)) | self.instantaneous(v, params, celsius)
+
+    def update(self, states, v, params, dt, celsius, t):
+        gated = advance(states, self.gate_rates(v, params, celsius), dt)
+        return gated | self.instantaneous(v, params, celsius)

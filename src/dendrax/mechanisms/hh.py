@@ -70,13 +70,13 @@ class HH(Mechanism):
     def steady_state(self, v, params, celsius):
         return {gate: steady for gate, (steady, _) in _rates(v, celsius).items()}
 
-    def update(self, states, v, params, dt, celsius):
+    def update(self, states, v, params, dt, celsius, t):
         return {
             gate: exponential_euler_rate(states[gate], steady, rate, dt)
             for gate, (steady, rate) in _rates(v, celsius).items()
         }
 
-    def current(self, states, v, params):
+    def current(self, states, v, params, celsius, t):
         m, h, n = states["m"], states["h"], states["n"]
         sodium = params["gNa"] * m * m * m * h * (v - params["eNa"])
         potassium = params["gK"] * n * n * n * n * (v - params["eK"])

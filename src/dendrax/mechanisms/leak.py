@@ -14,8 +14,8 @@ class Leak(Mechanism):
     def steady_state(self, v, params, celsius):
         return {}
 
-    def update(self, states, v, params, dt, celsius):
+    def update(self, states, v, params, dt, celsius, t):
         return {}
 
-    def current(self, states, v, params):
+    def current(self, states, v, params, celsius, t):
         return params["gLeak"] * (v - params["eLeak"])

@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dendrax import units
 from dendrax.mechanisms.base import Mechanism, ion_species
 from dendrax.mechanisms.ions import ion_of, nernst
 
@@ -83,10 +84,16 @@ def compartment_ions(mechanisms, arrays: dict, params: dict, states: dict, celsi
     return values
 
 
-def site_params(mechanism: Mechanism, arrays: dict, params: dict, ions: dict, currents=None):
-    """The mechanism's parameters at its sites, with the ion variables it reads or writes."""
-    comps = arrays["sites"][mechanism.name]["comp"]
+def site_params(
+    mechanism: Mechanism, arrays: dict, params: dict, ions: dict, currents=None, v=None
+):
+    """The mechanism's parameters at its sites, with the ion variables it reads or writes
+    and, for a junction, the voltage `v` (per node) at each site's peer as "v_peer"."""
+    site = arrays["sites"][mechanism.name]
+    comps = site["comp"]
     values = dict(params[mechanism.name])
+    if mechanism.kind == "junction":
+        values["v_peer"] = v[site["peer_node"]]
     species = ion_species((mechanism,))
     for variable in mechanism.reads + mechanism.writes:
         if ion_of(variable, species)[1] != "current":
@@ -103,16 +110,26 @@ def as_densities(mechanism: Mechanism, out) -> dict:
     return {"i": out}
 
 
-def site_current(mechanism: Mechanism, states: dict, v, params: dict):
-    """Total outward density (mA/cm²), its slope di/dv (S/cm²) and the named densities."""
-    return _site_current(mechanism, states, v, params)[:3]
+def site_scale(mechanism: Mechanism, site: dict, area):
+    """Per site, the factor from the mechanism's current to nA: the membrane area of its
+    compartment (µm², `area` per compartment) in cm² times 1e6 nA/mA for densities
+    (mA/cm²), 1 for point and junction currents (nA)."""
+    if mechanism.kind == "density":
+        return area[site["comp"]] * units.DENSITY_TO_CURRENT
+    return jnp.ones(site["comp"].shape[0], area.dtype)
 
 
-def _site_current(mechanism: Mechanism, states: dict, v, params: dict):
-    """As `site_current`, with the slope of each named density as a fourth element."""
+def site_current(mechanism: Mechanism, states: dict, v, params: dict, celsius, t):
+    """Total outward current (mA/cm² or nA by the mechanism's kind), its slope di/dv
+    (S/cm² or µS) and the named currents."""
+    return site_current_and_slopes(mechanism, states, v, params, celsius, t)[:3]
+
+
+def site_current_and_slopes(mechanism: Mechanism, states: dict, v, params: dict, celsius, t):
+    """As `site_current`, with the slope of each named current as a fourth element."""
 
     def total(x):
-        densities = as_densities(mechanism, mechanism.current(states, x, params))
+        densities = as_densities(mechanism, mechanism.current(states, x, params, celsius, t))
         summed = jnp.zeros_like(x)
         for density in densities.values():
             summed = summed + density
@@ -143,20 +160,23 @@ def ion_currents(mechanisms, arrays: dict, densities: dict, n_comp: int, dtype) 
     return totals
 
 
-def evaluate(mechanisms, arrays: dict, params: dict, v, states: dict, celsius: float):
-    """Ions, each mechanism's (current, slope, densities), the ion currents and their slopes.
+def evaluate(mechanisms, arrays: dict, params: dict, v, states: dict, celsius, t):
+    """Ions, each mechanism's (current, slope, densities), the ion currents and their slopes,
+    at time `t` (ms).
 
-    Returns per-compartment ion values (mV, mM); per mechanism the total outward density
-    (mA/cm²), its slope (S/cm²) and its named densities at its sites; per-compartment ion
-    currents (mA/cm²) and their slopes di/dv (S/cm²).
+    Returns per-compartment ion values (mV, mM); per mechanism the total outward current
+    (mA/cm² or nA by its kind), its slope (S/cm² or µS) and its named currents at its
+    sites; per-compartment ion currents (mA/cm²) and their slopes di/dv (S/cm²).
     """
     ions = compartment_ions(mechanisms, arrays, params, states, celsius)
     evaluated, slopes = {}, {}
     for mechanism in mechanisms:
         name = mechanism.name
         site_v = v[arrays["sites"][name]["node"]]
-        values = site_params(mechanism, arrays, params, ions)
-        *evaluated[name], slopes[name] = _site_current(mechanism, states[name], site_v, values)
+        values = site_params(mechanism, arrays, params, ions, v=v)
+        *evaluated[name], slopes[name] = site_current_and_slopes(
+            mechanism, states[name], site_v, values, celsius, t
+        )
     radius = params["radius"]
     densities = {name: out[2] for name, out in evaluated.items()}
     currents = ion_currents(mechanisms, arrays, densities, radius.shape[0], radius.dtype)
@@ -182,31 +202,61 @@ def recordables(mechanisms, arrays, params, states, ions, evaluated, currents) -
 
 
 def initial_states(mechanisms, arrays: dict, params: dict, v, celsius: float) -> dict:
-    """Every mechanism's states at rest at voltage `v` (per node), writers of
-    concentrations first (NEURON's finitialize)."""
+    """Every mechanism's states at rest at voltage `v` (per node), or at the values their
+    `State(initial=...)` declares; writers of concentrations first (NEURON's finitialize)."""
     states = {}
     ordered = sorted(mechanisms, key=lambda m: not writes_concentration(m))
     for mechanism in ordered:
         ions = compartment_ions(mechanisms, arrays, params, states, celsius)
         site_v = v[arrays["sites"][mechanism.name]["node"]]
-        values = site_params(mechanism, arrays, params, ions)
-        states[mechanism.name] = mechanism.steady_state(site_v, values, celsius)
+        values = site_params(mechanism, arrays, params, ions, v=v)
+        steady = checked_states(
+            mechanism, "steady_state", mechanism.steady_state(site_v, values, celsius)
+        )
+        states[mechanism.name] = {
+            name: steady[name]
+            if declared.initial is None
+            else jnp.full_like(site_v, declared.initial)
+            for name, declared in mechanism.states.items()
+        }
     return {m.name: states[m.name] for m in mechanisms}
 
 
+def checked_states(mechanism: Mechanism, method: str, states) -> dict:
+    """`states` as returned by `mechanism.method`, if they are its declared states (those
+    with a declared initial value may be left out by `steady_state`)."""
+    declared = set(mechanism.states)
+    needed = declared
+    if method == "steady_state":
+        needed = {name for name, s in mechanism.states.items() if s.initial is None}
+    if not isinstance(states, dict):
+        raise TypeError(
+            f"{mechanism.name}.{method} returned {type(states).__name__}; it must return a "
+            f"dict of its states {sorted(declared)}"
+        )
+    for problem, names in (("lacks", needed - set(states)), ("has", set(states) - declared)):
+        if names:
+            raise ValueError(
+                f"{mechanism.name}.{method} returned states {sorted(states)}: it {problem} "
+                f"{sorted(names)}; its declared states are {sorted(declared)}"
+            )
+    return states
+
+
 def advance_states(
-    mechanisms, arrays, params, v, states, ions, currents, dt: float, celsius: float
+    mechanisms, arrays, params, v, states, ions, currents, dt: float, celsius, t
 ) -> dict:
-    """States after one step at the new voltage `v` (per node); writers of concentrations
-    first, then the others with the concentrations they wrote."""
+    """States after one step ending at time `t` (ms) at the new voltage `v` (per node);
+    writers of concentrations first, then the others with the concentrations they wrote."""
     new_states = {}
     writers = [m for m in mechanisms if writes_concentration(m)]
     for group in (writers, [m for m in mechanisms if not writes_concentration(m)]):
         for mechanism in group:
             name = mechanism.name
             site_v = v[arrays["sites"][name]["node"]]
-            values = site_params(mechanism, arrays, params, ions, currents)
-            new_states[name] = mechanism.update(states[name], site_v, values, dt, celsius)
+            values = site_params(mechanism, arrays, params, ions, currents, v=v)
+            new = mechanism.update(states[name], site_v, values, dt, celsius, t)
+            new_states[name] = checked_states(mechanism, "update", new)
         if writers:
             written = {**states, **new_states}
             ions = {**ions, **concentrations(mechanisms, arrays, params, written)}
@@ -218,7 +268,9 @@ def current_names(mechanism: Mechanism) -> tuple[str, ...]:
     one = jax.ShapeDtypeStruct((1,), jnp.zeros(0).dtype)
     states = {name: one for name in mechanism.states}
     params = {name: one for name in (*mechanism.parameters, *mechanism.reads, *mechanism.writes)}
-    out = jax.eval_shape(lambda s, v, p: mechanism.current(s, v, p), states, one, params)
+    if mechanism.kind == "junction":
+        params["v_peer"] = one
+    out = jax.eval_shape(lambda s, v, p: mechanism.current(s, v, p, 6.3, 0.0), states, one, params)
     return tuple(as_densities(mechanism, out))
 
 
@@ -271,3 +323,43 @@ def reversal_from_concentrations(inserted: dict, n_comp: int) -> dict:
                     )
                 writer[variable] = (mechanism, where)
     return masks
+
+
+def check_outputs(mechanism: Mechanism, dt: float, celsius: float) -> None:
+    """Raise if `mechanism`'s methods, traced once on abstract values, return other states
+    than it declares or an ion current it does not declare in `writes`, or branch in
+    Python on a value (the error then says how to write the branch)."""
+    one = jax.ShapeDtypeStruct((1,), jnp.zeros(0).dtype)
+    params = {name: one for name in (*mechanism.parameters, *mechanism.reads, *mechanism.writes)}
+    if mechanism.kind == "junction":
+        params["v_peer"] = one
+    calls = {
+        "steady_state": lambda v, p: mechanism.steady_state(v, p, celsius),
+        "update": lambda v, p: mechanism.update(states_of(v), v, p, dt, celsius, 0.0),
+        "current": lambda v, p: mechanism.current(states_of(v), v, p, celsius, 0.0),
+    }
+
+    def states_of(v):
+        return {name: jnp.ones_like(v) for name in mechanism.states}
+
+    species = ion_species((mechanism,))
+    for method, call in calls.items():
+        try:
+            out = jax.eval_shape(call, one, params)
+        except (jax.errors.TracerBoolConversionError, jax.errors.ConcretizationTypeError):
+            raise TypeError(
+                f"{mechanism.name}.{method} branches in Python (`if`, `and`, `bool`) on a "
+                f"value, which is traced by JAX; write the branch as "
+                f"jnp.where(condition, value_if_true, value_if_false)"
+            ) from None
+        if method != "current":
+            checked_states(mechanism, method, out)
+            continue
+        for name in as_densities(mechanism, out):
+            found = ion_of(name, species)
+            if found is not None and found[1] == "current" and name not in mechanism.writes:
+                raise ValueError(
+                    f"{mechanism.name}.current returns {name!r}, an ion current, without "
+                    f"declaring it: add it to writes (writes = ({name!r},)), or rename it "
+                    f"for a non-specific current"
+                )

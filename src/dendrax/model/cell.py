@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -10,8 +10,11 @@ from dendrax.mechanisms import membrane
 from dendrax.mechanisms.base import Mechanism
 from dendrax.mechanisms.ions import check_ion_value
 from dendrax.model.selection import Selection, integer_index
+from dendrax.model.sites import PlacedMechanism, centre_of
 from dendrax.morphology import cell_morphology as morph
 from dendrax.morphology.branch_tree import BranchTree, per_branch
+from dendrax.morphology.rediscretize import location_map, moved
+from dendrax.stimuli import step_dt
 
 GEOMETRY_UNITS = {
     "length": "um",
@@ -46,27 +49,33 @@ class InsertedMechanism:
 
 @dataclass(frozen=True)
 class Stimulus:
-    """A current (nA per time step) injected into each of `comps`."""
+    """A current (nA per time step) injected into each of `comps`; `dt` (ms) is the step
+    it was made for, where known (`dendrax.step_current` records it)."""
 
     comps: np.ndarray
     current: np.ndarray
+    dt: float | None = None
 
 
 @dataclass(frozen=True)
 class Clamp:
-    """An ideal voltage clamp of each of `comps` to `values` (mV per time step)."""
+    """An ideal voltage clamp of each of `comps` to `values` (mV per time step); `dt` (ms)
+    is the step the values were made for, where known."""
 
     comps: np.ndarray
     values: np.ndarray
+    dt: float | None = None
 
 
 @dataclass(frozen=True)
 class Recording:
-    """A recorded quantity ("v", "Mechanism.state", ...) at each of `comps`, in `unit`."""
+    """A recorded quantity ("v", "Mechanism.state", ...) at each of `comps`, in `unit`;
+    for a point or junction mechanism, at each of its `sites` in those compartments."""
 
     name: str
     comps: np.ndarray
     unit: str
+    sites: np.ndarray | None = None
 
 
 class Cell(Selection):
@@ -91,6 +100,9 @@ class Cell(Selection):
             self._check_geometry(name, values, self._comps)
         self.shape_factors = {name: np.ones(tree.n_compartments) for name in SHAPE_FACTORS}
         self.mechanisms: dict[str, InsertedMechanism] = {}
+        """Density mechanisms by name, painted on compartments."""
+        self.placed: dict[str, PlacedMechanism] = {}
+        """Point and junction mechanisms by name, placed at locations (see `model.sites`)."""
         self.ion_values: dict[str, np.ndarray] = {}
         """Per-compartment ion parameters ("ena", "cai", ...) of the ions in use (mV, mM)."""
         self.stimuli: list[Stimulus] = []
@@ -153,8 +165,19 @@ class Cell(Selection):
         pieces = morph.discretize(morphology, counts)
         cell = cls(pieces.tree, 1.0, 1.0, axial_resistivity, capacitance)
         cell.morphology = morphology
-        morph.apply_discretization(cell, pieces)
+        cell._take_geometry(pieces)
         return cell
+
+    def _take_geometry(self, pieces) -> None:
+        """Lengths, radii and half-resistance factors from a discretisation of the 3D
+        points (`dendrax.morphology.discretize.Discretization`)."""
+        self.geometry["length"] = pieces.length.copy()
+        self.geometry["radius"] = pieces.radius.copy()
+        self.shape_factors = {
+            "area": np.ones(pieces.length.size),
+            "near_resistance": pieces.near_resistance.copy(),
+            "far_resistance": pieces.far_resistance.copy(),
+        }
 
     @classmethod
     def from_swc(cls, path, ncomp=None, d_lambda=None, scale=1.0, radius=None, **kwargs) -> Cell:
@@ -180,7 +203,41 @@ class Cell(Selection):
             ncomp = morph.choose_ncomp(self.morphology, None, d_lambda, frequency, ra, cm)
         elif ncomp is None:
             raise ValueError("set_ncomp needs ncomp or d_lambda")
-        morph.set_ncomp(self, ncomp)
+        self._recut(BranchTree.from_parents(self.tree.parents, ncomp, self.tree.parent_x))
+
+    def _recut(self, new: BranchTree) -> None:
+        """Cut the branches into `new`'s compartments, keeping every value at its location.
+
+        Per-compartment values (geometry, density mechanisms, ions, groups) are taken from
+        the old compartment that held each new centre; stimuli, clamps and recordings move
+        to the new compartments that hold the old centres; point and junction sites are
+        kept by location and need no change. Cells read from a morphology get lengths,
+        radii and shape factors from the 3D points again; cylinder cells keep each
+        branch's length. Selections made before refer to the old compartments.
+        """
+        old = self.tree
+        take, back = location_map(old, new), location_map(new, old)
+        lengths = morph.branch_lengths(old, self.geometry["length"])
+
+        def per_comp(table: dict) -> dict:
+            return {name: values[take].copy() for name, values in table.items()}
+
+        self.geometry = per_comp(self.geometry)
+        self.shape_factors = per_comp(self.shape_factors)
+        self.ion_values = per_comp(self.ion_values)
+        self.groups = per_comp(self.groups)
+        for inserted in self.mechanisms.values():
+            inserted.where = inserted.where[take].copy()
+            inserted.values = per_comp(inserted.values)
+        self.stimuli = [replace(s, comps=moved(back, s.comps)) for s in self.stimuli]
+        self.clamps = [replace(c, comps=moved(back, c.comps)) for c in self.clamps]
+        self.recordings = [replace(r, comps=moved(back, r.comps)) for r in self.recordings]
+        self.tree = new
+        self._comps = np.arange(new.n_compartments)
+        if self.morphology is not None:
+            self._take_geometry(morph.discretize(self.morphology, new.ncomp))
+        else:
+            self.geometry["length"] = (lengths / new.ncomp)[new.comp_branch]
 
     # -- regions and geometry ----------------------------------------------------------
 
@@ -217,7 +274,8 @@ class Cell(Selection):
 
     def define_group(self, name: str, selection: Selection) -> Selection:
         """Name the compartments of `selection`, reusable as `cell.region(name)`."""
-        return morph.define_group(self, name, selection)
+        self.groups[name] = morph.group_mask(self, name, selection)
+        return selection
 
     def compartment_table(self) -> dict[str, np.ndarray]:
         """Per-compartment properties: branch, type, distance, order, radius, length, area
@@ -311,9 +369,27 @@ class Cell(Selection):
 
     # -- editing, called through selections -------------------------------------------
 
-    def _insert(self, mechanism: Mechanism, comps: np.ndarray) -> None:
+    def _insert(self, mechanism: Mechanism, comps: np.ndarray, peer: Selection | None) -> None:
         if not isinstance(mechanism, Mechanism):
             raise TypeError(f"insert expects a Mechanism instance, got {mechanism!r}")
+        name = mechanism.name
+        if name in self.geometry or name in self.ion_values:
+            raise ValueError(f"a mechanism cannot be named {name!r}: the cell has a {name}")
+        known = self.mechanisms.get(name) or self.placed.get(name)
+        if known is not None and type(known.mechanism) is not type(mechanism):
+            raise ValueError(f"another mechanism named {name!r} is already inserted in this cell")
+        if (peer is not None) != (mechanism.kind == "junction"):
+            raise ValueError(
+                f"{name} is a {mechanism.kind} mechanism: "
+                + ("insert it with peer=<selection>" if peer is None else "it takes no peer")
+            )
+        if mechanism.kind == "density":
+            self._paint(mechanism, comps)
+        else:
+            self._place(mechanism, comps, peer)
+
+    def _paint(self, mechanism: Mechanism, comps: np.ndarray) -> None:
+        """A density mechanism on `comps`, with the instance's parameter values there."""
         inserted = self.mechanisms.get(mechanism.name)
         if inserted is None:
             n = self.n_compartments
@@ -323,31 +399,49 @@ class Cell(Selection):
                 {name: np.full(n, value) for name, value in mechanism.defaults.items()},
             )
             self.mechanisms[mechanism.name] = inserted
-        elif type(inserted.mechanism) is not type(mechanism):
-            raise ValueError(
-                f"another mechanism named {mechanism.name!r} is already inserted in this cell"
-            )
-        new = comps[~inserted.where[comps]]
         for name, value in mechanism.defaults.items():
-            inserted.values[name][new] = value
+            inserted.values[name][comps] = value
         inserted.where[comps] = True
         in_use = [m.mechanism for m in self.mechanisms.values()]
         for name, value in membrane.ion_defaults(in_use).items():
             self.ion_values.setdefault(name, np.full(self.n_compartments, value))
 
-    def _resolve(self, name: str, comps: np.ndarray) -> tuple[np.ndarray, Mechanism | None]:
-        """The per-compartment value array behind `name`, checking it exists at `comps`."""
+    def _place(self, mechanism: Mechanism, comps: np.ndarray, peer: Selection | None) -> None:
+        """One site of a point or junction mechanism at each of `comps` (a junction's
+        peers: one per site, or one for all)."""
+        placed = self.placed.setdefault(mechanism.name, PlacedMechanism(mechanism))
+        peers = None
+        if peer is not None:
+            if not isinstance(peer, Selection):
+                raise TypeError(f"peer must be a Selection, got {type(peer).__name__}")
+            peer_comps = peer.compartments
+            if peer_comps.size not in (1, comps.size):
+                raise ValueError(
+                    f"{mechanism.name}: peer has {peer_comps.size} compartments; give one, or "
+                    f"one per selected compartment ({comps.size})"
+                )
+            peer_comps = np.broadcast_to(peer_comps, comps.shape)
+            peer_branch, peer_x = centre_of(peer.cell.tree, peer_comps)
+            peers = ([peer.cell] * comps.size, peer_branch, peer_x)
+        placed.add(mechanism, *centre_of(self.tree, comps), peers)
+
+    def _resolve(self, name: str, comps: np.ndarray):
+        """The value array behind `name`, the entries of it at `comps` (compartments, or
+        the sites there of a point or junction mechanism) and the mechanism (or None),
+        checking that it exists there."""
         if not isinstance(name, str):
             raise TypeError(f"parameter names are strings, got {name!r}")
         if name in self.geometry:
-            return self.geometry[name], None
+            return self.geometry[name], comps, None
         if name in self.ion_values:
-            return self.ion_values[name], None
+            return self.ion_values[name], comps, None
         mech_name, _, param = name.partition(".")
-        inserted = self.mechanisms.get(mech_name)
+        inserted = self.mechanisms.get(mech_name) or self.placed.get(mech_name)
         if inserted is None or not param:
             known = sorted(self.geometry) + [
-                f"{m}.{p}" for m, ins in self.mechanisms.items() for p in ins.values
+                f"{m}.{p}"
+                for m, ins in {**self.mechanisms, **self.placed}.items()
+                for p in ins.values
             ]
             raise KeyError(f"unknown parameter {name!r}; known parameters are {known}")
         if param not in inserted.values:
@@ -355,13 +449,18 @@ class Cell(Selection):
                 f"{mech_name} has no parameter {param!r}; its parameters are "
                 f"{sorted(inserted.values)}"
             )
+        if mech_name in self.placed:
+            sites = inserted.sites_in(self.tree, comps)
+            if sites.size == 0:
+                raise ValueError(f"{mech_name} has no site in {self.describe(comps[0])}")
+            return inserted.values[param], sites, inserted.mechanism
         missing = comps[~inserted.where[comps]]
         if missing.size:
             raise ValueError(
                 f"{mech_name} is not inserted at {self.describe(missing[0])}, "
                 f"so {name} cannot be set or read there"
             )
-        return inserted.values[param], inserted.mechanism
+        return inserted.values[param], comps, inserted.mechanism
 
     def _check_geometry(self, name: str, values: np.ndarray, comps: np.ndarray) -> None:
         bad = ~np.isfinite(values) | (values <= 0)
@@ -372,22 +471,30 @@ class Cell(Selection):
                 f"must be finite and > 0 ({GEOMETRY_UNITS[name]})"
             )
 
-    def _broadcast(self, name: str, value, comps: np.ndarray) -> np.ndarray:
-        array = np.asarray(value, dtype=float)
+    def _broadcast(self, name: str, value, size: int, per: str) -> np.ndarray:
+        try:
+            array = np.asarray(value, dtype=float)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"value for {name} must be a number or numbers, got {value!r}"
+            ) from None
         if array.ndim == 0:
-            return np.full(comps.size, float(array))
-        if array.shape != (comps.size,):
+            return np.full(size, float(array))
+        if array.shape != (size,):
+            where = "site in the selected compartments" if per else "selected compartment"
             raise ValueError(
-                f"value for {name} must be a scalar or one per selected compartment "
-                f"({comps.size}), got shape {array.shape}"
+                f"value for {name} must be a scalar or one per {where} ({size}), "
+                f"got shape {array.shape}"
             )
         return array
 
     def _set(self, name: str, comps: np.ndarray, value) -> None:
-        target, mechanism = self._resolve(name, comps)
+        target, index, mechanism = self._resolve(name, comps)
         if callable(value):
+            if index is not comps:
+                raise TypeError(f"{name} is set per site: give a value, not a function")
             value = value(self.path_distance()[comps])
-        values = self._broadcast(name, value, comps)
+        values = self._broadcast(name, value, index.size, "site" if index is not comps else "")
         if name in self.ion_values:
             in_use = [m.mechanism for m in self.mechanisms.values()]
             kind = membrane.ion_variable_kind(name, in_use)
@@ -396,11 +503,11 @@ class Cell(Selection):
             self._check_geometry(name, values, comps)
         else:
             mechanism.check_value(name.partition(".")[2], values)
-        target[comps] = values
+        target[index] = values
 
     def _get(self, name: str, comps: np.ndarray) -> np.ndarray:
-        target, _ = self._resolve(name, comps)
-        return target[comps].copy()
+        target, index, _ = self._resolve(name, comps)
+        return target[index].copy()
 
     def _time_series(self, what: str, values) -> np.ndarray:
         array = np.asarray(values, dtype=float)
@@ -411,7 +518,8 @@ class Cell(Selection):
         return array
 
     def _stimulate(self, comps: np.ndarray, current) -> None:
-        self.stimuli.append(Stimulus(comps, self._time_series("stimulus current", current)))
+        series = self._time_series("stimulus current", current)
+        self.stimuli.append(Stimulus(comps, series, step_dt(current)))
 
     def _clamp(self, name: str, comps: np.ndarray, values) -> None:
         if name != "v":
@@ -420,31 +528,39 @@ class Cell(Selection):
         twice = [c for c in comps if int(c) in clamped]
         if twice:
             raise ValueError(f"{self.describe(twice[0])} is already clamped")
-        self.clamps.append(Clamp(comps, self._time_series("clamp voltage", values)))
+        series = self._time_series("clamp voltage", values)
+        self.clamps.append(Clamp(comps, series, step_dt(values)))
 
     def _record(self, name: str, comps: np.ndarray, unit: str | None) -> None:
         in_use = [m.mechanism for m in self.mechanisms.values()]
         ion_variables = [*self.ion_values, *membrane.ion_currents_of(in_use)]
+        sites = None
         if name != "v" and name not in ion_variables:
             mech_name, _, state = name.partition(".")
-            inserted = self.mechanisms.get(mech_name)
+            everything = {**self.mechanisms, **self.placed}
+            inserted = everything.get(mech_name)
             if inserted is None or state not in membrane.recordable(inserted.mechanism):
                 known = ["v", *ion_variables] + [
                     f"{m}.{s}"
-                    for m, ins in self.mechanisms.items()
+                    for m, ins in everything.items()
                     for s in membrane.recordable(ins.mechanism)
                 ]
                 raise KeyError(f"cannot record {name!r}; recordable here: {known}")
-            missing = comps[~inserted.where[comps]]
-            if missing.size:
-                raise ValueError(f"{mech_name} is not inserted at {self.describe(missing[0])}")
+            if mech_name in self.placed:
+                sites = inserted.sites_in(self.tree, comps)
+                if sites.size == 0:
+                    raise ValueError(f"{mech_name} has no site in the selected compartments")
+            else:
+                missing = comps[~inserted.where[comps]]
+                if missing.size:
+                    raise ValueError(f"{mech_name} is not inserted at {self.describe(missing[0])}")
         natural = self.recording_unit(name)
         if unit is not None and unit != natural and not (natural == "mA/cm2" and unit == "nA"):
             raise ValueError(
                 f"cannot record {name!r} in {unit!r}: it is in {natural!r}; only currents "
                 "(mA/cm2) can also be recorded in nA"
             )
-        self.recordings.append(Recording(name, comps, unit or natural))
+        self.recordings.append(Recording(name, comps, unit or natural, sites))
 
     def recording_unit(self, name: str) -> str:
         """The unit of a recordable quantity: "mV" for v and reversal potentials, "mM" for
@@ -456,7 +572,7 @@ class Cell(Selection):
             kind = membrane.ion_variable_kind(name, in_use)
             return {"reversal": "mV", "current": "mA/cm2"}.get(kind, "mM")
         mech_name, _, quantity = name.partition(".")
-        mechanism = self.mechanisms[mech_name].mechanism
+        mechanism = {**self.mechanisms, **self.placed}[mech_name].mechanism
         if quantity in mechanism.states:
             return mechanism.states[quantity].unit
-        return "mA/cm2"
+        return "mA/cm2" if mechanism.kind == "density" else "nA"

@@ -30,6 +30,11 @@ class Selection:
         self._branch = branch
 
     @property
+    def cell(self) -> Cell:
+        """The cell the selection belongs to."""
+        return self._cell
+
+    @property
     def compartments(self) -> np.ndarray:
         """Global indices of the selected compartments, in branch-then-compartment order."""
         return self._comps.copy()
@@ -66,9 +71,17 @@ class Selection:
         ncomp = int(self._cell.tree.ncomp[branch])
         return self.comp(min(int(x * ncomp), ncomp - 1))
 
-    def insert(self, mechanism: Mechanism) -> Selection:
-        """Insert `mechanism` in every selected compartment (with its default parameters)."""
-        self._cell._insert(mechanism, self._comps)
+    def insert(self, mechanism: Mechanism, peer: Selection | None = None) -> Selection:
+        """Insert `mechanism` with the instance's parameter values (`HH(gNa=0.2)`).
+
+        A density mechanism is painted on every selected compartment; where it is already
+        inserted, its parameters there are set to the instance's values. A point mechanism
+        gets one new site in each selected compartment (a compartment may hold several), a
+        junction one site per selected compartment whose current depends on the voltage
+        at `peer` (a selection of one compartment, or of one per selected compartment, on
+        this cell or another one built with it).
+        """
+        self._cell._insert(mechanism, self._comps, peer)
         return self
 
     def set(self, name: str, value) -> Selection:

@@ -11,6 +11,7 @@ import numpy as np
 from dendrax.morphology.asc import read_asc
 from dendrax.morphology.checks import MAX_COMPARTMENTS, check_compartments
 from dendrax.morphology.compartments import (
+    branch_lengths,
     branch_order,
     compartment_points,
     frustum_volume,
@@ -19,27 +20,25 @@ from dendrax.morphology.compartments import (
 )
 from dendrax.morphology.discretize import DEFAULT_D_LAMBDA, d_lambda_ncomp, discretize
 from dendrax.morphology.morphology import REGION_TYPES, Morphology, region_label
-from dendrax.morphology.rediscretize import apply_discretization, set_ncomp
 from dendrax.morphology.regions import predicate_mask, range_mask, region_mask
 from dendrax.morphology.swc import read_swc
 
 __all__ = [
     "MAX_COMPARTMENTS",
-    "apply_discretization",
+    "branch_lengths",
     "check_compartments",
     "choose_ncomp",
     "compartment_points",
     "compartment_table",
-    "define_group",
     "discretize",
     "frustum_volume",
+    "group_mask",
     "path_distance",
     "read_asc",
     "read_swc",
     "region_mask",
     "rotation_matrix",
     "select",
-    "set_ncomp",
     "summary",
 ]
 
@@ -101,18 +100,17 @@ def select(cell, predicate, region, distance, order) -> np.ndarray:
     return np.flatnonzero(mask)
 
 
-def define_group(cell, name: str, selection):
-    """Store the compartments of `selection` under `name`; returns the selection."""
+def group_mask(cell, name: str, selection) -> np.ndarray:
+    """The compartments of `selection` as a mask of `cell`'s, checking `name` is free."""
     if not isinstance(name, str) or not name:
         raise ValueError(f"a group name is a non-empty string, got {name!r}")
     if name in REGION_TYPES or name.startswith("type:"):
         raise ValueError(f"{name!r} is a built-in region; choose another group name")
-    if selection._cell is not cell:
+    if selection.cell is not cell:
         raise ValueError("the selection belongs to another cell")
     mask = np.zeros(cell.n_compartments, dtype=bool)
     mask[selection.compartments] = True
-    cell.groups[name] = mask
-    return selection
+    return mask
 
 
 def summary(cell) -> str:

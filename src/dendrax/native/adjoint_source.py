@@ -31,7 +31,7 @@ from dendrax.native.source import (
     update_callable,
 )
 from dendrax.native.source import check_supported as check_kernel_supported
-from dendrax.solve.stepping import StaticSpec
+from dendrax.static_spec import StaticSpec
 
 _CALLS = ("pjit", "jit", "closed_call", "core_call")
 """Primitives that call a jaxpr: inlined when a vector-Jacobian product is replayed."""

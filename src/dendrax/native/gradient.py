@@ -10,7 +10,6 @@ when the gradient is traced.
 """
 
 import dataclasses
-import os
 
 import jax
 import jax.numpy as jnp
@@ -22,22 +21,15 @@ from dendrax.native.library import BuildError, load
 from dendrax.solve import stepping
 
 
-def _default_stored_bytes() -> int:
-    """An eighth of the machine's memory, at most 2 GiB (256 MiB where unknown)."""
-    try:
-        physical = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (AttributeError, ValueError, OSError):
-        return 2**28
-    return int(min(2**31, physical // 8))
-
-
-STORED_BYTES = _default_stored_bytes()
-"""Bytes of stored steps (per step: v, every state, the ion rows, the voltage change and the
-tree solve's eliminated diagonal) that the library holds for backward passes, and as much
-again kept for reuse (fresh memory costs a page fault per page). A gradient's forward pass
-stores its steps where they fit; a backward pass whose steps were not stored (or were
-dropped for newer ones) recomputes them, all at once if they fit, else from a checkpoint
-every sqrt(n_steps) steps, one segment at a time: one more forward pass."""
+def stored_bytes(spec: stepping.StaticSpec) -> np.int64:
+    """Bytes of stored steps (per step: v, every state, the ion rows, the voltage change and
+    the tree solve's eliminated diagonal) that the library holds for backward passes, and
+    as much again kept for reuse (fresh memory costs a page fault per page): the budget of
+    `spec.checkpointing`. A gradient's forward pass stores its steps where they fit; a
+    backward pass whose steps were not stored (or were dropped for newer ones) recomputes
+    them, all at once if they fit, else from a checkpoint every sqrt(n_steps) steps, one
+    segment at a time: one more forward pass."""
+    return np.int64(spec.checkpointing.budget)
 
 
 def adjoint_target(spec: stepping.StaticSpec, dtype) -> str:
@@ -80,7 +72,7 @@ def forward(spec: stepping.StaticSpec, n_steps: int, params, stimuli, clamps, ar
         padded_commands,
         *indices,
         threads=np.int64(_usable_cores()),
-        stored_bytes=np.int64(STORED_BYTES),
+        stored_bytes=stored_bytes(spec),
     )
     return out[:, settle:], (params, stimuli, clamps, arrays, ticket)
 
@@ -136,7 +128,7 @@ def _native(target: str, spec, n_steps, params, stimuli, clamps, arrays, cotange
         *indices,
         ticket,
         threads=np.int64(_usable_cores()),
-        stored_bytes=np.int64(STORED_BYTES),
+        stored_bytes=stored_bytes(spec),
     )
     (params_bar,) = pullback((*bars, bar_ions))
     return (params_bar, *unpad((bar_stimuli, bar_commands)))

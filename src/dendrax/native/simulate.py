@@ -14,7 +14,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dendrax import units
 from dendrax.mechanisms import membrane
 from dendrax.native import gradient
 from dendrax.native.library import load
@@ -52,7 +51,7 @@ def _packed(spec: stepping.StaticSpec, arrays: dict, params: dict):
         count = sites["comp"].shape[0]
         values = membrane.site_params(mechanism, arrays, params, ions)
         site_values += [values[name] for name in site_inputs(mechanism, spec)]
-        site_values.append(area[sites["comp"]] * units.DENSITY_TO_CURRENT)
+        site_values.append(membrane.site_scale(mechanism, sites, area))
         for state in mechanism.states:
             state_values.append(states0[mechanism.name][state])
             state_offset[f"{mechanism.name}.{state}"] = offset

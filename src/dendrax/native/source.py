@@ -5,13 +5,16 @@ import importlib.resources
 from dataclasses import dataclass
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+from jax.extend.core import Literal
 
 from dendrax.mechanisms import membrane
 from dendrax.mechanisms.base import Mechanism
 from dendrax.mechanisms.ions import nernst
 from dendrax.native.codegen import Unsupported, c_type, scalar_function
-from dendrax.solve.stepping import SOLVERS, StaticSpec
+from dendrax.solve.stepping import SOLVERS
+from dendrax.static_spec import StaticSpec
 
 _FFI_TYPES = {"double": "F64", "float": "F32"}
 
@@ -99,6 +102,10 @@ def check_supported(spec: StaticSpec) -> None:
     "eca", "ica") and the current densities of mechanisms ("Ca_HVA.ica").
     """
     for mechanism in spec.mechanisms:
+        if mechanism.kind == "junction":
+            raise Unsupported(f"{mechanism.name} is a junction (not yet in the native kernel)")
+        if uses_time(mechanism, spec):
+            raise Unsupported(f"{mechanism.name} uses the time t (not yet in the native kernel)")
         for variable in mechanism.writes:
             kind = membrane.ion_variable_kind(variable, spec.mechanisms)
             if kind in membrane.CONCENTRATIONS and variable not in mechanism.states:
@@ -107,6 +114,23 @@ def check_supported(spec: StaticSpec) -> None:
     for group in spec.record_groups:
         if group != "v" and not _is_ion_variable(group, spec) and group not in recordable:
             raise Unsupported(f"recording {group!r} (not a state, current or ion variable)")
+
+
+def uses_time(mechanism: Mechanism, spec: StaticSpec) -> bool:
+    """Whether the mechanism's current or update depends on the time t."""
+    names = (*mechanism.parameters, *mechanism.reads, *mechanism.writes)
+
+    def outputs(t):
+        states = {name: jnp.ones(1) for name in mechanism.states}
+        params = {name: jnp.ones(1) for name in names}
+        current = mechanism.current(states, jnp.zeros(1), params, spec.celsius, t)
+        new = mechanism.update(states, jnp.zeros(1), params, spec.dt, spec.celsius, t)
+        return current, new
+
+    jaxpr = jax.make_jaxpr(outputs)(0.0).jaxpr
+    used = {var for eqn in jaxpr.eqns for var in eqn.invars if not isinstance(var, Literal)}
+    used |= {var for var in jaxpr.outvars if not isinstance(var, Literal)}
+    return jaxpr.invars[0] in used
 
 
 def recorded_densities(mechanism: Mechanism, spec: StaticSpec) -> tuple[str, ...]:
@@ -176,7 +200,9 @@ def current_callable(mechanism: Mechanism, spec: StaticSpec, recorded: tuple = (
     def current_and_slope(v, *values):
         state = dict(zip(states, values[: len(states)], strict=True))
         param = dict(zip(params, values[len(states) :], strict=True))
-        current, slope, densities, slopes = membrane._site_current(mechanism, state, v, param)
+        current, slope, densities, slopes = membrane.site_current_and_slopes(
+            mechanism, state, v, param, spec.celsius, 0.0
+        )
         pairs = [value for flux in fluxes for value in (densities[flux], slopes[flux])]
         return (current, slope, *pairs, *(densities[x] for x in recorded))
 
@@ -192,7 +218,7 @@ def update_callable(mechanism: Mechanism, spec: StaticSpec):
     def update(v, *values):
         state = dict(zip(states, values[: len(states)], strict=True))
         param = dict(zip(params, values[len(states) :], strict=True))
-        new = mechanism.update(state, v, param, spec.dt, spec.celsius)
+        new = mechanism.update(state, v, param, spec.dt, spec.celsius, 0.0)
         if set(new) != set(states):
             raise Unsupported(f"{mechanism.name}.update returned {sorted(new)}, not its states")
         return tuple(new[s] for s in states)

@@ -16,14 +16,17 @@ import math
 import jax
 import jax.numpy as jnp
 
-PER_STEP_LIMIT = 4096
-"""Runs up to this many steps keep one state per step; longer ones use sqrt(n) chunks."""
+
+def state_bytes(carry) -> int:
+    """Bytes of one state of the loop."""
+    return sum(leaf.size * leaf.dtype.itemsize for leaf in jax.tree_util.tree_leaves(carry))
 
 
-def checkpointed_scan(step, carry, inputs, n_steps: int):
-    """`jax.lax.scan(step, carry, inputs)` over `n_steps` with bounded gradient memory."""
+def checkpointed_scan(step, carry, inputs, n_steps: int, memory_bytes: int):
+    """`jax.lax.scan(step, carry, inputs)` over `n_steps` with bounded gradient memory:
+    one state per step where `n_steps` states fit in `memory_bytes`, else sqrt(n) chunks."""
     step = jax.checkpoint(step)
-    if n_steps <= PER_STEP_LIMIT:
+    if n_steps * state_bytes(carry) <= memory_bytes:
         return jax.lax.scan(step, carry, inputs, length=n_steps)
     chunk = math.isqrt(n_steps)
     n_chunks, rest = divmod(n_steps, chunk)

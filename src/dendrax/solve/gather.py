@@ -25,18 +25,34 @@ def to_slots(values: jax.Array, inverse: jax.Array) -> jax.Array:
     return jnp.concatenate([values, jnp.zeros(1, values.dtype)])[inverse]
 
 
+def slot_table(targets: np.ndarray, size: int) -> np.ndarray:
+    """(size, width) table of the positions in `targets` that point at each of `size`
+    slots, in increasing order, padded with len(targets); `targets` may repeat (width is
+    the largest count). Used with `sum_to_slots`."""
+    order = np.argsort(targets, kind="stable")
+    counts = np.bincount(targets, minlength=size)
+    width = max(int(counts.max(initial=0)), 1)
+    table = np.full((size, width), targets.size, dtype=np.int64)
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    sorted_targets = targets[order]
+    table[sorted_targets, np.arange(targets.size) - first[sorted_targets]] = order
+    return table
+
+
+def sum_to_slots(values: jax.Array, table: jax.Array) -> jax.Array:
+    """Per slot, the sum of the `values` of the positions that point at it (`slot_table`)."""
+    padded = jnp.concatenate([values, jnp.zeros(1, values.dtype)])[table]
+    total = padded[:, 0]
+    for column in range(1, table.shape[1]):
+        total = total + padded[:, column]
+    return total
+
+
 def children_table(parent: np.ndarray, is_root: np.ndarray) -> np.ndarray:
     """(n_nodes, max_children) table of each node's children, padded with n_nodes."""
     n = parent.size
     child = np.flatnonzero(~is_root)
-    order = np.argsort(parent[child], kind="stable")
-    child, their_parent = child[order], parent[child][order]
-    counts = np.bincount(their_parent, minlength=n)
-    width = max(int(counts.max(initial=0)), 1)
-    table = np.full((n, width), n, dtype=np.int64)
-    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    table[their_parent, np.arange(child.size) - first[their_parent]] = child
-    return table
+    return np.concatenate([child, [n]])[slot_table(parent[child], n)]
 
 
 def sum_over_children(values: jax.Array, children: jax.Array) -> jax.Array:

@@ -10,38 +10,19 @@ Within one step of `dt` (as NEURON's `fadvance`):
 """
 
 import math
-from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
 
 from dendrax import units
 from dendrax.mechanisms import membrane
-from dendrax.mechanisms.base import Mechanism
 from dendrax.solve.checkpoint import checkpointed_scan
-from dendrax.solve.gather import sum_over_children, to_slots
+from dendrax.solve.gather import sum_over_children, sum_to_slots, to_slots
 from dendrax.solve.tree_solver import solve_tree
+from dendrax.static_spec import StaticSpec
 
 SOLVERS = {"backward_euler": 1.0, "crank_nicolson": 2.0}
 """Voltage solvers and their factor f in (C·f/dt + G) Δ = rhs, v += f·Δ."""
-
-
-@dataclass(frozen=True)
-class StaticSpec:
-    """Everything about a simulation that is fixed at compile time (hashable)."""
-
-    mechanisms: tuple[Mechanism, ...]
-    dt: float
-    solver: str
-    v_init: float
-    celsius: float
-    record_groups: tuple[str, ...]
-    has_clamps: bool
-    settle_steps: int = 0
-    """Steps run before t = 0 without stimuli, clamps at their first command (`build`'s
-    `settle`), so that t = 0 starts from rest."""
-    backend: str = "jax"
-    """"jax" or "native" (the C++ kernel of `dendrax.native`), chosen by `build`."""
 
 
 def with_settle_steps(spec: StaticSpec, stimuli, clamps) -> tuple:
@@ -109,35 +90,44 @@ def _recorded(spec: StaticSpec, arrays: dict, v, states, observed: dict) -> jax.
     return jnp.concatenate(rows)[arrays["record_order"]]
 
 
+def step_times(spec: StaticSpec, n_steps: int, dtype) -> jax.Array:
+    """The time (ms) at which each of `n_steps` steps starts, the settling steps (at
+    negative times) first: step k of the run starts at k dt."""
+    first = -spec.settle_steps
+    return (jnp.arange(first, n_steps, dtype=dtype)) * spec.dt
+
+
 def step_function(spec: StaticSpec, arrays: dict, params: dict):
-    """One time step: ((v, states), (stimulus, command)) -> ((v, states), recorded), with
-    the stimuli (nA) and clamp commands (mV) of the step, as `jax.lax.scan` takes it."""
+    """One time step: ((v, states), (stimulus, command, t)) -> ((v, states), recorded),
+    with the stimuli (nA) and clamp commands (mV) of the step and the time (ms) at its
+    start, as `jax.lax.scan` takes it. Currents are evaluated at t + dt/2 and states
+    updated at t + dt, as NEURON's fixed step does."""
     capacitance, coupling, area = node_geometry(arrays, params)
     parent = arrays["parent"]
     children = arrays["children"]
     coupling_total = coupling + sum_over_children(coupling, children)
     factor = SOLVERS[spec.solver]
     diag_fixed = capacitance * factor / spec.dt + coupling_total
-    site_area = {
-        m.name: area[arrays["sites"][m.name]["comp"]] * units.DENSITY_TO_CURRENT
-        for m in spec.mechanisms
+    site_scale = {
+        m.name: membrane.site_scale(m, arrays["sites"][m.name], area) for m in spec.mechanisms
     }
     clamped = arrays["is_clamped"]
 
     def step(carry, inputs):
         v, states = carry
-        stimulus, command = inputs
+        stimulus, command, t = inputs
         membrane_current = jnp.zeros_like(v)
         membrane_slope = jnp.zeros_like(v)
         ions, evaluated, currents, ion_slopes = membrane.evaluate(
-            spec.mechanisms, arrays, params, v, states, spec.celsius
+            spec.mechanisms, arrays, params, v, states, spec.celsius, t + 0.5 * spec.dt
         )
         for mechanism in spec.mechanisms:
             name = mechanism.name
             current, slope, _ = evaluated[name]
-            node_site = arrays["sites"][name]["node_site"]
-            membrane_current = membrane_current + to_slots(current * site_area[name], node_site)
-            membrane_slope = membrane_slope + to_slots(slope * site_area[name], node_site)
+            node_sites = arrays["sites"][name]["node_sites"]
+            scale = site_scale[name]
+            membrane_current = membrane_current + sum_to_slots(current * scale, node_sites)
+            membrane_slope = membrane_slope + sum_to_slots(slope * scale, node_sites)
         per_stimulated_node = (
             jnp.zeros(arrays["stimulated_node"].shape[0], v.dtype)
             .at[arrays["stim_slot"]]
@@ -167,7 +157,16 @@ def step_function(spec: StaticSpec, arrays: dict, params: dict):
             comp_delta = delta[arrays["comp_node"]]
             currents = membrane.second_order_currents(currents, ion_slopes, comp_delta)
         new_states = membrane.advance_states(
-            spec.mechanisms, arrays, params, v_new, states, ions, currents, spec.dt, spec.celsius
+            spec.mechanisms,
+            arrays,
+            params,
+            v_new,
+            states,
+            ions,
+            currents,
+            spec.dt,
+            spec.celsius,
+            t + spec.dt,
         )
         observed = membrane.recordables(
             spec.mechanisms, arrays, params, new_states, ions, evaluated, currents
@@ -182,20 +181,22 @@ def simulate(spec: StaticSpec, arrays: dict, params: dict, stimuli, clamps, n_st
     dtype = params["radius"].dtype
     step = step_function(spec, arrays, params)
     v0, states0 = initial_state(spec, arrays, params, dtype)
-    stimulus_steps = jnp.asarray(stimuli, dtype).T
-    command_steps = jnp.asarray(clamps, dtype).T
-    if spec.settle_steps:
-        quiet = (
-            jnp.zeros((spec.settle_steps, stimulus_steps.shape[1]), dtype),
-            jnp.broadcast_to(command_steps[:1], (spec.settle_steps, command_steps.shape[1])),
-        )
-        (v0, states0), _ = checkpointed_scan(step, (v0, states0), quiet, spec.settle_steps)
+    stimuli, clamps = with_settle_steps(
+        spec, jnp.asarray(stimuli, dtype), jnp.asarray(clamps, dtype)
+    )
+    times = step_times(spec, n_steps, dtype)
+    settle = spec.settle_steps
+    budget = spec.checkpointing.budget
+    if settle:
+        quiet = (stimuli[:, :settle].T, clamps[:, :settle].T, times[:settle])
+        (v0, states0), _ = checkpointed_scan(step, (v0, states0), quiet, settle, budget)
     ions0, evaluated0, currents0, _ = membrane.evaluate(
-        spec.mechanisms, arrays, params, v0, states0, spec.celsius
+        spec.mechanisms, arrays, params, v0, states0, spec.celsius, 0.0
     )
     observed0 = membrane.recordables(
         spec.mechanisms, arrays, params, states0, ions0, evaluated0, currents0
     )
-    _, trace = checkpointed_scan(step, (v0, states0), (stimulus_steps, command_steps), n_steps)
+    inputs = (stimuli[:, settle:].T, clamps[:, settle:].T, times[settle:])
+    _, trace = checkpointed_scan(step, (v0, states0), inputs, n_steps, budget)
     first = _recorded(spec, arrays, v0, states0, observed0)
     return jnp.concatenate([first[None, :], trace], axis=0).T

@@ -37,6 +37,6 @@ class Ca_HVA(gates.GatedChannel):
     def gate_rates(self, v, params, celsius):
         return reuveni_rates(v)
 
-    def current(self, states, v, params):
+    def current(self, states, v, params, celsius, t):
         m, h = states["m"], states["h"]
         return {"ica": params["gCa_HVAbar"] * m * m * h * (v - params["eca"])}

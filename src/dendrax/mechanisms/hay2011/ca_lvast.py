@@ -37,6 +37,6 @@ class Ca_LVAst(gates.GatedChannel):
     def gate_rates(self, v, params, celsius):
         return _rates(v)
 
-    def current(self, states, v, params):
+    def current(self, states, v, params, celsius, t):
         m, h = states["m"], states["h"]
         return {"ica": params["gCa_LVAstbar"] * m * m * h * (v - params["eca"])}

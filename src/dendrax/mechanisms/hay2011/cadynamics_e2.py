@@ -40,8 +40,8 @@ class CaDynamics_E2(Mechanism):
     def steady_state(self, v, params, celsius):
         return {"cai": params["cai"]}
 
-    def update(self, states, v, params, dt, celsius):
+    def update(self, states, v, params, dt, celsius, t):
         return {"cai": exponential_euler(states["cai"], _steady_cai(params), params["decay"], dt)}
 
-    def current(self, states, v, params):
+    def current(self, states, v, params, celsius, t):
         return {}

@@ -30,5 +30,5 @@ class Ih(gates.GatedChannel):
     def gate_rates(self, v, params, celsius):
         return _rates(v)
 
-    def current(self, states, v, params):
+    def current(self, states, v, params, celsius, t):
         return {"ihcn": params["gIhbar"] * states["m"] * (v - params["ehcn"])}

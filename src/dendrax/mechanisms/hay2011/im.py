@@ -30,5 +30,5 @@ class Im(gates.GatedChannel):
     def gate_rates(self, v, params, celsius):
         return _rates(v)
 
-    def current(self, states, v, params):
+    def current(self, states, v, params, celsius, t):
         return {"ik": params["gImbar"] * states["m"] * (v - params["ek"])}

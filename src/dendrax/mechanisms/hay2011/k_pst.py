@@ -35,6 +35,6 @@ class K_Pst(gates.GatedChannel):
     def gate_rates(self, v, params, celsius):
         return _rates(v)
 
-    def current(self, states, v, params):
+    def current(self, states, v, params, celsius, t):
         m, h = states["m"], states["h"]
         return {"ik": params["gK_Pstbar"] * m * m * h * (v - params["ek"])}

@@ -32,6 +32,6 @@ class K_Tst(gates.GatedChannel):
     def gate_rates(self, v, params, celsius):
         return _rates(v)
 
-    def current(self, states, v, params):
+    def current(self, states, v, params, celsius, t):
         m, h = states["m"], states["h"]
         return {"ik": params["gK_Tstbar"] * m * m * m * m * h * (v - params["ek"])}

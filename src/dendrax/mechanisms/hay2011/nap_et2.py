@@ -42,6 +42,6 @@ class Nap_Et2(gates.GatedChannel):
     def gate_rates(self, v, params, celsius):
         return _rates(v)
 
-    def current(self, states, v, params):
+    def current(self, states, v, params, celsius, t):
         m, h = states["m"], states["h"]
         return {"ina": params["gNap_Et2bar"] * m * m * m * h * (v - params["ena"])}

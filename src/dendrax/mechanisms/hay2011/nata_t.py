@@ -39,6 +39,6 @@ class NaTa_t(gates.GatedChannel):
     def gate_rates(self, v, params, celsius):
         return sodium_rates(v, -38.0, -66.0)
 
-    def current(self, states, v, params):
+    def current(self, states, v, params, celsius, t):
         m, h = states["m"], states["h"]
         return {"ina": params["gNaTa_tbar"] * m * m * m * h * (v - params["ena"])}

@@ -23,6 +23,6 @@ class NaTs2_t(gates.GatedChannel):
     def gate_rates(self, v, params, celsius):
         return sodium_rates(v, -32.0, -60.0)
 
-    def current(self, states, v, params):
+    def current(self, states, v, params, celsius, t):
         m, h = states["m"], states["h"]
         return {"ina": params["gNaTs2_tbar"] * m * m * m * h * (v - params["ena"])}

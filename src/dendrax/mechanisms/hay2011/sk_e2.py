@@ -30,8 +30,8 @@ class SK_E2(Mechanism):
     def steady_state(self, v, params, celsius):
         return {"z": _z_inf(params["cai"])}
 
-    def update(self, states, v, params, dt, celsius):
+    def update(self, states, v, params, dt, celsius, t):
         return gates.advance(states, {"z": (_z_inf(params["cai"]), params["zTau"])}, dt)
 
-    def current(self, states, v, params):
+    def current(self, states, v, params, celsius, t):
         return {"ik": params["gSK_E2bar"] * states["z"] * (v - params["ek"])}

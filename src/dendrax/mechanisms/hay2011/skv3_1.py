@@ -29,5 +29,5 @@ class SKv3_1(gates.GatedChannel):
     def gate_rates(self, v, params, celsius):
         return _rates(v)
 
-    def current(self, states, v, params):
+    def current(self, states, v, params, celsius, t):
         return {"ik": params["gSKv3_1bar"] * states["m"] * (v - params["ek"])}

@@ -39,11 +39,11 @@ class cad(Mechanism):
     def steady_state(self, v, params, celsius):
         return {"cai": params["cainf"] + jnp.zeros_like(v)}
 
-    def update(self, states, v, params, dt, celsius):
+    def update(self, states, v, params, dt, celsius, t):
         drive = -1e4 * params["ica"] / (2.0 * FARADAY_CAD * params["depth"])
         drive = jnp.maximum(drive, 0.0)
         taur = params["taur"]
         return {"cai": (states["cai"] + dt * (drive + params["cainf"] / taur)) / (1.0 + dt / taur)}
 
-    def current(self, states, v, params):
+    def current(self, states, v, params, celsius, t):
         return {}

@@ -24,6 +24,6 @@ class PospischilCaL(gates.GatedChannel):
         rates = reuveni_rates(v)
         return {"q": rates["m"], "r": rates["h"]}
 
-    def current(self, states, v, params):
+    def current(self, states, v, params, celsius, t):
         q, r = states["q"], states["r"]
         return {"ica": params["gCaLbar"] * q * q * r * (v - params["eca"])}

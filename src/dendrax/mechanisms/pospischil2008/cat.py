@@ -38,6 +38,6 @@ class PospischilCaT(gates.GatedChannel):
     def gate_rates(self, v, params, celsius):
         return _u_rates(v, params["vx"])
 
-    def current(self, states, v, params):
+    def current(self, states, v, params, celsius, t):
         s = _s_inf(v, params["vx"])
         return {"ica": params["gCaTbar"] * s * s * states["u"] * (v - params["eca"])}

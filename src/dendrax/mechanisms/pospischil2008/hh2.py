@@ -41,9 +41,9 @@ class hh2(gates.GatedChannel):
         "vtraub": Parameter(-63.0, "mV", "threshold parameter of the rate functions"),
     }
     states = {
-        "m": State("1", "Na activation"),
-        "h": State("1", "Na inactivation"),
-        "n": State("1", "K activation"),
+        "m": State("1", "Na activation", initial=0.0),
+        "h": State("1", "Na inactivation", initial=0.0),
+        "n": State("1", "K activation", initial=0.0),
     }
     reads = ("ena", "ek")
     writes = ("ina", "ik")
@@ -51,10 +51,7 @@ class hh2(gates.GatedChannel):
     def gate_rates(self, v, params, celsius):
         return _rates(v, params["vtraub"], celsius)
 
-    def steady_state(self, v, params, celsius):
-        return {gate: jnp.zeros_like(v) for gate in self.states}
-
-    def current(self, states, v, params):
+    def current(self, states, v, params, celsius, t):
         m, h, n = states["m"], states["h"], states["n"]
         return {
             "ina": params["gnabar"] * m * m * m * h * (v - params["ena"]),

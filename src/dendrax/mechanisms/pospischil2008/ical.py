@@ -1,8 +1,6 @@
 """ical: the high-threshold (L-type) calcium current of Pospischil et al. (2008), under the
 SUFFIX and PARAMETER names of IL_gutnick.mod."""
 
-import jax.numpy as jnp
-
 from dendrax.mechanisms import gates
 from dendrax.mechanisms.base import Parameter, State
 from dendrax.mechanisms.hay2011.ca_hva import reuveni_rates
@@ -31,8 +29,8 @@ class ical(gates.GatedChannel):
         "cao": Parameter(2.0, "mM", "external Ca of carev (not the ion's)", nonnegative=True),
     }
     states = {
-        "m": State("1", "activation"),
-        "h": State("1", "inactivation"),
+        "m": State("1", "activation", initial=0.0),
+        "h": State("1", "inactivation", initial=0.0),
         "carev": State("mV", "reversal potential, Nernst of the parameters cai and cao"),
     }
     writes = ("ica",)
@@ -40,14 +38,9 @@ class ical(gates.GatedChannel):
     def gate_rates(self, v, params, celsius):
         return reuveni_rates(v)
 
-    def steady_state(self, v, params, celsius):
-        carev = calcium_nernst(params["cai"], params["cao"], celsius)
-        return {"m": jnp.zeros_like(v), "h": jnp.zeros_like(v), "carev": carev}
+    def instantaneous(self, v, params, celsius):
+        return {"carev": calcium_nernst(params["cai"], params["cao"], celsius)}
 
-    def update(self, states, v, params, dt, celsius):
-        new = gates.advance(states, self.gate_rates(v, params, celsius), dt)
-        return {**new, "carev": states["carev"]}
-
-    def current(self, states, v, params):
+    def current(self, states, v, params, celsius, t):
         m, h = states["m"], states["h"]
         return {"ica": params["gcabar"] * m * m * h * (v - states["carev"])}

@@ -31,15 +31,12 @@ class im(gates.GatedChannel):
         "gkbar": Parameter(1e-6, "S/cm2", "maximal conductance", nonnegative=True),
         "taumax": Parameter(1000.0, "ms", "peak time constant at 36 °C", nonnegative=True),
     }
-    states = {"m": State("1", "activation")}
+    states = {"m": State("1", "activation", initial=0.0)}
     reads = ("ek",)
     writes = ("ik",)
 
     def gate_rates(self, v, params, celsius):
         return _rates(v, params["taumax"], celsius)
 
-    def steady_state(self, v, params, celsius):
-        return {"m": jnp.zeros_like(v)}
-
-    def current(self, states, v, params):
+    def current(self, states, v, params, celsius, t):
         return {"ik": params["gkbar"] * states["m"] * (v - params["ek"])}

@@ -43,7 +43,7 @@ class it(gates.GatedChannel):
         "q10": Parameter(3.0, "1", "Q10 of inactivation, from 24 °C", nonnegative=True),
     }
     states = {
-        "h": State("1", "inactivation"),
+        "h": State("1", "inactivation", initial=0.0),
         "m_inf": State("1", "activation, at its steady state"),
         "carev": State("mV", "reversal potential, Nernst of cai and cao"),
     }
@@ -53,19 +53,12 @@ class it(gates.GatedChannel):
     def gate_rates(self, v, params, celsius):
         return {"h": _h_rates(v, params["shift"], params["q10"], celsius)}
 
-    def steady_state(self, v, params, celsius):
-        return self._instantaneous(v, params, celsius) | {"h": jnp.zeros_like(v)}
-
-    def update(self, states, v, params, dt, celsius):
-        new = gates.advance(states, self.gate_rates(v, params, celsius), dt)
-        return self._instantaneous(v, params, celsius) | new
-
-    def _instantaneous(self, v, params, celsius):
+    def instantaneous(self, v, params, celsius):
         return {
             "m_inf": _m_inf(v, params["shift"]),
             "carev": calcium_nernst(params["cai"], params["cao"], celsius),
         }
 
-    def current(self, states, v, params):
+    def current(self, states, v, params, celsius, t):
         m = states["m_inf"]
         return {"ica": params["gcabar"] * m * m * states["h"] * (v - states["carev"])}

@@ -31,6 +31,6 @@ class PospischilKd(gates.GatedChannel):
     def gate_rates(self, v, params, celsius):
         return _rates(v, params["vt"])
 
-    def current(self, states, v, params):
+    def current(self, states, v, params, celsius, t):
         n = states["n"]
         return {"ik": params["gKdbar"] * n * n * n * n * (v - params["ek"])}

@@ -31,5 +31,5 @@ class PospischilM(gates.GatedChannel):
     def gate_rates(self, v, params, celsius):
         return _rates(v, params["tau_max"])
 
-    def current(self, states, v, params):
+    def current(self, states, v, params, celsius, t):
         return {"ik": params["gMbar"] * states["p"] * (v - params["ek"])}

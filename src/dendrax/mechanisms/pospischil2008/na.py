@@ -37,6 +37,6 @@ class PospischilNa(gates.GatedChannel):
     def gate_rates(self, v, params, celsius):
         return _rates(v, params["vt"])
 
-    def current(self, states, v, params):
+    def current(self, states, v, params, celsius, t):
         m, h = states["m"], states["h"]
         return {"ina": params["gNabar"] * m * m * m * h * (v - params["ena"])}
