@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from dendrax import units
-from dendrax.diagnose import InvalidValue, first_invalid
+from dendrax.diagnose import InvalidValue, first_invalid, warn_if_blown_up
 from dendrax.model.cell import GEOMETRY_UNITS
 from dendrax.native import simulate
 from dendrax.solve.stepping import node_geometry
@@ -91,6 +91,9 @@ class Simulation:
     def run(self, params=None, t_max: float | None = None, stimuli=None, clamps=None):
         """Simulate and return the recordings, shape (n_recordings, n_steps + 1).
 
+        Called outside `jit`, `grad` and `vmap`, it warns (`dendrax.diagnose.BlowUpWarning`)
+        where a recorded voltage is NaN, infinite or beyond ±1000 mV.
+
         Args:
             params: a pytree like `sim.params` (default: `sim.params`).
             t_max: duration (ms); n_steps = round(t_max / dt). Defaults to the stimuli's length.
@@ -98,16 +101,22 @@ class Simulation:
             clamps: (n_clamps, n_steps) clamp voltages (mV), replacing the cell's clamps.
         """
         params, stimuli, clamps, n_steps = self._inputs(params, t_max, stimuli, clamps)
-        return _recordings(self.spec, self.arrays, params, stimuli, clamps, n_steps)
+        traces = _recordings(self.spec, self.arrays, params, stimuli, clamps, n_steps)
+        if not isinstance(traces, jax.core.Tracer):
+            warn_if_blown_up(traces, self.recording_names, self.recording_units, self.dt)
+        return traces
 
     def first_invalid(
         self, params=None, t_max: float | None = None, stimuli=None, clamps=None
     ) -> InvalidValue | None:
         """Where the run with these arguments (as `run`'s) first produces a NaN or infinite
-        voltage or state, or a concentration <= 0: the step, time, quantity, compartment,
-        value and the parameters there (`dendrax.diagnose.InvalidValue`); None if nowhere.
+        voltage or state, a voltage beyond ±1000 mV (blown up), or a concentration <= 0:
+        the step, time, quantity, compartment, value and the parameters there
+        (`dendrax.diagnose.InvalidValue`); None if nowhere.
 
-        Replays the run on the host with the pure-JAX path (not under jit or vmap).
+        Replays the run on the host with the pure-JAX path (not under jit or vmap), which
+        agrees with the native kernel up to the step where the model blows up (the two may
+        overflow to inf differently after it).
         """
         return first_invalid(self.spec, self.arrays, *self._inputs(params, t_max, stimuli, clamps))
 
