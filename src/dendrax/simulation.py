@@ -124,6 +124,7 @@ class Simulation:
         """`run`'s arguments checked, with defaults filled in, and the number of steps."""
         params = self.params if params is None else params
         _check_structure(self.params, params)
+        _check_precision(self.spec)
         n_steps = self.n_steps(t_max)
         # The model's own stimuli and clamps run for the first t_max when they last longer,
         # as NEURON's do.
@@ -234,3 +235,15 @@ def _check_mechanism_values(spec: StaticSpec, params: dict) -> None:
 
 def _is_list(leaf) -> bool:
     return isinstance(leaf, list | tuple)
+
+
+def _check_precision(spec: StaticSpec) -> None:
+    """Raise where JAX's present precision is not the one the model was built in (a
+    float64 model unpickled without `jax_enable_x64` would run in float32, or fail)."""
+    now = jnp.zeros(0).dtype.name
+    if now != spec.precision:
+        raise ValueError(
+            f"the simulation was built in {spec.precision} but JAX now computes in {now}; "
+            f"run it with jax.config.update('jax_enable_x64', {spec.precision == 'float64'})"
+            f", or build it again"
+        )
