@@ -234,3 +234,10 @@ def test_run_shorter_than_the_stimuli_runs_their_beginning():
     np.testing.assert_allclose(sim.run(t_max=2.0), sim.run()[:, :81], rtol=0, atol=1e-12)
     with pytest.raises(ValueError, match=r"the model's stimuli last 8 ms \(320 steps\)"):
         sim.run(t_max=20.0)
+
+
+def test_running_in_another_precision_than_built_is_refused():
+    sim = dx.build(_cell(), dt=DT)
+    assert sim.spec.precision == "float64"
+    with jax.enable_x64(False), pytest.raises(ValueError, match="built in float64 but JAX now"):
+        sim.run()
