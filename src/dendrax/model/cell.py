@@ -278,8 +278,8 @@ class Cell(Selection):
         return selection
 
     def compartment_table(self) -> dict[str, np.ndarray]:
-        """Per-compartment properties: branch, type, distance, order, radius, length, area
-        and x, y, z of the centre (µm; NaN without a morphology)."""
+        """Per-compartment properties: branch, index_in_branch, type, distance, order,
+        radius, length, area and x, y, z of the centre (µm; NaN without a morphology)."""
         return morph.compartment_table(self)
 
     def compartment_types(self) -> np.ndarray | None:
