@@ -16,9 +16,14 @@ import numpy as np
 
 import dendrax as dx
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "morphologies"
-TESTS = Path(__file__).resolve().parents[1] / "tests" / "data"
-FILES = ["ca1_n120.swc", "allen_485574832.swc", "l5pc_with_axon.swc"]
+ROOT = Path(__file__).resolve().parents[1]
+FILES = [
+    ROOT / "tests" / "data" / "ca1_n120.swc",
+    ROOT / "tests" / "data" / "allen_485574832.swc",
+    ROOT / "benchmarks" / "data" / "l5pc_with_axon.swc",
+]
+"""The reconstructions copied (origins and licences: tests/data/README.md and
+benchmarks/data/README.md)."""
 
 
 def _samples(path: Path) -> np.ndarray:
@@ -28,8 +33,7 @@ def _samples(path: Path) -> np.ndarray:
 
 def write_joined(path: Path, copies: int) -> None:
     """Graft the non-soma samples of `copies` reconstructions onto the first one's soma."""
-    sources = [SHARED / f if (SHARED / f).exists() else TESTS / f for f in FILES]
-    sources = [s for s in sources if s.exists()]
+    sources = FILES
     base = _samples(sources[0])
     rows = [base]
     next_id = base[:, 0].max() + 1

@@ -1,4 +1,4 @@
-"""The benchmark models of issue 9, built alike in dendrax, NEURON and Arbor.
+"""The benchmark models, built alike in dendrax, NEURON and Arbor.
 
 Every model is a set of sections (dendrax's branches) of `ncomp` compartments, HH everywhere
 (squid defaults, celsius 6.3), axial resistivity 100 Ω·cm, capacitance 1 µF/cm², a step
@@ -8,7 +8,10 @@ current at one site and two recorded sites, 20 ms at dt 0.025 ms:
 - "ca1": the CA1 n120 reconstruction read by each simulator's own SWC reader, 4 compartments
   per section, 2 nA from 10 ms into the soma at 0.5, recorded there and at the middle of the
   section farthest from the soma;
-- "tree": the random 200-branch tree of ../shared/DESIGN.md, 4 compartments per branch.
+- "tree": a random tree of 200 branches, 4 compartments per branch: each branch's parent
+  drawn uniformly among the earlier ones, radius uniform in [0.3, 2] µm, whole length in
+  [40, 200] µm (`numpy.random.default_rng(1)`, in that order; branch 0, the soma, 8 µm radius,
+  20 µm long), 2 nA from 10 ms into branch 0 at 0.5, recorded there and at branch 199.
 
 Arbor gets NEURON's node layout: CV boundaries at the ends of NEURON's segments (Arbor then
 puts a CV of zero length at every fork, as NEURON's zero-area section-end nodes), and the
@@ -23,11 +26,8 @@ import numpy as np
 DT, T_MAX = 0.025, 20.0  # ms
 AXIAL_RESISTIVITY, CAPACITANCE, CELSIUS, V_INIT = 100.0, 1.0, 6.3, -65.0
 GNA = 0.12  # S/cm², HH's default sodium conductance, scaled in batches
-_SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "morphologies"
-_TESTS = Path(__file__).resolve().parents[1] / "tests" / "data"  # the same file, in the repo
-CA1_SWC = (
-    _SHARED / "ca1_n120.swc" if (_SHARED / "ca1_n120.swc").exists() else _TESTS / "ca1_n120.swc"
-)
+CA1_SWC = Path(__file__).resolve().parents[1] / "tests" / "data" / "ca1_n120.swc"
+"""NeuroMorpho.org's n120 (origin and licence: tests/data/README.md)."""
 MODEL_NAMES = ("single", "ca1", "tree")
 
 

@@ -1,10 +1,14 @@
-"""dendrax against NEURON on the shared benchmark tree (../shared/DESIGN.md).
+"""dendrax against NEURON on the benchmark tree.
 
-Random tree of 200 branches x 4 compartments (800), HH everywhere, a 2 nA step into
-branch 0 at 0.5, 20 ms at dt 0.025, float64. Prints NEURON's time per simulation, dendrax's
-time for one simulation and per simulation in a vmapped batch of 64 parameter sets (gNa x
-linspace(0.9, 1.1, 64)), jit compile times, value_and_grad time over forward time, the
-gradient's memory and the largest voltage difference to NEURON. Writes a JSON file.
+The tree: 200 branches x 4 compartments (800); each branch's parent drawn uniformly among
+the earlier branches, its radius uniform in [0.3, 2] µm and its whole length in [40, 200]
+µm (`numpy.random.default_rng(1)`, in that order; branch 0, the soma, 8 µm radius and 20 µm
+long); axial resistivity 100 Ω·cm, 1 µF/cm²; HH everywhere (squid defaults, 6.3 °C), a 2 nA
+step from 10 ms for 80 ms into branch 0 at 0.5, 20 ms at dt 0.025, float64. Prints
+NEURON's time per simulation, dendrax's time for one simulation and per simulation in a
+vmapped batch of 64 parameter sets (gNa x linspace(0.9, 1.1, 64)), jit compile times,
+value_and_grad time over forward time, the gradient's memory and the largest voltage
+difference to NEURON. Writes a JSON file.
 
     python benchmarks/vs_neuron.py [--threads 1] [--batch 64] [--repeats 5] [--backend auto]
 
@@ -33,7 +37,7 @@ DT, T_MAX, N_BRANCHES, NCOMP = 0.025, 20.0, 200, 4
 
 
 def tree():
-    """The benchmark tree of ../shared/DESIGN.md: parents, whole-branch lengths, radii."""
+    """The benchmark tree (module docstring): parents, whole-branch lengths, radii (µm)."""
     rng = np.random.default_rng(1)
     parents = [-1] + [int(rng.integers(0, i)) for i in range(1, N_BRANCHES)]
     radius = rng.uniform(0.3, 2.0, N_BRANCHES)

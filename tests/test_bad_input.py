@@ -225,6 +225,22 @@ def test_step_current_arguments():
         dx.step_current(1.0, 2.0, 0.1, dt=DT, t_max=0.01)
 
 
+def test_step_current_that_is_zero_everywhere_warns():
+    from dendrax.stimuli import StimulusWarning
+
+    with pytest.warns(
+        StimulusWarning, match=r"is 0 at every step: it starts at 50 ms, at or af"
+    ) as w:
+        current = dx.step_current(start=50.0, duration=10.0, amplitude=1.0, dt=DT, t_max=30.0)
+    assert not current.any()
+    assert w[0].filename == __file__  # attributed to the caller
+    with pytest.warns(StimulusWarning, match=r"from 1 to 1.01 ms it contains no step's middle"):
+        dx.step_current(start=1.0, duration=0.01, amplitude=1.0, dt=DT, t_max=30.0)
+    # Deliberate zeros (amplitude 0) and a step that is on somewhere do not warn.
+    assert not dx.step_current(start=1.0, duration=5.0, amplitude=0.0, dt=DT, t_max=30.0).any()
+    assert dx.step_current(start=29.9, duration=5.0, amplitude=1.0, dt=DT, t_max=30.0)[-1] == 1
+
+
 @pytest.mark.parametrize("dt", [0.0, -0.025, np.nan])
 def test_bad_dt(dt):
     with pytest.raises(ValueError, match=r"dt must be > 0 ms"):

@@ -7,6 +7,11 @@ the same arithmetic as NEURON keeps the traces far closer.
 
 import numpy as np
 import pytest
+
+pytest.importorskip(
+    "neuron", reason="NEURON (pip install neuron) is the reference these tests compare against"
+)
+
 from hay_style_cell import CELSIUS, V_INIT, dendrax_cell, neuron_cell
 from neuron import h
 from neuron_mechanisms import load_test_mechanisms

@@ -11,6 +11,11 @@ tests hold it to 1e-6 mV and 1e-6.
 
 import numpy as np
 import pytest
+
+pytest.importorskip(
+    "neuron", reason="NEURON (pip install neuron) is the reference these tests compare against"
+)
+
 from neuron_mechanisms import (
     CURRENT_TOLERANCE,
     VOLTAGE_TOLERANCE,

@@ -9,6 +9,11 @@ amplitudes, at 36 °C; the mechanisms in NEURON are our transcriptions in tests/
 
 import numpy as np
 import pytest
+
+pytest.importorskip(
+    "neuron", reason="NEURON (pip install neuron) is the reference these tests compare against"
+)
+
 from neuron_mechanisms import VOLTAGE_TOLERANCE, load_test_mechanisms
 from neuron_reference import NeuronModel, spike_times
 

@@ -8,6 +8,11 @@ transcriptions in tests/mod/pospischil_*.mod) at 33 °C.
 
 import numpy as np
 import pytest
+
+pytest.importorskip(
+    "neuron", reason="NEURON (pip install neuron) is the reference these tests compare against"
+)
+
 from neuron_mechanisms import (
     CURRENT_TOLERANCE,
     VOLTAGE_TOLERANCE,

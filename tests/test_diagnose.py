@@ -62,3 +62,38 @@ def test_settle_steps_count_before_zero():
     assert found.quantity == "CaDynamics_E2.cai"
     assert found.time < 0.0  # in the settling steps before t = 0
     assert found.time == pytest.approx((found.step - round(50.0 / DT)) * DT)
+
+
+def _blowing_up_tree():
+    """Three branches: a huge stimulus from 1 ms blows the model up (to inf on one backend
+    and to huge finite values on the other, depending on the order of the tree solve)."""
+    cell = dx.Cell.from_parents([-1, 0, 0], ncomp=[1, 2, 2], length=30.0, radius=[8.0, 1.0, 1.0])
+    cell.insert(dx.channels.HH())
+    cell.branch(0).comp(0).stimulate(dx.step_current(1.0, 1.0, 1e308, DT, 2.0))
+    cell.branch(1).loc(0.5).record("v")
+    return cell
+
+
+@pytest.mark.parametrize("backend", ["jax", "native"])
+def test_a_blown_up_run_warns_and_first_invalid_names_its_step(backend):
+    sim = dx.build(_blowing_up_tree(), dt=DT, backend=backend)
+    with pytest.warns(dx.diagnose.BlowUpWarning, match=r"v at branch 1, compartment 1 is"):
+        trace = np.asarray(sim.run())
+    found = sim.first_invalid()
+    blown = int(np.argmax(~(np.abs(trace[0]) <= 1000.0)))
+    assert found.quantity == "v" and found.step == round(1.0 / DT) + 1
+    assert blown >= found.step  # the recorded compartment blows up at or after the first
+
+
+def test_a_voltage_beyond_any_membrane_range_is_invalid():
+    cell = dx.Cell.from_parents([-1], ncomp=1, length=20.0, radius=10.0)
+    cell.insert(dx.channels.Leak())
+    cell.stimulate(dx.step_current(1.0, 1.0, 2e3, DT, 4.0))  # finite, but thousands of mV
+    cell.record("v")
+    sim = dx.build(cell, dt=DT)
+    with pytest.warns(dx.diagnose.BlowUpWarning, match="the model has blown up"):
+        trace = np.asarray(sim.run())
+    assert np.all(np.isfinite(trace)) and np.max(trace) > 1000.0
+    found = sim.first_invalid()
+    assert found.quantity == "v" and abs(found.value) > 1000.0
+    assert found.step == int(np.argmax(np.abs(trace[0]) > 1000.0))

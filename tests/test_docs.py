@@ -1,4 +1,4 @@
-"""The examples in README.md and docs/simulation.md run as written."""
+"""The examples in README.md and the docs pages run as written."""
 
 import pathlib
 import re
@@ -20,3 +20,16 @@ def test_examples_run(page, tmp_path, monkeypatch):
     code = _python_blocks(page)
     assert code, f"{page} has no python example"
     exec(compile(code, page, "exec"), {"__name__": "__docs__"})
+
+
+def test_errors_page_shows_every_message_as_written(tmp_path, monkeypatch):
+    """docs/errors.md runs its examples; each message they give is on the page verbatim."""
+    monkeypatch.chdir(tmp_path)
+    page = "docs/errors.md"
+    namespace = {"__name__": "__docs__"}
+    exec(compile(_python_blocks(page), page, "exec"), namespace)
+    text = (ROOT / page).read_text()
+    messages = namespace["messages"]
+    assert len(messages) >= 30
+    missing = [message for message in messages.values() if f"| `{message}` |" not in text]
+    assert not missing, "\n".join(missing)

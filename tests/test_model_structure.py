@@ -234,3 +234,20 @@ def test_run_shorter_than_the_stimuli_runs_their_beginning():
     np.testing.assert_allclose(sim.run(t_max=2.0), sim.run()[:, :81], rtol=0, atol=1e-12)
     with pytest.raises(ValueError, match=r"the model's stimuli last 8 ms \(320 steps\)"):
         sim.run(t_max=20.0)
+
+
+def test_running_in_another_precision_than_built_is_refused():
+    sim = dx.build(_cell(), dt=DT)
+    assert sim.spec.precision == "float64"
+    with jax.enable_x64(False), pytest.raises(ValueError, match="built in float64 but JAX now"):
+        sim.run()
+
+
+def test_a_region_of_one_whole_branch_takes_loc_and_comp(tmp_path):
+    path = tmp_path / "cell.swc"
+    path.write_text("1 1 0 0 0 5 -1\n2 1 10 0 0 5 1\n3 3 10 0 0 1 2\n4 3 110 0 0 1 3\n")
+    cell = dx.Cell.from_swc(path, ncomp=[1, 3])
+    assert cell.soma.loc(0.5).compartments.tolist() == [0]
+    assert cell.basal.comp(2).compartments.tolist() == [3]
+    with pytest.raises(TypeError, match=r"loc needs a branch.*1 branches \(1\), or part of one"):
+        dx.Selection(cell, np.array([1, 2]), "selection").loc(0.5)

@@ -2,6 +2,11 @@
 
 import numpy as np
 import pytest
+
+pytest.importorskip(
+    "neuron", reason="NEURON (pip install neuron) is the reference these tests compare against"
+)
+
 from neuron_reference import NeuronModel, spike_times
 
 import dendrax as dx

@@ -4,6 +4,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+pytest.importorskip(
+    "neuron", reason="NEURON (pip install neuron) is the reference these tests compare against"
+)
+
 from neuron import h
 from neuron_import3d import NeuronMorphology
 

@@ -1,6 +1,6 @@
 """dendrax: differentiable simulation of biophysically detailed neurons in JAX."""
 
-from dendrax import channels, plot
+from dendrax import channels, diagnose, plot
 from dendrax.build import build
 from dendrax.checkpointing import Checkpointing
 from dendrax.mechanisms import Ion, Mechanism, Parameter, State
@@ -26,6 +26,7 @@ __all__ = [
     "Waveform",
     "build",
     "channels",
+    "diagnose",
     "plot",
     "read_asc",
     "read_swc",

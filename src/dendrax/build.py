@@ -141,6 +141,7 @@ def build(
         has_clamps=bool(model.clamps),
         settle_steps=_settle_steps(settle, dt),
         checkpointing=checkpointing,
+        precision=np.dtype(dtype).name,
     )
     spec = dataclasses.replace(spec, backend=native.choose(backend, spec, dtype))
     return Simulation(

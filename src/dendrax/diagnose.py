@@ -1,5 +1,6 @@
-"""Where a simulation first goes wrong: a value that is NaN or infinite, or a concentration
-that is no longer positive (its Nernst potential would be NaN from the next step on).
+"""Where a simulation first goes wrong: a value that is NaN or infinite, a voltage beyond
+any membrane's range (the model has blown up), or a concentration that is no longer
+positive (its Nernst potential would be NaN from the next step on).
 
 A NaN inside a run spreads through the tree solve to every voltage within a step, so the
 recordings only say that something failed. `first_invalid` replays the run with the
@@ -7,6 +8,7 @@ pure-JAX path, finds the first step after which a voltage or a mechanism state i
 and names the quantity, the compartment, the value and the parameters there.
 """
 
+import warnings
 from dataclasses import dataclass, replace
 
 import jax
@@ -19,6 +21,34 @@ from dendrax.mechanisms.ions import ion_of
 from dendrax.solve.stepping import initial_state, step_function, step_times, with_settle_steps
 from dendrax.static_spec import StaticSpec
 
+VOLTAGE_LIMIT = 1000.0
+"""mV: a membrane voltage beyond ±this has blown up (no membrane survives a tenth of it);
+both backends reach it at the same step even where their overflow to inf differs."""
+
+
+class BlowUpWarning(UserWarning):
+    """A run's recorded voltage is NaN, infinite or beyond `VOLTAGE_LIMIT`."""
+
+
+def warn_if_blown_up(traces, names, units, dt: float) -> None:
+    """Warn (`BlowUpWarning`) at the first recorded voltage of concrete `traces` (rows named
+    `names`, in `units`) that is NaN, infinite or beyond ±`VOLTAGE_LIMIT`."""
+    values = np.asarray(traces)
+    voltage = np.array([name.startswith("v at") for name in names], dtype=bool)
+    bad = np.zeros(values.shape, dtype=bool)
+    bad[voltage] = ~(np.abs(values[voltage]) <= VOLTAGE_LIMIT)
+    if not bad.any():
+        return
+    sample = int(np.argmax(bad.any(axis=0)))
+    row = int(np.argmax(bad[:, sample]))
+    warnings.warn(
+        f"{names[row]} is {values[row, sample]:.6g} {units[row]} at t = {sample * dt:.6g} ms: "
+        f"the model has blown up; sim.first_invalid(...) (with run's arguments) names the "
+        f"first invalid value and the parameters there",
+        BlowUpWarning,
+        stacklevel=3,
+    )
+
 
 @dataclass(frozen=True)
 class InvalidValue:
@@ -30,7 +60,8 @@ class InvalidValue:
         quantity: "v" or "Mechanism.state".
         compartment: the compartment's index (`cell.describe(compartment)` names it); -1
             for a node between sections (a zero-area section end), which has no compartment.
-        value: the value found (NaN, ±inf, or a concentration <= 0 in mM).
+        value: the value found (NaN, ±inf, a voltage beyond ±`VOLTAGE_LIMIT` mV, or a
+            concentration <= 0 in mM).
         parameters: the parameter values there: the geometry and every parameter of the
             mechanisms inserted in that compartment, by "Mechanism.parameter" names.
     """
@@ -67,7 +98,7 @@ def _concentration_states(mechanism) -> tuple[str, ...]:
 
 def _invalid_masks(spec: StaticSpec, v, states) -> dict:
     """Per quantity ("v", "Mechanism.state"), where its values are invalid."""
-    masks = {"v": ~jnp.isfinite(v)}
+    masks = {"v": ~(jnp.abs(v) <= VOLTAGE_LIMIT)}
     for mechanism in spec.mechanisms:
         concentrations = _concentration_states(mechanism)
         for name, values in states[mechanism.name].items():

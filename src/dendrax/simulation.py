@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from dendrax import units
-from dendrax.diagnose import InvalidValue, first_invalid
+from dendrax.diagnose import InvalidValue, first_invalid, warn_if_blown_up
 from dendrax.model.cell import GEOMETRY_UNITS
 from dendrax.native import simulate
 from dendrax.solve.stepping import node_geometry
@@ -91,6 +91,9 @@ class Simulation:
     def run(self, params=None, t_max: float | None = None, stimuli=None, clamps=None):
         """Simulate and return the recordings, shape (n_recordings, n_steps + 1).
 
+        Called outside `jit`, `grad` and `vmap`, it warns (`dendrax.diagnose.BlowUpWarning`)
+        where a recorded voltage is NaN, infinite or beyond ±1000 mV.
+
         Args:
             params: a pytree like `sim.params` (default: `sim.params`).
             t_max: duration (ms); n_steps = round(t_max / dt). Defaults to the stimuli's length.
@@ -98,16 +101,22 @@ class Simulation:
             clamps: (n_clamps, n_steps) clamp voltages (mV), replacing the cell's clamps.
         """
         params, stimuli, clamps, n_steps = self._inputs(params, t_max, stimuli, clamps)
-        return _recordings(self.spec, self.arrays, params, stimuli, clamps, n_steps)
+        traces = _recordings(self.spec, self.arrays, params, stimuli, clamps, n_steps)
+        if not isinstance(traces, jax.core.Tracer):
+            warn_if_blown_up(traces, self.recording_names, self.recording_units, self.dt)
+        return traces
 
     def first_invalid(
         self, params=None, t_max: float | None = None, stimuli=None, clamps=None
     ) -> InvalidValue | None:
         """Where the run with these arguments (as `run`'s) first produces a NaN or infinite
-        voltage or state, or a concentration <= 0: the step, time, quantity, compartment,
-        value and the parameters there (`dendrax.diagnose.InvalidValue`); None if nowhere.
+        voltage or state, a voltage beyond ±1000 mV (blown up), or a concentration <= 0:
+        the step, time, quantity, compartment, value and the parameters there
+        (`dendrax.diagnose.InvalidValue`); None if nowhere.
 
-        Replays the run on the host with the pure-JAX path (not under jit or vmap).
+        Replays the run on the host with the pure-JAX path (not under jit or vmap), which
+        agrees with the native kernel up to the step where the model blows up (the two may
+        overflow to inf differently after it).
         """
         return first_invalid(self.spec, self.arrays, *self._inputs(params, t_max, stimuli, clamps))
 
@@ -115,6 +124,7 @@ class Simulation:
         """`run`'s arguments checked, with defaults filled in, and the number of steps."""
         params = self.params if params is None else params
         _check_structure(self.params, params)
+        _check_precision(self.spec)
         n_steps = self.n_steps(t_max)
         # The model's own stimuli and clamps run for the first t_max when they last longer,
         # as NEURON's do.
@@ -225,3 +235,15 @@ def _check_mechanism_values(spec: StaticSpec, params: dict) -> None:
 
 def _is_list(leaf) -> bool:
     return isinstance(leaf, list | tuple)
+
+
+def _check_precision(spec: StaticSpec) -> None:
+    """Raise where JAX's present precision is not the one the model was built in (a
+    float64 model unpickled without `jax_enable_x64` would run in float32, or fail)."""
+    now = jnp.zeros(0).dtype.name
+    if now != spec.precision:
+        raise ValueError(
+            f"the simulation was built in {spec.precision} but JAX now computes in {now}; "
+            f"run it with jax.config.update('jax_enable_x64', {spec.precision == 'float64'})"
+            f", or build it again"
+        )

@@ -24,3 +24,5 @@ class StaticSpec:
     """"jax" or "native" (the C++ kernel of `dendrax.native`), chosen by `build`."""
     checkpointing: Checkpointing = field(default_factory=Checkpointing)
     """How gradients bound their memory (`build`'s `checkpointing`)."""
+    precision: str = "float64"
+    """The floating-point type the model was built in (JAX's `jax_enable_x64` then)."""

@@ -1,6 +1,12 @@
 """Stimulus waveforms, one value per time step."""
 
+import warnings
+
 import numpy as np
+
+
+class StimulusWarning(UserWarning):
+    """A stimulus that is probably not what was meant (e.g. zero at every step)."""
 
 
 class Waveform(np.ndarray):
@@ -28,7 +34,9 @@ def step_current(start: float, duration: float, amplitude: float, dt: float, t_m
     """A current step (nA): `amplitude` from `start` for `duration` (ms), 0 elsewhere.
 
     Returns round(t_max / dt) values (a `Waveform` for this dt); value k is the current
-    during [k dt, (k + 1) dt], evaluated at the step's middle as NEURON's IClamp is.
+    during [k dt, (k + 1) dt], evaluated at the step's middle as NEURON's IClamp is. A
+    non-zero `amplitude` whose step misses every step's middle (it starts after `t_max`, or
+    is shorter than `dt`) gives a `StimulusWarning`: the current would be 0 everywhere.
     """
     for name, value in (("start", start), ("duration", duration), ("amplitude", amplitude)):
         if not np.isfinite(value):
@@ -44,4 +52,18 @@ def step_current(start: float, duration: float, amplitude: float, dt: float, t_m
         raise ValueError(f"step_current: t_max = {t_max} ms is less than one step of dt = {dt} ms")
     middle = (np.arange(n_steps) + 0.5) * dt
     on = (middle >= start) & (middle < start + duration)
+    if amplitude != 0 and not on.any():
+        if start >= t_max:
+            why = f"it starts at {start:g} ms, at or after t_max = {t_max:g} ms"
+        else:
+            why = (
+                f"from {start:g} to {start + duration:g} ms it contains no step's middle "
+                f"(steps of dt = {dt:g} ms, until t_max = {t_max:g} ms)"
+            )
+        warnings.warn(
+            f"step_current(start={start:g}, duration={duration:g}, amplitude={amplitude:g}) "
+            f"is 0 at every step: {why}",
+            StimulusWarning,
+            stacklevel=2,
+        )
     return Waveform(np.where(on, float(amplitude), 0.0), dt)

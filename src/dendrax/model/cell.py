@@ -145,6 +145,7 @@ class Cell(Selection):
         axial_resistivity=DEFAULT_AXIAL_RESISTIVITY,
         capacitance=DEFAULT_CAPACITANCE,
         frequency=100.0,
+        max_compartments=morph.MAX_COMPARTMENTS,
     ) -> Cell:
         """A cell with one branch per section of `morphology` (branch 0: the root/soma),
         NEURON's areas and axial resistances from the 3D points.
@@ -154,10 +155,13 @@ class Cell(Selection):
             d_lambda: NEURON's rule (odd counts, lambda_f at `frequency` Hz); default when
                 neither is given: d_lambda = 0.1.
             axial_resistivity: Ω·cm. capacitance: µF/cm² (both also used by d_lambda).
+            max_compartments: more compartments than this give a `MorphologyWarning`
+                (100,000 by default; None for no limit).
         """
         counts = morph.choose_ncomp(
             morphology, ncomp, d_lambda, frequency, axial_resistivity, capacitance
         )
+        morph.check_compartments(morphology, counts, max_compartments)
         pieces = morph.discretize(morphology, counts)
         cell = cls(pieces.tree, 1.0, 1.0, axial_resistivity, capacitance)
         cell.morphology = morphology
@@ -176,10 +180,12 @@ class Cell(Selection):
         }
 
     @classmethod
-    def from_swc(cls, path, ncomp=None, d_lambda=None, scale=1.0, **kwargs) -> Cell:
+    def from_swc(cls, path, ncomp=None, d_lambda=None, scale=1.0, radius=None, **kwargs) -> Cell:
         """Read an SWC file as NEURON's Import3d does (see `dendrax.read_swc`); `scale`
-        multiplies coordinates and radii (1e-3 for nm). Other arguments: `from_morphology`."""
-        return cls.from_morphology(morph.read_swc(path, scale), ncomp, d_lambda, **kwargs)
+        multiplies coordinates and radii (1e-3 for nm); `radius` (µm) is given to samples
+        of radius 0 (files without diameters). Other arguments: `from_morphology`."""
+        morphology = morph.read_swc(path, scale, radius)
+        return cls.from_morphology(morphology, ncomp, d_lambda, **kwargs)
 
     @classmethod
     def from_asc(cls, path, ncomp=None, d_lambda=None, **kwargs) -> Cell:
@@ -272,8 +278,8 @@ class Cell(Selection):
         return selection
 
     def compartment_table(self) -> dict[str, np.ndarray]:
-        """Per-compartment properties: branch, type, distance, order, radius, length, area
-        and x, y, z of the centre (µm; NaN without a morphology)."""
+        """Per-compartment properties: branch, index_in_branch, type, distance, order,
+        radius, length, area and x, y, z of the centre (µm; NaN without a morphology)."""
         return morph.compartment_table(self)
 
     def compartment_types(self) -> np.ndarray | None:

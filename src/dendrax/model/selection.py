@@ -46,9 +46,21 @@ class Selection:
         return f"<Selection {self._label}: {len(self)} compartments>"
 
     def _require_branch(self, what: str) -> int:
-        if self._branch is None:
-            raise TypeError(f"{what} needs a branch: use cell.branch(i).{what}")
-        return self._branch
+        """The branch this selection is: a branch, or a region or selection that holds
+        exactly the compartments of one branch (a one-section soma)."""
+        if self._branch is not None:
+            return self._branch
+        tree = self._cell.tree
+        branches = np.unique(tree.comp_branch[self._comps])
+        if branches.size == 1:
+            start, stop = tree.comp_offsets[branches[0] : branches[0] + 2]
+            if np.array_equal(np.sort(self._comps), np.arange(start, stop)):
+                return int(branches[0])
+        shown = ", ".join(str(b) for b in branches[:5]) + (", ..." if branches.size > 5 else "")
+        raise TypeError(
+            f"{what} needs a branch: use cell.branch(i).{what} (the {self._label} holds "
+            f"compartments of {branches.size} branches ({shown}), or part of one)"
+        )
 
     def comp(self, index: int) -> Selection:
         """Compartment `index` of this branch (0 at the branch's 0 end)."""

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from dendrax.morphology.checks import check_size
+from dendrax.morphology.files import read_text
 from dendrax.morphology.morphology import Morphology
 from dendrax.morphology.swc import degenerate_sections, reattach, single_precision
 
@@ -36,14 +38,13 @@ def read_asc(path) -> Morphology:
     """Read the soma contour and trees of a Neurolucida ASC file into NEURON's sections.
 
     Raises:
-        FileNotFoundError: no such file.
-        ValueError: unbalanced parentheses, a malformed point, no soma contour or several;
-            the message names the file and line.
+        FileNotFoundError: no such file. IsADirectoryError: a folder.
+        ValueError: a binary file, unbalanced parentheses, a malformed point, a negative
+            diameter, no soma contour or several (SWC text is named as such); the message
+            names the file and line.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"ASC file not found: {path}")
-    items = _parse(path, path.read_text())
+    path, text = read_text(path, "ASC", ".asc")
+    items = _parse(path, text)
     notes: list[str] = []
     somas, trees = [], []
     for item, line in items:
@@ -54,18 +55,45 @@ def read_asc(path) -> Morphology:
             trees.append((item, line, TREE_TYPES[kind]))
         else:
             notes.append(f"line {line}: skipped {kind}")
+    if not somas and _looks_like_swc(text):
+        raise ValueError(
+            f"{path}: expected one soma contour (CellBody), found none; the file looks like "
+            "SWC (lines of 7 numbers, no parentheses): read it with dx.read_swc or "
+            "dx.Cell.from_swc"
+        )
     if len(somas) != 1:
         lines = ", ".join(str(line) for _, line in somas) or "none"
         raise ValueError(
             f"{path}: expected one soma contour (CellBody), found {len(somas)} (lines {lines})"
         )
-    soma_points = np.array(_points(path, somas[0][0], somas[0][1]))
+    soma_points, _ = _points(path, somas[0][0], somas[0][1])
     if soma_points.shape[0] < 3:
         raise ValueError(f"{path}, line {somas[0][1]}: a soma contour needs 3 points or more")
-    sections = [(_contour_centroid(single_precision(soma_points)), 1, -1, 1.0)]
+    try:
+        centroid = _contour_centroid(single_precision(soma_points))
+    except ValueError as error:
+        raise ValueError(f"{path}, line {somas[0][1]}: {error}") from None
+    sections = [(centroid, 1, -1, 1.0, np.full(centroid.shape[0], somas[0][1]))]
     for item, line, swc_type in trees:
         _tree_sections(path, item, line, swc_type, sections)
-    return _assemble(path, sections, notes)
+    morphology = _assemble(path, sections, notes)
+    check_size(morphology)
+    return morphology
+
+
+def _looks_like_swc(text: str) -> bool:
+    """Whether the first line that is not blank or a comment is 7 or more numbers."""
+    for line in text.splitlines():
+        fields = line.split("#")[0].split()
+        if fields:
+            return len(fields) >= 7 and all(_is_number(f) for f in fields[:7])
+    return False
+
+
+class _Item(list):
+    """A parenthesised list of elements, with the line it starts on."""
+
+    line = 0
 
 
 def _parse(path: Path, text: str) -> list[tuple[list, int]]:
@@ -85,7 +113,9 @@ def _parse(path: Path, text: str) -> list[tuple[list, int]]:
         if token.startswith(";") or in_spine:
             continue
         if token == "(":
-            stack.append([])
+            item = _Item()
+            item.line = line
+            stack.append(item)
             starts.append(line)
         elif token == ")":
             if len(stack) == 1:
@@ -116,33 +146,36 @@ def _classify(item: list) -> str:
     return f"{head.strip(chr(34))} (not a soma contour or a tree)"
 
 
-def _points(path: Path, elements: list, line: int) -> list[list[float]]:
-    """The (x, y, z, d) points among `elements` (lists starting with a number)."""
-    points = []
+def _points(path: Path, elements: list, line: int) -> tuple[np.ndarray, np.ndarray]:
+    """The (x, y, z, d) points among `elements` (lists starting with a number), (n, 4),
+    and the line of each."""
+    points, lines = [], []
     for element in elements:
         if isinstance(element, list) and element and _is_number(element[0]):
+            where = getattr(element, "line", line)
             numbers = [float(e) for e in element if _is_number(e)]
             if len(numbers) < 4:
-                raise ValueError(
-                    f"{path}, item at line {line}: a point needs x y z d, got {element!r}"
-                )
+                raise ValueError(f"{path}, line {where}: a point needs x y z d, got {element!r}")
+            if numbers[3] < 0:
+                raise ValueError(f"{path}, line {where}: negative diameter {numbers[3]:g}")
             points.append(numbers[:4])
-    return points
+            lines.append(where)
+    return np.array(points).reshape(-1, 4), np.array(lines, dtype=np.int64)
 
 
 def _tree_sections(path, elements, line, swc_type, sections, parent=0, parent_point=None):
     """Append the sections of one tree (or branch of a split) in file order."""
-    own = _points(path, elements, line)
+    points, lines = _points(path, elements, line)
     splits = [e for e in elements if isinstance(e, list) and e and isinstance(e[0], list)]
-    if not own:
+    if not points.size:
         raise ValueError(f"{path}, line {line}: a tree branch without points")
     if parent_point is not None:
         # The copy of the parent's last point takes the branch's own first diameter.
-        own = [[*parent_point[:3], own[0][3]], *own]
-    points = np.array(own)
+        points = np.vstack([[*parent_point[:3], points[0, 3]], points])
+        lines = np.concatenate([lines[:1], lines])
     parent_x = 0.5 if parent == 0 else 1.0
     index = len(sections)
-    sections.append((single_precision(points), swc_type, parent, parent_x))
+    sections.append((single_precision(points), swc_type, parent, parent_x, lines))
     for split in splits:
         for branch in _alternatives(split):
             _tree_sections(path, branch, line, swc_type, sections, index, points[-1])
@@ -234,5 +267,6 @@ def _assemble(path: Path, sections: list, notes: list[str]) -> Morphology:
         parents=parents.astype(np.int64),
         parent_x=parent_x[kept],
         source=str(path),
+        point_lines=np.concatenate([s[4] for s in sections])[keep_points],
     )
     return replace(morphology, notes=tuple(notes))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from dendrax.morphology.asc import read_asc
+from dendrax.morphology.checks import MAX_COMPARTMENTS, check_compartments
 from dendrax.morphology.compartments import (
     branch_lengths,
     branch_order,
@@ -18,12 +19,14 @@ from dendrax.morphology.compartments import (
     rotation_matrix,
 )
 from dendrax.morphology.discretize import DEFAULT_D_LAMBDA, d_lambda_ncomp, discretize
-from dendrax.morphology.morphology import REGION_TYPES, Morphology, type_name
+from dendrax.morphology.morphology import REGION_TYPES, Morphology, region_label
 from dendrax.morphology.regions import predicate_mask, range_mask, region_mask
 from dendrax.morphology.swc import read_swc
 
 __all__ = [
+    "MAX_COMPARTMENTS",
     "branch_lengths",
+    "check_compartments",
     "choose_ncomp",
     "compartment_points",
     "compartment_table",
@@ -58,7 +61,9 @@ def choose_ncomp(morphology, ncomp, d_lambda, frequency, axial_resistivity, capa
 
 
 def compartment_table(cell) -> dict[str, np.ndarray]:
-    """One array per property and compartment (see `Cell.compartment_table`)."""
+    """One array per property and compartment (see `Cell.compartment_table`): branch,
+    index_in_branch (`cell.branch(b).comp(index_in_branch)`), type, distance, order, radius,
+    length (µm), area (µm²) and x, y, z of the centre (µm)."""
     tree = cell.tree
     types = cell.compartment_types()
     n = tree.n_compartments
@@ -68,6 +73,7 @@ def compartment_table(cell) -> dict[str, np.ndarray]:
         centre = compartment_points(cell.morphology, tree)["centre"]
     return {
         "branch": tree.comp_branch.copy(),
+        "index_in_branch": tree.comp_index_in_branch.copy(),
         "type": np.zeros(n, dtype=np.int64) if types is None else types,
         "distance": path_distance(tree, cell.geometry["length"]),
         "order": branch_order(tree)[tree.comp_branch],
@@ -121,7 +127,7 @@ def summary(cell) -> str:
         comp_types = types[cell.tree.comp_branch]
         for swc_type in np.unique(types):
             lines.append(
-                f"  {type_name(int(swc_type))}: {np.count_nonzero(types == swc_type)} branches, "
+                f"  {region_label(int(swc_type))}: {np.count_nonzero(types == swc_type)} branches, "
                 f"{np.count_nonzero(comp_types == swc_type)} compartments, "
                 f"area {area[comp_types == swc_type].sum():.1f} um2"
             )

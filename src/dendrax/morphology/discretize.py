@@ -9,6 +9,7 @@ import numpy as np
 
 from dendrax import units
 from dendrax.morphology.branch_tree import BranchTree, per_branch
+from dendrax.morphology.checks import check_diameters
 from dendrax.morphology.frustum import compartment_geometry
 from dendrax.morphology.morphology import Morphology
 
@@ -64,10 +65,7 @@ def d_lambda_ncomp(
     pair_sum = diam[:-1] + diam[1:]
     same_section = np.ones(arc.size - 1, dtype=bool)
     same_section[offsets[1:-1] - 1] = False
-    zero = same_section & (diam[:-1] == 0)
-    if np.any(zero):
-        section = int(morphology.point_section[np.flatnonzero(zero)[0]])
-        raise ValueError(f"section {section} has a 3D point of zero diameter: no length constant")
+    check_diameters(morphology)
     term = np.where(same_section, step / np.sqrt(np.where(same_section, pair_sum, 1.0)), 0.0)
     per_section = np.bincount(morphology.point_section[:-1], weights=term, minlength=n)
     electrotonic = per_section * math.sqrt(2) * 1e-5 * np.sqrt(4 * math.pi * frequency * ra * cm)
@@ -81,6 +79,7 @@ def d_lambda_ncomp(
 
 def discretize(morphology: Morphology, ncomp) -> Discretization:
     """Cut every section into `ncomp` (scalar or one per section) equal compartments."""
+    check_diameters(morphology)
     tree = BranchTree.from_parents(morphology.parents, ncomp, morphology.parent_x)
     geometry = compartment_geometry(
         morphology.arc, morphology.diameters, morphology.offsets, tree.ncomp
@@ -88,10 +87,9 @@ def discretize(morphology: Morphology, ncomp) -> Discretization:
     flat = np.flatnonzero((geometry.length <= 0) | (geometry.area <= 0))
     if flat.size:
         section = int(tree.comp_branch[flat[0]])
-        name = morphology.neuron_names()[section]
         raise ValueError(
-            f"section {section} ({name}) of {morphology.source or 'the morphology'} has zero "
-            "length or area: it cannot carry a compartment"
+            f"{morphology.where(int(morphology.offsets[section]), section)}: the section has "
+            "zero length or area (its 3D points are at one place): it cannot carry a compartment"
         )
     radius = geometry.area / (2 * math.pi * geometry.length)
     cylinder_half = units.RESISTIVITY_TO_RESISTANCE * 0.5 * geometry.length / (math.pi * radius**2)

@@ -23,6 +23,22 @@ REGION_TYPES = {
 and section array names ("dend", "apic") as aliases."""
 
 
+REGION_NAMES = {1: "soma", 2: "axon", 3: "basal", 4: "apical"}
+"""The region (and `Cell` attribute) name of each standard SWC type; others are "type:<n>"."""
+
+
+def region_name(swc_type: int) -> str:
+    """The region name of an SWC type: "soma", "axon", "basal", "apical" or "type:<n>"."""
+    return REGION_NAMES.get(swc_type, f"type:{swc_type}")
+
+
+def region_label(swc_type: int) -> str:
+    """The region name with NEURON's section name where that differs, as summaries and
+    legends show it: "soma", "basal (dend)", "apical (apic)", "type:7 (dend_7)"."""
+    name, neuron = region_name(swc_type), type_name(swc_type)
+    return name if name == neuron else f"{name} ({neuron})"
+
+
 def type_name(swc_type: int) -> str:
     """NEURON's section array name for an SWC sample type ("soma", "dend_7", ...)."""
     if swc_type in TYPE_NAMES:
@@ -44,6 +60,8 @@ class Morphology:
         source: the file it was read from ("" if built in memory).
         notes: what the reader interpreted or skipped (soma rules, dropped sections,
             markers, spines), one line each with its line in the file.
+        point_lines: (n_points,) line of the file each 3D point comes from (None if built
+            in memory), so that messages can name it.
     """
 
     points: np.ndarray
@@ -54,6 +72,7 @@ class Morphology:
     parent_x: np.ndarray
     source: str = ""
     notes: tuple[str, ...] = ()
+    point_lines: np.ndarray | None = None
 
     @property
     def n_sections(self) -> int:
@@ -93,6 +112,17 @@ class Morphology:
     def lengths(self) -> np.ndarray:
         """Length of each section: the arc length of its last point (µm)."""
         return self.arc[self.offsets[1:] - 1]
+
+    def where(self, point: int | None = None, section: int | None = None) -> str:
+        """Where a point or section is, for messages: "file, line 12 (dend[3])"."""
+        if section is None and point is not None:
+            section = int(self.point_section[point])
+        place = self.source or "the morphology"
+        if point is not None and self.point_lines is not None:
+            place += f", line {int(self.point_lines[point])}"
+        if section is not None:
+            place += f" (section {section}, {self.neuron_names()[section]})"
+        return place
 
     def section_points(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """(points (n, 3), diameters (n,)) of section `index`."""

@@ -10,6 +10,7 @@ from dendrax.morphology.morphology import REGION_TYPES
 
 COMPARTMENT_PROPERTIES = (
     "branch",
+    "index_in_branch",
     "type",
     "distance",
     "order",

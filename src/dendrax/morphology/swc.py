@@ -24,47 +24,82 @@ docs/morphology.md lists where this differs from a plain reading of the file.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import heapq
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+from dendrax.morphology.checks import check_size, check_somata, warn
+from dendrax.morphology.files import read_text
 from dendrax.morphology.morphology import Morphology
 
 SOMA = 1
 
 
-def read_swc(path, scale: float = 1.0) -> Morphology:
+def read_swc(path, scale: float = 1.0, radius: float | None = None) -> Morphology:
     """Read an SWC file into NEURON's sections.
 
     Args:
         path: the .swc file.
         scale: factor applied to coordinates and radii (e.g. 1e-3 for a file in nm).
+        radius: radius (µm) given to samples of radius 0, for files without diameters
+            (a `MorphologyWarning` says how many); None leaves them at 0.
+
+    Parents with larger ids than their children (as in FlyWire exports) are renumbered so
+    that parents come first, with a `MorphologyWarning` (NEURON's Import3d refuses them).
+    Implausible sizes and several somata also warn (`dendrax.morphology.checks`).
 
     Raises:
-        FileNotFoundError: no such file.
-        ValueError: a malformed line, a duplicate or missing id, a cycle, a negative radius,
-            several roots; the message names the file and line.
+        FileNotFoundError: no such file. IsADirectoryError: a folder.
+        ValueError: a binary file, a malformed line, a duplicate or missing id, a cycle, a
+            negative radius, several roots, no diameters; the message names the file and line.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"SWC file not found: {path}")
     if not (np.isfinite(scale) and scale > 0):
         raise ValueError(f"scale must be a finite number > 0, got {scale}")
-    ids, types, xyz, radius, parent_ids, line_numbers = _parse(path)
+    if radius is not None and not (np.isfinite(radius) and radius > 0):
+        raise ValueError(f"radius must be a finite number > 0 (um) or None, got {radius}")
+    path, text = read_text(path, "SWC", ".swc")
+    ids, types, xyz, radii, parent_ids, line_numbers = _parse(path, text)
     order = np.argsort(ids, kind="stable")
-    ids, types, xyz, radius = ids[order], types[order], xyz[order], radius[order]
+    ids, types, xyz, radii = ids[order], types[order], xyz[order], radii[order]
     parent_ids, line_numbers = parent_ids[order], line_numbers[order]
     parent = _parent_index(path, ids, parent_ids, line_numbers)
-    bad = np.flatnonzero(radius < 0)
+    notes = []
+    if np.any(parent >= np.arange(ids.size)):
+        order, parent, note = _parents_first(path, ids, parent, line_numbers)
+        ids, types, xyz, radii = ids[order], types[order], xyz[order], radii[order]
+        line_numbers = line_numbers[order]
+        notes.append(note)
+    bad = np.flatnonzero(radii < 0)
     if bad.size:
-        raise ValueError(f"{path}, line {line_numbers[bad[0]]}: negative radius {radius[bad[0]]}")
-    return _sections(path, types, xyz * scale, 2.0 * radius * scale, parent, line_numbers)
+        raise ValueError(f"{path}, line {line_numbers[bad[0]]}: negative radius {radii[bad[0]]}")
+    diameters = 2.0 * radii * scale
+    zero = np.flatnonzero(radii == 0)
+    if zero.size == radii.size and radius is None:
+        raise ValueError(
+            f"{path}: the file has no diameters (every sample's radius is 0, lines "
+            f"{line_numbers[0]}-{line_numbers[-1]}); give one for the samples without it: "
+            "dx.Cell.from_swc(path, radius=0.5) or dx.read_swc(path, radius=0.5) (um)"
+        )
+    if zero.size and radius is not None:
+        diameters[zero] = 2.0 * radius
+        notes.append(
+            f"line {line_numbers[zero[0]]}: {zero.size} of {radii.size} samples without a "
+            f"radius (0) were given radius={radius:g} um"
+        )
+    for note in notes:
+        warn(f"{path}, {note}")
+    morphology = _sections(path, types, xyz * scale, diameters, parent, line_numbers)
+    morphology = replace(morphology, notes=(*notes, *morphology.notes))
+    check_size(morphology)
+    check_somata(morphology)
+    return morphology
 
 
-def _parse(path: Path):
+def _parse(path: Path, text: str):
     """Columns of the sample lines; comments (#) and blank lines are skipped."""
-    lines = path.read_text().splitlines()
+    lines = text.splitlines()
     numbers = np.array(
         [n for n, line in enumerate(lines, 1) if line.strip() and not line.lstrip().startswith("#")]
     )
@@ -95,6 +130,11 @@ def _raise_malformed(path: Path, lines: list[str]):
         fields = (line[: line.index("#")] if "#" in line else line).split()
         if not fields:
             continue
+        if fields[0].startswith(("(", ";")):
+            raise ValueError(
+                f"{path}, line {number}: {line.strip()!r} looks like Neurolucida ASC, not "
+                "SWC: read it with dx.read_asc or dx.Cell.from_asc"
+            )
         if len(fields) < 7:
             raise ValueError(
                 f"{path}, line {number}: expected 7 columns "
@@ -128,25 +168,43 @@ def _parent_index(path: Path, ids, parent_ids, line_numbers) -> np.ndarray:
             f"{path}, line {line_numbers[i]}: parent id {parent_ids[i]} of sample {ids[i]} "
             "does not exist"
         )
-    parent = np.where(is_root, -1, position)
-    later = np.flatnonzero(parent >= np.arange(ids.size))
-    if later.size:
-        i = later[0]
-        cycle = _cycle_from(parent, i)
-        if cycle:
-            where = ", ".join(f"{ids[j]} (line {line_numbers[j]})" for j in cycle)
-            raise ValueError(f"{path}: the parents of samples {where} form a cycle")
-        raise ValueError(
-            f"{path}, line {line_numbers[i]}: sample {ids[i]} has parent {parent_ids[i]}, "
-            "not a smaller id (NEURON's Import3d requires parent ids smaller than ids)"
-        )
     roots = np.flatnonzero(is_root)
     if roots.size != 1:
         lines = ", ".join(str(line_numbers[r]) for r in roots[:5])
         raise ValueError(
             f"{path}: {roots.size} root samples (lines {lines}); a cell is one tree with one root"
         )
-    return parent
+    return np.where(is_root, -1, position)
+
+
+def _parents_first(path: Path, ids, parent, line_numbers):
+    """An order of the samples with every parent before its children, the parents in that
+    order, and a note; raises for a cycle. Samples keep their id order where they can."""
+    n = parent.size
+    children = np.argsort(parent, kind="stable")
+    starts = np.searchsorted(parent[children], np.arange(n + 1))
+    order, ready = [], [int(np.flatnonzero(parent < 0)[0])]
+    while ready:
+        sample = heapq.heappop(ready)
+        order.append(sample)
+        for child in children[starts[sample] : starts[sample + 1]].tolist():
+            heapq.heappush(ready, child)
+    if len(order) < n:
+        stuck = np.setdiff1d(np.arange(n), order)
+        cycle = _cycle_from(parent, int(stuck[0]))
+        where = ", ".join(f"{ids[j]} (line {line_numbers[j]})" for j in cycle)
+        raise ValueError(f"{path}: the parents of samples {where} form a cycle")
+    order = np.array(order)
+    position = np.empty(n, dtype=np.int64)
+    position[order] = np.arange(n)
+    new_parent = np.where(parent[order] < 0, -1, position[np.maximum(parent[order], 0)])
+    first = int(np.flatnonzero(parent >= np.arange(n))[0])
+    note = (
+        f"line {line_numbers[first]}: sample {ids[first]} has parent {ids[parent[first]]}, a "
+        f"larger id ({np.count_nonzero(parent >= np.arange(n))} samples do); the samples were "
+        "renumbered so that parents come first (NEURON's Import3d refuses such files)"
+    )
+    return order, new_parent, note
 
 
 def _cycle_from(parent: np.ndarray, start: int) -> list[int]:
@@ -192,7 +250,8 @@ def _sections(path: Path, types, xyz, diam, parent, line_numbers) -> Morphology:
         raise ValueError(f"{path}: a cell needs at least two samples, got {types.size}")
     runs = _runs(types, xyz, diam, parent)
     attached = _attachments(types, runs)
-    points, diameters, entry_section, n_points = _point_lists(xyz, diam, runs, attached)
+    points, diameters, entry_section, n_points, sample = _point_lists(xyz, diam, runs, attached)
+    lines = line_numbers[sample]
 
     parents = np.concatenate([[-1], attached.parent_section])
     parent_x = np.concatenate([[1.0], attached.parent_x])
@@ -212,10 +271,12 @@ def _sections(path: Path, types, xyz, diam, parent, line_numbers) -> Morphology:
     renumber = np.cumsum(kept) - 1
     keep_points = kept[entry_section]
     points, diameters = points[keep_points], diameters[keep_points]
+    lines = lines[keep_points]
     n_points = n_points[kept]
     parents = np.where(parents[kept] >= 0, renumber[np.maximum(parents[kept], 0)], -1)
     if n_points[0] == 1:
         points, diameters, n_points = _sphere_as_cylinder(points, diameters, n_points)
+        lines = np.concatenate([lines[:1], lines[:1], lines])
         if not runs.three_point_soma:
             notes.append(
                 f"line {line_numbers[0]}: one-point soma read as a cylinder of length and "
@@ -230,6 +291,7 @@ def _sections(path: Path, types, xyz, diam, parent, line_numbers) -> Morphology:
         parent_x=parent_x[kept],
         source=str(path),
         notes=tuple(notes),
+        point_lines=lines,
     )
 
 
@@ -316,7 +378,8 @@ def _attachments(types, runs: _Runs) -> _Attachments:
 def _point_lists(xyz, diam, runs: _Runs, attached: _Attachments):
     """3D points, diameters and section of every point, and the count per section: the
     root's own samples, then each child's copy of its parent sample (unless wired) and its
-    own samples. A copy of a soma sample takes the dendrite's first diameter."""
+    own samples. A copy of a soma sample takes the dendrite's first diameter. Also the
+    sample each point's diameter comes from."""
     n = diam.size
     starts, own = runs.starts, runs.own
     first = starts[1:]
@@ -332,7 +395,9 @@ def _point_lists(xyz, diam, runs: _Runs, attached: _Attachments):
     entry_section = np.repeat(np.arange(starts.size), np.diff(np.append(starts, n)))
     entry_section = np.insert(entry_section, first[copy], np.arange(1, starts.size)[copy])
     keep = ~((entry_section == 0) & (entries > starts[0] + own[0] - 1))
-    return xyz[entries[keep]], diameters[keep], entry_section[keep], n_points
+    sample = entries.copy()
+    sample[soma_copy] = entries[np.flatnonzero(soma_copy) + 1]
+    return xyz[entries[keep]], diameters[keep], entry_section[keep], n_points, sample[keep]
 
 
 def single_precision(values: np.ndarray) -> np.ndarray:

@@ -1,0 +1,7 @@
+"""`python -m dendrax`: see `dendrax.cli`."""
+
+import sys
+
+from dendrax.cli import main
+
+sys.exit(main())
