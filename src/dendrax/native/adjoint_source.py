@@ -111,12 +111,19 @@ class _Sites:
         return f"{array}[{p} * count + k]"
 
     def ion_names(self, with_currents: bool) -> tuple[str, ...]:
-        """The ion rows the functions read, after the site inputs."""
+        """The per-node values the functions read after the site inputs: ion rows, then a
+        junction's "v_peer" (the voltage at the site's peer node)."""
         names = self.update_inputs if with_currents else self.current_inputs
         return names[self.n_params :]
 
     def node_value(self, array: str, name: str) -> str:
         return f"{array}[{self.rows.row(name)} * n + node[k]]"
+
+    def gathered(self, name: str, ion: str, v: str) -> str:
+        """Where the value `name` of `ion_names` is: an ion row of `ion`, or for "v_peer"
+        the voltage array `v` at the peer node (its cotangent goes to the same place in
+        the cotangent arrays)."""
+        return f"{v}[peer[k]]" if name == "v_peer" else self.node_value(ion, name)
 
     def block(self, pointers: tuple[str, ...], loops: list[list[str]]) -> list[str]:
         """The mechanism's block: its pointers, then loops over its sites (the second one,
@@ -136,6 +143,7 @@ class _Sites:
             "{",
             f"  const int64_t count = model.site_count[{j}];",
             f"  const Index* node = model.site_node + model.site_begin[{j}];",
+            f"  const Index* peer = model.site_peer + model.site_begin[{j}];",
             *(f"  {declared[name]}" for name in pointers),
         ]
         for number, loop in enumerate(loops):
@@ -158,7 +166,7 @@ class _Sites:
         ions = self.ion_names(with_currents)
         return [
             f"scratch.v[k] = {v}[node[k]];",
-            *(f"{self.g(d)} = {self.node_value(ion, x)};" for d, x in enumerate(ions)),
+            *(f"{self.g(d)} = {self.gathered(x, ion, v)};" for d, x in enumerate(ions)),
         ]
 
     def accumulate(self, outs: list[str], ion_first: int) -> list[str]:
@@ -176,7 +184,7 @@ class _Sites:
         return [
             "lam_v[node[k]] += scratch.a[k];",
             *(
-                f"{self.node_value('lam_ion', x)} += {self.g(ion_first + d)};"
+                f"{self.gathered(x, 'lam_ion', 'lam_v')} += {self.g(ion_first + d)};"
                 for d, x in enumerate(ion_names)
             ),
         ]

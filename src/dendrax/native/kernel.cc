@@ -103,7 +103,9 @@ void simulate_lanes(const Model& model, const Inputs* in, int64_t n_state_values
       step_coupling(clamps ? n * W : 0), flow(clamps ? n * W : 0),
       from_children(clamps ? n * W : 0);
   const T* solve_coupling = clamps ? step_coupling.data() : coupling.data();
-  std::vector<T> site_v(max_sites * W), site_current(max_sites * W), site_slope(max_sites * W),
+  // site_vp: the voltage at each junction site's peer node.
+  std::vector<T> site_v(max_sites * W), site_vp(max_sites * W), site_current(max_sites * W),
+      site_slope(max_sites * W),
       site_ion(kMaxIonInputs * max_sites * W), site_flux(kMaxFluxes * max_sites * W);
   auto record = [&](int64_t column) {
     for (int64_t r = 0; r < model.n_records; ++r) {

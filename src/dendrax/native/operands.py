@@ -48,6 +48,9 @@ class Indices(NamedTuple):
     """Per node: its parent node (itself at roots); parent[i] <= i."""
     site_node: jax.Array
     """Per mechanism, per site: the node of the site."""
+    site_peer: jax.Array
+    """Per mechanism, per site: the node of a junction site's peer (the site's own node for
+    other kinds)."""
     site_count: jax.Array
     """Per mechanism: its number of sites."""
     stim_row: jax.Array
@@ -92,12 +95,13 @@ def operands(
     n_nodes = v0.shape[0]
     # Ions from the initial states: the site values of those constant during the run.
     ions = membrane.compartment_ions(spec.mechanisms, arrays, params, states0, spec.celsius)
-    site_values, state_values, site_node, counts, state_offset = [], [], [], [], {}
+    site_values, state_values, site_node, site_peer, counts = [], [], [], [], []
+    state_offset = {}
     offset = n_nodes
     for mechanism in spec.mechanisms:
         sites = arrays["sites"][mechanism.name]
         count = sites["comp"].shape[0]
-        values = membrane.site_params(mechanism, arrays, params, ions)
+        values = membrane.site_params(mechanism, arrays, params, ions, v=v0)
         site_values += [values[name] for name in site_inputs(mechanism, spec)]
         site_values.append(membrane.site_scale(mechanism, sites, area))
         for state in mechanism.states:
@@ -105,6 +109,7 @@ def operands(
             state_offset[f"{mechanism.name}.{state}"] = offset
             offset += count
         site_node.append(sites["node"])
+        site_peer.append(sites["peer_node"] if mechanism.kind == "junction" else sites["node"])
         counts.append(count)
     rows = ion_rows(spec)
     record_slot = _record_slots(spec, arrays, rows, counts, state_offset, offset, n_nodes)
@@ -122,6 +127,7 @@ def operands(
     indices = Indices(
         parent=arrays["parent"].astype(index),
         site_node=_concat(site_node, index),
+        site_peer=_concat(site_peer, index),
         site_count=jnp.asarray(np.array(counts), index),
         stim_row=arrays["stim_row"].astype(index),
         stim_node=arrays["stimulated_node"][arrays["stim_slot"]].astype(index),

@@ -106,8 +106,6 @@ def check_supported(spec: StaticSpec, gradient: bool = False) -> None:
     another mechanism writes.
     """
     for mechanism in spec.mechanisms:
-        if mechanism.kind == "junction":
-            raise Unsupported(f"{mechanism.name} is a junction (not yet in the native kernel)")
         if uses_time(mechanism, spec):
             raise Unsupported(f"{mechanism.name} uses the time t (not yet in the native kernel)")
         for variable in mechanism.writes:
@@ -133,7 +131,7 @@ def check_supported(spec: StaticSpec, gradient: bool = False) -> None:
 def uses_time(mechanism: Mechanism, spec: StaticSpec) -> bool:
     """Whether the mechanism's current or update depends on the time t (traced on abstract
     values: concrete ones ran op by op, 0.7 s per call inside `generated_once`)."""
-    names = (*mechanism.parameters, *mechanism.reads, *mechanism.writes)
+    names = (*mechanism.parameters, *mechanism.reads, *mechanism.writes, *peer_voltage(mechanism))
 
     def outputs(t, v, states, params):
         current = mechanism.current(states, v, params, spec.celsius, t)
@@ -198,12 +196,18 @@ def summed_fluxes(mechanism: Mechanism, spec: StaticSpec) -> tuple[str, ...]:
 def function_arguments(mechanism: Mechanism, spec: StaticSpec, with_currents: bool):
     """The names of a mechanism's states and of its functions' other inputs: its
     `site_inputs`, then its `ion_inputs` (without the ion currents unless `with_currents`,
-    as its current function takes them)."""
+    as its current function takes them), then for a junction "v_peer" (the voltage at the
+    site's peer node)."""
     states = tuple(mechanism.states)
     names = (*site_inputs(mechanism, spec), *ion_inputs(mechanism, spec))
     if not with_currents:
         names = tuple(n for n in names if n not in ion_rows(spec).currents)
-    return states, names
+    return states, (*names, *peer_voltage(mechanism))
+
+
+def peer_voltage(mechanism: Mechanism) -> tuple[str, ...]:
+    """("v_peer",) for a junction, whose functions take its peer's voltage last; else ()."""
+    return ("v_peer",) if mechanism.kind == "junction" else ()
 
 
 def current_callable(mechanism: Mechanism, spec: StaticSpec, recorded: tuple = ()):
@@ -278,6 +282,7 @@ def _loop(j: int, call: str, body: list[str], gathers: list[str], after: list[st
             "{",
             f"  const int64_t count = model.site_count[{j}];",
             f"  const Index* site_node = model.site_node + site_begin[{j}];",
+            f"  const Index* site_peer = model.site_peer + site_begin[{j}];",
             f"  const T* params = site_values.data() + param_begin[{j}] * W;",
             f"  T* state = states + state_begin[{j}] * W;",
             "  for (int64_t k = 0; k < count; ++k) {",
@@ -386,7 +391,9 @@ def kernel_source(spec: StaticSpec, dtype, index_dtype) -> str:
         flux_out += [
             f"density[(density_begin[{j}] + {r} * count) * W + k]" for r in range(len(recorded))
         ]
-        inputs = ", ".join(["site_v[k]", *state_in, *param_in, *current_in])
+        peer_in = ["site_vp[k]"] if peer_voltage(mechanism) else []
+        peer_gather = ["site_vp[k * W + w] = v[site_peer[k] * W + w];"] if peer_in else []
+        inputs = ", ".join(["site_v[k]", *state_in, *param_in, *current_in, *peer_in])
         summed = [row for flux in fluxes for row in (flux, f"{flux}:slope")]
         scatter = [
             "  for (int64_t k = 0; k < count; ++k) {",
@@ -408,13 +415,13 @@ def kernel_source(spec: StaticSpec, dtype, index_dtype) -> str:
                     "site_current[k] = i * scale;",
                     "site_slope[k] = di * scale;",
                 ],
-                gathers[:n_changing],
+                gathers[:n_changing] + peer_gather,
                 _SCATTER + (scatter if fluxes else []),
             )
         )
         if not n_states:
             continue
-        update_inputs = ", ".join(["site_v[k]", *state_in, *param_in, *ion_in])
+        update_inputs = ", ".join(["site_v[k]", *state_in, *param_in, *ion_in, *peer_in])
         call = f"update{j}({update_inputs}, {', '.join(state_in)});"
         if membrane.writes_concentration(mechanism):
             refresh = [
@@ -431,7 +438,7 @@ def kernel_source(spec: StaticSpec, dtype, index_dtype) -> str:
             ]
             writer_loops.append(_loop(j, call, [], gathers, refresh))
         else:
-            other_loops.append(_loop(j, call, [], gathers, []))
+            other_loops.append(_loop(j, call, [], gathers + peer_gather, []))
     reversal_lines = []
     for r, (reversal, internal, external, charge) in enumerate(rows.reversals):
         functions.append(_nernst_function(f"nernst{r}", charge, spec, dtype))
