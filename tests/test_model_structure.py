@@ -251,3 +251,38 @@ def test_a_region_of_one_whole_branch_takes_loc_and_comp(tmp_path):
     assert cell.basal.comp(2).compartments.tolist() == [3]
     with pytest.raises(TypeError, match=r"loc needs a branch.*1 branches \(1\), or part of one"):
         dx.Selection(cell, np.array([1, 2]), "selection").loc(0.5)
+
+
+def test_parameters_are_addressed_by_where_they_are_inside_jit():
+    cells = [_cell(), _cell()]
+    cells[1].branch(0).insert(dx.channels.Leak())
+    sim = dx.build(cells, dt=DT)
+    sites = sim.sites("HH")
+    assert list(sites["cell"]) == [0, 0, 0, 1, 1, 1]
+    assert list(sites["branch"]) == [0, 1, 1, 0, 1, 1]
+    assert list(sites["index_in_branch"]) == [0, 0, 1, 0, 0, 1]
+    assert list(sim.sites("Leak")["compartment"]) == [3]
+    assert list(sim.sites("radius")["compartment"]) == list(range(6))
+    soma_of_second = (sites["cell"] == 1) & (sites["branch"] == 0)
+
+    @jax.jit
+    def with_gna(gna):
+        return sim.set_param(sim.params, "HH.gNa", gna, where=soma_of_second)
+
+    params = with_gna(0.3)
+    np.testing.assert_allclose(params["HH"]["gNa"], [0.12, 0.12, 0.12, 0.3, 0.12, 0.12])
+    assert float(sim.get_param(params, "HH.gNa", where=soma_of_second)[0]) == 0.3
+    first_dendrite = (sim.sites("radius")["branch"] == 1) & (sim.sites("radius")["cell"] == 0)
+    wider = sim.set_param(sim.params, "radius", jnp.array([2.0, 3.0]), where=first_dendrite)
+    np.testing.assert_allclose(wider["radius"][:3], [6.0, 2.0, 3.0])
+
+    def loss(gna):
+        return jnp.mean(sim.run(with_gna(gna))[1])
+
+    assert float(jax.grad(loss)(0.3)) != 0.0  # the second cell's soma drives its recording
+    with pytest.raises(
+        ValueError, match=r"where for HH.gNa must be a boolean mask of shape \(6,\)"
+    ):
+        sim.set_param(sim.params, "HH.gNa", 0.3, where=np.ones(3, bool))
+    with pytest.raises(KeyError, match=r"unknown parameter 'HH\.gCa'"):
+        sim.get_param(sim.params, "HH.gCa")

@@ -109,6 +109,8 @@ def build(
         "shape": dict(model.shape_factors),
         "comp_node": comp_node,
         "comp_cell": model.comp_cell,
+        "comp_branch": np.concatenate([c.tree.comp_branch for c in model.cells]),
+        "comp_index_in_branch": np.concatenate([c.tree.comp_index_in_branch for c in model.cells]),
         "sites": sites,
         "ion_nernst": ion_nernst,
         "children": children_table(layout.parent, layout.is_root),

@@ -70,6 +70,66 @@ class Simulation:
         """The index of the cell (in the order given to `build`) of each compartment."""
         return np.asarray(self.arrays["comp_cell"])
 
+    def sites(self, name: str) -> dict[str, np.ndarray]:
+        """Where each value of `params[name]` is: for a mechanism, per site; for geometry
+        and ion variables ("radius", "cai"), per compartment. Returns "compartment"
+        (index in the simulation), "cell", "branch" (in its cell) and "index_in_branch",
+        one entry per value, for masks such as `sim.sites("HH")["branch"] == 0`. Host-side
+        (outside jit)."""
+        if name not in self.params:
+            raise KeyError(f"no parameter group {name!r}; known: {sorted(self.params)}")
+        comps = np.arange(np.asarray(self.arrays["comp_cell"]).size)
+        if isinstance(self.params[name], dict):
+            comps = np.asarray(self.arrays["sites"][name]["comp"])
+        return {
+            "compartment": comps,
+            "cell": np.asarray(self.arrays["comp_cell"])[comps],
+            "branch": np.asarray(self.arrays["comp_branch"])[comps],
+            "index_in_branch": np.asarray(self.arrays["comp_index_in_branch"])[comps],
+        }
+
+    def set_param(self, params: dict, name: str, value, where=None) -> dict:
+        """`params` with the parameter `name` ("HH.gNa", "radius", "cai") set to `value` (a
+        scalar, or one value per selected entry) where the boolean mask `where` (one entry
+        per value, see `sites`) holds, or everywhere. A pure function: it works inside
+        `jit`, `grad` and `vmap` (with `where` a host-side mask), so that a few values can
+        be trained or swept:
+        `sim.set_param(sim.params, "HH.gNa", g, where=sim.sites("HH")["branch"] == 0)`."""
+        group, _, key = name.partition(".")
+        old = self._leaf(params, name)
+        new = jnp.asarray(old).at[np.flatnonzero(self._mask(old, where, name))].set(value)
+        if key:
+            return {**params, group: {**params[group], key: new}}
+        return {**params, group: new}
+
+    def get_param(self, params: dict, name: str, where=None):
+        """The values of parameter `name` in `params` where the mask `where` holds (all if
+        None); see `set_param`."""
+        values = self._leaf(params, name)
+        if where is None:
+            return values
+        return values[np.flatnonzero(self._mask(values, where, name))]
+
+    def _leaf(self, params: dict, name: str):
+        group, _, key = name.partition(".")
+        if group not in params or isinstance(params[group], dict) != bool(key):
+            raise KeyError(f"unknown parameter {name!r}")
+        if key and key not in params[group]:
+            raise KeyError(f"unknown parameter {name!r}; {group} has {sorted(params[group])}")
+        return params[group][key] if key else params[group]
+
+    @staticmethod
+    def _mask(values, where, name: str) -> np.ndarray:
+        if where is None:
+            return np.ones(jnp.shape(values), dtype=bool)
+        mask = np.asarray(where)
+        if mask.dtype != bool or mask.shape != jnp.shape(values):
+            raise ValueError(
+                f"where for {name} must be a boolean mask of shape {jnp.shape(values)} (one "
+                f"entry per value, see sim.sites), got {mask.dtype} {mask.shape}"
+            )
+        return mask
+
     def n_steps(self, t_max: float | None = None) -> int:
         """Steps of a run to `t_max` (ms): round(t_max / dt); else the stimuli's length."""
         lengths = {a.shape[-1] for a in (self.stimuli, self.clamps) if a.shape[0] > 0}
