@@ -210,9 +210,7 @@ def initial_states(mechanisms, arrays: dict, params: dict, v, celsius: float) ->
         ions = compartment_ions(mechanisms, arrays, params, states, celsius)
         site_v = v[arrays["sites"][mechanism.name]["node"]]
         values = site_params(mechanism, arrays, params, ions, v=v)
-        steady = checked_states(
-            mechanism, "steady_state", mechanism.steady_state(site_v, values, celsius)
-        )
+        steady = mechanism.steady_state(site_v, values, celsius)
         states[mechanism.name] = {
             name: steady[name]
             if declared.initial is None
@@ -255,21 +253,25 @@ def advance_states(
             name = mechanism.name
             site_v = v[arrays["sites"][name]["node"]]
             values = site_params(mechanism, arrays, params, ions, currents, v=v)
-            new = mechanism.update(states[name], site_v, values, dt, celsius, t)
-            new_states[name] = checked_states(mechanism, "update", new)
+            new_states[name] = mechanism.update(states[name], site_v, values, dt, celsius, t)
         if writers:
             written = {**states, **new_states}
             ions = {**ions, **concentrations(mechanisms, arrays, params, written)}
     return {m.name: new_states[m.name] for m in mechanisms}
 
 
+def input_names(mechanism: Mechanism) -> tuple[str, ...]:
+    """The keys of the `params` its methods receive: its parameters, the ion variables it
+    reads or writes, and a junction's "v_peer"."""
+    peer = ("v_peer",) if mechanism.kind == "junction" else ()
+    return (*mechanism.parameters, *mechanism.reads, *mechanism.writes, *peer)
+
+
 def current_names(mechanism: Mechanism) -> tuple[str, ...]:
     """Names of the densities that `mechanism.current` returns (traced once, abstractly)."""
     one = jax.ShapeDtypeStruct((1,), jnp.zeros(0).dtype)
     states = {name: one for name in mechanism.states}
-    params = {name: one for name in (*mechanism.parameters, *mechanism.reads, *mechanism.writes)}
-    if mechanism.kind == "junction":
-        params["v_peer"] = one
+    params = {name: one for name in input_names(mechanism)}
     out = jax.eval_shape(lambda s, v, p: mechanism.current(s, v, p, 6.3, 0.0), states, one, params)
     return tuple(as_densities(mechanism, out))
 
@@ -330,9 +332,7 @@ def check_outputs(mechanism: Mechanism, dt: float, celsius: float) -> None:
     than it declares or an ion current it does not declare in `writes`, or branch in
     Python on a value (the error then says how to write the branch)."""
     one = jax.ShapeDtypeStruct((1,), jnp.zeros(0).dtype)
-    params = {name: one for name in (*mechanism.parameters, *mechanism.reads, *mechanism.writes)}
-    if mechanism.kind == "junction":
-        params["v_peer"] = one
+    params = {name: one for name in input_names(mechanism)}
     calls = {
         "steady_state": lambda v, p: mechanism.steady_state(v, p, celsius),
         "update": lambda v, p: mechanism.update(states_of(v), v, p, dt, celsius, 0.0),

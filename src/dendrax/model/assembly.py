@@ -213,16 +213,18 @@ def _placed(cells, comp_offsets) -> dict[str, PlacedSites]:
 
 
 def _peer_comps(name, cell, placed, index_of, cells, comp_offsets) -> np.ndarray:
+    """The global compartment of each site's peer, cell by cell (vectorised per cell)."""
+    peer_cell = np.array([index_of.get(id(peer), -1) for peer in placed.peer_cells], np.int64)
+    if np.any(peer_cell < 0):
+        raise ValueError(
+            f"{name} in cell {index_of[id(cell)]} has a peer on a cell that is not built "
+            f"with it; pass both cells to build"
+        )
     comps = np.zeros(placed.n_sites, np.int64)
-    for k, peer in enumerate(placed.peer_cells):
-        if id(peer) not in index_of:
-            raise ValueError(
-                f"{name} in cell {index_of[id(cell)]} has a peer on a cell that is not built "
-                f"with it; pass both cells to build"
-            )
-        i = index_of[id(peer)]
-        local = compartment_at(peer.tree, placed.peer_branch[k : k + 1], placed.peer_x[k : k + 1])
-        comps[k] = comp_offsets[i] + local[0]
+    for i in np.unique(peer_cell):
+        on = peer_cell == i
+        local = compartment_at(cells[i].tree, placed.peer_branch[on], placed.peer_x[on])
+        comps[on] = comp_offsets[i] + local
     return comps
 
 

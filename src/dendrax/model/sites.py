@@ -81,7 +81,8 @@ class PlacedMechanism:
     def sites_in(self, tree: BranchTree, comps: np.ndarray) -> np.ndarray:
         """Indices of the sites in `comps`, compartment by compartment in the order of
         `comps`, sites in placement order within one."""
-        site_comps = self.compartments(tree)
-        return np.concatenate(
-            [np.flatnonzero(site_comps == c) for c in comps] or [np.zeros(0, np.int64)]
-        ).astype(np.int64)
+        position = np.full(tree.n_compartments, -1)
+        position[comps] = np.arange(np.size(comps))
+        site_position = position[self.compartments(tree)]
+        inside = np.flatnonzero(site_position >= 0)
+        return inside[np.argsort(site_position[inside], kind="stable")].astype(np.int64)

@@ -131,7 +131,7 @@ def check_supported(spec: StaticSpec, gradient: bool = False) -> None:
 def uses_time(mechanism: Mechanism, spec: StaticSpec) -> bool:
     """Whether the mechanism's current or update depends on the time t (traced on abstract
     values: concrete ones ran op by op, 0.7 s per call inside `generated_once`)."""
-    names = (*mechanism.parameters, *mechanism.reads, *mechanism.writes, *peer_voltage(mechanism))
+    names = membrane.input_names(mechanism)
 
     def outputs(t, v, states, params):
         current = mechanism.current(states, v, params, spec.celsius, t)
