@@ -14,8 +14,10 @@ import numpy as np
 
 from dendrax.mechanisms import membrane
 from dendrax.mechanisms.base import Mechanism
+from dendrax.model import event_wiring
 from dendrax.model.cell import Cell, Clamp, InsertedMechanism, Recording, Stimulus
-from dendrax.model.sites import compartment_at
+from dendrax.model.event_wiring import EventSources
+from dendrax.model.sites import Peers, compartment_at
 from dendrax.morphology.branch_tree import BranchTree
 
 
@@ -28,12 +30,16 @@ class PlacedSites:
         comps: the global compartment of each site.
         values: parameter name -> one value per site.
         peer_comps: a junction's peer compartment per site (global); None for points.
+        event_source, delay: for a mechanism that receives events, per site the index of
+            its source in `Assembly.sources` (`n_sources` for none) and its delay (ms).
     """
 
     mechanism: Mechanism
     comps: np.ndarray
     values: dict[str, np.ndarray]
     peer_comps: np.ndarray | None
+    event_source: np.ndarray | None = None
+    delay: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -48,8 +54,10 @@ class Assembly:
         geometry, shape_factors, ion_values: per-compartment values.
         mechanisms: density mechanisms by name, with their compartments and values.
         placed: point and junction mechanisms by name (`PlacedSites`).
-        stimuli, clamps, recordings: as the cells' (in cell order, then call order),
-            with global compartments; a recording of a placed mechanism has global sites.
+        stimuli, clamps, recordings: as the cells', in the order of the calls across
+            cells, with global compartments; a recording of a placed mechanism has global sites,
+            one of spikes the detector of each row as its sites.
+        sources: the threshold detectors and spike trains that events come from.
     """
 
     cells: tuple[Cell, ...]
@@ -64,6 +72,7 @@ class Assembly:
     stimuli: tuple[Stimulus, ...]
     clamps: tuple[Clamp, ...]
     recordings: tuple[Recording, ...]
+    sources: EventSources
 
     @property
     def n_compartments(self) -> int:
@@ -111,6 +120,25 @@ def assemble(cells) -> Assembly:
     )
     every = [ins.mechanism for c in cells for ins in (*c.mechanisms.values(), *c.placed.values())]
     _check_same_classes(every)
+    placed = _placed(cells, comp_offsets)
+    recordings = _recordings(cells, comp_offsets)
+    connections = {
+        name: [
+            (c.placed[name].n_sites, c.placed[name].peer_sites(), c.placed[name].peers)
+            for c in cells
+            if name in c.placed
+        ]
+        for name, sites in placed.items()
+        if sites.mechanism.receives_events
+    }
+    spiking = [(r.comps, r.threshold) for r in recordings if r.name == "spikes"]
+    sources, site_sources, detectors = event_wiring.wire(cells, comp_offsets, connections, spiking)
+    for name, wired in site_sources.items():
+        placed[name] = replace(placed[name], event_source=wired.source, delay=wired.delay)
+    found = iter(detectors)
+    recordings = tuple(
+        replace(r, sites=next(found)) if r.name == "spikes" else r for r in recordings
+    )
     return Assembly(
         cells=cells,
         tree=tree,
@@ -120,18 +148,19 @@ def assemble(cells) -> Assembly:
         shape_factors=_joined(cells, lambda c: c.shape_factors),
         ion_values=_ion_values(cells, every),
         mechanisms=_density(cells),
-        placed=_placed(cells, comp_offsets),
-        stimuli=tuple(
+        placed=placed,
+        stimuli=_in_call_order(
             replace(s, comps=s.comps + off)
             for c, off in zip(cells, comp_offsets, strict=False)
             for s in c.stimuli
         ),
-        clamps=tuple(
+        clamps=_in_call_order(
             replace(k, comps=k.comps + off)
             for c, off in zip(cells, comp_offsets, strict=False)
             for k in c.clamps
         ),
-        recordings=_recordings(cells, comp_offsets),
+        recordings=recordings,
+        sources=sources,
     )
 
 
@@ -206,24 +235,25 @@ def _placed(cells, comp_offsets) -> dict[str, PlacedSites]:
         peers = None
         if mechanism.kind == "junction":
             peers = np.concatenate(
-                [_peer_comps(name, c, p, index_of, cells, comp_offsets) for c, _, p in parts]
+                [_peer_comps(name, c, p.peers, index_of, cells, comp_offsets) for c, _, p in parts]
             )
         merged[name] = PlacedSites(mechanism, comps.astype(np.int64), values, peers)
     return merged
 
 
-def _peer_comps(name, cell, placed, index_of, cells, comp_offsets) -> np.ndarray:
-    """The global compartment of each site's peer, cell by cell (vectorised per cell)."""
-    peer_cell = np.array([index_of.get(id(peer), -1) for peer in placed.peer_cells], np.int64)
-    if np.any(peer_cell < 0):
+def _peer_comps(name, cell, peers: Peers, index_of, cells, comp_offsets) -> np.ndarray:
+    """The global compartment of each site's peer (vectorised per peer cell)."""
+    owner_cell = np.array([index_of.get(id(owner), -1) for owner in peers.owners], np.int64)
+    if np.any(owner_cell < 0):
         raise ValueError(
             f"{name} in cell {index_of[id(cell)]} has a peer on a cell that is not built "
             f"with it; pass both cells to build"
         )
-    comps = np.zeros(placed.n_sites, np.int64)
+    peer_cell = owner_cell[peers.owner]
+    comps = np.zeros(peers.size, np.int64)
     for i in np.unique(peer_cell):
         on = peer_cell == i
-        local = compartment_at(cells[i].tree, placed.peer_branch[on], placed.peer_x[on])
+        local = compartment_at(cells[i].tree, peers.branch[on], peers.x[on])
         comps[on] = comp_offsets[i] + local
     return comps
 
@@ -233,11 +263,16 @@ def _recordings(cells, comp_offsets) -> tuple[Recording, ...]:
     for i, (cell, offset) in enumerate(zip(cells, comp_offsets, strict=False)):
         for recording in cell.recordings:
             sites = recording.sites
-            if sites is not None:
+            if sites is not None and recording.name != "spikes":
                 mech_name = recording.name.partition(".")[0]
                 before = sum(
                     c.placed[mech_name].n_sites for c in cells[:i] if mech_name in c.placed
                 )
                 sites = sites + before
             recordings.append(replace(recording, comps=recording.comps + offset, sites=sites))
-    return tuple(recordings)
+    return _in_call_order(recordings)
+
+
+def _in_call_order(items) -> tuple:
+    """Stimuli, clamps or recordings of several cells in the order they were asked for."""
+    return tuple(sorted(items, key=lambda item: item.serial))
