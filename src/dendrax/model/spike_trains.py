@@ -50,10 +50,10 @@ def spike_source(times) -> SpikeTrains:
 
 
 def _checked(times) -> tuple[np.ndarray, ...]:
-    if np.ndim(times) == 1 and all(np.ndim(t) == 0 for t in times):
+    if isinstance(times, np.ndarray):
+        times = [times] if times.ndim == 1 else list(times)
+    elif all(np.ndim(t) == 0 for t in times):
         times = [times]
-    if isinstance(times, np.ndarray) and times.ndim == 2:
-        times = list(times)
     trains = []
     for i, train in enumerate(times):
         try:
