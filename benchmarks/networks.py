@@ -1,21 +1,28 @@
 """Networks: how long describing, building and simulating a large network takes, and a
 spiking network against NEURON.
 
-Part 1 (scale): `--cells` multi-compartment HH cells (a soma and two dendrites,
-`--ncomp` compartments each), connected by `sparse_connect` with Ionotropic synapses at
-probability p chosen for `--synapses` connections, plus ExpSyn event synapses from a
-quarter of them; prints the seconds to describe, to build, to compile and run a forward
-pass of `--t-max` ms, and the gradient over every synaptic conductance.
+Part 1 (scale, as the large-network benchmark of the best-known differentiable
+simulator): `--cells` multi-compartment HH cells (a soma and two dendrites, `--ncomp`
+compartments each), connected by `sparse_connect` with Ionotropic synapses at the
+probability that gives `--synapses` connections; prints the seconds to describe, to
+build, to compile and run a forward pass of `--t-max` ms, and the gradient with respect
+to every synaptic conductance (graded synapses run on the native kernel and its adjoint).
 
 Part 2 (vs NEURON): `--spiking` HH cells with Exp2Syn synapses at p = 0.1, delays 1-5 ms,
 driven by a current into a tenth of them, 1 s simulated: NEURON (one thread) and dendrax
 (pure JAX: events are not in the native kernel yet), with the spike counts of both.
 
     python benchmarks/networks.py [--cells 2000] [--synapses 1000000] [--t-max 20]
-                                  [--spiking 100]
+                                  [--neuron-cells 200] [--spiking 100]
+
+NEURON runs the graded network at `--neuron-cells` cells (the same density of synapses),
+building a million POINTER synapses there takes too long.
 """
 
 import argparse
+import pathlib
+import sys
+import tempfile
 import time
 
 import jax
@@ -23,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 jax.config.update("jax_enable_x64", True)
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "tests"))
 
 import dendrax as dx  # noqa: E402
 from dendrax.mechanisms import HH  # noqa: E402
@@ -42,15 +50,80 @@ def hh_cells(n, ncomp):
     return cells
 
 
+def graded_network(n_cells, n_synapses, ncomp, t_max):
+    """HH cells joined by Ionotropic synapses at random, a current into cell 0."""
+    net = dx.Network(hh_cells(n_cells, ncomp))
+    p = min(1.0, n_synapses / (n_cells * (n_cells - 1)))
+    dx.sparse_connect(net.cells, net.cells, dx.synapses.Ionotropic(gmax=1e-4), p=p, seed=0)
+    net.cell(0).branch(0).loc(0.5).stimulate(dx.step_current(1.0, 5.0, 1.0, DT, t_max))
+    net.cell(n_cells - 1).branch(0).loc(0.5).record("v")
+    return net
+
+
+def versus_neuron(args):
+    """The graded network at `--neuron-cells` cells (synapses scaled alike) in NEURON
+    (GradedSyn of tests/mod, one thread) and dendrax, forward time and largest v gap."""
+    from neuron import h
+    from neuron_mechanisms import load_test_mechanisms
+
+    class Folder:
+        def mktemp(self, name):
+            return pathlib.Path(tempfile.mkdtemp(prefix=name))
+
+    load_test_mechanisms(Folder())
+    n = args.neuron_cells
+    n_syn = int(args.synapses * (n * (n - 1)) / (args.cells * (args.cells - 1)))
+    net = graded_network(n, n_syn, args.ncomp, args.t_max)
+    sim = dx.build(net, dt=DT)
+    run = jax.jit(lambda params: sim.run(params))
+    ours_v = np.asarray(run(sim.params))
+    start = time.perf_counter()
+    run(sim.params).block_until_ready()
+    ours = time.perf_counter() - start
+    h.load_file("stdrun.hoc")
+    sections = []
+    for _ in range(n):
+        soma = h.Section()
+        soma.L, soma.diam, soma.nseg = 20.0 * args.ncomp, 16.0, args.ncomp
+        dends = []
+        for _ in range(2):
+            dend = h.Section()
+            dend.L, dend.diam, dend.nseg = 100.0 * args.ncomp, 2.0, args.ncomp
+            dend.connect(soma(1.0))
+            dends.append(dend)
+        for sec in [soma, *dends]:
+            sec.insert("hh")
+        sections.append([soma, *dends])
+    table = net.synapses
+    keep = []
+    for k in range(table["type"].size):
+        post = sections[int(table["post_cell"][k])][int(table["post_branch"][k])]
+        pre = sections[int(table["pre_cell"][k])][int(table["pre_branch"][k])]
+        syn = h.GradedSyn(post(float(table["post_x"][k])))
+        syn.gmax = float(table["Ionotropic.gmax"][k])
+        h.setpointer(pre(float(table["pre_x"][k]))._ref_v, "vpre", syn)
+        keep.append(syn)
+    stim = h.IClamp(sections[0][0](0.5))
+    stim.delay, stim.dur, stim.amp = 1.0, 5.0, 1.0
+    recorded = h.Vector().record(sections[-1][0](0.5)._ref_v)
+    h.usetable_hh = 0
+    h.dt = DT
+    h.finitialize(-65.0)
+    start = time.perf_counter()
+    h.continuerun(args.t_max)
+    theirs = time.perf_counter() - start
+    gap = np.abs(np.asarray(recorded) - ours_v[0]).max()
+    print(
+        f"vs NEURON at {n} cells, {table['type'].size} synapses, {args.t_max} ms: NEURON "
+        f"{theirs:.2f} s, dendrax {ours:.2f} s ({sim.spec.backend}): {theirs / ours:.1f}x; "
+        f"largest v difference {gap:.1e} mV",
+        flush=True,
+    )
+
+
 def scale(args):
     start = time.perf_counter()
-    net = dx.Network(hh_cells(args.cells, args.ncomp))
-    p = min(1.0, args.synapses / (args.cells * (args.cells - 1)))
-    dx.sparse_connect(net.cells, net.cells, dx.synapses.Ionotropic(gmax=1e-4), p=p, seed=0)
-    quarter = net.cells[: args.cells // 4]
-    dx.sparse_connect(quarter, net.cells, dx.synapses.ExpSyn(), p=p, seed=1, weight=1e-3)
-    net.cell(0).branch(0).loc(0.5).stimulate(dx.step_current(1.0, 5.0, 1.0, DT, args.t_max))
-    net.cell(args.cells - 1).branch(0).loc(0.5).record("v")
+    net = graded_network(args.cells, args.synapses, args.ncomp, args.t_max)
     described = time.perf_counter() - start
     n_syn = len(net.synapses["type"])
     print(f"{args.cells} cells, {n_syn} synapses: described in {described:.1f} s", flush=True)
@@ -183,7 +256,9 @@ def main():
     parser.add_argument("--synapses", type=int, default=1_000_000)
     parser.add_argument("--t-max", type=float, default=20.0)
     parser.add_argument("--spiking", type=int, default=100)
+    parser.add_argument("--neuron-cells", type=int, default=200)
     args = parser.parse_args()
+    versus_neuron(args)
     scale(args)
     spiking(args)
 

@@ -124,6 +124,7 @@ class Network:
         "post_cell", "post_branch", "post_x", "threshold" (mV), "delay" (ms), and each
         synapse type's parameters as "Type.name" (NaN for other types)."""
         index = {id(c): i for i, c in enumerate(self._cells)}
+        owner_tables: dict[int, tuple] = {}  # per owners tuple, shared by many cells
         rows = []
         for post, cell in enumerate(self._cells):
             for name, placed in cell.placed.items():
@@ -131,8 +132,12 @@ class Network:
                 if not sites.size:
                     continue
                 peers = placed.peers
-                owner_cell = np.array([index.get(id(o), -1) for o in peers.owners])
-                is_train = np.array([isinstance(o, TrainSet) for o in peers.owners])
+                if id(peers.owners) not in owner_tables:
+                    owner_tables[id(peers.owners)] = (
+                        np.array([index.get(id(o), -1) for o in peers.owners], np.int64),
+                        np.array([isinstance(o, TrainSet) for o in peers.owners], bool),
+                    )
+                owner_cell, is_train = owner_tables[id(peers.owners)]
                 cells_of = owner_cell[peers.owner]
                 rows.append(
                     {
