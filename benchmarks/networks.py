@@ -166,26 +166,28 @@ def scale(args):
     sim = dx.build(net, dt=DT)
     built = time.perf_counter() - start
     print(f"  built in {built:.1f} s ({sim.spec.backend})", flush=True)
-    run = jax.jit(lambda params: sim.run(params))
+    # The simulation is an argument (a pytree), not a constant of the program: XLA would
+    # spend minutes folding gathers over a million-entry constant.
+    run = jax.jit(lambda sim: sim.run())
     start = time.perf_counter()
-    run(sim.params).block_until_ready()
+    run(sim).block_until_ready()
     first = time.perf_counter() - start
     start = time.perf_counter()
-    run(sim.params).block_until_ready()
+    run(sim).block_until_ready()
     warm = time.perf_counter() - start
     print(f"  forward: first call {first:.1f} s, warm {warm:.2f} s", flush=True)
 
-    def loss(gmax):
+    def loss(gmax, sim):
         params = {**sim.params, "Ionotropic": {**sim.params["Ionotropic"], "gmax": gmax}}
         return jnp.mean(sim.run(params))
 
     grad = jax.jit(jax.grad(loss))
     gmax = sim.params["Ionotropic"]["gmax"]
     start = time.perf_counter()
-    grad(gmax).block_until_ready()
+    grad(gmax, sim).block_until_ready()
     grad_first = time.perf_counter() - start
     start = time.perf_counter()
-    grad(gmax).block_until_ready()
+    grad(gmax, sim).block_until_ready()
     grad_warm = time.perf_counter() - start
     n_comp = int(sim.compartment_cells.size)
     print(f"  {n_comp} compartments, {args.t_max} ms")
