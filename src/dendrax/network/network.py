@@ -70,6 +70,14 @@ class CellGroup:
         """Record `name` at every compartment of each cell."""
         return self._each("record", name, unit)
 
+    def record_spikes(self, threshold: float = 10.0) -> CellGroup:
+        """Record the spikes of each cell at its first compartment of branch 0 (the soma
+        of a reconstruction, the default source of connections): one raster row per cell,
+        in group order (see `Selection.record_spikes`)."""
+        for cell in self._cells:
+            cell.branch(0).comp(0).record_spikes(threshold)
+        return self
+
 
 class Network:
     """Cells simulated together and connected by synapses and gap junctions.
