@@ -27,6 +27,7 @@ import argparse
 import copy
 import itertools
 import pathlib
+import resource
 import sys
 import tempfile
 import time
@@ -175,7 +176,11 @@ def scale(args):
     start = time.perf_counter()
     run(sim).block_until_ready()
     warm = time.perf_counter() - start
-    print(f"  forward: first call {first:.1f} s, warm {warm:.2f} s", flush=True)
+    print(
+        f"  forward: first call {first:.1f} s, warm {warm:.2f} s; peak memory of the "
+        f"process {_peak_gib():.1f} GiB",
+        flush=True,
+    )
 
     def loss(gmax, sim):
         params = {**sim.params, "Ionotropic": {**sim.params["Ionotropic"], "gmax": gmax}}
@@ -193,8 +198,13 @@ def scale(args):
     print(f"  {n_comp} compartments, {args.t_max} ms")
     print(
         f"  gradient (every gmax): first call {grad_first:.1f} s, warm {grad_warm:.2f} s "
-        f"({grad_warm / warm:.1f}x forward)"
+        f"({grad_warm / warm:.1f}x forward); peak memory of the process {_peak_gib():.1f} GiB"
     )
+
+
+def _peak_gib() -> float:
+    """The largest resident memory of this process so far (GiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
 def spiking(args):
