@@ -19,6 +19,7 @@ from dendrax.network import (
     gap_junction,
     sparse_connect,
 )
+from dendrax.nmodl import load_mod, load_mods
 from dendrax.simulation import Simulation
 from dendrax.stimuli import Waveform, step_current
 
@@ -46,6 +47,8 @@ __all__ = [
     "diagnose",
     "fully_connect",
     "gap_junction",
+    "load_mod",
+    "load_mods",
     "plot",
     "read_asc",
     "read_swc",
