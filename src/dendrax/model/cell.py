@@ -124,6 +124,9 @@ class Cell(Selection):
         """The `Morphology` the cell was read from (None for cells built from parents)."""
         self.groups: dict[str, np.ndarray] = {}
         """Named compartment groups (boolean masks), see `define_group`."""
+        self.trainables: list = []
+        """Trainable parameters (`dendrax.training.trainable.TrainablePart`), see
+        `make_trainable`."""
 
     @classmethod
     def from_parents(
@@ -238,6 +241,7 @@ class Cell(Selection):
         self.shape_factors = per_comp(self.shape_factors)
         self.ion_values = per_comp(self.ion_values)
         self.groups = per_comp(self.groups)
+        self.trainables = [part.recut(take) for part in self.trainables]
         for inserted in self.mechanisms.values():
             inserted.where = inserted.where[take].copy()
             inserted.values = per_comp(inserted.values)
