@@ -169,9 +169,9 @@ def _resolve_one(model, params: dict, trainable: Trainable, parts: list):
     groups = tuple(names[f] for f in first)
     leaf = np.asarray(_leaf(params, trainable.name))
     init = _init(trainable, leaf[index], group, groups)
-    info = TrainableInfo(
-        trainable.key, trainable.name, trainable.transform, groups, _unit(model, trainable.name)
-    )
+    mechanisms = [m.mechanism for m in (*model.mechanisms.values(), *model.placed.values())]
+    unit = unit_of(trainable.name, mechanisms)
+    info = TrainableInfo(trainable.key, trainable.name, trainable.transform, groups, unit)
     dtype = jnp.zeros(0).dtype
     return jnp.asarray(index), jnp.asarray(group), jnp.asarray(init, dtype), info
 
@@ -256,12 +256,13 @@ def _init(trainable: Trainable, values: np.ndarray, group: np.ndarray, groups: t
     return init
 
 
-def _unit(model, name: str) -> str:
+def unit_of(name: str, mechanisms) -> str:
+    """The unit of parameter `name` ("radius", "HH.gNa", "ena") of a model with these
+    `mechanisms` (all of them, density, point and junction)."""
     if name in GEOMETRY_UNITS:
         return GEOMETRY_UNITS[name]
     mech, _, param = name.partition(".")
     if param:
-        inserted = model.mechanisms.get(mech) or model.placed[mech]
-        return inserted.mechanism.parameters[param].unit
-    in_use = [m.mechanism for m in model.mechanisms.values()]
-    return "mV" if membrane.ion_variable_kind(name, in_use) == "reversal" else "mM"
+        return next(m for m in mechanisms if m.name == mech).parameters[param].unit
+    density = [m for m in mechanisms if m.kind == "density"]
+    return "mV" if membrane.ion_variable_kind(name, density) == "reversal" else "mM"
