@@ -223,12 +223,13 @@ class Cell(Selection):
     def _recut(self, new: BranchTree) -> None:
         """Cut the branches into `new`'s compartments, keeping every value at its location.
 
-        Per-compartment values (geometry, density mechanisms, ions, groups) are taken from
-        the old compartment that held each new centre; stimuli, clamps and recordings move
-        to the new compartments that hold the old centres; point and junction sites are
-        kept by location and need no change. Cells read from a morphology get lengths,
-        radii and shape factors from the 3D points again; cylinder cells keep each
-        branch's length. Selections made before refer to the old compartments.
+        Per-compartment values (geometry, density mechanisms, ions, groups, trainables) are
+        taken from the old compartment that held each new centre; stimuli, clamps and
+        recordings move to the new compartments that hold the old centres; point and
+        junction sites are kept by location and need no change. Cells read from a
+        morphology get lengths, radii and shape factors from the 3D points again; cylinder
+        cells keep each branch's length. Selections made before refer to the old
+        compartments.
         """
         old = self.tree
         take, back = location_map(old, new), location_map(new, old)
