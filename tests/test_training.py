@@ -286,6 +286,14 @@ def test_nan_protection_names_the_parameter_and_group():
     def blown(theta):  # as if the simulation had gone NaN
         return jnp.sum(sim.params_from(theta)["HH"]["gNa"]) * jnp.nan
 
+    with pytest.raises(dx.NonFiniteError, match=r"the value of theta\['y'\]\[1\] is inf"):
+        dx.fit(
+            lambda t: jnp.sum((t["y"] - 3.0) ** 2),
+            {"y": jnp.array([3.0, -1e10])},
+            optax.sgd(1e300),
+            5,
+            progress=False,
+        )
     big = {"HH.gNa@cell": jnp.full(4, 2.0)}
     with pytest.raises(dx.NonFiniteError, match=r"loss is nan.*first_invalid"):
         dx.fit(blown, big, optax.sgd(0.1), 5, sim=sim, progress=False)
@@ -318,6 +326,8 @@ def test_save_and_load_round_trip(tmp_path, suffix):
     for key, value in theta.items():
         np.testing.assert_allclose(saved.theta[key], value, rtol=1e-10)
     np.testing.assert_array_equal(sim.run(saved.params), sim.run(sim.params_from(theta)))
+    if suffix == ".json":
+        assert '"unit": "S/cm2"' in path.read_text()
     plain = tmp_path / f"plain{suffix}"
     dx.save_params(plain, sim)
     assert dx.load_params(plain).theta is None

@@ -103,7 +103,7 @@ def fit(
     def one_step(theta, state):
         value, grads = jax.value_and_grad(loss)(theta)
         updates, state = optimizer.update(grads, state, theta)
-        return optax.apply_updates(theta, updates), state, value, grads
+        return optax.apply_updates(theta, updates), state, value, grads, optax.tree.norm(grads)
 
     init = jax.vmap(optimizer.init) if batched else optimizer.init
     step_fn = jax.jit(jax.vmap(one_step) if batched else one_step)
@@ -118,12 +118,11 @@ def fit(
     bar = _bar(progress, steps, done)
     since_best, stopped, start = 0, "steps", time.perf_counter() - _last(history["time"])
     for step in range(done, steps):
-        new_theta, new_state, value, grads = step_fn(theta, state)
+        new_theta, new_state, value, grads, norm = step_fn(theta, state)
         value = np.asarray(value)
         _check_finite(sim, step, value, grads, new_theta, theta, history, batched)
-        norm = np.asarray(jax.vmap(optax.tree.norm)(grads) if batched else optax.tree.norm(grads))
         history["loss"].append(value)
-        history["grad_norm"].append(norm)
+        history["grad_norm"].append(np.asarray(norm))
         history["time"].append(time.perf_counter() - start)
         lowest = float(np.min(value))
         if lowest < best[0] - min_delta:
