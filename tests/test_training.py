@@ -94,8 +94,11 @@ def test_point_sites_and_cells_of_a_network():
     dx.connect(net.cell(0).branch(0).loc(0.5), net.cell(1).branch(1).loc(0.5), dx.synapses.ExpSyn())
     dx.connect(net.cell(0).branch(0).loc(0.5), net.cell(2).branch(1).loc(0.5), dx.synapses.ExpSyn())
     dx.connect(net.cell(1).branch(0).loc(0.5), net.cell(2).branch(1).loc(0.5), dx.synapses.ExpSyn())
+    dx.gap_junction(net.cell(0).branch(1).loc(0.9), net.cell(2).branch(1).loc(0.9), 0.002)
     net.cells.make_trainable("HH.gNa", share="cell")
     net.cells[1:].make_trainable("ExpSyn.weight", share="site", init=0.01, bounds=(0.0, None))
+    net.cells[[0, 2]].make_trainable("GapJunction.g", init=0.005, bounds=(0.0, None))
+    net.cell(2).branch(1).record("v")
     sim = dx.build(net, dt=DT)
     theta = sim.trainable_params()
     assert theta["HH.gNa@cells"].shape == (3,)
@@ -113,6 +116,11 @@ def test_point_sites_and_cells_of_a_network():
         changed(sim.params_from(theta), sim.params_from(moved))["['ExpSyn']['weight']"]
     ) == [1]
     assert sim.trainable_values(theta)["ExpSyn.weight@cells"].groups[0].startswith("site 0, ")
+    np.testing.assert_allclose(sim.params_from(theta)["GapJunction"]["g"], [0.005, 0.005])
+    # The synaptic and junction parameters reach the run.
+    grads = jax.grad(lambda t: sim.run(sim.params_from(t)).mean())(theta)
+    assert np.all(np.asarray(grads["GapJunction.g@cells"]) != 0)
+    assert np.all(np.asarray(grads["ExpSyn.weight@cells"]) != 0)
 
 
 def test_params_from_inside_jit_and_vmap():
