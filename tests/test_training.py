@@ -97,6 +97,8 @@ def test_point_sites_and_cells_of_a_network():
     dx.gap_junction(net.cell(0).branch(1).loc(0.9), net.cell(2).branch(1).loc(0.9), 0.002)
     net.cells.make_trainable("HH.gNa", share="cell")
     net.cells[1:].make_trainable("ExpSyn.weight", share="site", init=0.01, bounds=(0.0, None))
+    with pytest.raises(KeyError, match=r"cell 1 of the group: unknown parameter 'GapJunction.g'"):
+        net.cells.make_trainable("GapJunction.g")
     net.cells[[0, 2]].make_trainable("GapJunction.g", init=0.005, bounds=(0.0, None))
     net.cell(2).branch(1).record("v")
     sim = dx.build(net, dt=DT)

@@ -84,7 +84,9 @@ def make_trainable(selections, label: str, name: str, share, init, bounds) -> st
     `Selection.make_trainable`. Returns the trainable's key in theta."""
     if not isinstance(name, str):
         raise TypeError(f"parameter names are strings, got {name!r}")
-    entries = [selection.get(name).size for selection in selections]  # raises if unknown
+    entries = [
+        _count(selection, name, i, len(selections)) for i, selection in enumerate(selections)
+    ]
     labels = _labels(name, share, sum(entries))
     transform = from_bounds(bounds)
     init = _initial(name, init, transform)
@@ -99,6 +101,17 @@ def make_trainable(selections, label: str, name: str, share, init, bounds) -> st
     for selection, part in zip(selections, parts, strict=True):
         selection.cell.trainables.append(part)
     return key
+
+
+def _count(selection, name: str, index: int, n_cells: int) -> int:
+    """How many values of `name` the selection holds (compartments, or sites of a point
+    mechanism); raises if it has none there, naming the cell of a group."""
+    try:
+        return selection.get(name).size
+    except (KeyError, ValueError) as error:
+        if n_cells == 1:
+            raise
+        raise type(error)(f"cell {index} of the group: {error.args[0]}") from None
 
 
 def _labels(name: str, share, n_entries: int) -> np.ndarray:
