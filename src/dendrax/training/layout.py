@@ -140,8 +140,9 @@ def resolve(model, params: dict) -> Trainables:
     for cell_index, cell in enumerate(model.cells):
         for part in cell.trainables:
             found.setdefault(part.trainable, []).append((cell_index, part))
+    places = _Places(model)
     entries = [
-        _resolve_one(model, params, trainable, parts)
+        _resolve_one(model, params, places, trainable, parts)
         for trainable, parts in sorted(found.items(), key=lambda item: item[0].serial)
     ]
     return (
@@ -151,19 +152,16 @@ def resolve(model, params: dict) -> Trainables:
     )
 
 
-def _resolve_one(model, params: dict, trainable: Trainable, parts: list):
+def _resolve_one(model, params: dict, places: _Places, trainable: Trainable, parts: list):
     """(index, group, init, info) of one trainable."""
-    index, comps = [], []
-    for cell_index, part in parts:
-        i, c = _entries(model, trainable.name, cell_index, part)
-        index.append(i)
-        comps.append(c)
-    index, comps = np.concatenate(index), np.concatenate(comps)
+    pairs = [places.entries(trainable.name, cell_index, part) for cell_index, part in parts]
+    index = np.concatenate([i for i, _ in pairs])
+    comps = np.concatenate([c for _, c in pairs])
     labels = np.concatenate(
         [p.labels[p.labels >= 0] if p.sites is None else p.labels for _, p in parts]
     )
     per_site = parts[0][1].sites is not None
-    keys, names = _grouping(model, trainable.share, index, comps, labels, per_site)
+    keys, names = _grouping(places, trainable.share, index, comps, labels, per_site)
     _, first, group = np.unique(keys, axis=0, return_index=True, return_inverse=True)
     group = group.reshape(-1)
     groups = tuple(names[f] for f in first)
@@ -181,29 +179,44 @@ def _leaf(params: dict, name: str):
     return params[group][key] if key else params[group]
 
 
-def _entries(model, name: str, cell_index: int, part) -> tuple[np.ndarray, np.ndarray]:
-    """The entries of parameter `name`'s array that `part` (on cell `cell_index`) trains,
-    and the global compartment of each."""
-    offset = model.comp_offsets[cell_index]
-    mech = name.partition(".")[0]
-    if part.sites is not None:
-        before = sum(c.placed[mech].n_sites for c in model.cells[:cell_index] if mech in c.placed)
-        index = before + part.sites
-        return index, model.placed[mech].comps[index]
-    comps = offset + np.flatnonzero(part.labels >= 0)
-    if mech in model.mechanisms and "." in name:
-        position = np.full(model.n_compartments, -1)
-        where = np.flatnonzero(model.mechanisms[mech].where)
-        position[where] = np.arange(where.size)
-        return position[comps], comps
-    return comps, comps
+class _Places:
+    """Where each cell's compartments and sites are in the built arrays, computed once
+    per build (not once per cell and trainable)."""
+
+    def __init__(self, model):
+        self.model = model
+        self.comp_branch = np.concatenate([c.tree.comp_branch for c in model.cells])
+        self.site_offsets = {
+            name: np.cumsum(
+                [0] + [c.placed[name].n_sites if name in c.placed else 0 for c in model.cells]
+            )
+            for name in model.placed
+        }
+        self.site_of_comp = {}
+        for name, inserted in model.mechanisms.items():
+            where = np.flatnonzero(inserted.where)
+            self.site_of_comp[name] = np.full(model.n_compartments, -1)
+            self.site_of_comp[name][where] = np.arange(where.size)
+
+    def entries(self, name: str, cell_index: int, part) -> tuple[np.ndarray, np.ndarray]:
+        """The entries of parameter `name`'s array that `part` (on cell `cell_index`)
+        trains, and the global compartment of each."""
+        mech = name.partition(".")[0]
+        if part.sites is not None:
+            index = self.site_offsets[mech][cell_index] + part.sites
+            return index, self.model.placed[mech].comps[index]
+        comps = self.model.comp_offsets[cell_index] + np.flatnonzero(part.labels >= 0)
+        if mech in self.site_of_comp and "." in name:
+            return self.site_of_comp[mech][comps], comps
+        return comps, comps
 
 
-def _grouping(model, share: str, index, comps, labels, per_site: bool):
+def _grouping(places: _Places, share: str, index, comps, labels, per_site: bool):
     """A key per entry (entries with equal keys share a value) and a name per entry for
     the group it is in."""
+    model = places.model
     cell = model.comp_cell[comps]
-    branch = np.concatenate([c.tree.comp_branch for c in model.cells])[comps]
+    branch = places.comp_branch[comps]
     several = len(model.cells) > 1
     if share == "all":
         return np.zeros(index.size, np.int64), ["all"] * index.size
