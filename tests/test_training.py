@@ -260,6 +260,23 @@ def test_fit_early_stopping_clipping_and_restarts():
     assert several.theta["x"].shape == (3,)
 
 
+def test_fit_passes_batches_of_data_each_example_once_a_pass():
+    data = {"target": jnp.arange(6.0)[:, None] * jnp.ones((6, 3))}
+
+    def loss(theta, batch):
+        return jnp.mean((theta["x"][None] - batch["target"]) ** 2)
+
+    theta = {"x": jnp.full(3, 1.5)}
+    full = dx.fit(loss, theta, optax.sgd(0.0), 1, data=data, progress=False)
+    assert float(full.loss) == pytest.approx(float(loss(theta, data)))
+    parts = dx.fit(loss, theta, optax.sgd(0.0), 6, data=data, batch_size=2, progress=False)
+    passes = parts.history["loss"].reshape(2, 3).mean(axis=1)
+    np.testing.assert_allclose(passes, float(loss(theta, data)), rtol=1e-12)
+    assert len(set(parts.history["loss"][:3].tolist())) > 1  # the batches differ
+    with pytest.raises(ValueError, match=r"batch_size must be an integer in \[1, 6\]"):
+        dx.fit(loss, theta, optax.sgd(0.0), 1, data=data, batch_size=7, progress=False)
+
+
 def test_fit_resumes_from_a_checkpoint(tmp_path):
     theta, optimizer = {"x": jnp.zeros(3)}, optax.adam(0.1)
     plain = dx.fit(quadratic, theta, optimizer, 10, progress=False)

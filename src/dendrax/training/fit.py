@@ -56,6 +56,8 @@ def fit(
     steps: int,
     *,
     sim=None,
+    data=None,
+    batch_size: int | None = None,
     clip: float | None = None,
     patience: int | None = None,
     min_delta: float = 0.0,
@@ -66,15 +68,20 @@ def fit(
     checkpoint_every: int = 100,
     progress: bool = True,
 ) -> FitResult:
-    """Minimise `loss(theta)` by `steps` steps of `optimizer`.
+    """Minimise `loss(theta)` (or `loss(theta, batch)` with `data`) by `steps` steps of
+    `optimizer`.
 
     Args:
-        loss: a function of theta returning a scalar; it is jit-compiled with its gradient.
+        loss: a function of theta (and a batch of `data`) returning a scalar; it is
+            jit-compiled with its gradient.
         theta: the starting point, a pytree (`sim.trainable_params()`).
         optimizer: an optax `GradientTransformation` (`optax.adam(1e-2)`;
             `optax.multi_transform` for learning rates per trainable).
         steps: number of steps (in all, counting those before a resumed checkpoint).
         sim: the `Simulation` theta belongs to, so that errors name the parameter and group.
+        data: a pytree of arrays with one leading axis of examples (stimuli and target
+            traces); each step passes `batch_size` of them (default: all) to `loss`, in an
+            order shuffled anew every pass over the data (with `seed`).
         clip: clip the gradient to this global norm first (`optax.clip_by_global_norm`).
         patience: stop when the best loss has not improved by more than `min_delta` for
             this many steps (None: never).
@@ -99,14 +106,16 @@ def fit(
     batched = restarts is not None
     if batched:
         theta = _starts(theta, restarts, spread, seed)
+    batches = _Batches(data, batch_size, seed) if data is not None else None
 
-    def one_step(theta, state):
-        value, grads = jax.value_and_grad(loss)(theta)
+    def one_step(theta, state, batch):
+        args = () if batches is None else (batch,)
+        value, grads = jax.value_and_grad(loss)(theta, *args)
         updates, state = optimizer.update(grads, state, theta)
         return optax.apply_updates(theta, updates), state, value, grads, optax.tree.norm(grads)
 
     init = jax.vmap(optimizer.init) if batched else optimizer.init
-    step_fn = jax.jit(jax.vmap(one_step) if batched else one_step)
+    step_fn = jax.jit(jax.vmap(one_step, in_axes=(0, 0, None)) if batched else one_step)
     state = init(theta)
     done, history = 0, {"loss": [], "grad_norm": [], "time": []}
     best = (np.inf, _pick(theta, 0) if batched else theta)
@@ -118,7 +127,8 @@ def fit(
     bar = _bar(progress, steps, done)
     since_best, stopped, start = 0, "steps", time.perf_counter() - _last(history["time"])
     for step in range(done, steps):
-        new_theta, new_state, value, grads, norm = step_fn(theta, state)
+        batch = None if batches is None else batches.at(step)
+        new_theta, new_state, value, grads, norm = step_fn(theta, state, batch)
         value = np.asarray(value)
         _check_finite(sim, step, value, grads, new_theta, theta, history, batched)
         history["loss"].append(value)
@@ -143,6 +153,35 @@ def fit(
     if checkpoint is not None:
         fit_state.save(checkpoint, (theta, state, best[1]), best[0], history, len(history["loss"]))
     return FitResult(best[1], best[0], theta, state, _arrays(history), stopped)
+
+
+class _Batches:
+    """Batches of `data` by step: pass after pass over the examples, each pass in its own
+    order drawn from (seed, pass), so that a resumed fit sees the same batches."""
+
+    def __init__(self, data, size: int | None, seed: int):
+        sizes = {
+            np.shape(leaf)[0] if np.ndim(leaf) else None for leaf in jax.tree_util.tree_leaves(data)
+        }
+        if len(sizes) != 1 or None in sizes:
+            raise ValueError(
+                f"data must be arrays with one common leading axis of examples; their "
+                f"leading sizes are {sorted(sizes, key=str)}"
+            )
+        self.n = sizes.pop()
+        self.size = self.n if size is None else size
+        if not (isinstance(self.size, int) and 1 <= self.size <= self.n):
+            raise ValueError(f"batch_size must be an integer in [1, {self.n}], got {size!r}")
+        self.data, self.seed = data, seed
+
+    def at(self, step: int):
+        if self.size == self.n:
+            return self.data
+        per_pass = self.n // self.size
+        n_pass, k = divmod(step, per_pass)
+        order = np.random.default_rng([self.seed, n_pass]).permutation(self.n)
+        chosen = order[k * self.size : (k + 1) * self.size]
+        return jax.tree_util.tree_map(lambda leaf: leaf[chosen], self.data)
 
 
 def _starts(theta, restarts: int, spread: float, seed: int):
