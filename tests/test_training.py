@@ -382,6 +382,8 @@ def test_bad_input_gets_clear_errors():
         cell.make_trainable("HH.gK", bounds=(0.5, 0.1))
     with pytest.raises(ValueError, match=r"init for HH.gK is 0.5: outside the bounds of Sigmoid"):
         cell.make_trainable("HH.gK", init=0.5, bounds=(0.0, 0.1))
+    with pytest.raises(ValueError, match=r"cannot train HH.gK on <Selection selection: 0 comp"):
+        cell.select(order=7).make_trainable("HH.gK")
     cell.make_trainable("HH.gNa", share="branch")
     with pytest.raises(ValueError, match=r"HH.gNa@branch 1 and HH.gNa@cell both train HH.gNa"):
         cell.branch(1).make_trainable("HH.gNa")

@@ -106,6 +106,8 @@ def make_trainable(selections, label: str, name: str, share, init, bounds) -> st
 def _count(selection, name: str, index: int, n_cells: int) -> int:
     """How many values of `name` the selection holds (compartments, or sites of a point
     mechanism); raises if it has none there, naming the cell of a group."""
+    if len(selection) == 0:
+        raise ValueError(f"cannot train {name} on {selection!r}: it holds no compartment")
     try:
         return selection.get(name).size
     except (KeyError, ValueError) as error:
