@@ -53,9 +53,11 @@ def scale(args):
     net.cell(args.cells - 1).branch(0).loc(0.5).record("v")
     described = time.perf_counter() - start
     n_syn = len(net.synapses["type"])
+    print(f"{args.cells} cells, {n_syn} synapses: described in {described:.1f} s", flush=True)
     start = time.perf_counter()
     sim = dx.build(net, dt=DT)
     built = time.perf_counter() - start
+    print(f"  built in {built:.1f} s ({sim.spec.backend})", flush=True)
     run = jax.jit(lambda params: sim.run(params))
     start = time.perf_counter()
     run(sim.params).block_until_ready()
@@ -63,6 +65,7 @@ def scale(args):
     start = time.perf_counter()
     run(sim.params).block_until_ready()
     warm = time.perf_counter() - start
+    print(f"  forward: first call {first:.1f} s, warm {warm:.2f} s", flush=True)
 
     def loss(gmax):
         params = {**sim.params, "Ionotropic": {**sim.params["Ionotropic"], "gmax": gmax}}
@@ -77,9 +80,7 @@ def scale(args):
     grad(gmax).block_until_ready()
     grad_warm = time.perf_counter() - start
     n_comp = int(sim.compartment_cells.size)
-    print(f"{args.cells} cells, {n_comp} compartments, {n_syn} synapses, {args.t_max} ms")
-    print(f"  describe {described:.1f} s, build {built:.1f} s")
-    print(f"  forward: first call {first:.1f} s, warm {warm:.2f} s")
+    print(f"  {n_comp} compartments, {args.t_max} ms")
     print(
         f"  gradient (every gmax): first call {grad_first:.1f} s, warm {grad_warm:.2f} s "
         f"({grad_warm / warm:.1f}x forward)"

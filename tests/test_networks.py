@@ -9,6 +9,7 @@ from test_gradients import check_directional_derivatives
 
 import dendrax as dx
 from dendrax.mechanisms import HH
+from dendrax.native import source as native_source
 
 DT = 0.025
 
@@ -149,19 +150,34 @@ def test_spike_recording_and_times():
     assert times.size >= 1
 
 
-def test_one_program_for_any_network_size():
-    def jaxpr_size(n):
-        cells = small_cells(n)
-        net = dx.Network(cells)
-        dx.sparse_connect(net.cells, net.cells, dx.synapses.ExpSyn(), p=0.3, seed=1, weight=0.01)
-        dx.fully_connect(net.cells[:2], net.cells[2:], dx.synapses.Ionotropic())
-        dx.gap_junction(cells[0].branch(1).loc(0.5), cells[1].branch(1).loc(0.5), 0.001)
-        cells[0].branch(0).loc(0.5).record("v")
-        sim = dx.build(net, dt=DT)
-        program = str(jax.make_jaxpr(lambda p: sim.run(p, t_max=1.0))(sim.params))
-        return sum(" = " in line for line in program.splitlines())  # equations
+def network_of(n, events=True):
+    cells = small_cells(n)
+    net = dx.Network(cells)
+    if events:
+        dx.fully_connect(net.cells[:2], net.cells[2:], dx.synapses.ExpSyn(), weight=0.01)
+    dx.sparse_connect(net.cells[2:], net.cells, dx.synapses.Ionotropic(), p=0.01, seed=1)
+    dx.fully_connect(net.cells[2:4], net.cells[4:], dx.synapses.Ionotropic())
+    dx.gap_junction(cells[0].branch(1).loc(0.5), cells[1].branch(1).loc(0.5), 0.001)
+    cells[0].branch(0).loc(0.5).record("v")
+    return net
 
-    assert jaxpr_size(10) == jaxpr_size(60)
+
+def test_one_program_for_any_network_size():
+    """The jaxpr of a 10-cell and a 1,000-cell network of the same cell and synapse types
+    has the same equations; so has the native kernel of a graded network."""
+
+    def equations(n):
+        sim = dx.build(network_of(n), dt=DT)
+        program = str(jax.make_jaxpr(lambda p: sim.run(p, t_max=1.0))(sim.params))
+        return sum(" = " in line for line in program.splitlines())
+
+    assert equations(10) == equations(1000)
+
+    def kernel(n):
+        sim = dx.build(network_of(n, events=False), dt=DT, backend="jax")
+        return native_source.kernel_source(sim.spec, np.float64, np.int64)
+
+    assert kernel(10) == kernel(1000)
 
 
 def test_builders_make_the_connections_asked_for():

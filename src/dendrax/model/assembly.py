@@ -85,6 +85,29 @@ class Assembly:
         return local if len(self.cells) == 1 else f"cell {index}, {local}"
 
 
+class Forest:
+    """Cells side by side as one tree: finds global compartments of locations on them."""
+
+    def __init__(self, cells, tree: BranchTree, branch_offsets: np.ndarray):
+        self.cells = cells
+        self.tree = tree
+        self.branch_offsets = branch_offsets
+        self._index = {id(c): i for i, c in enumerate(cells)}
+        self._owners: dict[int, tuple] = {}
+
+    def cell_indices(self, owners: tuple) -> np.ndarray:
+        """The index of each of `owners` among the cells (-1 for one not among them),
+        computed once per tuple (the builders share one tuple among many cells)."""
+        if id(owners) not in self._owners:
+            found = np.array([self._index.get(id(o), -1) for o in owners], np.int64)
+            self._owners[id(owners)] = (owners, found)
+        return self._owners[id(owners)][1]
+
+    def compartments(self, cell: np.ndarray, branch: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """The global compartment at (branch, x) of each `cell` (all vectorised)."""
+        return compartment_at(self.tree, self.branch_offsets[cell] + branch, x)
+
+
 def as_cells(cells) -> tuple[Cell, ...]:
     """`cells` (a Cell or a sequence of distinct Cells) as a tuple, checked."""
     if isinstance(cells, Cell):
@@ -120,7 +143,8 @@ def assemble(cells) -> Assembly:
     )
     every = [ins.mechanism for c in cells for ins in (*c.mechanisms.values(), *c.placed.values())]
     _check_same_classes(every)
-    placed = _placed(cells, comp_offsets)
+    forest = Forest(cells, tree, branch_offsets.astype(np.int64))
+    placed = _placed(cells, comp_offsets, forest)
     recordings = _recordings(cells, comp_offsets)
     connections = {
         name: [
@@ -132,7 +156,7 @@ def assemble(cells) -> Assembly:
         if sites.mechanism.receives_events
     }
     spiking = [(r.comps, r.threshold) for r in recordings if r.name == "spikes"]
-    sources, site_sources, detectors = event_wiring.wire(cells, comp_offsets, connections, spiking)
+    sources, site_sources, detectors = event_wiring.wire(forest, connections, spiking)
     for name, wired in site_sources.items():
         placed[name] = replace(placed[name], event_source=wired.source, delay=wired.delay)
     found = iter(detectors)
@@ -216,10 +240,9 @@ def _density(cells) -> dict[str, InsertedMechanism]:
     return merged
 
 
-def _placed(cells, comp_offsets) -> dict[str, PlacedSites]:
+def _placed(cells, comp_offsets, forest: Forest) -> dict[str, PlacedSites]:
     merged = {}
-    index_of = {id(c): i for i, c in enumerate(cells)}
-    names = dict.fromkeys(name for c in cells for name in c.placed)
+    names = sorted({name for c in cells for name in c.placed})  # the same program for any wiring
     for name in names:
         parts = [
             (c, off, c.placed[name])
@@ -234,28 +257,19 @@ def _placed(cells, comp_offsets) -> dict[str, PlacedSites]:
         }
         peers = None
         if mechanism.kind == "junction":
-            peers = np.concatenate(
-                [_peer_comps(name, c, p.peers, index_of, cells, comp_offsets) for c, _, p in parts]
-            )
+            peers = np.concatenate([_peer_comps(name, forest, p.peers) for _, _, p in parts])
         merged[name] = PlacedSites(mechanism, comps.astype(np.int64), values, peers)
     return merged
 
 
-def _peer_comps(name, cell, peers: Peers, index_of, cells, comp_offsets) -> np.ndarray:
-    """The global compartment of each site's peer (vectorised per peer cell)."""
-    owner_cell = np.array([index_of.get(id(owner), -1) for owner in peers.owners], np.int64)
+def _peer_comps(name, forest: Forest, peers: Peers) -> np.ndarray:
+    """The global compartment of each site's peer."""
+    owner_cell = forest.cell_indices(peers.owners)
     if np.any(owner_cell < 0):
         raise ValueError(
-            f"{name} in cell {index_of[id(cell)]} has a peer on a cell that is not built "
-            f"with it; pass both cells to build"
+            f"{name} has a peer on a cell that is not built with it; pass both cells to build"
         )
-    peer_cell = owner_cell[peers.owner]
-    comps = np.zeros(peers.size, np.int64)
-    for i in np.unique(peer_cell):
-        on = peer_cell == i
-        local = compartment_at(cells[i].tree, peers.branch[on], peers.x[on])
-        comps[on] = comp_offsets[i] + local
-    return comps
+    return forest.compartments(owner_cell[peers.owner], peers.branch, peers.x)
 
 
 def _recordings(cells, comp_offsets) -> tuple[Recording, ...]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dendrax.model.sites import Peers, compartment_at
+from dendrax.model.sites import Peers
 from dendrax.model.spike_trains import TrainSet
 
 
@@ -57,7 +57,7 @@ class _Located:
     delay: np.ndarray
 
 
-def wire(cells, comp_offsets, connections: dict, spike_recordings) -> tuple:
+def wire(forest, connections: dict, spike_recordings) -> tuple:
     """(`EventSources`, {mechanism name: `SiteSources`}, the detector of each row of each
     spike recording).
 
@@ -65,7 +65,6 @@ def wire(cells, comp_offsets, connections: dict, spike_recordings) -> tuple:
     its sites in the cell, the indices of the sites that have a source, their `Peers`);
     `spike_recordings`: (global compartments, threshold) of each `record_spikes` call.
     """
-    cell_index = {id(c): i for i, c in enumerate(cells)}
     train_start: dict[int, int] = {}
     trains: list[np.ndarray] = []
     for parts in connections.values():
@@ -74,18 +73,9 @@ def wire(cells, comp_offsets, connections: dict, spike_recordings) -> tuple:
                 if isinstance(owner, TrainSet) and id(owner) not in train_start:
                     train_start[id(owner)] = len(trains)
                     trains.extend(owner.times)
-    owner_tables: dict[int, tuple] = {}
+    trains_of: dict[int, np.ndarray] = {}
     located = {
-        name: [
-            _locate(
-                name,
-                peers,
-                cells,
-                comp_offsets,
-                _owner_table(peers, cell_index, train_start, owner_tables),
-            )
-            for _, _, peers in parts
-        ]
+        name: [_locate(name, peers, forest, train_start, trains_of) for _, _, peers in parts]
         for name, parts in connections.items()
     }
     flat = [item for items in located.values() for item in items]
@@ -117,31 +107,26 @@ def wire(cells, comp_offsets, connections: dict, spike_recordings) -> tuple:
     return sources, site_sources, recorded
 
 
-def _owner_table(peers: Peers, cell_index, train_start, cache: dict) -> tuple:
-    """(cell index, first train index) of each owner of `peers` (-1 where not one),
-    computed once per owners tuple (the builders share one among many cells)."""
-    key = id(peers.owners)
-    if key not in cache:
-        cells = np.array([cell_index.get(id(o), -1) for o in peers.owners], np.int64)
-        trains = np.array(
+def _locate(name, peers: Peers, forest, train_start, trains_of: dict) -> _Located:
+    """Where `peers` are in the build; `trains_of` caches each owners tuple's first train
+    indices (the builders share one tuple among many cells)."""
+    owner_cell = forest.cell_indices(peers.owners)
+    if id(peers.owners) not in trains_of:
+        trains_of[id(peers.owners)] = np.array(
             [train_start.get(id(o), -1) if isinstance(o, TrainSet) else -1 for o in peers.owners],
             np.int64,
         )
-        cache[key] = (peers.owners, cells, trains)
-    return cache[key][1:]
-
-
-def _locate(name, peers: Peers, cells, comp_offsets, owner_table) -> _Located:
-    owner_cell, owner_train = owner_table
+    owner_train = trains_of[id(peers.owners)]
     if np.any((owner_cell < 0) & (owner_train < 0)):
         raise ValueError(
             f"{name} has a source on a cell that is not built with it; build the cells "
             f"together (dendrax.Network, or a list of cells)"
         )
-    comp = np.full(peers.size, -1, np.int64)
     cell = owner_cell[peers.owner]
-    for i in np.unique(cell[cell >= 0]):
-        on = cell == i
-        comp[on] = comp_offsets[i] + compartment_at(cells[i].tree, peers.branch[on], peers.x[on])
-    train = np.where(cell < 0, owner_train[peers.owner] + peers.branch, -1)
+    from_cell = cell >= 0
+    comp = np.full(peers.size, -1, np.int64)
+    comp[from_cell] = forest.compartments(
+        cell[from_cell], peers.branch[from_cell], peers.x[from_cell]
+    )
+    train = np.where(from_cell, -1, owner_train[peers.owner] + peers.branch)
     return _Located(comp, peers.threshold, train, peers.delay)
