@@ -1,5 +1,7 @@
 """Training: trainables with sharing and bounds, transforms, losses, the fit loop, saving."""
 
+import copy
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -123,6 +125,19 @@ def test_point_sites_and_cells_of_a_network():
     grads = jax.grad(lambda t: sim.run(sim.params_from(t)).mean())(theta)
     assert np.all(np.asarray(grads["GapJunction.g@cells"]) != 0)
     assert np.all(np.asarray(grads["ExpSyn.weight@cells"]) != 0)
+
+
+def test_copies_of_a_cell_keep_their_own_trainables():
+    template = small_hh_cell()
+    template.make_trainable("HH.gK")
+    cells = [template, copy.deepcopy(template)]
+    sim = dx.build(cells, dt=DT)
+    theta = sim.trainable_params()
+    assert sorted(theta) == ["HH.gK@cell (cell 0)", "HH.gK@cell (cell 1)"]
+    moved = {**theta, "HH.gK@cell (cell 1)": theta["HH.gK@cell (cell 1)"] + 0.01}
+    np.testing.assert_array_equal(
+        changed(sim.params_from(theta), sim.params_from(moved))["['HH']['gK']"], [3, 4, 5]
+    )
 
 
 def test_params_from_inside_jit_and_vmap():

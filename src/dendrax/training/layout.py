@@ -141,9 +141,11 @@ def resolve(model, params: dict) -> Trainables:
         for part in cell.trainables:
             found.setdefault(part.trainable, []).append((cell_index, part))
     places = _Places(model)
+    ordered = sorted(found.items(), key=lambda item: item[0].serial)
+    keys = [trainable.key for trainable, _ in ordered]
     entries = [
-        _resolve_one(model, params, places, trainable, parts)
-        for trainable, parts in sorted(found.items(), key=lambda item: item[0].serial)
+        _resolve_one(model, params, places, trainable, parts, keys.count(trainable.key) > 1)
+        for trainable, parts in ordered
     ]
     return (
         Trainables(*(tuple(column) for column in zip(*entries, strict=True)))
@@ -152,8 +154,9 @@ def resolve(model, params: dict) -> Trainables:
     )
 
 
-def _resolve_one(model, params: dict, places: _Places, trainable: Trainable, parts: list):
-    """(index, group, init, info) of one trainable."""
+def _resolve_one(model, params, places: _Places, trainable: Trainable, parts, repeated: bool):
+    """(index, group, init, info) of one trainable; a key `repeated` by trainables of
+    copied cells gets the index of its first cell ("HH.gNa@soma (cell 3)")."""
     pairs = [places.entries(trainable.name, cell_index, part) for cell_index, part in parts]
     index = np.concatenate([i for i, _ in pairs])
     comps = np.concatenate([c for _, c in pairs])
@@ -169,7 +172,8 @@ def _resolve_one(model, params: dict, places: _Places, trainable: Trainable, par
     init = _init(trainable, leaf[index], group, groups)
     mechanisms = [m.mechanism for m in (*model.mechanisms.values(), *model.placed.values())]
     unit = unit_of(trainable.name, mechanisms)
-    info = TrainableInfo(trainable.key, trainable.name, trainable.transform, groups, unit)
+    key = f"{trainable.key} (cell {parts[0][0]})" if repeated else trainable.key
+    info = TrainableInfo(key, trainable.name, trainable.transform, groups, unit)
     dtype = jnp.zeros(0).dtype
     return jnp.asarray(index), jnp.asarray(group), jnp.asarray(init, dtype), info
 
