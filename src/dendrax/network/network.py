@@ -9,6 +9,7 @@ import numpy as np
 from dendrax.model.assembly import as_cells
 from dendrax.model.cell import Cell
 from dendrax.model.spike_trains import TrainSet
+from dendrax.training.trainable import make_trainable
 
 
 class CellGroup:
@@ -60,6 +61,12 @@ class CellGroup:
     def set(self, name: str, value) -> CellGroup:
         """Set a parameter on every compartment of each cell (see `Selection.set`)."""
         return self._each("set", name, value)
+
+    def make_trainable(self, name: str, share="all", init=None, bounds=None) -> str:
+        """Make `name` trainable on every compartment (or site) of each cell, "all"
+        sharing one value across the cells and "cell" one per cell; see
+        `Selection.make_trainable` (labels: one per site of every cell, in cell order)."""
+        return make_trainable(list(self._cells), "cells", name, share, init, bounds)
 
     def stimulate(self, current) -> CellGroup:
         """Inject `current` into every compartment of each cell; usually one selects a
