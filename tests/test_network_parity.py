@@ -4,6 +4,8 @@ and Exp2Syn), an external spike train (VecStim), a graded synapse and a gap junc
 fixed step. The spike train's events reach NEURON by NetCon.event at spike + delay, as a
 VecStim's would (VecStim is not built into NEURON)."""
 
+import pathlib
+
 import numpy as np
 import pytest
 
@@ -40,20 +42,27 @@ TRAIN_TARGET = (0, 1, 0.03)  # cell, branch, weight: an ExpSyn with tau 2 ms
 TRAIN_DELAY = 0.5
 
 
-def _dendrax():
+def _dendrax(synapses=None, gap=None):
+    """The network in dendrax, with the library's synapses or those of `synapses`
+    (name -> class); `gap(a, b, g)` joins the gap junction (default `dx.gap_junction`)."""
     cells = [
         dx.Cell.from_parents(PARENTS, ncomp=NCOMP, length=LENGTH, radius=RADIUS) for _ in range(5)
     ]
     net = dx.Network(cells)
     net.cells.insert(HH())
-    syn = {"ExpSyn": dx.synapses.ExpSyn, "Exp2Syn": dx.synapses.Exp2Syn}
+    syn = {
+        "ExpSyn": dx.synapses.ExpSyn,
+        "Exp2Syn": dx.synapses.Exp2Syn,
+        "Ionotropic": dx.synapses.Ionotropic,
+        **(synapses or {}),
+    }
     soma = [c.branch(0).loc(0.5) for c in cells]
     trains = dx.spike_source(TRAIN)
     cell, branch, weight = TRAIN_TARGET
     dx.connect(
         trains,
         cells[cell].branch(branch).loc(0.5),
-        dx.synapses.ExpSyn(tau=2.0),
+        syn["ExpSyn"](tau=2.0),
         weight=weight,
         delay=TRAIN_DELAY,
     )
@@ -67,9 +76,9 @@ def _dendrax():
             weight=weight,
         )
     pre, post, branch, params = GRADED
-    dx.connect(soma[pre], cells[post].branch(branch).loc(0.5), dx.synapses.Ionotropic(**params))
+    dx.connect(soma[pre], cells[post].branch(branch).loc(0.5), syn["Ionotropic"](**params))
     a, b, branch, g = GAP
-    dx.gap_junction(cells[a].branch(branch).loc(0.5), cells[b].branch(branch).loc(0.5), g)
+    (gap or dx.gap_junction)(cells[a].branch(branch).loc(0.5), cells[b].branch(branch).loc(0.5), g)
     delay, duration, amplitude = STIMULUS
     current = dx.step_current(delay, duration, amplitude, DT, T_MAX)
     cells[2].branch(0).loc(0.5).stimulate(current)
@@ -77,7 +86,7 @@ def _dendrax():
         s.record("v")
     for s, threshold in zip(soma, SPIKE_THRESHOLD, strict=True):
         s.record_spikes(threshold=threshold)
-    cells[1].branch(1).loc(0.5).record("ExpSyn.g")
+    cells[1].branch(1).loc(0.5).record(f"{syn['ExpSyn'].__name__}.g")
     return net
 
 
@@ -157,5 +166,29 @@ def test_network_matches_neuron(neuron_run):
     assert sum(s.size for s in spikes) >= 10, "the network should spike"
     for cell in range(5):
         np.testing.assert_allclose(ours_spikes[cell], spikes[cell], atol=1e-9)
+    np.testing.assert_allclose(traces[:5], voltages, atol=1e-6, rtol=0)
+    np.testing.assert_allclose(traces[10], g, atol=1e-12, rtol=0)
+
+
+def test_a_network_of_imported_mod_files_matches_neuron(neuron_run):
+    """The same network with its ExpSyn (an ExpSyn .mod written for the tests, with
+    NET_RECEIVE), graded synapse and gap junction (the POINTER .mod files NEURON runs)
+    imported by dx.load_mod: spikes identical, voltages within 1e-6 mV."""
+    mods = pathlib.Path(__file__).parent / "mod"
+    half_gap = dx.load_mod(mods / "half_gap.mod")
+
+    def gap(a, b, g):
+        a.insert(half_gap(g=g), peer=b)
+        b.insert(half_gap(g=g), peer=a)
+
+    synapses = {
+        "ExpSyn": dx.load_mod(mods / "exp_syns.mod"),
+        "Ionotropic": dx.load_mod(mods / "graded_syn.mod"),
+    }
+    voltages, spikes, g = neuron_run
+    sim = dx.build(_dendrax(synapses, gap), dt=DT)
+    traces = np.asarray(sim.run(t_max=T_MAX))
+    for cell, times in enumerate(sim.spike_times(traces)):
+        np.testing.assert_allclose(times, spikes[cell], atol=1e-9)
     np.testing.assert_allclose(traces[:5], voltages, atol=1e-6, rtol=0)
     np.testing.assert_allclose(traces[10], g, atol=1e-12, rtol=0)

@@ -33,14 +33,16 @@ def test_every_channel_file_matches_neuron(tmp_path_factory):
     from neuron_mechanisms import channel_cases, load_test_mechanisms, relative_error, run_both
 
     load_test_mechanisms(tmp_path_factory)
-    calcium = imported("CaDynamics_E2")
+    calcium = {"Ca_": imported("CaDynamics_E2"), "pospischil_i": imported("pospischil_cad")}
     cases, labels = [], []
     for stem in CHANNELS:
         mechanism = imported(stem)()
         current = (mechanism.writes + tuple(_nonspecific(mechanism)))[0]
         for protocol, case in channel_cases(mechanism, current, {}, 0.2).items():
-            if "ca" in "".join(mechanism.writes) and stem.startswith(("Ca_", "CaGHK")):
-                case = {**case, "inserts": [*case["inserts"], (calcium(), "CaDynamics_E2", {})]}
+            for prefix, accumulation in calcium.items():
+                if stem.startswith(prefix) and "ica" in mechanism.writes:
+                    added = (accumulation(), accumulation.__name__, {})
+                    case = {**case, "inserts": [*case["inserts"], added]}
             cases.append(case)
             labels.append(f"{stem} ({protocol})")
     results = run_both(cases, 40.0)
@@ -96,8 +98,10 @@ def test_load_mods_reads_a_folder_and_a_file_twice_is_one_class(tmp_path):
     for stem in ("NaTa_t", "CaDynamics_E2"):
         (tmp_path / f"{stem}.mod").write_text((MODS / f"{stem}.mod").read_text())
     assert sorted(load_mods(tmp_path)) == ["CaDynamics_E2", "NaTa_t"]
-    with pytest.raises(ModError, match=r"graded_syn\.mod, line 7: POINTER"):
-        load_mods(MODS)  # a file it cannot read is an error, not skipped
+    assert {"GradedSyn", "HalfGap", "ExpSynFile", "it"} <= set(load_mods(MODS))
+    (tmp_path / "bad.mod").write_text(GOOD + "KINETIC scheme { }")
+    with pytest.raises(ModError, match=r"bad\.mod, line 6: KINETIC"):
+        load_mods(tmp_path)  # a file it cannot read is an error, not skipped
     assert imported("NaTa_t") is imported("NaTa_t")
     mechanism = imported("NaTa_t")(gNaTa_tbar=0.5)
     assert mechanism.defaults == {"gNaTa_tbar": 0.5}
@@ -117,7 +121,8 @@ BREAKPOINT { i = g*(v - e) }
     [
         (GOOD.replace("BREAKPOINT", "VERBATIM\nENDVERBATIM\nBREAKPOINT"), "line 5: VERBATIM"),
         (GOOD + "KINETIC scheme { ~ a <-> b (1, 2) }", "KINETIC schemes"),
-        (GOOD + "NET_RECEIVE (w) { }", "NET_RECEIVE"),
+        (GOOD + "NET_RECEIVE (w) { }", "NET_RECEIVE is supported in a POINT_PROCESS"),
+        (GOOD.replace("RANGE g", "RANGE g POINTER a, b"), "only one POINTER"),
         (GOOD.replace("SUFFIX leaky", ""), "no SUFFIX"),
         (GOOD.replace("g*(v - e)", "g*(v - erev)"), "line 5: erev is not defined"),
         (GOOD.replace("g*(v - e)", "g*(v - e"), "expected"),

@@ -7,7 +7,6 @@ so that imported mechanisms trace, vectorise and differentiate like written ones
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 
 from dendrax.nmodl import syntax as s
@@ -64,8 +63,8 @@ class Interpreter:
 
     def run(self, body, values: dict, local: dict | None = None, derivatives=None) -> dict:
         """`values` after `body`; names in `local` (LOCAL variables and arguments) stay
-        there. `derivatives`, if given, receives each `state' = ...` as (value, slope of
-        the value with respect to the state) and the state is not changed."""
+        there. `derivatives`, if given, receives each `state' = ...` as a function of the
+        state's value (the other values as they are there), and the state is not changed."""
         local = {} if local is None else local
         for statement in body:
             if isinstance(statement, s.Assign):
@@ -82,21 +81,21 @@ class Interpreter:
                     raise ModError(
                         self.mod.source, statement.line, "a derivative outside DERIVATIVE"
                     )
-                derivatives[statement.state] = self._with_slope(statement, values, local)
+                derivatives[statement.state] = self._rate(statement, values, local)
             elif isinstance(statement, s.Solve):
                 continue  # solved by the mechanism's update
         return values
 
-    def _with_slope(self, statement: s.Derivative, values: dict, local: dict):
-        """(d state/dt, its derivative with respect to the state) at the present values."""
+    def _rate(self, statement: s.Derivative, values: dict, local: dict):
+        """d state/dt as a function of the state, the other values as they are now."""
         if statement.state not in values:
             raise ModError(self.mod.source, statement.line, f"{statement.state} is not a STATE")
+        values, local = dict(values), dict(local)
 
         def rate(state):
             return self.value(statement.value, {**values, statement.state: state}, dict(local))
 
-        state = jnp.asarray(values[statement.state], float)
-        return jax.jvp(rate, (state,), (jnp.ones_like(state),))
+        return rate
 
     def _branch(self, statement: s.If, values: dict, local: dict, derivatives) -> None:
         condition = self.value(statement.condition, values, local)
@@ -118,11 +117,9 @@ class Interpreter:
                     merged[name] = jnp.where(condition, *chosen)
         if derivatives is not None:
             for name in set(then_d) | set(else_d):
-                before = derivatives.get(name, (0.0, 0.0))
-                chosen = then_d.get(name, before), else_d.get(name, before)
-                derivatives[name] = tuple(
-                    jnp.where(condition, a, b) for a, b in zip(*chosen, strict=True)
-                )
+                before = derivatives.get(name, lambda x: 0.0 * x)
+                first, second = then_d.get(name, before), else_d.get(name, before)
+                derivatives[name] = _chosen(condition, first, second)
 
     def value(self, node, values: dict, local: dict):
         """The value of expression `node`."""
@@ -160,3 +157,12 @@ class Interpreter:
         scope[routine.name] = 0.0
         self.run(routine.body, values, scope)
         return scope[routine.name]
+
+
+def _chosen(condition, first, second):
+    """A rate that is `first`'s where `condition` holds, else `second`'s."""
+
+    def rate(state):
+        return jnp.where(condition, first(state), second(state))
+
+    return rate

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 
-from dendrax.mechanisms.base import Mechanism, Parameter, State
+from dendrax.mechanisms.base import Mechanism, Parameter, State, implicit_euler
 from dendrax.mechanisms.ions import STANDARD_IONS
 from dendrax.nmodl import syntax as s
 from dendrax.nmodl.interpreter import Interpreter
@@ -12,9 +13,6 @@ from dendrax.nmodl.lexer import ModError
 
 ENGINE_VARIABLES = ("v", "celsius", "dt", "t", "area", "diam")
 """Names a .mod file may declare that dendrax provides (not parameters)."""
-
-METHODS = ("cnexp",)
-"""SOLVE methods supported so far."""
 
 
 def mechanism_class(mod: s.ModFile) -> type[Mechanism]:
@@ -26,7 +24,7 @@ def mechanism_class(mod: s.ModFile) -> type[Mechanism]:
     writes = _all_written(mod)
     ion_variables = set(reads) | set(writes)
     for solve in _solves(mod):
-        if solve.method not in METHODS:
+        if solve.method not in STEPPERS:
             raise ModError(
                 mod.source, solve.line, f"SOLVE ... METHOD {solve.method} is not supported yet"
             )
@@ -43,15 +41,20 @@ def mechanism_class(mod: s.ModFile) -> type[Mechanism]:
         for p in mod.parameters
         if p.name not in ENGINE_VARIABLES and p.name not in ion_variables
     }
+    peer = _peer(mod)
+    weight = _weight(mod, parameters)
     states = {x.name: State(x.unit or "1") for x in mod.states}
     currents = tuple(w for w in writes if w not in states) + tuple(mod.nonspecific)
-    for name, unit in _persistent(mod, {*parameters, *ion_variables, *currents}).items():
+    provided = {*parameters, *ion_variables, *currents, *mod.pointers}
+    for name, unit in _persistent(mod, provided).items():
         states[name] = State(unit or "1", "an ASSIGNED value kept from one block to the next")
     interpreter = Interpreter(mod)
 
     def values_of(params, v, celsius, **more):
         values = dict(params)
         values.update(v=v, celsius=celsius, **more)
+        if peer is not None:
+            values[peer] = values.pop("v_peer")
         return values
 
     def steady_state(self, v, params, celsius):
@@ -69,11 +72,8 @@ def mechanism_class(mod: s.ModFile) -> type[Mechanism]:
         for solve in _solves(mod):
             derivatives: dict = {}
             interpreter.run(mod.derivatives[solve.block], values, derivatives=derivatives)
-            for state, (rate, slope) in derivatives.items():
-                x = values[state]
-                safe = jnp.where(slope == 0.0, 1.0, slope)
-                stepped = x - (1.0 - jnp.exp(dt * safe)) * rate / safe
-                values[state] = jnp.where(slope == 0.0, x + dt * rate, stepped)
+            for state, rate in derivatives.items():
+                values[state] = STEPPERS[solve.method](rate, values[state], dt)
         return {state: jnp.broadcast_to(values[state], jnp.shape(v)) for state in states}
 
     def current(self, state_values, v, params, celsius, t):
@@ -85,10 +85,19 @@ def mechanism_class(mod: s.ModFile) -> type[Mechanism]:
             raise ModError(mod.source, 1, f"BREAKPOINT does not compute {missing[0]}")
         return {c: jnp.broadcast_to(values[c], jnp.shape(v)) for c in currents}
 
+    def receive(self, state_values, params, lag):
+        values = dict(params)
+        values.update(state_values)
+        routine = mod.net_receive
+        interpreter.run(routine.body, values, {routine.args[0]: params["weight"]})
+        return {
+            state: jnp.broadcast_to(values[state], jnp.shape(params["weight"])) for state in states
+        }
+
     namespace = {
         "__doc__": f"Imported from {mod.source} (NMODL, {mod.suffix}).",
         "__module__": "dendrax.nmodl.imported",
-        "kind": "point" if mod.point_process else "density",
+        "kind": "junction" if peer else "point" if mod.point_process else "density",
         "parameters": parameters,
         "states": states,
         "reads": reads,
@@ -99,7 +108,60 @@ def mechanism_class(mod: s.ModFile) -> type[Mechanism]:
         "current": current,
         "source_file": mod.source,
     }
+    if weight:
+        namespace["receive"] = receive
     return type(mod.suffix, (Mechanism,), namespace)
+
+
+def _cnexp(rate, x, dt):
+    """NEURON's cnexp for dx/dt = a + b x (b from the rate's derivative): exact."""
+    x = jnp.asarray(x, float)
+    value, slope = jax.jvp(rate, (x,), (jnp.ones_like(x),))
+    safe = jnp.where(slope == 0.0, 1.0, slope)
+    stepped = x - (1.0 - jnp.exp(dt * safe)) * value / safe
+    return jnp.where(slope == 0.0, x + dt * value, stepped)
+
+
+def _derivimplicit(rate, x, dt):
+    """NEURON's derivimplicit for one state: backward Euler by Newton's method."""
+    return implicit_euler(rate, jnp.asarray(x, float), dt)
+
+
+STEPPERS = {"cnexp": _cnexp, "derivimplicit": _derivimplicit}
+"""How each SOLVE method advances a state by dt, given its rate as a function of it."""
+
+
+def _peer(mod: s.ModFile) -> str | None:
+    """The POINTER of a point process, read as the voltage at a peer location (a
+    junction: a gap junction's other side, a graded synapse's presynaptic voltage)."""
+    if not mod.pointers:
+        return None
+    if len(mod.pointers) > 1 or not mod.point_process:
+        raise ModError(
+            mod.source,
+            1,
+            f"POINTER {', '.join(mod.pointers)}: only one POINTER of a POINT_PROCESS, read as "
+            f"a peer location's voltage, is supported",
+        )
+    return mod.pointers[0]
+
+
+def _weight(mod: s.ModFile, parameters: dict) -> bool:
+    """Declare the weight of NET_RECEIVE's events as the parameter "weight" (what a
+    NetCon's weight is to NEURON); whether the file receives events."""
+    routine = mod.net_receive
+    if routine is None:
+        return False
+    if not mod.point_process or len(routine.args) != 1:
+        raise ModError(
+            mod.source,
+            1,
+            "NET_RECEIVE is supported in a POINT_PROCESS with one argument (the weight)",
+        )
+    if "weight" in parameters and routine.args[0] != "weight":
+        raise ModError(mod.source, 1, "a PARAMETER named weight and a NET_RECEIVE weight")
+    parameters["weight"] = Parameter(0.0, routine.units[0] or "1", "the weight of each event")
+    return True
 
 
 def _persistent(mod: s.ModFile, provided: set) -> dict[str, str]:
@@ -108,6 +170,8 @@ def _persistent(mod: s.ModFile, provided: set) -> dict[str, str]:
     one block to the next, so they become states here. Name -> unit."""
     routines = {**mod.procedures, **mod.functions}
     body = [x for x in mod.breakpoint if not isinstance(x, s.Solve)]
+    if mod.net_receive is not None:
+        body += list(mod.net_receive.body)
     read, written = s.names_used(body, routines)
     assigned = {a.name: a.unit for a in mod.assigned}
     kept = (read - written) & set(assigned)

@@ -19,7 +19,6 @@ NAMED_UNITS = {"faraday": FARADAY, "k-mole": GAS_CONSTANT, "R": GAS_CONSTANT}
 _SKIPPED = {"UNITSOFF", "UNITSON", "THREADSAFE"}
 _UNSUPPORTED = {
     "KINETIC": "KINETIC schemes",
-    "NET_RECEIVE": "NET_RECEIVE (events)",
     "VERBATIM": "VERBATIM C code",
     "FUNCTION_TABLE": "FUNCTION_TABLE",
     "LINEAR": "LINEAR blocks",
@@ -109,6 +108,9 @@ class _Parser:
             elif keyword == "DERIVATIVE":
                 name = self.name().text
                 mod.derivatives[name] = self.block()
+            elif keyword == "NET_RECEIVE":
+                self.at -= 1
+                mod.net_receive = self.routine(False)
             elif keyword in ("PROCEDURE", "FUNCTION"):
                 routine = self.routine(keyword == "FUNCTION")
                 table = mod.functions if keyword == "FUNCTION" else mod.procedures
@@ -142,7 +144,7 @@ class _Parser:
             elif token.text == "NONSPECIFIC_CURRENT":
                 mod.nonspecific.extend(self.names())
             elif token.text == "POINTER":
-                raise self.error("POINTER variables are not supported (yet)", token)
+                mod.pointers.extend(self.names())
             elif token.text in ("RANGE", "GLOBAL"):
                 self.names()
             elif token.text == "THREADSAFE":
@@ -231,15 +233,14 @@ class _Parser:
     def routine(self, is_function: bool) -> s.Routine:
         name = self.name().text
         self.expect("(")
-        args = []
+        args, units = [], []
         while not self.accept(")"):
             args.append(self.name().text)
-            if self.peek.text == "(":
-                self.unit()
+            units.append(self.unit() if self.peek.text == "(" else "")
             self.accept(",")
         if is_function and self.peek.text == "(":
             self.unit()
-        return s.Routine(name, tuple(args), self.block())
+        return s.Routine(name, tuple(args), self.block(), tuple(units))
 
     # -- statements -----------------------------------------------------------------------
 

@@ -78,6 +78,8 @@ class Routine:
     name: str
     args: tuple
     body: tuple
+    units: tuple = ()
+    """The unit of each argument ("" where none is given)."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,7 @@ class ModFile:
     point_process: bool = False
     ions: list[UseIon] = field(default_factory=list)
     nonspecific: list[str] = field(default_factory=list)
+    pointers: list[str] = field(default_factory=list)
     parameters: list[Declared] = field(default_factory=list)
     assigned: list[Declared] = field(default_factory=list)
     states: list[Declared] = field(default_factory=list)
@@ -117,6 +120,8 @@ class ModFile:
     derivatives: dict[str, tuple] = field(default_factory=dict)
     procedures: dict[str, Routine] = field(default_factory=dict)
     functions: dict[str, Routine] = field(default_factory=dict)
+    net_receive: Routine | None = None
+    """NET_RECEIVE: its arguments (the weight first) and body."""
 
 
 def names_used(body, routines: dict, seen=None) -> tuple[set[str], set[str]]:
