@@ -139,3 +139,36 @@ def test_files_that_cannot_be_read_say_where_and_why(text, match):
         cell.insert(cls())
         dx.build(cell)
     assert "<text>, line" in str(error.value)
+
+
+QUIRKS = """
+NEURON { SUFFIX quirky NONSPECIFIC_CURRENT i RANGE g ELECTRODE_CURRENT ie }
+UNITS { FARADAY = 96520 (coul) PI = (pi) (1) }
+PARAMETER { g = 0.001 (S/cm2) <0, 1e9> e = -70 (mV) }
+ASSIGNED { v (mV) celsius (degC) i (mA/cm2) ie (mA/cm2) q total }
+STATE { s (1) <1e-4> }
+LOCAL scratch
+INITIAL { q = 3^((celsius - 20 (degC))/10 (degC)) s = 0 total = 0 }
+BREAKPOINT {
+    SOLVE states METHOD cnexp
+    printf("s = %g\\n", s)
+    i = g*(v - e)*(1 + s*q*0)
+    ie = 0.0001*FARADAY/FARADAY*PI/PI
+}
+DERIVATIVE states { total = total + 1 s' = (q - s)/10 }
+"""
+
+
+def test_constructs_of_published_files():
+    """Units after numbers, a constant's value in UNITS, a STATE's tolerance, printf, a
+    file-level LOCAL, an ELECTRODE_CURRENT (inward), values kept from INITIAL (q) and
+    across steps (total)."""
+    mechanism = load_mod(QUIRKS)
+    assert {"q", "total"} <= set(mechanism.states)
+    cell = dx.Cell.from_parents([-1], ncomp=1, length=10.0, radius=5.0)
+    cell.insert(mechanism()).record("quirky.total").record("quirky.s").record("quirky.ie")
+    traces = np.asarray(dx.build(cell, celsius=30.0).run(t_max=1.0))
+    np.testing.assert_allclose(traces[0], np.arange(41))  # one per step
+    q = 3 ** ((30 - 20) / 10)
+    np.testing.assert_allclose(traces[1], q * (1 - np.exp(-np.arange(41) * 0.025 / 10)), rtol=1e-9)
+    np.testing.assert_allclose(traces[2], -0.0001)  # recorded outward

@@ -16,14 +16,15 @@ class ModError(ValueError):
 @dataclass(frozen=True)
 class Token:
     kind: str
-    """"name", "number", "prime" (a state's derivative, `m'`), "op" or "end"."""
+    """"name", "number", "string", "prime" (a state's derivative, `m'`), "op" or "end"."""
     text: str
     line: int
 
 
 _TOKEN = re.compile(
     r"""
-    (?P<number>(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?)
+    (?P<string>"[^"]*")
+    |(?P<number>(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?)
     |(?P<prime>[A-Za-z_][A-Za-z_0-9]*')
     |(?P<name>[A-Za-z_][A-Za-z_0-9]*)
     |(?P<op>==|!=|<=|>=|&&|\|\||[-+*/^(){}<>=,!~\[\]:])
@@ -47,7 +48,7 @@ def tokens(text: str, source: str) -> list[Token]:
             continue
         if stripped.startswith("TITLE"):
             continue
-        line = re.split(r"[:?]", line, maxsplit=1)[0]
+        line = _without_comment(line)
         position = 0
         while position < len(line):
             if line[position].isspace():
@@ -62,3 +63,14 @@ def tokens(text: str, source: str) -> list[Token]:
     last = found[-1].line if found else 1
     found.append(Token("end", "", last))
     return found
+
+
+def _without_comment(line: str) -> str:
+    """The line up to a `:` or `?` comment (not one inside a string)."""
+    inside = False
+    for position, character in enumerate(line):
+        if character == '"':
+            inside = not inside
+        elif character in ":?" and not inside:
+            return line[:position]
+    return line

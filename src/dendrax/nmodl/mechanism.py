@@ -45,6 +45,7 @@ def mechanism_class(mod: s.ModFile) -> type[Mechanism]:
     weight = _weight(mod, parameters)
     states = {x.name: State(x.unit or "1") for x in mod.states}
     currents = tuple(w for w in writes if w not in states) + tuple(mod.nonspecific)
+    currents += tuple(mod.electrode)
     provided = {*parameters, *ion_variables, *currents, *mod.pointers}
     for name, unit in _persistent(mod, provided).items():
         states[name] = State(unit or "1", "an ASSIGNED value kept from one block to the next")
@@ -83,7 +84,8 @@ def mechanism_class(mod: s.ModFile) -> type[Mechanism]:
         missing = [c for c in currents if c not in values]
         if missing:
             raise ModError(mod.source, 1, f"BREAKPOINT does not compute {missing[0]}")
-        return {c: jnp.broadcast_to(values[c], jnp.shape(v)) for c in currents}
+        sign = {c: -1.0 if c in mod.electrode else 1.0 for c in currents}  # outward
+        return {c: sign[c] * jnp.broadcast_to(values[c], jnp.shape(v)) for c in currents}
 
     def receive(self, state_values, params, lag):
         values = dict(params)
@@ -165,16 +167,19 @@ def _weight(mod: s.ModFile, parameters: dict) -> bool:
 
 
 def _persistent(mod: s.ModFile, provided: set) -> dict[str, str]:
-    """ASSIGNED variables that BREAKPOINT reads but does not compute (computed by the
-    state update or INITIAL, as a rate held over a step): NEURON keeps their values from
-    one block to the next, so they become states here. Name -> unit."""
+    """ASSIGNED variables that BREAKPOINT, NET_RECEIVE or a DERIVATIVE block reads before
+    it sets them (computed by the state update or INITIAL, as a rate held over a step, a
+    factor set once, or a total of events): NEURON keeps their values from one block to
+    the next, so they become states here. Name -> unit."""
     routines = {**mod.procedures, **mod.functions}
     body = [x for x in mod.breakpoint if not isinstance(x, s.Solve)]
     if mod.net_receive is not None:
         body += list(mod.net_receive.body)
-    read, written = s.names_used(body, routines)
+    kept = set()
+    for part in (body, *mod.derivatives.values()):
+        kept |= s.read_before_set(part, routines)
     assigned = {a.name: a.unit for a in mod.assigned}
-    kept = (read - written) & set(assigned)
+    kept &= set(assigned)
     return {name: assigned[name] for name in sorted(kept - provided - set(ENGINE_VARIABLES))}
 
 

@@ -9,11 +9,13 @@ raises a `ModError` naming the file, line and construct.
 
 from __future__ import annotations
 
+import math
+
 from dendrax.mechanisms.ions import FARADAY, GAS_CONSTANT
 from dendrax.nmodl import syntax as s
 from dendrax.nmodl.lexer import ModError, Token, tokens
 
-NAMED_UNITS = {"faraday": FARADAY, "k-mole": GAS_CONSTANT, "R": GAS_CONSTANT}
+NAMED_UNITS = {"faraday": FARADAY, "k-mole": GAS_CONSTANT, "R": GAS_CONSTANT, "pi": math.pi}
 """Values of the physical constants a UNITS block may name (NEURON 9's, SI 2019)."""
 
 _SKIPPED = {"UNITSOFF", "UNITSON", "THREADSAFE"}
@@ -99,6 +101,9 @@ class _Parser:
             elif keyword == "CONSTANT":
                 for entry in self.declarations():
                     mod.constants[entry.name] = entry.default
+            elif keyword == "LOCAL":  # variables of the whole file
+                line = token.line
+                mod.assigned.extend(s.Declared(n, None, "", None, line) for n in self.names())
             elif keyword == "INDEPENDENT":
                 self.skip_braces()
             elif keyword == "INITIAL":
@@ -123,6 +128,16 @@ class _Parser:
             raise ModError(self.source, 1, "the NEURON block names no SUFFIX or POINT_PROCESS")
         return mod
 
+    def skip_parentheses(self) -> None:
+        """Skip a call's arguments (printf's, which has no effect on the model)."""
+        self.expect("(")
+        depth = 1
+        while depth:
+            token = self.take()
+            if token.kind == "end":
+                raise self.error("'(' is not closed", token)
+            depth += {"(": 1, ")": -1}.get(token.text, 0)
+
     def skip_braces(self) -> None:
         self.expect("{")
         depth = 1
@@ -143,6 +158,8 @@ class _Parser:
                 mod.ions.append(self.useion())
             elif token.text == "NONSPECIFIC_CURRENT":
                 mod.nonspecific.extend(self.names())
+            elif token.text == "ELECTRODE_CURRENT":
+                mod.electrode.extend(self.names())
             elif token.text == "POINTER":
                 mod.pointers.extend(self.names())
             elif token.text in ("RANGE", "GLOBAL"):
@@ -180,6 +197,11 @@ class _Parser:
                 continue
             name = self.name().text
             self.expect("=")
+            if self.peek.kind == "number" or self.peek.text == "-":
+                mod.constants[name] = self.signed_number()  # a value given in the file
+                if self.peek.text == "(":
+                    self.unit()
+                continue
             physical = self.unit()
             if self.peek.text == "(":
                 self.unit()
@@ -211,10 +233,11 @@ class _Parser:
                 default = self.signed_number()
             unit = self.unit() if self.peek.text == "(" else ""
             lower = None
-            if self.accept("<"):
-                lower = self.signed_number()
-                self.expect(",")
-                self.signed_number()
+            if self.accept("<"):  # <lower, upper> limits, or a STATE's <tolerance>
+                first = self.signed_number()
+                if self.accept(","):
+                    lower = first
+                    self.signed_number()
                 self.expect(">")
             if self.peek.text == "[":
                 raise self.error(f"array {token.text}[...] is not supported", token)
@@ -282,6 +305,9 @@ class _Parser:
             self.table()
             return None
         name = self.name()
+        if name.text == "printf":
+            self.skip_parentheses()
+            return None
         if self.accept("="):
             return s.Assign(name.text, self.expression(), name.line)
         if self.peek.text == "(":
@@ -336,6 +362,8 @@ class _Parser:
     def atom(self):
         token = self.take()
         if token.kind == "number":
+            if self.peek.text == "(":
+                self.unit()  # a unit attached to a number, as in 37 (degC)
             return s.Number(float(token.text))
         if token.text == "(":
             inner = self.expression()

@@ -110,6 +110,8 @@ class ModFile:
     point_process: bool = False
     ions: list[UseIon] = field(default_factory=list)
     nonspecific: list[str] = field(default_factory=list)
+    electrode: list[str] = field(default_factory=list)
+    """ELECTRODE_CURRENTs: inward, as a current injected by an electrode."""
     pointers: list[str] = field(default_factory=list)
     parameters: list[Declared] = field(default_factory=list)
     assigned: list[Declared] = field(default_factory=list)
@@ -124,16 +126,17 @@ class ModFile:
     """NET_RECEIVE: its arguments (the weight first) and body."""
 
 
-def names_used(body, routines: dict, seen=None) -> tuple[set[str], set[str]]:
-    """(names read, names assigned) by statements `body`, following calls into the
-    PROCEDUREs and FUNCTIONs of `routines` (their arguments and locals excluded)."""
-    seen = set() if seen is None else seen
-    read: set[str] = set()
+def read_before_set(body, routines: dict) -> set[str]:
+    """Names that statements `body` read before they set them (in the order they run),
+    following calls into the PROCEDUREs and FUNCTIONs of `routines` (their arguments and
+    locals excluded): the values a block takes from before it."""
+    seen: set[str] = set()
+    early: set[str] = set()
     written: set[str] = set()
 
     def expression(node, local):
-        if isinstance(node, Name) and node.name not in local:
-            read.add(node.name)
+        if isinstance(node, Name) and node.name not in local and node.name not in written:
+            early.add(node.name)
         elif isinstance(node, Unary):
             expression(node.operand, local)
         elif isinstance(node, Binary):
@@ -165,4 +168,4 @@ def names_used(body, routines: dict, seen=None) -> tuple[set[str], set[str]]:
                 expression(statement, local)
 
     statements(body, set())
-    return read, written
+    return early
