@@ -1,0 +1,128 @@
+"""A public collection of .mod files through dendrax's NMODL import, against NEURON.
+
+Downloads `dbbs-mod-collection` (the cerebellar models of the DBBS group, PyPI) with pip
+(or takes a folder of .mod files), and for every file: does dx.load_mod read it (else the
+reason), does NEURON's nrnivmodl compile it, and for density mechanisms that both take, a
+one-compartment cell with a leak and the mechanism under a current step (40 ms, 32 °C,
+NEURON's tables off so that both compute the rates exactly): the largest voltage
+difference and dendrax's backend. Prints a table and a summary.
+
+    python benchmarks/nmodl_collection.py [--folder DIR] [--version 2.2.3]
+"""
+
+import argparse
+import collections
+import pathlib
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import jax
+import numpy as np
+
+jax.config.update("jax_enable_x64", True)
+
+import dendrax as dx  # noqa: E402
+from dendrax.nmodl import ModError, load_mod  # noqa: E402
+
+DT = 0.025
+T_MAX = 40.0
+CELSIUS = 32.0
+
+
+def download(version: str) -> pathlib.Path:
+    target = pathlib.Path(tempfile.mkdtemp(prefix="modcollection"))
+    package = f"dbbs-mod-collection=={version}"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", str(target), package],
+        check=True,
+    )
+    wheel = next(target.glob("*.whl"))
+    shutil.unpack_archive(wheel, target, "zip")
+    return target
+
+
+def compiled_by_neuron(files, folder: pathlib.Path) -> set[str]:
+    """The files nrnivmodl compiles (one at a time finds the rejected ones), then all of
+    those compiled together into `folder`."""
+    nrnivmodl = pathlib.Path(sys.executable).parent / "nrnivmodl"
+    accepted = set()
+    for path in files:
+        alone = pathlib.Path(tempfile.mkdtemp(prefix="nrnivmodl"))
+        shutil.copy(path, alone)
+        result = subprocess.run([str(nrnivmodl), "."], cwd=alone, capture_output=True)
+        if result.returncode == 0:
+            accepted.add(path.name)
+    for path in files:
+        if path.name in accepted:
+            shutil.copy(path, folder)
+    subprocess.run([str(nrnivmodl), "."], cwd=folder, capture_output=True, check=True)
+    return accepted
+
+
+def voltage_gap(name: str, cls, h) -> tuple[float, str]:
+    cell = dx.Cell.from_parents([-1], ncomp=1, length=20.0, radius=10.0)
+    cell.insert(dx.channels.Leak()).insert(cls())
+    cell.branch(0).comp(0).stimulate(dx.step_current(5.0, 20.0, 0.1, DT, T_MAX))
+    cell.record("v")
+    sim = dx.build(cell, dt=DT, celsius=CELSIUS, v_init=-65.0)
+    ours = np.asarray(sim.run())[0]
+    section = h.Section()
+    section.L, section.diam, section.nseg = 20.0, 20.0, 1
+    section.insert("pas")
+    section.insert(name)
+    stim = h.IClamp(section(0.5))
+    stim.delay, stim.dur, stim.amp = 5.0, 20.0, 0.1
+    trace = h.Vector().record(section(0.5)._ref_v)
+    if hasattr(h, f"usetable_{name}"):
+        setattr(h, f"usetable_{name}", 0)
+    h.dt, h.celsius = DT, CELSIUS
+    h.finitialize(-65.0)
+    for _ in range(round(T_MAX / DT)):
+        h.fadvance()
+    gap = float(np.max(np.abs(ours - np.asarray(trace))))
+    h.delete_section(sec=section)
+    return gap, sim.spec.backend
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--folder", type=pathlib.Path)
+    parser.add_argument("--version", default="2.2.3")
+    args = parser.parse_args()
+    folder = args.folder or download(args.version)
+    files = sorted(folder.rglob("*.mod"))
+    compiled = pathlib.Path(tempfile.mkdtemp(prefix="nrnmech"))
+    accepted = compiled_by_neuron(files, compiled)
+    from neuron import h
+
+    h.nrn_load_dll(str(next(compiled.glob("*/libnrnmech.so"))))
+    reasons = collections.Counter()
+    rows = []
+    for path in files:
+        try:
+            cls = load_mod(path)
+        except ModError as error:
+            reason = str(error).split(": ", 1)[1]
+            reasons[reason.split(" is not supported")[0][:50]] += 1
+            rows.append((path.name, "not read", reason))
+            continue
+        if path.name not in accepted:
+            rows.append((path.name, "read", "but nrnivmodl rejects it"))
+            continue
+        if cls.kind != "density":
+            rows.append((path.name, "read", f"a {cls.kind} mechanism (not run here)"))
+            continue
+        gap, backend = voltage_gap(cls.__name__, cls, h)
+        rows.append((path.name, "read", f"max |dV| {gap:.1e} mV ({backend})"))
+    for row in rows:
+        print(" | ".join(row))
+    read = sum(row[1] == "read" for row in rows)
+    print(f"\n{len(files)} files: {read} read by dendrax, {len(accepted)} compiled by NEURON")
+    for reason, count in reasons.most_common():
+        print(f"  not read, {count}: {reason}")
+
+
+if __name__ == "__main__":
+    main()
