@@ -26,6 +26,9 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#if defined(__SSE2__)
+#include <immintrin.h>
+#endif
 #include <limits>
 #include <map>
 #include <mutex>
@@ -37,19 +40,8 @@
 
 namespace {
 
-using T = @C_TYPE@;
-constexpr int32_t kValueType = @VALUE_TYPE_ID@;
-using Index = @INDEX_TYPE@;  // JAX's integer type: int64_t with jax_enable_x64, else int32_t
-constexpr int32_t kIndexType = @INDEX_TYPE_ID@;
-constexpr T kFactor = @FACTOR@;  // v += kFactor * delta (1: backward Euler, 2: Crank-Nicolson)
-constexpr int64_t kMechanisms = @N_MECHANISMS@;
-// Per-node ion rows (see IonRows in source.py), and those a mechanism writes.
-constexpr int64_t kIonRows = @N_ION_ROWS@;
+// The concentrations that a mechanism writes: their rows (see IonRows in source.py).
 constexpr int64_t kWrittenRows[@N_WRITTEN@ + 1] = {@WRITTEN_ROWS@};
-
-@OPERANDS@
-
-@SCALAR_MATH@
 
 @STEP@
 
@@ -64,7 +56,7 @@ constexpr int64_t kWrittenRows[@N_WRITTEN@ + 1] = {@WRITTEN_ROWS@};
 template <int W>
 void update_vjps(const Model& model, const T* v, const T* states, const T* params,
                  const T* ion_eval, const T* ion_next, T* lam_states, Scratch scratch,
-                 T* lam_v, T* bar_states, T* bar_params, T* lam_ion) {
+                 T* lam_v, T* bar_states, T* bar_params, T* lam_ion, T t) {
   const int64_t n = model.n_nodes;
   @UPDATE_VJPS@
 }
@@ -87,7 +79,7 @@ template <int W>
 void evaluation_vjps(const Model& model, const T* v, const T* states, const T* params,
                      const T* ion_eval, const T* lam_current, const T* lam_slope,
                      Scratch scratch, T* lam_v, T* bar_states, T* bar_params, T* lam_ion,
-                     T* lam_density) {
+                     T* lam_density, T t) {
   const int64_t n = model.n_nodes;
   @EVALUATION_VJPS@
 }
@@ -261,8 +253,9 @@ void backward_step(const Model& model, const Group<W>& group, const Row& row,
   T* lam_v_new = b.lam_v_new.data();
   std::fill(next, next + nw + sw, T(0));
   std::copy(lam, lam + nw, lam_v_new);
+  const T t = step_time(model, step);
   update_vjps<W>(model, next_values, states, params, ion_eval, ion_next, lam + nw, w.scratch(),
-                 lam_v_new, next + nw, b.site_values.data(), lam_ion);
+                 lam_v_new, next + nw, b.site_values.data(), lam_ion, t + kDt);
   T* lam_rhs = b.lam_rhs.data();
   for (int64_t q = 0; q < nw; ++q) {
     next[q] = lam_v_new[q];
@@ -354,7 +347,7 @@ void backward_step(const Model& model, const Group<W>& group, const Row& row,
   }
   evaluation_vjps<W>(model, v, states, params, ion_eval, b.lam_current.data(),
                      b.lam_slope.data(), w.scratch(), next, next + nw, b.site_values.data(),
-                     lam_ion, lam_ion + kIonRows * nw);
+                     lam_ion, lam_ion + kIonRows * nw, t + kHalfDt);
   std::copy(next, next + nw + sw, lam);
 }
 
@@ -373,7 +366,8 @@ void initial_values_vjp(const Model& model, const Group<W>& group, Work<W>& w, B
   T* lam_ion = lam + nw + sw;
   evaluation_vjps<W>(model, values, values + nw, group.site_values.data(), b.ion_eval.data(),
                      b.lam_current.data(), b.lam_slope.data(), w.scratch(), lam, lam + nw,
-                     b.site_values.data(), lam_ion, lam_ion + kIonRows * nw);
+                     b.site_values.data(), lam_ion, lam_ion + kIonRows * nw,
+                     step_time(model, 0));
 }
 
 // The cotangents of a group. Its steps are stored `segment` at a time (with the values after
@@ -466,9 +460,30 @@ void adjoint(const Model& model, const Group<W>& group, int64_t stored_bytes, in
   finish(std::move(stored));
 }
 
+// `count` values from `from` to `to`, past the caches where the CPU can (the stored steps are
+// read back only by the backward pass: a plain store would first read each line in).
+void stream_copy(const T* from, int64_t count, T* to) {
+#if defined(__SSE2__)
+  const char* source = reinterpret_cast<const char*>(from);
+  char* target = reinterpret_cast<char*>(to);
+  int64_t bytes = count * static_cast<int64_t>(sizeof(T)), q = 0;
+  for (; q < bytes && reinterpret_cast<uintptr_t>(target + q) % 16 != 0; q += sizeof(T)) {
+    std::memcpy(target + q, source + q, sizeof(T));
+  }
+  for (; q + 16 <= bytes; q += 16) {
+    const __m128i chunk = _mm_loadu_si128(reinterpret_cast<const __m128i*>(source + q));
+    _mm_stream_si128(reinterpret_cast<__m128i*>(target + q), chunk);
+  }
+  std::memcpy(target + q, source + q, bytes - q);
+#else
+  std::copy(from, from + count, to);
+#endif
+}
+
 // A group forward, the recordings of lane l into out[l]. Its steps (and the values after the
 // last) are stored where they fit in `stored_bytes`, else checkpoints every
 // `segment_length` steps where those fit, under the ticket returned (0 where neither fits).
+// The steps run on two rows that stay in the caches, as the forward kernel's.
 template <int W>
 int64_t forward(const Model& model, const Group<W>& group, T* const* out, int64_t stored_bytes) {
   const int64_t n_steps = model.n_steps, n_values = model.n_values * W;
@@ -478,27 +493,34 @@ int64_t forward(const Model& model, const Group<W>& group, T* const* out, int64_
   const size_t checkpoint_values = (n_steps + segment - 1) / segment * n_values;
   const bool store = n_steps > 0 && reserve(values, stored_bytes);
   const bool checkpoint = n_steps > 0 && !store && reserve(checkpoint_values, stored_bytes);
-  std::vector<T> rows = take_storage((store ? n_steps + 1 : 2) * size);
+  std::vector<T> rows = store ? take_storage(values) : std::vector<T>();
   std::vector<T> checkpoints = checkpoint ? take_storage(checkpoint_values) : std::vector<T>();
+  std::vector<T> work(2 * size);
+  Row row = row_at<W>(model, work.data()), next = row_at<W>(model, work.data() + size);
   Work<W> w(model);
-  initial_values(model, group, w, rows.data());
+  initial_values(model, group, w, row.values);
   auto record = [&](const T* values, int64_t column) {
     for (int64_t r = 0; r < model.n_records; ++r) {
       for (int l = 0; l < W; ++l) out[l][r * columns + column] = values[model.record_slot[r] * W + l];
     }
   };
-  record(rows.data(), 0);
+  record(row.values, 0);
   for (int64_t s = 0; s < n_steps; ++s) {
-    T* here = rows.data() + (store ? s : s % 2) * size;
-    T* next = store ? here + size : rows.data() + ((s + 1) % 2) * size;
     if (checkpoint && s % segment == 0) {
-      std::copy(here, here + n_values, checkpoints.begin() + s / segment * n_values);
+      std::copy(row.values, row.values + n_values, checkpoints.begin() + s / segment * n_values);
     }
-    advance(model, group, row_at<W>(model, here), s, w, next);
-    record(next, s + 1);
+    advance(model, group, row, s, w, next.values);
+    if (store) stream_copy(row.values, size, rows.data() + s * size);
+    record(next.values, s + 1);
+    std::swap(row, next);
   }
-  if (store) return deposit(std::move(rows), values, 0);
-  keep_storage(std::move(rows), stored_bytes);
+  if (store) {
+    stream_copy(row.values, n_values, rows.data() + n_steps * size);
+#if defined(__SSE2__)
+    _mm_sfence();  // the streamed stores done before another thread takes the rows
+#endif
+    return deposit(std::move(rows), values, 0);
+  }
   return checkpoint ? deposit(std::move(checkpoints), checkpoint_values, segment) : 0;
 }
 
@@ -541,16 +563,7 @@ extern "C" const char* dendrax_forward(const DendraxCall* call) {
     std::vector<T> scratch;
     Lane in[W];
     T* result[W];
-    for (int l = 0; l < W; ++l) {
-      const int64_t b = first + l;
-      static_cast<Values<const T*>&>(in[l]) = operands.at(std::min(b, batch - 1));
-      if (b < batch) {
-        result[l] = static_cast<T*>(out.data) + b * per_sim;
-      } else {
-        scratch.resize(per_sim);
-        result[l] = scratch.data();
-      }
-    }
+    group_lanes<W>(operands, first, static_cast<T*>(out.data), per_sim, scratch, in, result);
     const int64_t ticket = forward(model, Group<W>(model, in), result, call->stored_bytes);
     for (int64_t b = first; b < std::min(batch, first + W); ++b) {
       tickets[b] = static_cast<Index>(ticket);
@@ -580,15 +593,16 @@ extern "C" const char* dendrax_adjoint(const DendraxCall* call) {
   const Index* ticket_of = static_cast<const Index*>(tickets.data);
   over_groups(batch, call->threads, [&](auto width, int64_t first) {
     constexpr int W = decltype(width)::value;
-    std::vector<T> scratch;
+    std::vector<T> scratch, zeros;  // past the batch: the operands' cotangents, the recordings'
     const Values<T*> spare =
         first + W > batch ? scratch_cotangents(operands.size, scratch) : Values<T*>();
     Lane in[W];
+    T* cotangents[W];
+    group_lanes<W>(operands, first, static_cast<T*>(cotangent.data), per_sim, zeros, in,
+                   cotangents);
     for (int l = 0; l < W; ++l) {
-      const int64_t b = std::min(first + l, batch - 1);
-      static_cast<Values<const T*>&>(in[l]) = operands.at(b);
-      in[l].cotangent = static_cast<const T*>(cotangent.data) + b * per_sim;
-      in[l].bar = first + l < batch ? values_at<T*>(call->results, batch, b) : spare;
+      in[l].cotangent = cotangents[l];
+      in[l].bar = first + l < batch ? values_at<T*>(call->results, batch, first + l) : spare;
     }
     // The group's steps, if its forward pass ran it as one group (else recomputed).
     int64_t ticket = ticket_of[first];

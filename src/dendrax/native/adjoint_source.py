@@ -9,6 +9,7 @@ follows its concentrations, that of the Nernst potential. Operands are the forwa
 """
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax import lax
 from jax.extend.core import Literal
@@ -36,7 +37,8 @@ def _vjp(fn, n_inputs: int, dtype, with_primal: bool = False):
     `with_primal`), as a function of scalars.
 
     The transposed jaxpr sums cotangents with `add_any`, which is re-emitted as `add`
-    (the same operation on scalars) so that the code generator translates it.
+    (the same operation on scalars) so that the code generator translates it; its divisions
+    by a variable become products with one reciprocal per divisor (see `_Replay`).
     """
 
     def vjp(*values):
@@ -48,35 +50,59 @@ def _vjp(fn, n_inputs: int, dtype, with_primal: bool = False):
     closed = jax.make_jaxpr(vjp)(*[np.zeros((), dtype)] * (n_inputs + n_outputs))
 
     def replayed(*values):
-        return tuple(_replay(closed.jaxpr, closed.consts, values))
+        return tuple(_Replay().run(closed.jaxpr, closed.consts, values))
 
     return replayed
 
 
-def _replay(jaxpr, consts, values) -> list:
-    """Evaluate `jaxpr` with `add_any` as `lax.add` and calls inlined."""
-    env = {}
+class _Replay:
+    """Evaluates a jaxpr with `add_any` as `lax.add`, calls inlined, and x / y (and y**-n)
+    for a traced float y as x * (1 / y), 1 / y computed once per y: a vector-Jacobian product
+    divides by each divisor of its function up to three times (the function's quotient, the
+    quotient's derivative, the cotangent), and divisions are the slowest of its operations.
+    (This rounds differently from the pure-JAX path by an ulp or so: derivatives only.)"""
 
-    def read(atom):
-        return atom.val if isinstance(atom, Literal) else env[atom]
+    def __init__(self):
+        self.reciprocals: dict[int, tuple] = {}  # id of a divisor: (divisor, 1 / divisor)
 
-    for var, value in zip(jaxpr.constvars, consts, strict=True):
-        env[var] = value
-    for var, value in zip(jaxpr.invars, values, strict=True):
-        env[var] = value
-    for eqn in jaxpr.eqns:
-        args = [read(atom) for atom in eqn.invars]
-        if eqn.primitive.name == "add_any":
-            outs = [lax.add(*args)]
-        elif eqn.primitive.name in _CALLS:
+    def reciprocal(self, y):
+        if id(y) not in self.reciprocals:
+            self.reciprocals[id(y)] = (y, lax.div(lax.full_like(y, 1), y))
+        return self.reciprocals[id(y)][1]
+
+    def bind(self, eqn, args) -> list:
+        name = eqn.primitive.name
+        divisor = args[-1] if name == "div" else args[0]
+        shared = isinstance(divisor, jax.core.Tracer) and jnp.issubdtype(
+            divisor.dtype, jnp.floating
+        )
+        if name == "add_any":
+            return [lax.add(*args)]
+        if name == "div" and shared:
+            return [lax.mul(args[0], self.reciprocal(divisor))]
+        if name == "integer_pow" and eqn.params["y"] < 0 and shared:
+            return [lax.integer_pow(self.reciprocal(divisor), -eqn.params["y"])]
+        if name in _CALLS:
             inner = eqn.params.get("jaxpr", eqn.params.get("call_jaxpr"))
-            outs = _replay(getattr(inner, "jaxpr", inner), getattr(inner, "consts", ()), args)
-        else:
-            outs = eqn.primitive.bind(*args, **eqn.params)
-            outs = outs if eqn.primitive.multiple_results else [outs]
-        for var, out in zip(eqn.outvars, outs, strict=True):
-            env[var] = out
-    return [read(atom) for atom in jaxpr.outvars]
+            return self.run(getattr(inner, "jaxpr", inner), getattr(inner, "consts", ()), args)
+        outs = eqn.primitive.bind(*args, **eqn.params)
+        return outs if eqn.primitive.multiple_results else [outs]
+
+    def run(self, jaxpr, consts, values) -> list:
+        env = {}
+
+        def read(atom):
+            return atom.val if isinstance(atom, Literal) else env[atom]
+
+        for var, value in zip(jaxpr.constvars, consts, strict=True):
+            env[var] = value
+        for var, value in zip(jaxpr.invars, values, strict=True):
+            env[var] = value
+        for eqn in jaxpr.eqns:
+            outs = self.bind(eqn, [read(atom) for atom in eqn.invars])
+            for var, out in zip(eqn.outvars, outs, strict=True):
+                env[var] = out
+        return [read(atom) for atom in jaxpr.outvars]
 
 
 def _vjp_functions(sites: loops.Sites, spec: StaticSpec, dtype) -> list[str]:

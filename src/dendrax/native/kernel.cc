@@ -18,18 +18,6 @@
 
 namespace {
 
-using T = @C_TYPE@;
-constexpr int32_t kValueType = @VALUE_TYPE_ID@;
-using Index = @INDEX_TYPE@;  // JAX's integer type: int64_t with jax_enable_x64, else int32_t
-constexpr int32_t kIndexType = @INDEX_TYPE_ID@;
-constexpr T kFactor = @FACTOR@;  // v += kFactor * delta (1: backward Euler, 2: Crank-Nicolson)
-constexpr int64_t kMechanisms = @N_MECHANISMS@;
-constexpr int64_t kIonRows = @N_ION_ROWS@;  // per-node ion rows (see IonRows in source.py)
-
-@OPERANDS@
-
-@SCALAR_MATH@
-
 @STEP@
 
 // A group of W simulations from start to end, the recordings of lane w into out[w].
@@ -76,16 +64,7 @@ extern "C" const char* dendrax_simulate(const DendraxCall* call) {
     std::vector<T> scratch;
     Lane in[W];
     T* result[W];
-    for (int l = 0; l < W; ++l) {
-      const int64_t b = first + l;
-      static_cast<Values<const T*>&>(in[l]) = operands.at(std::min(b, batch - 1));
-      if (b < batch) {
-        result[l] = results + b * per_sim;
-      } else {
-        scratch.resize(per_sim);
-        result[l] = scratch.data();
-      }
-    }
+    group_lanes<W>(operands, first, results, per_sim, scratch, in, result);
     simulate_lanes<W>(model, Group<W>(model, in), result);
   });
   return nullptr;

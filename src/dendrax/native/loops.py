@@ -32,6 +32,7 @@ class Sites:
         _, self.update_inputs = source.function_arguments(mechanism, spec, with_currents=True)
         self.fluxes = source.summed_fluxes(mechanism, spec)
         self.recorded = source.recorded_densities(mechanism, spec)
+        self.timed = source.uses_time(mechanism, spec)
 
     @staticmethod
     def g(r: int) -> str:
@@ -94,13 +95,20 @@ class Sites:
         return [*lines, "}"]
 
     def inputs(self, with_currents: bool) -> list[str]:
+        """The arguments of the mechanism's functions (the time t last where it takes t)."""
         ions = self.ion_names(with_currents)
         return [
             "scratch.v[k]",
             *(self.state(s) for s in range(self.n_states)),
             *(self.param(q) for q in range(self.n_params)),
             *(self.g(d) for d in range(len(ions))),
+            *(["t"] if self.timed else []),
         ]
+
+    def cotangents(self, with_currents: bool) -> list[str]:
+        """Names for the cotangents of `inputs` (t's, which nothing takes, last)."""
+        n_inputs = len(self.inputs(with_currents))
+        return [f"o{q}" for q in range(n_inputs - self.timed)] + (["ot"] if self.timed else [])
 
     def gather(self, v: str, ion: str, with_currents: bool) -> list[str]:
         ions = self.ion_names(with_currents)
@@ -110,9 +118,10 @@ class Sites:
         ]
 
     def accumulate(self, outs: list[str], ion_first: int) -> list[str]:
-        """Input cotangents `outs` (of v, states, site inputs, ion rows) to scratch.a,
-        bs, bp and the g rows from `ion_first` on."""
+        """Input cotangents `outs` (of v, states, site inputs, ion rows; t's is dropped) to
+        scratch.a, bs, bp and the g rows from `ion_first` on."""
         n_states, n_params = self.n_states, self.n_params
+        outs = outs[: len(outs) - self.timed]
         lines = [f"scratch.a[k] = {outs[0]};"]
         lines += [f"{self.state(s, 'bs')} += {outs[1 + s]};" for s in range(n_states)]
         lines += [f"{self.param(q, 'bp')} += {outs[1 + n_states + q]};" for q in range(n_params)]
@@ -155,7 +164,6 @@ class Sites:
     def evaluation_vjp(self) -> list[str]:
         j, scale = self.j, self.param(self.n_params)
         ions = self.ion_names(False)
-        n_inputs = 1 + self.n_states + self.n_params + len(ions)
         n_flux = 2 * len(self.fluxes)
         gather = self.gather("v", "ion_eval", False)
         gather += ["scratch.a[k] = lam_current[at];", "scratch.b[k] = lam_slope[at];"]
@@ -170,7 +178,7 @@ class Sites:
             *(f"f{e}" for e in range(n_flux)),
             *(f"d{r}" for r in range(n_recorded)),
         ]
-        outs = [f"o{q}" for q in range(n_inputs)]
+        outs = self.cotangents(False)
         lam_fluxes = [self.g(len(ions) + e) for e in range(n_flux)]
         lam_recorded = [f"ld{r}" for r in range(n_recorded)]
         compute = [
@@ -204,7 +212,6 @@ class Sites:
     def update_vjp(self, ion: str) -> list[str]:
         """Reads the ion rows from `ion`; a writer first takes its rows' cotangents."""
         j, ions = self.j, self.ion_names(True)
-        n_inputs = 1 + self.n_states + self.n_params + len(ions)
         refresh = []
         for s, x in self.written():
             refresh += [
@@ -212,7 +219,7 @@ class Sites:
                 f"{self.node_value('lam_ion', x)} = T(0);",
             ]
         lam_new = [self.state(s, "ls") for s in range(self.n_states)]
-        outs = [f"o{q}" for q in range(n_inputs)]
+        outs = self.cotangents(True)
         compute = [
             f"T {', '.join(outs)};",
             f"update_vjp{j}({', '.join([*self.inputs(True), *lam_new, *outs])});",

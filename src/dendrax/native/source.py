@@ -12,7 +12,7 @@ from jax.extend.core import Literal
 from dendrax.mechanisms import membrane
 from dendrax.mechanisms.base import Mechanism
 from dendrax.mechanisms.ions import nernst
-from dendrax.native.codegen import Unsupported, c_type
+from dendrax.native.codegen import Unsupported, c_type, literal
 from dendrax.native.loops import step_replacements
 from dendrax.solve.stepping import SOLVERS
 from dendrax.static_spec import StaticSpec
@@ -97,8 +97,6 @@ def check_supported(spec: StaticSpec, gradient: bool = False) -> None:
     another mechanism writes.
     """
     for mechanism in spec.mechanisms:
-        if uses_time(mechanism, spec):
-            raise Unsupported(f"{mechanism.name} uses the time t (not yet in the native kernel)")
         for variable in mechanism.writes:
             kind = membrane.ion_variable_kind(variable, spec.mechanisms)
             if kind in membrane.CONCENTRATIONS and variable not in mechanism.states:
@@ -120,8 +118,9 @@ def check_supported(spec: StaticSpec, gradient: bool = False) -> None:
 
 @functools.lru_cache(maxsize=256)
 def uses_time(mechanism: Mechanism, spec: StaticSpec) -> bool:
-    """Whether the mechanism's current or update depends on the time t (traced on abstract
-    values: concrete ones ran op by op, 0.7 s per call inside `generated_once`)."""
+    """Whether the mechanism's current or update depends on the time t (then its native
+    functions take t last; traced on abstract values: concrete ones ran op by op, 0.7 s per
+    call inside `generated_once`)."""
     names = membrane.input_names(mechanism)
 
     def outputs(t, v, states, params):
@@ -202,39 +201,50 @@ def peer_voltage(mechanism: Mechanism) -> tuple[str, ...]:
 
 
 def current_callable(mechanism: Mechanism, spec: StaticSpec, recorded: tuple = ()):
-    """(v, *states, *inputs) -> (density mA/cm², slope S/cm², then per summed flux its
+    """(v, *states, *inputs[, t]) -> (density mA/cm², slope S/cm², then per summed flux its
     density and slope, then the `recorded` densities), on scalars; with its number of inputs
-    and outputs. The inputs are `function_arguments(..., with_currents=False)`."""
+    and outputs. The inputs are `function_arguments(..., with_currents=False)`, then the time
+    t (ms) where the mechanism `uses_time`."""
     states, params = function_arguments(mechanism, spec, with_currents=False)
     fluxes = summed_fluxes(mechanism, spec)
+    timed = uses_time(mechanism, spec)
 
     def current_and_slope(v, *values):
-        state = dict(zip(states, values[: len(states)], strict=True))
-        param = dict(zip(params, values[len(states) :], strict=True))
+        state, param, t = _split(states, params, values, timed)
         current, slope, densities, slopes = membrane.site_current_and_slopes(
-            mechanism, state, v, param, spec.celsius, 0.0
+            mechanism, state, v, param, spec.celsius, t
         )
         pairs = [value for flux in fluxes for value in (densities[flux], slopes[flux])]
         return (current, slope, *pairs, *(densities[x] for x in recorded))
 
-    n_inputs, n_outputs = 1 + len(states) + len(params), 2 + 2 * len(fluxes) + len(recorded)
-    return current_and_slope, n_inputs, n_outputs
+    n_inputs = 1 + len(states) + len(params) + timed
+    return current_and_slope, n_inputs, 2 + 2 * len(fluxes) + len(recorded)
 
 
 def update_callable(mechanism: Mechanism, spec: StaticSpec):
-    """(v, *states, *inputs) -> the states after one step at voltage v, on scalars; with its
-    number of inputs. The inputs are `function_arguments(..., with_currents=True)`."""
+    """(v, *states, *inputs[, t]) -> the states after one step at voltage v, on scalars;
+    with its number of inputs. The inputs are `function_arguments(..., with_currents=True)`,
+    then the time t (ms) where the mechanism `uses_time`."""
     states, params = function_arguments(mechanism, spec, with_currents=True)
+    timed = uses_time(mechanism, spec)
 
     def update(v, *values):
-        state = dict(zip(states, values[: len(states)], strict=True))
-        param = dict(zip(params, values[len(states) :], strict=True))
-        new = mechanism.update(state, v, param, spec.dt, spec.celsius, 0.0)
+        state, param, t = _split(states, params, values, timed)
+        new = mechanism.update(state, v, param, spec.dt, spec.celsius, t)
         if set(new) != set(states):
             raise Unsupported(f"{mechanism.name}.update returned {sorted(new)}, not its states")
         return tuple(new[s] for s in states)
 
-    return update, 1 + len(states) + len(params)
+    return update, 1 + len(states) + len(params) + timed
+
+
+def _split(states: tuple, params: tuple, values: tuple, timed: bool) -> tuple[dict, dict, object]:
+    """A scalar function's inputs after v: the states, the other inputs and t (0 if not
+    `timed`)."""
+    state = dict(zip(states, values[: len(states)], strict=True))
+    rest = values[len(states) :]
+    param = dict(zip(params, rest[: len(params)], strict=True))
+    return state, param, rest[-1] if timed else 0.0
 
 
 def nernst_callable(charge: int, spec: StaticSpec):
@@ -266,9 +276,9 @@ def filled_template(name: str, spec: StaticSpec, dtype, index_dtype, replacement
 
     t, index = c_type(dtype), c_type(index_dtype)
     shared = {
+        "@STEP@": template_text("step.h"),
         "@CALL@": template_text("call.h"),
         "@OPERANDS@": template_text("operands.h"),
-        "@STEP@": template_text("step.h"),
         **step_replacements(spec, dtype),
         **c_field_lists(),
         "@SCALAR_MATH@": template_text("scalar_math.cc"),
@@ -277,6 +287,8 @@ def filled_template(name: str, spec: StaticSpec, dtype, index_dtype, replacement
         "@INDEX_TYPE@": index,
         "@INDEX_TYPE_ID@": str(_FFI_TYPES[index]),
         "@FACTOR@": f"T({SOLVERS[spec.solver]!r})",
+        "@DT@": literal(spec.dt, dtype),
+        "@HALF_DT@": literal(0.5 * spec.dt, dtype),
         "@N_MECHANISMS@": str(len(spec.mechanisms)),
         "@N_ION_ROWS@": str(len(ion_rows(spec).names)),
     }

@@ -1,9 +1,10 @@
 // dendrax native: one time step (NEURON's fixed-step order), shared by the forward kernel
 // (kernel.cc) and the adjoint (adjoint.cc), for a group of W simulations run together.
 //
-// Filled in by dendrax/native/source.py (the mechanism functions and the loops that apply
-// them, from dendrax/native/loops.py) and pasted where a template says @STEP@, after
-// operands.h and scalar_math.cc. Per step, as the pure-JAX path (dendrax/solve/stepping.py):
+// Filled in by dendrax/native/source.py (value and index types, solver factor, the
+// operands' layout of operands.h, scalar_math.cc, the mechanism functions and the loops that
+// apply them, from dendrax/native/loops.py) and pasted where a template says @STEP@, inside
+// `namespace {`. Per step, as the pure-JAX path (dendrax/solve/stepping.py):
 // reversal potentials from the concentrations, membrane currents and slopes at the present
 // voltage (ion currents summed per node), stimuli, axial currents, clamps, the tree solve
 // (Hines 1984) of A delta = rhs, v' = v + kFactor delta, then the state updates at v' (the
@@ -12,6 +13,19 @@
 // Lanes: simulations advance W at a time, interleaved: value q of lane w is at [q * W + w],
 // so that every loop over nodes or sites has W independent, contiguous lanes to vectorise
 // (the tree solve included). W = 1 for a single simulation.
+
+using T = @C_TYPE@;
+constexpr int32_t kValueType = @VALUE_TYPE_ID@;
+using Index = @INDEX_TYPE@;  // JAX's integer type: int64_t with jax_enable_x64, else int32_t
+constexpr int32_t kIndexType = @INDEX_TYPE_ID@;
+constexpr T kFactor = @FACTOR@;  // v += kFactor * delta (1: backward Euler, 2: Crank-Nicolson)
+constexpr T kDt = @DT@, kHalfDt = @HALF_DT@;  // the time step (ms) and half of it
+constexpr int64_t kMechanisms = @N_MECHANISMS@;
+constexpr int64_t kIonRows = @N_ION_ROWS@;  // per-node ion rows (see IonRows in source.py)
+
+@OPERANDS@
+
+@SCALAR_MATH@
 
 // Per mechanism: rows of site values (its site inputs and area factor), of states and of
 // recorded current densities.
@@ -35,7 +49,7 @@ constexpr int kLanes = 16 / sizeof(T);
 // The index operands and the sizes of one simulation.
 struct Model : Indices<const Index*> {
   int64_t n_nodes, n_states, n_values, n_steps, n_records, n_stim_pairs, n_clamp_pairs,
-      n_sites, n_densities;
+      n_sites, n_densities, n_settle;
   std::vector<char> clamped;  // per node: 1 where a voltage clamp holds it
   // Per mechanism: where its sites, site values, states and recorded densities begin.
   int64_t site_begin[kMechanisms + 1], param_begin[kMechanisms + 1],
@@ -66,10 +80,16 @@ Model model_of(const Operands& operands, int64_t n_records, int64_t columns) {
   model.n_records = n_records;
   model.n_stim_pairs = operands.count.stim_row;
   model.n_clamp_pairs = operands.count.clamp_row;
+  model.n_settle = model.settle_steps[0];
   model.clamped.assign(model.n_nodes, 0);
   for (int64_t k = 0; k < model.n_clamp_pairs; ++k) model.clamped[model.clamp_node[k]] = 1;
   return model;
 }
+
+// The time (ms) at the start of `step`, the settling steps first (at negative times), as
+// dendrax/solve/stepping.py's `step_times`; currents are evaluated at its middle, states
+// updated to its end.
+T step_time(const Model& model, int64_t step) { return T(step - model.n_settle) * kDt; }
 
 // One simulation's operands and, in a gradient, its recordings' cotangent and the operands'
 // cotangents (outputs).
@@ -149,12 +169,12 @@ Row row_at(const Model& model, T* base) {
 }
 
 // At the start of a step: the reversal potentials of the ions with written concentrations,
-// then the sites' currents and slopes at v, summed per node (nA, µS), the ion currents and
-// their slopes (mA/cm², S/cm²) summed into their rows of `ion`, and the recorded densities
-// (mA/cm², per site) into `density`.
+// then the sites' currents and slopes at v and time t, summed per node (nA, µS), the ion
+// currents and their slopes (mA/cm², S/cm²) summed into their rows of `ion`, and the
+// recorded densities (mA/cm², per site) into `density`.
 template <int W>
 void evaluate(const Model& model, const T* v, const T* states, const T* params, T* ion,
-              T* density, Scratch scratch, T* current, T* slope) {
+              T* density, Scratch scratch, T* current, T* slope, T t) {
   const int64_t n = model.n_nodes;
   @EVALUATION@
 }
@@ -166,11 +186,11 @@ void second_order(const Model& model, const T* delta, T* ion) {
   @SECOND_ORDER@
 }
 
-// The states after a step to the new voltage v, into next_states: the mechanisms that write
-// concentrations first, each refreshing its rows of `ion`, then the others.
+// The states after a step to the new voltage v and time t, into next_states: the mechanisms
+// that write concentrations first, each refreshing its rows of `ion`, then the others.
 template <int W>
 void update_states(const Model& model, const T* v, const T* states, const T* params, T* ion,
-                   Scratch scratch, T* next_states) {
+                   Scratch scratch, T* next_states, T t) {
   const int64_t n = model.n_nodes;
   @UPDATES@
 }
@@ -195,8 +215,8 @@ struct Work {
 };
 
 // The values at the start of a simulation: v0, the states and the ion rows, with the
-// reversal potentials, ion currents and recorded densities of the initial state (recorded
-// at t = 0).
+// reversal potentials, ion currents and recorded densities of the initial state at the
+// first step's start (recorded at t = 0).
 template <int W>
 void initial_values(const Model& model, const Group<W>& group, Work<W>& w, T* values) {
   const int64_t n = model.n_nodes;
@@ -209,7 +229,7 @@ void initial_values(const Model& model, const Group<W>& group, Work<W>& w, T* va
   std::fill(w.current.begin(), w.current.end(), T(0));
   std::fill(w.slope.begin(), w.slope.end(), T(0));
   evaluate<W>(model, values, states, group.site_values.data(), ion, ion + kIonRows * n * W,
-              w.scratch(), w.current.data(), w.slope.data());
+              w.scratch(), w.current.data(), w.slope.data(), step_time(model, 0));
 }
 
 // The known changes of the clamped nodes in `step`, (command - v) / kFactor, into w.known.
@@ -362,13 +382,33 @@ void advance(const Model& model, const Group<W>& group, const Row& row, int64_t 
   std::fill(w.current.begin(), w.current.end(), T(0));
   std::fill(w.slope.begin(), w.slope.end(), T(0));
   const T* params = group.site_values.data();
+  const T t = step_time(model, step);
   evaluate<W>(model, v, states, params, ion, ion + kIonRows * nw, w.scratch(), w.current.data(),
-              w.slope.data());
+              w.slope.data(), t + kHalfDt);
   assemble(model, group, v, step, w, row.diag);
   solve(model, group, v, w, row.diag, row.delta);
   for (int64_t q = 0; q < nw; ++q) next_values[q] = v[q] + kFactor * row.delta[q];
   second_order<W>(model, row.delta, ion);
-  update_states<W>(model, next_values, states, params, ion, w.scratch(), next_values + nw);
+  update_states<W>(model, next_values, states, params, ion, w.scratch(), next_values + nw,
+                   t + kDt);
+}
+
+// The lanes of the group from simulation `first` on; those past the batch repeat its last
+// simulation. Lane l's recordings go to `results` (per_sim values a simulation), or past the
+// batch to `scratch`.
+template <int W>
+void group_lanes(const Operands& operands, int64_t first, T* results, int64_t per_sim,
+                 std::vector<T>& scratch, Lane* in, T** out) {
+  for (int l = 0; l < W; ++l) {
+    const int64_t b = first + l;
+    static_cast<Values<const T*>&>(in[l]) = operands.at(std::min(b, operands.batch - 1));
+    if (b < operands.batch) {
+      out[l] = results + b * per_sim;
+    } else {
+      scratch.resize(per_sim);
+      out[l] = scratch.data();
+    }
+  }
 }
 
 // run(std::integral_constant<int, W>(), first) for the groups of a batch: one simulation
