@@ -378,14 +378,12 @@ class Pulsing(dx.Mechanism):
 
 @pytest.mark.parametrize(("solver", "settle"), [("backward_euler", 0.0), ("crank_nicolson", 2.0)])
 def test_mechanisms_of_time_run_natively_and_match_pure_jax(solver, settle):
-    """Traces to 1e-8 mV and gradients (every parameter, the stimuli) as pure JAX's. (After
-    settling, a recorded current's first sample is the last settling step's, at t = -dt/2;
-    pure JAX evaluates it at t = 0: recorded here without settling only.)"""
+    """Traces to 1e-8 mV and gradients (every parameter, the stimuli) as pure JAX's; the
+    current recorded at t = 0 is evaluated at t = 0 after settling too."""
     cell = branched_cell()
     cell.branch(1).insert(Pulsing())
     cell.branch(1).comp(0).record("Pulsing.a")
-    if not settle:
-        cell.branch(1).comp(0).record("Pulsing.i")
+    cell.branch(1).comp(0).record("Pulsing.i")
     native = dx.build(cell, dt=DT, solver=solver, settle=settle, backend="native")
     pure = dx.build(cell, dt=DT, solver=solver, settle=settle, backend="jax")
     assert native.spec.backend == "native"

@@ -33,8 +33,11 @@
 #include <map>
 #include <mutex>
 #include <thread>
-#include <type_traits>
 #include <vector>
+
+#ifndef DENDRAX_PART
+#define DENDRAX_PART 2  // both parts in one compile
+#endif
 
 @CALL@
 
@@ -84,11 +87,36 @@ void evaluation_vjps(const Model& model, const T* v, const T* states, const T* p
   @EVALUATION_VJPS@
 }
 
-// Storage for the stored steps, kept between calls up to `stored_bytes` in all: fresh memory
-// of this size costs a page fault per page on first touch (measured: as much time as the
-// backward sweep itself).
+}  // namespace
+
+// The stored steps, shared by the two parts of the library (step.h), defined in part 0: the
+// storage kept between calls up to `stored_bytes` in all (fresh memory of this size costs a
+// page fault per page on first touch: measured, as much time as the backward sweep itself),
+// and the steps stored by forward passes (dendrax_forward) for their backward passes, by
+// ticket, with the values reserved for them (at most `stored_bytes` in all).
+namespace dendrax_stored {
+struct Deposit {
+  std::vector<T> rows;  // every step's row and the values after the last, or checkpoints
+  size_t reserved;
+  int64_t segment;  // 0: every step; else the values at the start of every segment steps
+};
+extern std::mutex kept_mutex;
+extern std::vector<std::vector<T>> kept;
+extern std::map<int64_t, Deposit> deposited;
+extern size_t reserved;
+extern int64_t last_ticket;
+#if DENDRAX_PART != 1
 std::mutex kept_mutex;
 std::vector<std::vector<T>> kept;
+std::map<int64_t, Deposit> deposited;
+size_t reserved = 0;
+int64_t last_ticket = 0;
+#endif
+}  // namespace dendrax_stored
+
+namespace {
+
+using namespace dendrax_stored;
 
 std::vector<T> take_storage(size_t size) {
   std::lock_guard<std::mutex> lock(kept_mutex);
@@ -111,17 +139,6 @@ void keep_storage(std::vector<T>&& storage, int64_t stored_bytes) {
     kept.push_back(std::move(storage));
   }
 }
-
-// Steps stored by forward passes (dendrax_forward) for their backward passes, by ticket, and
-// the values reserved for them: at most `stored_bytes` in all.
-struct Deposit {
-  std::vector<T> rows;  // every step's row and the values after the last, or checkpoints
-  size_t reserved;
-  int64_t segment;  // 0: every step; else the values at the start of every segment steps
-};
-std::map<int64_t, Deposit> deposited;
-size_t reserved = 0;
-int64_t last_ticket = 0;
 
 // Before a forward call that would store `values`: the oldest deposits (of earlier calls,
 // whose backward pass has not run, or will not) are dropped until they fit.
@@ -351,23 +368,23 @@ void backward_step(const Model& model, const Group<W>& group, const Row& row,
   std::copy(next, next + nw + sw, lam);
 }
 
-// Cotangents through `initial_values`' evaluation: b.lam holds those of the evaluated
-// values; on return, those of v0, the states and the ion values.
+// Cotangents through `evaluate_values` at time t from `values`: `lam` holds those of the
+// evaluated values (cleared after, but for the concentrations it reads, which gain theirs);
+// those of v and the states are added to b.lam.
 template <int W>
-void initial_values_vjp(const Model& model, const Group<W>& group, Work<W>& w, Backward<W>& b) {
-  if (kIonRows == 0 && model.n_densities == 0) return;
+void evaluation_vjp(const Model& model, const Group<W>& group, Work<W>& w, Backward<W>& b,
+                    const T* values, T t, T* lam) {
   const int64_t nw = model.n_nodes * W, sw = model.n_states * W;
-  T* values = b.next.data();
-  initial_values(model, group, w, values);
-  std::copy(values + nw + sw, values + nw + sw + kIonRows * nw, b.ion_eval.begin());
+  T* evaluated = b.next.data();
+  if (evaluated != values) std::copy(values, values + model.n_values * W, evaluated);
+  evaluate_values(model, group, w, evaluated, t);
   std::fill(b.lam_current.begin(), b.lam_current.end(), T(0));
   std::fill(b.lam_slope.begin(), b.lam_slope.end(), T(0));
-  T* lam = b.lam.data();
   T* lam_ion = lam + nw + sw;
-  evaluation_vjps<W>(model, values, values + nw, group.site_values.data(), b.ion_eval.data(),
-                     b.lam_current.data(), b.lam_slope.data(), w.scratch(), lam, lam + nw,
-                     b.site_values.data(), lam_ion, lam_ion + kIonRows * nw,
-                     step_time(model, 0));
+  evaluation_vjps<W>(model, evaluated, evaluated + nw, group.site_values.data(),
+                     evaluated + nw + sw, b.lam_current.data(), b.lam_slope.data(), w.scratch(),
+                     b.lam.data(), b.lam.data() + nw, b.site_values.data(), lam_ion,
+                     lam_ion + kIonRows * nw, t);
 }
 
 // The cotangents of a group. Its steps are stored `segment` at a time (with the values after
@@ -380,15 +397,29 @@ void adjoint(const Model& model, const Group<W>& group, int64_t stored_bytes, in
   const int64_t size = row_size(model) * W;
   Work<W> w(model);
   Backward<W> b(model);
-  auto add_recorded = [&](int64_t column) {
+  // The recordings' cotangents of column s, whose values are `values`; at t = 0 after
+  // settling, those of the ion values go through their evaluation (`recorded_values`).
+  std::vector<T> lam_settled(evaluated_records(model) && model.n_settle > 0 ? n_values : 0);
+  auto add_recorded = [&](int64_t s, const T* values) {
+    const bool settled = s == model.n_settle && !lam_settled.empty();
+    const int64_t first_ion = model.n_nodes + model.n_states;
     for (int64_t r = 0; r < model.n_records; ++r) {
-      for (int l = 0; l < W; ++l) {
-        b.lam[model.record_slot[r] * W + l] += group.lane[l].cotangent[r * columns + column];
-      }
+      const int64_t slot = model.record_slot[r];
+      T* lam = settled && slot >= first_ion ? lam_settled.data() : b.lam.data();
+      for (int l = 0; l < W; ++l) lam[slot * W + l] += group.lane[l].cotangent[r * columns + s];
+    }
+    if (!settled) return;
+    evaluation_vjp(model, group, w, b, values, T(0), lam_settled.data());
+    for (int64_t q = first_ion * W; q < n_values; ++q) {
+      b.lam[q] += lam_settled[q];
+      lam_settled[q] = T(0);
     }
   };
   auto finish = [&](std::vector<T>&& storage) {
-    initial_values_vjp(model, group, w, b);
+    if (evaluated_records(model)) {
+      initial_values(model, group, w, b.next.data());
+      evaluation_vjp(model, group, w, b, b.next.data(), step_time(model, 0), b.lam.data());
+    }
     const T* lam = b.lam.data();
     deinterleave<W>(lam, n, [&](int l) { return group.lane[l].bar.v0; });
     deinterleave<W>(lam + n * W, model.n_states, [&](int l) { return group.lane[l].bar.states0; });
@@ -400,14 +431,14 @@ void adjoint(const Model& model, const Group<W>& group, int64_t stored_bytes, in
                     [&](int l) { return group.lane[l].bar.site_values; });
     keep_storage(std::move(storage), stored_bytes);
   };
-  add_recorded(n_steps);
   Deposit deposited = ticket ? withdraw(ticket) : Deposit{{}, 0, 0};
   if (n_steps > 0 && deposited.segment == 0 &&
       static_cast<int64_t>(deposited.rows.size()) >= (n_steps + 1) * size) {
+    add_recorded(n_steps, deposited.rows.data() + n_steps * size);
     for (int64_t s = n_steps - 1; s >= 0; --s) {
       T* here = deposited.rows.data() + s * size;
       backward_step(model, group, row_at<W>(model, here), here + size, s, w, b);
-      add_recorded(s);
+      add_recorded(s, here);
     }
     finish(std::move(deposited.rows));
     return;
@@ -423,6 +454,7 @@ void adjoint(const Model& model, const Group<W>& group, int64_t stored_bytes, in
     }
   }
   const int64_t n_segments = (n_steps + length - 1) / length;
+  if (n_segments == 0) add_recorded(0, nullptr);  // no steps (and no settling)
   std::vector<T> checkpoints;
   if (!recompute) {
     checkpoints = std::move(deposited.rows);
@@ -450,10 +482,11 @@ void adjoint(const Model& model, const Group<W>& group, int64_t stored_bytes, in
       T* here = stored.data() + (s - first) * size;
       advance(model, group, row_at<W>(model, here), s, w, here + size);
     }
+    if (last == n_steps) add_recorded(n_steps, stored.data() + (last - first) * size);
     for (int64_t s = last - 1; s >= first; --s) {
       T* here = stored.data() + (s - first) * size;
       backward_step(model, group, row_at<W>(model, here), here + size, s, w, b);
-      add_recorded(s);
+      add_recorded(s, here);
     }
   }
   keep_storage(std::move(checkpoints), stored_bytes);
@@ -505,13 +538,14 @@ int64_t forward(const Model& model, const Group<W>& group, T* const* out, int64_
     }
   };
   record(row.values, 0);
+  std::vector<T> settled;
   for (int64_t s = 0; s < n_steps; ++s) {
     if (checkpoint && s % segment == 0) {
       std::copy(row.values, row.values + n_values, checkpoints.begin() + s / segment * n_values);
     }
     advance(model, group, row, s, w, next.values);
     if (store) stream_copy(row.values, size, rows.data() + s * size);
-    record(next.values, s + 1);
+    record(recorded_values(model, group, w, s, next.values, settled), s + 1);
     std::swap(row, next);
   }
   if (store) {
@@ -542,13 +576,9 @@ Values<T*> scratch_cotangents(const Values<int64_t>& size, std::vector<T>& memor
   return out;
 }
 
-}  // namespace
-
-// The forward pass of a gradient (call.h): the operands of dendrax/native/operands.py; two
-// results, the recordings (rows x columns per simulation) and per simulation the ticket
-// under which its group's steps are stored for `dendrax_adjoint`.
-extern "C" const char* dendrax_forward(const DendraxCall* call) {
-  if (call->n_results != 2 || call->results[0].rank < 2) return "recordings must be 2-d";
+// The forward pass of a gradient for a call's batch, W simulations at a time.
+template <int W>
+const char* forward_batch(const DendraxCall* call) {
   const DendraxBuffer& out = call->results[0];
   const int64_t batch = call->results[1].count;
   Operands operands;
@@ -556,10 +586,9 @@ extern "C" const char* dendrax_forward(const DendraxCall* call) {
   const Model model = model_of(operands, out.dims[out.rank - 2], out.dims[out.rank - 1]);
   const int64_t per_sim = model.n_records * (model.n_steps + 1);
   Index* tickets = static_cast<Index*>(call->results[1].data);
-  const int64_t lanes = batch == 1 ? 1 : (batch + kLanes - 1) / kLanes * kLanes;
+  const int64_t lanes = (batch + W - 1) / W * W;
   make_room(lanes * (model.n_steps + 1) * row_size(model), call->stored_bytes);
-  over_groups(batch, call->threads, [&](auto width, int64_t first) {
-    constexpr int W = decltype(width)::value;
+  over_groups<W>(batch, call->threads, [&](int64_t first) {
     std::vector<T> scratch;
     Lane in[W];
     T* result[W];
@@ -572,15 +601,12 @@ extern "C" const char* dendrax_forward(const DendraxCall* call) {
   return nullptr;
 }
 
-// The cotangents (call.h): the operands of dendrax/native/operands.py, the recordings'
-// cotangent and the tickets of `dendrax_forward`; one result per field of Values, in order.
-extern "C" const char* dendrax_adjoint(const DendraxCall* call) {
-  if (call->n_args != kValueOperands + kIndexOperands + 2) return "dendrax: adjoint operands";
-  if (call->n_results != kValueOperands) return "dendrax: one cotangent per value operand";
+// The cotangents for a call's batch, W simulations at a time.
+template <int W>
+const char* adjoint_batch(const DendraxCall* call) {
   const DendraxBuffer& cotangent = call->args[kValueOperands + kIndexOperands];
   const DendraxBuffer& tickets = call->args[kValueOperands + kIndexOperands + 1];
   const int64_t batch = tickets.count;
-  if (cotangent.rank < 2) return "cotangent must be 2-d";
   Operands operands;
   if (const char* error = read_operands(*call, batch, operands)) return error;
   const Model model =
@@ -591,8 +617,7 @@ extern "C" const char* dendrax_adjoint(const DendraxCall* call) {
     std::fill(data, data + call->results[k].count, T(0));
   }
   const Index* ticket_of = static_cast<const Index*>(tickets.data);
-  over_groups(batch, call->threads, [&](auto width, int64_t first) {
-    constexpr int W = decltype(width)::value;
+  over_groups<W>(batch, call->threads, [&](int64_t first) {
     std::vector<T> scratch, zeros;  // past the batch: the operands' cotangents, the recordings'
     const Values<T*> spare =
         first + W > batch ? scratch_cotangents(operands.size, scratch) : Values<T*>();
@@ -613,3 +638,39 @@ extern "C" const char* dendrax_adjoint(const DendraxCall* call) {
   });
   return nullptr;
 }
+
+}  // namespace
+
+extern "C" const char* dendrax_forward_lanes(const DendraxCall* call);
+extern "C" const char* dendrax_adjoint_lanes(const DendraxCall* call);
+
+#if DENDRAX_PART != 1
+// The forward pass of a gradient (call.h): the operands of dendrax/native/operands.py; two
+// results, the recordings (rows x columns per simulation) and per simulation the ticket
+// under which its group's steps are stored for `dendrax_adjoint`.
+extern "C" const char* dendrax_forward(const DendraxCall* call) {
+  if (call->n_results != 2 || call->results[0].rank < 2) return "recordings must be 2-d";
+  return call->results[1].count == 1 ? forward_batch<1>(call) : dendrax_forward_lanes(call);
+}
+
+// The cotangents (call.h): the operands of dendrax/native/operands.py, the recordings'
+// cotangent and the tickets of `dendrax_forward`; one result per field of Values, in order.
+extern "C" const char* dendrax_adjoint(const DendraxCall* call) {
+  if (call->n_args != kValueOperands + kIndexOperands + 2) return "dendrax: adjoint operands";
+  if (call->n_results != kValueOperands) return "dendrax: one cotangent per value operand";
+  if (call->args[kValueOperands + kIndexOperands].rank < 2) return "cotangent must be 2-d";
+  const int64_t batch = call->args[kValueOperands + kIndexOperands + 1].count;
+  return batch == 1 ? adjoint_batch<1>(call) : dendrax_adjoint_lanes(call);
+}
+#endif
+
+#if DENDRAX_PART != 0
+// Batches of more than one simulation, in groups of kLanes.
+extern "C" const char* dendrax_forward_lanes(const DendraxCall* call) {
+  return forward_batch<kLanes>(call);
+}
+
+extern "C" const char* dendrax_adjoint_lanes(const DendraxCall* call) {
+  return adjoint_batch<kLanes>(call);
+}
+#endif

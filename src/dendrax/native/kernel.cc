@@ -11,8 +11,11 @@
 #include <cstring>
 #include <limits>
 #include <thread>
-#include <type_traits>
 #include <vector>
+
+#ifndef DENDRAX_PART
+#define DENDRAX_PART 2  // both parts in one compile
+#endif
 
 @CALL@
 
@@ -32,26 +35,23 @@ void simulate_lanes(const Model& model, const Group<W>& group, T* const* out) {
       for (int l = 0; l < W; ++l) out[l][r * columns + column] = values[model.record_slot[r] * W + l];
     }
   };
+  std::vector<T> settled;
   initial_values(model, group, w, row.values);
   record(row.values, 0);
   for (int64_t step = 0; step < model.n_steps; ++step) {
     advance(model, group, row, step, w, next.values);
-    record(next.values, step + 1);
+    record(recorded_values(model, group, w, step, next.values, settled), step + 1);
     std::swap(row, next);
   }
 }
 
-}  // namespace
-
-// The entry point (call.h): the operands of dendrax/native/operands.py; one result, the
-// recordings (rows x columns per simulation, after the batch dimensions).
-extern "C" const char* dendrax_simulate(const DendraxCall* call) {
-  if (call->n_results != 1 || call->results[0].rank < 2) return "recordings must be 2-d";
+// The recordings of a call's `batch` simulations, W at a time.
+template <int W>
+const char* simulate_batch(const DendraxCall* call) {
   const DendraxBuffer& out = call->results[0];
   const int64_t n_records = out.dims[out.rank - 2];
   const int64_t columns = out.dims[out.rank - 1];
   const int64_t per_sim = n_records * columns;
-  if (per_sim == 0) return nullptr;
   const int64_t batch = out.count / per_sim;
   Operands operands;
   if (const char* error = read_operands(*call, batch, operands)) return error;
@@ -59,8 +59,7 @@ extern "C" const char* dendrax_simulate(const DendraxCall* call) {
   T* const results = static_cast<T*>(out.data);
   // The lanes of the last group past the batch repeat its last simulation and write their
   // recordings to scratch.
-  over_groups(batch, call->threads, [&](auto width, int64_t first) {
-    constexpr int W = decltype(width)::value;
+  over_groups<W>(batch, call->threads, [&](int64_t first) {
     std::vector<T> scratch;
     Lane in[W];
     T* result[W];
@@ -69,3 +68,26 @@ extern "C" const char* dendrax_simulate(const DendraxCall* call) {
   });
   return nullptr;
 }
+
+}  // namespace
+
+extern "C" const char* dendrax_simulate_lanes(const DendraxCall* call);
+
+#if DENDRAX_PART != 1
+// The entry point (call.h): the operands of dendrax/native/operands.py; one result, the
+// recordings (rows x columns per simulation, after the batch dimensions).
+extern "C" const char* dendrax_simulate(const DendraxCall* call) {
+  if (call->n_results != 1 || call->results[0].rank < 2) return "recordings must be 2-d";
+  const DendraxBuffer& out = call->results[0];
+  const int64_t per_sim = out.dims[out.rank - 2] * out.dims[out.rank - 1];
+  if (per_sim == 0) return nullptr;
+  return out.count == per_sim ? simulate_batch<1>(call) : dendrax_simulate_lanes(call);
+}
+#endif
+
+#if DENDRAX_PART != 0
+// A batch of more than one simulation, in groups of kLanes.
+extern "C" const char* dendrax_simulate_lanes(const DendraxCall* call) {
+  return simulate_batch<kLanes>(call);
+}
+#endif

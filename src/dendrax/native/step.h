@@ -34,7 +34,9 @@ constexpr int64_t kStateRows[kMechanisms + 1] = {@STATE_ROWS@};
 constexpr int64_t kDensityRows[kMechanisms + 1] = {@DENSITY_ROWS@};
 constexpr int64_t kScratchRows = @SCRATCH_ROWS@;  // per-site scratch rows besides v, a, b
 
-// Lanes per group of a batch: one vector register of T.
+// Lanes per group of a batch: one vector register of T. A model's library is compiled in two
+// parts, in parallel processes (dendrax/native/library.py): DENDRAX_PART 0 runs single
+// simulations (W = 1) and holds the entry points, 1 runs batches in groups of kLanes.
 #if defined(__AVX512F__)
 constexpr int kLanes = 64 / sizeof(T);
 #elif defined(__AVX__)
@@ -214,22 +216,44 @@ struct Work {
       from_children, known, known_flow;
 };
 
-// The values at the start of a simulation: v0, the states and the ion rows, with the
-// reversal potentials, ion currents and recorded densities of the initial state at the
-// first step's start (recorded at t = 0).
+// The ion values of `values` (reversal potentials, ion currents, recorded densities)
+// evaluated at time t from its v, states and concentrations, in place.
+template <int W>
+void evaluate_values(const Model& model, const Group<W>& group, Work<W>& w, T* values, T t) {
+  const int64_t nw = model.n_nodes * W;
+  T* ion = values + nw + model.n_states * W;
+  std::fill(w.current.begin(), w.current.end(), T(0));
+  std::fill(w.slope.begin(), w.slope.end(), T(0));
+  evaluate<W>(model, values, values + nw, group.site_values.data(), ion, ion + kIonRows * nw,
+              w.scratch(), w.current.data(), w.slope.data(), t);
+}
+
+// Whether recorded values hold evaluated ion values (ion rows or recorded densities).
+bool evaluated_records(const Model& model) { return kIonRows > 0 || model.n_densities > 0; }
+
+// The values at the start of a simulation: v0, the states and the ion rows, with the ion
+// values evaluated at the first step's start (recorded at t = 0 where there is no settling).
 template <int W>
 void initial_values(const Model& model, const Group<W>& group, Work<W>& w, T* values) {
   const int64_t n = model.n_nodes;
   T* states = values + n * W;
-  T* ion = states + model.n_states * W;
   interleave<W>(values, n, [&](int l) { return group.lane[l].v0; });
   interleave<W>(states, model.n_states, [&](int l) { return group.lane[l].states0; });
-  interleave<W>(ion, kIonRows * n, [&](int l) { return group.lane[l].ion_values; });
-  if (kIonRows == 0 && model.n_densities == 0) return;
-  std::fill(w.current.begin(), w.current.end(), T(0));
-  std::fill(w.slope.begin(), w.slope.end(), T(0));
-  evaluate<W>(model, values, states, group.site_values.data(), ion, ion + kIonRows * n * W,
-              w.scratch(), w.current.data(), w.slope.data(), step_time(model, 0));
+  interleave<W>(states + model.n_states * W, kIonRows * n,
+                [&](int l) { return group.lane[l].ion_values; });
+  if (evaluated_records(model)) evaluate_values(model, group, w, values, step_time(model, 0));
+}
+
+// What is recorded of the `values` after `step`: themselves, except at t = 0 after settling,
+// where the ion values are evaluated anew at t = 0 (as the pure-JAX path records them), in a
+// copy in `scratch` (the step's own stay in `values`: the next step and the adjoint read them).
+template <int W>
+const T* recorded_values(const Model& model, const Group<W>& group, Work<W>& w, int64_t step,
+                         const T* values, std::vector<T>& scratch) {
+  if (step + 1 != model.n_settle || !evaluated_records(model)) return values;
+  scratch.assign(values, values + model.n_values * W);
+  evaluate_values(model, group, w, scratch.data(), T(0));
+  return scratch.data();
 }
 
 // The known changes of the clamped nodes in `step`, (command - v) / kFactor, into w.known.
@@ -411,19 +435,14 @@ void group_lanes(const Operands& operands, int64_t first, T* results, int64_t pe
   }
 }
 
-// run(std::integral_constant<int, W>(), first) for the groups of a batch: one simulation
-// alone (W = 1), else groups of kLanes from `first` on (the last group padded), spread over
-// up to `threads` threads.
-template <class Run>
+// run(first) for the groups of W simulations of a batch, from `first` on (the last group
+// padded), spread over up to `threads` threads.
+template <int W, class Run>
 void over_groups(int64_t batch, int64_t threads, Run run) {
-  const int64_t groups = batch == 1 ? 1 : (batch + kLanes - 1) / kLanes;
+  const int64_t groups = (batch + W - 1) / W;
   auto some = [&](int64_t worker, int64_t workers) {
     for (int64_t g = groups * worker / workers; g < groups * (worker + 1) / workers; ++g) {
-      if (batch == 1) {
-        run(std::integral_constant<int, 1>(), int64_t(0));
-      } else {
-        run(std::integral_constant<int, kLanes>(), g * kLanes);
-      }
+      run(g * W);
     }
   };
   const int64_t workers = std::max<int64_t>(1, std::min<int64_t>(threads, groups));
