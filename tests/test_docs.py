@@ -6,7 +6,7 @@ import re
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-PAGES = ["README.md", "docs/simulation.md", "docs/morphology.md"]
+PAGES = ["README.md", "docs/simulation.md", "docs/morphology.md", "docs/networks.md"]
 
 
 def _python_blocks(page: str) -> str:

@@ -155,3 +155,14 @@ def test_traces_are_labelled_with_their_quantities_and_units():
     plt.close(ax.figure)
     with pytest.raises(ValueError, match="got 3 units for 2 recordings"):
         dx.plot.traces(recordings, units=["mV"] * 3)
+
+
+def test_network_draws_cells_and_connections(tmp_path):
+    cells = [dx.Cell.from_swc(CA1, ncomp=1) for _ in range(2)]
+    cells += [dx.Cell.from_parents([-1], ncomp=1, length=10.0, radius=5.0) for _ in range(3)]
+    net = dx.Network(cells).place(np.array([[0, 0], [400, 0], [0, 400], [400, 400], [200, 200]]))
+    dx.fully_connect(net.cells, net.cells, dx.synapses.ExpSyn())
+    dx.gap_junction(cells[2].branch(0).loc(0.5), cells[3].branch(0).loc(0.5), 0.001)
+    ax = dx.plot.network(net, max_connections=10)
+    assert "10 drawn" in ax.get_title()
+    assert _ink(ax, tmp_path / "network.png") > 0.01

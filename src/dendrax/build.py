@@ -11,7 +11,9 @@ from dendrax.checkpointing import Checkpointing
 from dendrax.mechanisms import membrane
 from dendrax.model.assembly import Assembly, assemble
 from dendrax.morphology.node_layout import node_layout
+from dendrax.network.network import Network
 from dendrax.simulation import Simulation
+from dendrax.solve import events as event_steps
 from dendrax.solve.gather import children_table, inverse_index, slot_table
 from dendrax.solve.stepping import SOLVERS
 from dendrax.static_spec import StaticSpec
@@ -29,13 +31,14 @@ def build(
     settle: float = 0.0,
     backend: str = "auto",
     checkpointing: Checkpointing | None = None,
+    events: str = "step",
 ) -> Simulation:
     """Compile a cell, or several cells simulated together, into a simulation.
 
     Args:
-        cells: a `Cell`, or a list of cells simulated together, each keeping its identity
-            (`sim.compartment_cells`; recordings named "cell i, ..."); junctions may
-            connect them.
+        cells: a `Cell`, a `Network`, or a list of cells simulated together, each keeping
+            its identity (`sim.compartment_cells`; recordings named "cell i, ...");
+            synapses and junctions may connect them.
         dt: time step (ms).
         solver: "backward_euler" (NEURON's default) or "crank_nicolson" (NEURON's
             secondorder = 2) for the voltage; gates always use exponential Euler.
@@ -50,8 +53,13 @@ def build(
             "jax" (always pure JAX). See docs/performance.md.
         checkpointing: how gradients bound their memory (`dendrax.Checkpointing`; default:
             an eighth of the machine's memory, at most 2 GiB).
+        events: how spike events are timed: "step" (NEURON's fixed step: a spike at the
+            end of the step that crosses the threshold, its event at the nearest step
+            start) or "interpolated" (spike times interpolated within the step and events
+            delivered with their exact lateness, so that gradients flow through spike
+            times). See docs/networks.md.
     """
-    model = assemble(cells)
+    model = assemble(list(cells.cells) if isinstance(cells, Network) else cells)
     for name, value in (("dt", dt), ("v_init", v_init), ("celsius", celsius), ("settle", settle)):
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise TypeError(f"build: {name} must be a number, got {value!r}")
@@ -69,6 +77,8 @@ def build(
     checkpointing = Checkpointing() if checkpointing is None else checkpointing
     if not isinstance(checkpointing, Checkpointing):
         raise TypeError(f"checkpointing must be a dendrax.Checkpointing, got {checkpointing!r}")
+    if events not in event_steps.MODES:
+        raise ValueError(f"unknown events {events!r}; choose one of {list(event_steps.MODES)}")
     _check_step_dt(model, dt)
     layout = node_layout(model.tree)
     n_comp = model.n_compartments
@@ -86,6 +96,8 @@ def build(
         sites[name] = _site_arrays(placed.comps, comp_node, layout.n_nodes)
         if placed.peer_comps is not None:
             sites[name]["peer_node"] = comp_node[placed.peer_comps]
+        if placed.event_source is not None:
+            sites[name].update(_delays(name, placed.event_source, placed.delay, dt))
         params[name] = {p: jnp.asarray(v, dtype) for p, v in placed.values.items()}
     params.update({name: jnp.asarray(v, dtype) for name, v in model.ion_values.items()})
     ion_nernst = membrane.reversal_from_concentrations(
@@ -127,6 +139,9 @@ def build(
         "nanoampere_rows": nanoampere_rows,
         "nanoampere_comps": nanoampere_comps,
     }
+    event_spec = None
+    if model.sources.n_sources or any(p.event_source is not None for p in model.placed.values()):
+        arrays["events"], event_spec = _event_arrays(model, sites, comp_node, dt, events)
     arrays = _to_device(arrays)
     mechanisms = tuple(
         inserted.mechanism for inserted in (*model.mechanisms.values(), *model.placed.values())
@@ -144,6 +159,7 @@ def build(
         settle_steps=_settle_steps(settle, dt),
         checkpointing=checkpointing,
         precision=np.dtype(dtype).name,
+        events=event_spec,
     )
     spec = dataclasses.replace(spec, backend=native.choose(backend, spec, dtype))
     return Simulation(
@@ -167,6 +183,45 @@ def _check_step_dt(model: Assembly, dt: float) -> None:
                     f"but the simulation is built with dt = {dt} ms: it would run "
                     f"{dt / item.dt:g}x as long; make it with dt={dt}"
                 )
+
+
+def _delays(name: str, source: np.ndarray, delay: np.ndarray, dt: float) -> dict:
+    """A mechanism's event sources and delays in steps (whole and fraction)."""
+    bad = ~np.isfinite(delay) | (delay < 0)
+    if np.any(bad):
+        site = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{name} site {site} has delay {delay[site]} ms: it must be >= 0")
+    return {
+        "event_source": source,
+        "delay": delay,
+        "delay_steps": event_steps.whole_steps(delay, dt),
+    }
+
+
+def _event_arrays(model: Assembly, sites: dict, comp_node, dt: float, mode: str):
+    """The detectors and trains of the events (arrays["events"]) and their `EventSpec`."""
+    sources = model.sources
+    lengths = [t.size for t in sources.trains]
+    times = np.concatenate([np.zeros(0), *sources.trains])
+    train_source = np.repeat(np.arange(len(lengths)), lengths) + sources.detector_comps.size
+    step = event_steps.whole_steps(times, dt)
+    order = np.argsort(step, kind="stable")
+    delays = [s["delay_steps"] for s in sites.values() if "delay_steps" in s]
+    longest = int(max((d.max() for d in delays if d.size), default=0))
+    arrays = {
+        "detector_node": comp_node[sources.detector_comps],
+        "detector_threshold": sources.detector_threshold,
+        "train_step": step[order],
+        "train_time": times[order],
+        "train_source": train_source[order].astype(np.int64),
+    }
+    spec = event_steps.EventSpec(
+        mode=mode,
+        n_slots=longest + event_steps.OFFSETS,
+        n_sources=sources.n_sources,
+        trains_per_step=int(np.bincount(step).max()) if step.size else 0,
+    )
+    return arrays, spec
 
 
 def _site_arrays(comps: np.ndarray, comp_node: np.ndarray, n_nodes: int) -> dict:
@@ -243,7 +298,7 @@ def _recordings(model: Assembly, sites: dict, comp_node: np.ndarray):
         indices[g].append(index)
         positions[g].append(np.arange(row, row + index.size))
         row += index.size
-        if recording.sites is None:
+        if recording.sites is None or recording.name == "spikes":
             names.extend(f"{recording.name} at {model.describe(c)}" for c in recording.comps)
         else:
             at = model.placed[mech_name].comps[recording.sites]

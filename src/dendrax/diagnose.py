@@ -18,7 +18,7 @@ import numpy as np
 from dendrax.mechanisms import membrane
 from dendrax.mechanisms.base import ion_species
 from dendrax.mechanisms.ions import ion_of
-from dendrax.solve.stepping import initial_state, step_function, step_times, with_settle_steps
+from dendrax.solve.stepping import initial_carry, step_function, step_inputs
 from dendrax.static_spec import StaticSpec
 
 VOLTAGE_LIMIT = 1000.0
@@ -110,7 +110,8 @@ def _invalid_masks(spec: StaticSpec, v, states) -> dict:
 
 
 def _any_invalid(spec: StaticSpec, carry) -> jax.Array:
-    return jnp.any(jnp.stack([jnp.any(m) for m in _invalid_masks(spec, *carry).values()]))
+    v, states, _ = carry
+    return jnp.any(jnp.stack([jnp.any(m) for m in _invalid_masks(spec, v, states).values()]))
 
 
 def first_invalid(
@@ -124,15 +125,12 @@ def first_invalid(
     spec = replace(spec, backend="jax")
     dtype = params["radius"].dtype
     settle = spec.settle_steps
-    stimuli, clamps = with_settle_steps(
-        spec, jnp.asarray(stimuli, dtype), jnp.asarray(clamps, dtype)
-    )
-    inputs = (stimuli.T, clamps.T, step_times(spec, n_steps, dtype))
+    inputs = step_inputs(spec, stimuli, clamps, n_steps, dtype)
 
     @jax.jit
     def flags(params, inputs):
         step = step_function(spec, arrays, params)
-        carry = initial_state(spec, arrays, params, dtype)
+        carry = initial_carry(spec, arrays, params, dtype)
 
         def body(carry, step_inputs):
             carry, _ = step(carry, step_inputs)
@@ -149,11 +147,11 @@ def first_invalid(
     @jax.jit
     def state_after(params, inputs):
         step = step_function(spec, arrays, params)
-        carry = initial_state(spec, arrays, params, dtype)
+        carry = initial_carry(spec, arrays, params, dtype)
         return jax.lax.scan(lambda c, x: (step(c, x)[0], None), carry, inputs)[0]
 
     window = jax.tree_util.tree_map(lambda x: x[:first], inputs)
-    v, states = state_after(params, window)
+    v, states, _ = state_after(params, window)
     for quantity, mask in _invalid_masks(spec, v, states).items():
         mask = np.asarray(mask)
         if not mask.any():

@@ -166,6 +166,18 @@ class Simulation:
             warn_if_blown_up(traces, self.recording_names, self.recording_units, self.dt)
         return traces
 
+    def spike_times(self, traces) -> list[np.ndarray]:
+        """The spike times (ms) of each row recorded by `record_spikes`, in recording
+        order, from `traces` as `run` returns them (a spike at sample k is at k dt)."""
+        traces = np.asarray(traces)
+        if traces.ndim != 2 or traces.shape[0] != len(self.recording_names):
+            raise ValueError(
+                f"spike_times expects the traces of run, shape ({len(self.recording_names)}, "
+                f"n_samples), got {traces.shape}"
+            )
+        rows = [i for i, n in enumerate(self.recording_names) if n.startswith("spikes at ")]
+        return [np.flatnonzero(traces[row] > 0.5) * self.dt for row in rows]
+
     def first_invalid(
         self, params=None, t_max: float | None = None, stimuli=None, clamps=None
     ) -> InvalidValue | None:

@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 
 from dendrax.checkpointing import Checkpointing
 from dendrax.mechanisms.base import Mechanism
+from dendrax.solve.events import EventSpec
 
 
 @dataclass(frozen=True)
@@ -26,3 +27,6 @@ class StaticSpec:
     """How gradients bound their memory (`build`'s `checkpointing`)."""
     precision: str = "float64"
     """The floating-point type the model was built in (JAX's `jax_enable_x64` then)."""
+    events: EventSpec | None = None
+    """The shape of the model's spike events (None: a model without event synapses or
+    spike recordings)."""

@@ -11,7 +11,9 @@ applies it to every compartment where it is inserted at once. Subclasses declare
   computes ("cai", which must then also be one of its states);
 - `new_ions`: `Ion` species other than NEURON's na, k and ca that it uses;
 
-and implement `steady_state`, `update` and `current`. Values reach these methods as dicts
+and implement `steady_state`, `update` and `current`. A point mechanism that receives spike
+events (a synapse driven by NEURON's NetCon) also implements `receive` and declares the
+weight its events carry as a parameter named "weight". Values reach these methods as dicts
 of arrays, one entry per site: `params` holds the mechanism's own parameters and, under
 their NEURON names, the ion variables it reads or writes (reversal potentials in mV,
 concentrations in mM). An ion current it reads ("ica", the sum over every channel of the
@@ -91,6 +93,7 @@ _SIGNATURES = {
     "steady_state": ("v", "params", "celsius"),
     "update": ("states", "v", "params", "dt", "celsius", "t"),
     "current": ("states", "v", "params", "celsius", "t"),
+    "receive": ("states", "params", "lag"),
 }
 
 
@@ -144,6 +147,11 @@ class Mechanism(abc.ABC):
         return dict(self._defaults)
 
     @property
+    def receives_events(self) -> bool:
+        """Whether spike events can be delivered to it (it implements `receive`)."""
+        return type(self).receive is not Mechanism.receive
+
+    @property
     def ions(self) -> dict[str, Ion]:
         """The ion species this mechanism reads or writes, by name."""
         known = ion_species((self,))
@@ -182,6 +190,17 @@ class Mechanism(abc.ABC):
         """Outward current at voltage `v` (mV), temperature `celsius` (°C) and time `t` (ms,
         the middle of the step, as NEURON evaluates BREAKPOINT): a density (mA/cm²) for
         the "density" kind, a current (nA) for "point" and "junction"."""
+
+    def receive(self, states: dict, params: dict, lag) -> dict[str, Array]:
+        """States after a spike event arrives (NEURON's NET_RECEIVE), for the sites that
+        receive one in this step; `params["weight"]` is the connection's weight.
+
+        `lag` (ms) is how long before the start of the step the event happened: 0 with
+        `build(events="step")` (NEURON's fixed-step delivery), in [0, dt) with
+        `events="interpolated"`, where a state that decays after the event should be
+        scaled as if it had decayed for `lag` (an exponential synapse: weight x
+        exp(-lag / tau)). Only point mechanisms implement it."""
+        raise NotImplementedError(f"{self.name} does not receive events")
 
 
 def ion_species(mechanisms) -> dict[str, Ion]:
@@ -241,6 +260,16 @@ def _check_declaration(cls) -> None:
             raise ValueError(f"{name}: {key!r} is reserved by the engine; rename it")
     if ion_of(name, species) is not None:
         raise ValueError(f"a mechanism cannot be named {name!r}: it is an ion variable")
+    if cls.receive is not Mechanism.receive:
+        if cls.kind != "point":
+            raise ValueError(
+                f"{name}: only point mechanisms receive events; its kind is {cls.kind!r}"
+            )
+        if "weight" not in cls.parameters:
+            raise ValueError(
+                f"{name} receives events, so it declares the weight they carry: "
+                f'parameters = {{"weight": Parameter(0.0, "uS"), ...}}'
+            )
     if cls.kind != "density" and (cls.reads or cls.writes):
         raise ValueError(
             f"{name}: a {cls.kind} mechanism cannot read or write ion variables yet "

@@ -14,8 +14,10 @@ import numpy as np
 
 from dendrax.mechanisms import membrane
 from dendrax.mechanisms.base import Mechanism
+from dendrax.model import event_wiring
 from dendrax.model.cell import Cell, Clamp, InsertedMechanism, Recording, Stimulus
-from dendrax.model.sites import compartment_at
+from dendrax.model.event_wiring import EventSources
+from dendrax.model.sites import Peers, compartment_at
 from dendrax.morphology.branch_tree import BranchTree
 
 
@@ -28,12 +30,16 @@ class PlacedSites:
         comps: the global compartment of each site.
         values: parameter name -> one value per site.
         peer_comps: a junction's peer compartment per site (global); None for points.
+        event_source, delay: for a mechanism that receives events, per site the index of
+            its source in `Assembly.sources` (`n_sources` for none) and its delay (ms).
     """
 
     mechanism: Mechanism
     comps: np.ndarray
     values: dict[str, np.ndarray]
     peer_comps: np.ndarray | None
+    event_source: np.ndarray | None = None
+    delay: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -48,8 +54,10 @@ class Assembly:
         geometry, shape_factors, ion_values: per-compartment values.
         mechanisms: density mechanisms by name, with their compartments and values.
         placed: point and junction mechanisms by name (`PlacedSites`).
-        stimuli, clamps, recordings: as the cells' (in cell order, then call order),
-            with global compartments; a recording of a placed mechanism has global sites.
+        stimuli, clamps, recordings: as the cells', in the order of the calls across
+            cells, with global compartments; a recording of a placed mechanism has global sites,
+            one of spikes the detector of each row as its sites.
+        sources: the threshold detectors and spike trains that events come from.
     """
 
     cells: tuple[Cell, ...]
@@ -64,6 +72,7 @@ class Assembly:
     stimuli: tuple[Stimulus, ...]
     clamps: tuple[Clamp, ...]
     recordings: tuple[Recording, ...]
+    sources: EventSources
 
     @property
     def n_compartments(self) -> int:
@@ -74,6 +83,29 @@ class Assembly:
         index = int(self.comp_cell[comp])
         local = self.cells[index].describe(int(comp - self.comp_offsets[index]))
         return local if len(self.cells) == 1 else f"cell {index}, {local}"
+
+
+class Forest:
+    """Cells side by side as one tree: finds global compartments of locations on them."""
+
+    def __init__(self, cells, tree: BranchTree, branch_offsets: np.ndarray):
+        self.cells = cells
+        self.tree = tree
+        self.branch_offsets = branch_offsets
+        self._index = {id(c): i for i, c in enumerate(cells)}
+        self._owners: dict[int, tuple] = {}
+
+    def cell_indices(self, owners: tuple) -> np.ndarray:
+        """The index of each of `owners` among the cells (-1 for one not among them),
+        computed once per tuple (the builders share one tuple among many cells)."""
+        if id(owners) not in self._owners:
+            found = np.array([self._index.get(id(o), -1) for o in owners], np.int64)
+            self._owners[id(owners)] = (owners, found)
+        return self._owners[id(owners)][1]
+
+    def compartments(self, cell: np.ndarray, branch: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """The global compartment at (branch, x) of each `cell` (all vectorised)."""
+        return compartment_at(self.tree, self.branch_offsets[cell] + branch, x)
 
 
 def as_cells(cells) -> tuple[Cell, ...]:
@@ -111,6 +143,26 @@ def assemble(cells) -> Assembly:
     )
     every = [ins.mechanism for c in cells for ins in (*c.mechanisms.values(), *c.placed.values())]
     _check_same_classes(every)
+    forest = Forest(cells, tree, branch_offsets.astype(np.int64))
+    placed = _placed(cells, comp_offsets, forest)
+    recordings = _recordings(cells, comp_offsets)
+    connections = {
+        name: [
+            (c.placed[name].n_sites, c.placed[name].peer_sites(), c.placed[name].peers)
+            for c in cells
+            if name in c.placed
+        ]
+        for name, sites in placed.items()
+        if sites.mechanism.receives_events
+    }
+    spiking = [(r.comps, r.threshold) for r in recordings if r.name == "spikes"]
+    sources, site_sources, detectors = event_wiring.wire(forest, connections, spiking)
+    for name, wired in site_sources.items():
+        placed[name] = replace(placed[name], event_source=wired.source, delay=wired.delay)
+    found = iter(detectors)
+    recordings = tuple(
+        replace(r, sites=next(found)) if r.name == "spikes" else r for r in recordings
+    )
     return Assembly(
         cells=cells,
         tree=tree,
@@ -120,18 +172,19 @@ def assemble(cells) -> Assembly:
         shape_factors=_joined(cells, lambda c: c.shape_factors),
         ion_values=_ion_values(cells, every),
         mechanisms=_density(cells),
-        placed=_placed(cells, comp_offsets),
-        stimuli=tuple(
+        placed=placed,
+        stimuli=_in_call_order(
             replace(s, comps=s.comps + off)
             for c, off in zip(cells, comp_offsets, strict=False)
             for s in c.stimuli
         ),
-        clamps=tuple(
+        clamps=_in_call_order(
             replace(k, comps=k.comps + off)
             for c, off in zip(cells, comp_offsets, strict=False)
             for k in c.clamps
         ),
-        recordings=_recordings(cells, comp_offsets),
+        recordings=recordings,
+        sources=sources,
     )
 
 
@@ -187,10 +240,9 @@ def _density(cells) -> dict[str, InsertedMechanism]:
     return merged
 
 
-def _placed(cells, comp_offsets) -> dict[str, PlacedSites]:
+def _placed(cells, comp_offsets, forest: Forest) -> dict[str, PlacedSites]:
     merged = {}
-    index_of = {id(c): i for i, c in enumerate(cells)}
-    names = dict.fromkeys(name for c in cells for name in c.placed)
+    names = sorted({name for c in cells for name in c.placed})  # the same program for any wiring
     for name in names:
         parts = [
             (c, off, c.placed[name])
@@ -205,27 +257,19 @@ def _placed(cells, comp_offsets) -> dict[str, PlacedSites]:
         }
         peers = None
         if mechanism.kind == "junction":
-            peers = np.concatenate(
-                [_peer_comps(name, c, p, index_of, cells, comp_offsets) for c, _, p in parts]
-            )
+            peers = np.concatenate([_peer_comps(name, forest, p.peers) for _, _, p in parts])
         merged[name] = PlacedSites(mechanism, comps.astype(np.int64), values, peers)
     return merged
 
 
-def _peer_comps(name, cell, placed, index_of, cells, comp_offsets) -> np.ndarray:
-    """The global compartment of each site's peer, cell by cell (vectorised per cell)."""
-    peer_cell = np.array([index_of.get(id(peer), -1) for peer in placed.peer_cells], np.int64)
-    if np.any(peer_cell < 0):
+def _peer_comps(name, forest: Forest, peers: Peers) -> np.ndarray:
+    """The global compartment of each site's peer."""
+    owner_cell = forest.cell_indices(peers.owners)
+    if np.any(owner_cell < 0):
         raise ValueError(
-            f"{name} in cell {index_of[id(cell)]} has a peer on a cell that is not built "
-            f"with it; pass both cells to build"
+            f"{name} has a peer on a cell that is not built with it; pass both cells to build"
         )
-    comps = np.zeros(placed.n_sites, np.int64)
-    for i in np.unique(peer_cell):
-        on = peer_cell == i
-        local = compartment_at(cells[i].tree, placed.peer_branch[on], placed.peer_x[on])
-        comps[on] = comp_offsets[i] + local
-    return comps
+    return forest.compartments(owner_cell[peers.owner], peers.branch, peers.x)
 
 
 def _recordings(cells, comp_offsets) -> tuple[Recording, ...]:
@@ -233,11 +277,16 @@ def _recordings(cells, comp_offsets) -> tuple[Recording, ...]:
     for i, (cell, offset) in enumerate(zip(cells, comp_offsets, strict=False)):
         for recording in cell.recordings:
             sites = recording.sites
-            if sites is not None:
+            if sites is not None and recording.name != "spikes":
                 mech_name = recording.name.partition(".")[0]
                 before = sum(
                     c.placed[mech_name].n_sites for c in cells[:i] if mech_name in c.placed
                 )
                 sites = sites + before
             recordings.append(replace(recording, comps=recording.comps + offset, sites=sites))
-    return tuple(recordings)
+    return _in_call_order(recordings)
+
+
+def _in_call_order(items) -> tuple:
+    """Stimuli, clamps or recordings of several cells in the order they were asked for."""
+    return tuple(sorted(items, key=lambda item: item.serial))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import itertools
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -10,7 +11,7 @@ from dendrax.mechanisms import membrane
 from dendrax.mechanisms.base import Mechanism
 from dendrax.mechanisms.ions import check_ion_value
 from dendrax.model.selection import Selection, integer_index
-from dendrax.model.sites import PlacedMechanism, centre_of
+from dendrax.model.sites import Peers, PlacedMechanism, centre_of
 from dendrax.morphology import cell_morphology as morph
 from dendrax.morphology.branch_tree import BranchTree, per_branch
 from dendrax.morphology.rediscretize import location_map, moved
@@ -38,6 +39,11 @@ for cylinders; readers of 3D morphologies set them so that areas and resistances
 NEURON's (see `dendrax.solve.stepping.node_geometry`)."""
 
 
+_calls = itertools.count()
+"""Numbers the `stimulate`, `clamp` and `record` calls of every cell, so that a build of
+several cells keeps their order across cells."""
+
+
 @dataclass
 class InsertedMechanism:
     """A mechanism and where it is inserted, with its parameter values per compartment."""
@@ -55,6 +61,7 @@ class Stimulus:
     comps: np.ndarray
     current: np.ndarray
     dt: float | None = None
+    serial: int = field(default_factory=_calls.__next__)
 
 
 @dataclass(frozen=True)
@@ -65,17 +72,22 @@ class Clamp:
     comps: np.ndarray
     values: np.ndarray
     dt: float | None = None
+    serial: int = field(default_factory=_calls.__next__)
 
 
 @dataclass(frozen=True)
 class Recording:
-    """A recorded quantity ("v", "Mechanism.state", ...) at each of `comps`, in `unit`;
-    for a point or junction mechanism, at each of its `sites` in those compartments."""
+    """A recorded quantity ("v", "Mechanism.state", "spikes", ...) at each of `comps`, in
+    `unit`; for a point or junction mechanism, at each of its `sites` in those
+    compartments."""
 
     name: str
     comps: np.ndarray
     unit: str
     sites: np.ndarray | None = None
+    threshold: float | None = None
+    """For "spikes": the voltage (mV) whose upward crossing is a spike."""
+    serial: int = field(default_factory=_calls.__next__)
 
 
 class Cell(Selection):
@@ -370,6 +382,29 @@ class Cell(Selection):
     # -- editing, called through selections -------------------------------------------
 
     def _insert(self, mechanism: Mechanism, comps: np.ndarray, peer: Selection | None) -> None:
+        self._check_insertable(mechanism)
+        if (peer is not None) != (mechanism.kind == "junction"):
+            raise ValueError(
+                f"{mechanism.name} is a {mechanism.kind} mechanism: "
+                + ("insert it with peer=<selection>" if peer is None else "it takes no peer")
+            )
+        if mechanism.kind == "density":
+            self._paint(mechanism, comps)
+        elif peer is None:
+            self.place_sites(mechanism, comps)
+        else:
+            if not isinstance(peer, Selection):
+                raise TypeError(f"peer must be a Selection, got {type(peer).__name__}")
+            peer_comps = peer.compartments
+            if peer_comps.size not in (1, comps.size):
+                raise ValueError(
+                    f"{mechanism.name}: peer has {peer_comps.size} compartments; give one, or "
+                    f"one per selected compartment ({comps.size})"
+                )
+            peer_comps = np.broadcast_to(peer_comps, comps.shape)
+            self.place_sites(mechanism, comps, peers_at(peer.cell, peer_comps))
+
+    def _check_insertable(self, mechanism: Mechanism) -> None:
         if not isinstance(mechanism, Mechanism):
             raise TypeError(f"insert expects a Mechanism instance, got {mechanism!r}")
         name = mechanism.name
@@ -378,15 +413,6 @@ class Cell(Selection):
         known = self.mechanisms.get(name) or self.placed.get(name)
         if known is not None and type(known.mechanism) is not type(mechanism):
             raise ValueError(f"another mechanism named {name!r} is already inserted in this cell")
-        if (peer is not None) != (mechanism.kind == "junction"):
-            raise ValueError(
-                f"{name} is a {mechanism.kind} mechanism: "
-                + ("insert it with peer=<selection>" if peer is None else "it takes no peer")
-            )
-        if mechanism.kind == "density":
-            self._paint(mechanism, comps)
-        else:
-            self._place(mechanism, comps, peer)
 
     def _paint(self, mechanism: Mechanism, comps: np.ndarray) -> None:
         """A density mechanism on `comps`, with the instance's parameter values there."""
@@ -406,24 +432,50 @@ class Cell(Selection):
         for name, value in membrane.ion_defaults(in_use).items():
             self.ion_values.setdefault(name, np.full(self.n_compartments, value))
 
-    def _place(self, mechanism: Mechanism, comps: np.ndarray, peer: Selection | None) -> None:
-        """One site of a point or junction mechanism at each of `comps` (a junction's
-        peers: one per site, or one for all)."""
-        placed = self.placed.setdefault(mechanism.name, PlacedMechanism(mechanism))
-        peers = None
-        if peer is not None:
-            if not isinstance(peer, Selection):
-                raise TypeError(f"peer must be a Selection, got {type(peer).__name__}")
-            peer_comps = peer.compartments
-            if peer_comps.size not in (1, comps.size):
-                raise ValueError(
-                    f"{mechanism.name}: peer has {peer_comps.size} compartments; give one, or "
-                    f"one per selected compartment ({comps.size})"
+    def place_sites(
+        self, mechanism: Mechanism, comps, peers: Peers | None = None, values: dict | None = None
+    ) -> None:
+        """One new site of a point or junction mechanism at each of `comps` (compartment
+        indices, repeats allowed), with `peers` (a junction's peer locations, or the
+        sources of an event-receiving mechanism's events: one per site) and parameter
+        `values` (name -> a scalar or one value per site; the instance's defaults
+        elsewhere). The connectivity builders (`dendrax.connect`, ...) place synapses
+        through this; `insert` is the usual way."""
+        self._check_insertable(mechanism)
+        comps = np.asarray(comps, np.int64)
+        if mechanism.kind == "density":
+            raise ValueError(f"{mechanism.name} is a density mechanism: insert it instead")
+        if comps.size and not (0 <= comps.min() and comps.max() < self.n_compartments):
+            raise IndexError(
+                f"{mechanism.name}: compartment {int(comps.max())} does not exist "
+                f"(the cell has {self.n_compartments})"
+            )
+        if mechanism.kind == "junction" and peers is None:
+            raise ValueError(f"{mechanism.name} is a junction: each site needs a peer")
+        if peers is not None and (peers.size != comps.size):
+            raise ValueError(f"{mechanism.name}: {peers.size} peers for {comps.size} sites")
+        if peers is not None and mechanism.kind == "point" and not mechanism.receives_events:
+            raise ValueError(
+                f"{mechanism.name} does not receive events (it has no receive method), so "
+                f"it cannot be the target of a connection"
+            )
+        values = dict(values or {})
+        for name, value in values.items():
+            if name not in mechanism.parameters:
+                raise KeyError(
+                    f"{mechanism.name} has no parameter {name!r}; its parameters are "
+                    f"{sorted(mechanism.parameters)}"
                 )
-            peer_comps = np.broadcast_to(peer_comps, comps.shape)
-            peer_branch, peer_x = centre_of(peer.cell.tree, peer_comps)
-            peers = ([peer.cell] * comps.size, peer_branch, peer_x)
-        placed.add(mechanism, *centre_of(self.tree, comps), peers)
+            value = np.asarray(value, float)
+            if value.ndim and value.shape != comps.shape:
+                raise ValueError(
+                    f"{mechanism.name}.{name} needs a scalar or one value per connection "
+                    f"({comps.size}), got shape {value.shape}"
+                )
+            mechanism.check_value(name, value)
+            values[name] = value
+        placed = self.placed.setdefault(mechanism.name, PlacedMechanism(mechanism))
+        placed.add(mechanism, *centre_of(self.tree, comps), peers, values)
 
     def _resolve(self, name: str, comps: np.ndarray):
         """The value array behind `name`, the entries of it at `comps` (compartments, or
@@ -531,6 +583,13 @@ class Cell(Selection):
         series = self._time_series("clamp voltage", values)
         self.clamps.append(Clamp(comps, series, step_dt(values)))
 
+    def _record_spikes(self, comps: np.ndarray, threshold) -> None:
+        if isinstance(threshold, bool) or not isinstance(threshold, int | float):
+            raise TypeError(f"record_spikes: threshold must be a number (mV), got {threshold!r}")
+        if not np.isfinite(threshold):
+            raise ValueError(f"record_spikes: threshold must be finite, got {threshold}")
+        self.recordings.append(Recording("spikes", comps, "1", threshold=float(threshold)))
+
     def _record(self, name: str, comps: np.ndarray, unit: str | None) -> None:
         in_use = [m.mechanism for m in self.mechanisms.values()]
         ion_variables = [*self.ion_values, *membrane.ion_currents_of(in_use)]
@@ -576,3 +635,19 @@ class Cell(Selection):
         if quantity in mechanism.states:
             return mechanism.states[quantity].unit
         return "mA/cm2" if mechanism.kind == "density" else "nA"
+
+
+def peers_at(cell: Cell, comps, threshold=np.nan, delay=0.0) -> Peers:
+    """`Peers` at compartments `comps` of `cell`, with each one's spike `threshold` (mV)
+    and `delay` (ms), scalars or one per compartment."""
+    comps = np.asarray(comps, np.int64)
+    branch, x = centre_of(cell.tree, comps)
+    shape = comps.shape
+    return Peers(
+        (cell,),
+        np.zeros(comps.size, np.int64),
+        branch,
+        x,
+        np.broadcast_to(np.asarray(threshold, float), shape).copy(),
+        np.broadcast_to(np.asarray(delay, float), shape).copy(),
+    )

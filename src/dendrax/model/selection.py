@@ -118,6 +118,14 @@ class Selection:
         self._cell._clamp(name, self._comps, values)
         return self
 
+    def record_spikes(self, threshold: float = 10.0) -> Selection:
+        """Record spikes, one row per selected compartment: 1 at the sample ending a step
+        in which v crossed `threshold` (mV) from below, else 0 (NEURON's NetCon.record;
+        default threshold NEURON's 10 mV). `sim.spike_times(traces)` turns the rows into
+        spike times."""
+        self._cell._record_spikes(self._comps, threshold)
+        return self
+
     def record(self, name: str = "v", unit: str | None = None) -> Selection:
         """Record a quantity, one row per selected compartment: "v" (mV), a mechanism state
         ("HH.m"), a mechanism's current ("NaTa_t.ina", "HH.i"), an ion's total current

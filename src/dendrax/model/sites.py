@@ -32,6 +32,64 @@ def centre_of(tree: BranchTree, comps: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return branch, x
 
 
+@dataclass(frozen=True)
+class Peers:
+    """The presynaptic side of new sites: for a junction, the location whose voltage
+    drives it; for a mechanism that receives events, the source of its events.
+
+    Attributes:
+        owners: the distinct Cells (or `SpikeTrains`) the peers are on.
+        owner: per site, the index of its peer's owner in `owners`.
+        branch, x: per site, the peer's location on its cell (for spike trains: the
+            train's row, and 0).
+        threshold: per site, the voltage (mV) whose upward crossing at the peer is a spike
+            (events from a cell; NaN otherwise).
+        delay: per site, the delay (ms) from a spike to its event (0 for junctions).
+    """
+
+    owners: tuple
+    owner: np.ndarray
+    branch: np.ndarray
+    x: np.ndarray
+    threshold: np.ndarray
+    delay: np.ndarray
+
+    @classmethod
+    def empty(cls) -> Peers:
+        return cls((), np.zeros(0, np.int64), np.zeros(0, np.int64), *np.zeros((3, 0)))
+
+    @property
+    def size(self) -> int:
+        return int(self.owner.size)
+
+    def joined(self, other: Peers) -> Peers:
+        """These peers followed by `other`'s, with one list of owners."""
+        if not self.size or self.owners is other.owners:
+            return Peers(
+                other.owners,
+                np.concatenate([self.owner, other.owner]),
+                np.concatenate([self.branch, other.branch]).astype(np.int64),
+                np.concatenate([self.x, other.x]),
+                np.concatenate([self.threshold, other.threshold]),
+                np.concatenate([self.delay, other.delay]),
+            )
+        owners = list(self.owners)
+        position = {id(o): i for i, o in enumerate(owners)}
+        for owner in other.owners:
+            if id(owner) not in position:
+                position[id(owner)] = len(owners)
+                owners.append(owner)
+        remap = np.array([position[id(o)] for o in other.owners], np.int64)
+        return Peers(
+            tuple(owners),
+            np.concatenate([self.owner, remap[other.owner] if other.size else other.owner]),
+            np.concatenate([self.branch, other.branch]).astype(np.int64),
+            np.concatenate([self.x, other.x]),
+            np.concatenate([self.threshold, other.threshold]),
+            np.concatenate([self.delay, other.delay]),
+        )
+
+
 @dataclass
 class PlacedMechanism:
     """The sites of one point or junction mechanism in a cell, in placement order.
@@ -40,17 +98,18 @@ class PlacedMechanism:
         mechanism: the mechanism (its defaults filled `values` at placement).
         branch, x: each site's location (branch, fraction along it).
         values: parameter name -> one value per site.
-        peer_cells, peer_branch, peer_x: for a junction, each site's peer location: its
-            cell and its branch and x there (empty for a point mechanism).
+        peers: per site, its presynaptic side (`Peers`): for a junction every site has
+            one; for an event-receiving mechanism, the sites placed with a source (the
+            first `peers.size` sites are not necessarily those: see `has_peer`).
+        has_peer: per site, whether it has an entry in `peers` (in site order).
     """
 
     mechanism: Mechanism
     branch: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     x: np.ndarray = field(default_factory=lambda: np.zeros(0))
     values: dict[str, np.ndarray] = field(default_factory=dict)
-    peer_cells: list = field(default_factory=list)
-    peer_branch: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    peer_x: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    peers: Peers = field(default_factory=Peers.empty)
+    has_peer: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
 
     def __post_init__(self):
         if not self.values:
@@ -60,19 +119,23 @@ class PlacedMechanism:
     def n_sites(self) -> int:
         return int(self.branch.size)
 
-    def add(self, mechanism: Mechanism, branch, x, peers=None) -> None:
-        """Append sites at (branch, x) with `mechanism`'s parameter values; `peers` is
-        (cells, branch, x) of each new site's peer for a junction."""
+    def add(self, mechanism: Mechanism, branch, x, peers: Peers | None = None, values=None):
+        """Append sites at (branch, x) with `mechanism`'s parameter values, overridden by
+        `values` (name -> one value per new site); `peers` gives each new site's peer."""
         count = np.size(branch)
         self.branch = np.concatenate([self.branch, np.asarray(branch, np.int64)])
         self.x = np.concatenate([self.x, np.asarray(x, float)])
+        given = values or {}
         for name, value in mechanism.defaults.items():
-            self.values[name] = np.concatenate([self.values[name], np.full(count, value)])
+            new = np.broadcast_to(np.asarray(given.get(name, value), float), (count,))
+            self.values[name] = np.concatenate([self.values[name], new])
+        self.has_peer = np.concatenate([self.has_peer, np.full(count, peers is not None)])
         if peers is not None:
-            cells, peer_branch, peer_x = peers
-            self.peer_cells.extend(cells)
-            self.peer_branch = np.concatenate([self.peer_branch, np.asarray(peer_branch)])
-            self.peer_x = np.concatenate([self.peer_x, np.asarray(peer_x, float)])
+            self.peers = self.peers.joined(peers)
+
+    def peer_sites(self) -> np.ndarray:
+        """The sites that have a peer, in the order of `peers`."""
+        return np.flatnonzero(self.has_peer)
 
     def compartments(self, tree: BranchTree) -> np.ndarray:
         """The compartment of each site in a cell cut as `tree`."""

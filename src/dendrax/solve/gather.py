@@ -40,12 +40,9 @@ def slot_table(targets: np.ndarray, size: int) -> np.ndarray:
 
 
 def sum_to_slots(values: jax.Array, table: jax.Array) -> jax.Array:
-    """Per slot, the sum of the `values` of the positions that point at it (`slot_table`)."""
-    padded = jnp.concatenate([values, jnp.zeros(1, values.dtype)])[table]
-    total = padded[:, 0]
-    for column in range(1, table.shape[1]):
-        total = total + padded[:, column]
-    return total
+    """Per slot, the sum of the `values` of the positions that point at it (`slot_table`):
+    one reduction, so that the program does not grow with the sites per slot."""
+    return jnp.concatenate([values, jnp.zeros(1, values.dtype)])[table].sum(axis=1)
 
 
 def children_table(parent: np.ndarray, is_root: np.ndarray) -> np.ndarray:

@@ -7,6 +7,9 @@ Within one step of `dt` (as NEURON's `fadvance`):
 2. the linearised implicit system (C·f/dt + G) Δ = rhs is solved on the tree, with f = 1
    for backward Euler and f = 2 for Crank–Nicolson, and v += f·Δ;
 3. mechanism states advance with the new voltage (exponential Euler for gates).
+
+A model with spike events (`dendrax.solve.events`) delivers the events due at the start
+of the step before 1, and detects threshold crossings after 3.
 """
 
 import math
@@ -16,6 +19,7 @@ import jax.numpy as jnp
 
 from dendrax import units
 from dendrax.mechanisms import membrane
+from dendrax.solve import events
 from dendrax.solve.checkpoint import checkpointed_scan
 from dendrax.solve.gather import sum_over_children, sum_to_slots, to_slots
 from dendrax.solve.tree_solver import solve_tree
@@ -75,6 +79,29 @@ def initial_state(spec: StaticSpec, arrays: dict, params: dict, dtype) -> tuple:
     return v, membrane.initial_states(spec.mechanisms, arrays, params, v, spec.celsius)
 
 
+def initial_carry(spec: StaticSpec, arrays: dict, params: dict, dtype) -> tuple:
+    """`initial_state` with an empty ring buffer of spikes (None without events): the
+    carry of `step_function`."""
+    buffer = None
+    if spec.events is not None:
+        buffer = events.initial_buffer(spec.events, dtype)
+    return (*initial_state(spec, arrays, params, dtype), buffer)
+
+
+def step_inputs(spec: StaticSpec, stimuli, clamps, n_steps: int, dtype) -> tuple:
+    """The scan inputs of `n_steps` steps after the settling ones: per step the stimuli,
+    clamp commands, start time and index (negative while settling)."""
+    stimuli, clamps = with_settle_steps(
+        spec, jnp.asarray(stimuli, dtype), jnp.asarray(clamps, dtype)
+    )
+    times = step_times(spec, n_steps, dtype)
+    if spec.events is not None:  # NEURON's own clock, for events due at half steps
+        run = jnp.asarray(events.neuron_times(n_steps, spec.dt, dtype))
+        times = jnp.concatenate([times[: spec.settle_steps], run])
+    index = jnp.arange(-spec.settle_steps, n_steps, dtype=jnp.int32)
+    return stimuli.T, clamps.T, times, index
+
+
 def _recorded(spec: StaticSpec, arrays: dict, v, states, observed: dict) -> jax.Array:
     rows = []
     for group, index in zip(spec.record_groups, arrays["record_index"], strict=True):
@@ -98,10 +125,12 @@ def step_times(spec: StaticSpec, n_steps: int, dtype) -> jax.Array:
 
 
 def step_function(spec: StaticSpec, arrays: dict, params: dict):
-    """One time step: ((v, states), (stimulus, command, t)) -> ((v, states), recorded),
-    with the stimuli (nA) and clamp commands (mV) of the step and the time (ms) at its
-    start, as `jax.lax.scan` takes it. Currents are evaluated at t + dt/2 and states
-    updated at t + dt, as NEURON's fixed step does."""
+    """One time step: ((v, states, buffer), (stimulus, command, t, step)) ->
+    ((v, states, buffer), recorded), with the stimuli (nA) and clamp commands (mV) of the
+    step, the time (ms) at its start and its index (from 0 at t = 0), as `jax.lax.scan`
+    takes it. Currents are evaluated at t + dt/2 and states updated at t + dt, as NEURON's
+    fixed step does. `buffer` is the ring buffer of spikes (None without events); the
+    settling steps (negative indices) neither detect nor deliver events."""
     capacitance, coupling, area = node_geometry(arrays, params)
     parent = arrays["parent"]
     children = arrays["children"]
@@ -114,8 +143,11 @@ def step_function(spec: StaticSpec, arrays: dict, params: dict):
     clamped = arrays["is_clamped"]
 
     def step(carry, inputs):
-        v, states = carry
-        stimulus, command, t = inputs
+        v, states, buffer = carry
+        stimulus, command, t, index = inputs
+        if spec.events is not None:
+            buffer = events.start_step(spec.events, arrays["events"], buffer, index)
+            states, buffer = _deliver(spec, arrays, params, states, buffer, index, t)
         membrane_current = jnp.zeros_like(v)
         membrane_slope = jnp.zeros_like(v)
         ions, evaluated, currents, ion_slopes = membrane.evaluate(
@@ -171,32 +203,64 @@ def step_function(spec: StaticSpec, arrays: dict, params: dict):
         observed = membrane.recordables(
             spec.mechanisms, arrays, params, new_states, ions, evaluated, currents
         )
-        return (v_new, new_states), _recorded(spec, arrays, v_new, new_states, observed)
+        if spec.events is not None:
+            buffer, observed["spikes"] = events.detect(
+                spec.events, arrays["events"], buffer, index, t, spec.dt, v, v_new
+            )
+        else:
+            observed["spikes"] = _no_spikes(arrays, v)
+        recorded = _recorded(spec, arrays, v_new, new_states, observed)
+        return (v_new, new_states, buffer), recorded
 
     return step
+
+
+def _deliver(spec: StaticSpec, arrays: dict, params: dict, states: dict, buffer, index, t):
+    """States with the events due at the start of step `index` (at `t`) received, and
+    the buffer with this step's delivery done."""
+    states = dict(states)
+    closed = buffer
+    for mechanism in spec.mechanisms:
+        if not mechanism.receives_events:
+            continue
+        name = mechanism.name
+        site = arrays["sites"][name]
+        hit, lag, closed = events.arrivals(spec.events, buffer, site, index, t, spec.dt)
+        received = mechanism.receive(states[name], params[name], lag)
+        received = membrane.checked_states(mechanism, "receive", received)
+        states[name] = {
+            key: jnp.where(hit, received[key], value) for key, value in states[name].items()
+        }
+    return states, closed
+
+
+def _no_spikes(arrays: dict, v):
+    """No detector spiking (settling steps, and the record at t = 0)."""
+    if "events" not in arrays:
+        return jnp.zeros(0, v.dtype)
+    return jnp.zeros(arrays["events"]["detector_node"].shape[0], v.dtype)
 
 
 def simulate(spec: StaticSpec, arrays: dict, params: dict, stimuli, clamps, n_steps: int):
     """Run `n_steps` steps; returns recordings of shape (n_recordings, n_steps + 1)."""
     dtype = params["radius"].dtype
     step = step_function(spec, arrays, params)
-    v0, states0 = initial_state(spec, arrays, params, dtype)
-    stimuli, clamps = with_settle_steps(
-        spec, jnp.asarray(stimuli, dtype), jnp.asarray(clamps, dtype)
-    )
-    times = step_times(spec, n_steps, dtype)
+    carry = initial_carry(spec, arrays, params, dtype)
+    inputs = step_inputs(spec, stimuli, clamps, n_steps, dtype)
     settle = spec.settle_steps
     budget = spec.checkpointing.budget
     if settle:
-        quiet = (stimuli[:, :settle].T, clamps[:, :settle].T, times[:settle])
-        (v0, states0), _ = checkpointed_scan(step, (v0, states0), quiet, settle, budget)
+        quiet = tuple(x[:settle] for x in inputs)
+        carry, _ = checkpointed_scan(step, carry, quiet, settle, budget)
+    v0, states0, _ = carry
     ions0, evaluated0, currents0, _ = membrane.evaluate(
         spec.mechanisms, arrays, params, v0, states0, spec.celsius, 0.0
     )
     observed0 = membrane.recordables(
         spec.mechanisms, arrays, params, states0, ions0, evaluated0, currents0
     )
-    inputs = (stimuli[:, settle:].T, clamps[:, settle:].T, times[settle:])
-    _, trace = checkpointed_scan(step, (v0, states0), inputs, n_steps, budget)
+    observed0["spikes"] = _no_spikes(arrays, v0)
+    run = tuple(x[settle:] for x in inputs)
+    _, trace = checkpointed_scan(step, carry, run, n_steps, budget)
     first = _recorded(spec, arrays, v0, states0, observed0)
     return jnp.concatenate([first[None, :], trace], axis=0).T

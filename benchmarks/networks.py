@@ -1,0 +1,267 @@
+"""Networks: how long describing, building and simulating a large network takes, and a
+spiking network against NEURON.
+
+Part 1 (scale, as the large-network benchmark of the best-known differentiable
+simulator): `--cells` multi-compartment HH cells (a soma and two dendrites, `--ncomp`
+compartments each), connected by `sparse_connect` with Ionotropic synapses at the
+probability that gives `--synapses` connections; prints the seconds to describe, to
+build, to compile and run a forward pass of `--t-max` ms, and the gradient with respect
+to every synaptic conductance (graded synapses run on the native kernel and its adjoint).
+
+Part 2 (vs NEURON): `--spiking` HH cells with Exp2Syn synapses at p = 0.1, delays 1-5 ms,
+driven by a current into a tenth of them, 1 s simulated: NEURON (one thread) and dendrax
+(pure JAX: events are not in the native kernel yet), with the spike counts of both.
+
+    python benchmarks/networks.py [--cells 2000] [--synapses 1000000] [--t-max 20]
+                                  [--neuron-cells 200] [--spiking 100]
+
+NEURON runs the graded network at `--neuron-cells` cells (the same density of synapses),
+building a million POINTER synapses there takes too long.
+"""
+
+import argparse
+import pathlib
+import sys
+import tempfile
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+jax.config.update("jax_enable_x64", True)
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "tests"))
+
+import dendrax as dx  # noqa: E402
+from dendrax.mechanisms import HH  # noqa: E402
+
+DT = 0.025
+
+
+def hh_cells(n, ncomp):
+    cells = [
+        dx.Cell.from_parents(
+            [-1, 0, 0], ncomp=ncomp, length=[20.0, 100.0, 100.0], radius=[8.0, 1.0, 1.0]
+        )
+        for _ in range(n)
+    ]
+    for cell in cells:
+        cell.insert(HH())
+    return cells
+
+
+def graded_network(n_cells, n_synapses, ncomp, t_max):
+    """HH cells joined by Ionotropic synapses at random, a current into cell 0."""
+    net = dx.Network(hh_cells(n_cells, ncomp))
+    p = min(1.0, n_synapses / (n_cells * (n_cells - 1)))
+    dx.sparse_connect(net.cells, net.cells, dx.synapses.Ionotropic(gmax=1e-4), p=p, seed=0)
+    net.cell(0).branch(0).loc(0.5).stimulate(dx.step_current(1.0, 5.0, 1.0, DT, t_max))
+    net.cell(n_cells - 1).branch(0).loc(0.5).record("v")
+    return net
+
+
+def versus_neuron(args):
+    """The graded network at `--neuron-cells` cells (synapses scaled alike) in NEURON
+    (GradedSyn of tests/mod, one thread) and dendrax, forward time and largest v gap."""
+    from neuron import h
+    from neuron_mechanisms import load_test_mechanisms
+
+    class Folder:
+        def mktemp(self, name):
+            return pathlib.Path(tempfile.mkdtemp(prefix=name))
+
+    load_test_mechanisms(Folder())
+    n = args.neuron_cells
+    n_syn = int(args.synapses * (n * (n - 1)) / (args.cells * (args.cells - 1)))
+    net = graded_network(n, n_syn, args.ncomp, args.t_max)
+    sim = dx.build(net, dt=DT)
+    run = jax.jit(lambda params: sim.run(params))
+    ours_v = np.asarray(run(sim.params))
+    start = time.perf_counter()
+    run(sim.params).block_until_ready()
+    ours = time.perf_counter() - start
+    h.load_file("stdrun.hoc")
+    sections = []
+    for _ in range(n):
+        soma = h.Section()
+        soma.L, soma.diam, soma.nseg = 20.0 * args.ncomp, 16.0, args.ncomp
+        dends = []
+        for _ in range(2):
+            dend = h.Section()
+            dend.L, dend.diam, dend.nseg = 100.0 * args.ncomp, 2.0, args.ncomp
+            dend.connect(soma(1.0))
+            dends.append(dend)
+        for sec in [soma, *dends]:
+            sec.insert("hh")
+        sections.append([soma, *dends])
+    table = net.synapses
+    keep = []
+    for k in range(table["type"].size):
+        post = sections[int(table["post_cell"][k])][int(table["post_branch"][k])]
+        pre = sections[int(table["pre_cell"][k])][int(table["pre_branch"][k])]
+        syn = h.GradedSyn(post(float(table["post_x"][k])))
+        syn.gmax = float(table["Ionotropic.gmax"][k])
+        h.setpointer(pre(float(table["pre_x"][k]))._ref_v, "vpre", syn)
+        keep.append(syn)
+    stim = h.IClamp(sections[0][0](0.5))
+    stim.delay, stim.dur, stim.amp = 1.0, 5.0, 1.0
+    recorded = h.Vector().record(sections[-1][0](0.5)._ref_v)
+    h.usetable_hh = 0
+    h.dt = DT
+    h.finitialize(-65.0)
+    start = time.perf_counter()
+    h.continuerun(args.t_max)
+    theirs = time.perf_counter() - start
+    gap = np.abs(np.asarray(recorded) - ours_v[0]).max()
+    print(
+        f"vs NEURON at {n} cells, {table['type'].size} synapses, {args.t_max} ms: NEURON "
+        f"{theirs:.2f} s, dendrax {ours:.2f} s ({sim.spec.backend}): {theirs / ours:.1f}x; "
+        f"largest v difference {gap:.1e} mV",
+        flush=True,
+    )
+
+
+def scale(args):
+    start = time.perf_counter()
+    net = graded_network(args.cells, args.synapses, args.ncomp, args.t_max)
+    described = time.perf_counter() - start
+    n_syn = len(net.synapses["type"])
+    print(f"{args.cells} cells, {n_syn} synapses: described in {described:.1f} s", flush=True)
+    start = time.perf_counter()
+    sim = dx.build(net, dt=DT)
+    built = time.perf_counter() - start
+    print(f"  built in {built:.1f} s ({sim.spec.backend})", flush=True)
+    run = jax.jit(lambda params: sim.run(params))
+    start = time.perf_counter()
+    run(sim.params).block_until_ready()
+    first = time.perf_counter() - start
+    start = time.perf_counter()
+    run(sim.params).block_until_ready()
+    warm = time.perf_counter() - start
+    print(f"  forward: first call {first:.1f} s, warm {warm:.2f} s", flush=True)
+
+    def loss(gmax):
+        params = {**sim.params, "Ionotropic": {**sim.params["Ionotropic"], "gmax": gmax}}
+        return jnp.mean(sim.run(params))
+
+    grad = jax.jit(jax.grad(loss))
+    gmax = sim.params["Ionotropic"]["gmax"]
+    start = time.perf_counter()
+    grad(gmax).block_until_ready()
+    grad_first = time.perf_counter() - start
+    start = time.perf_counter()
+    grad(gmax).block_until_ready()
+    grad_warm = time.perf_counter() - start
+    n_comp = int(sim.compartment_cells.size)
+    print(f"  {n_comp} compartments, {args.t_max} ms")
+    print(
+        f"  gradient (every gmax): first call {grad_first:.1f} s, warm {grad_warm:.2f} s "
+        f"({grad_warm / warm:.1f}x forward)"
+    )
+
+
+def spiking(args):
+    n, t_max = args.spiking, 1000.0
+    rng = np.random.default_rng(2)
+    pairs = np.argwhere(rng.random((n, n)) < 0.1)
+    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+    delays = rng.uniform(1.0, 5.0, len(pairs))
+    net = dx.Network(hh_cells(n, 1))
+    synapse = dx.synapses.Exp2Syn(tau1=0.5, tau2=3.0)
+    dx.connect_edges(pairs[:, 0], pairs[:, 1], synapse, network=net, weight=0.002, delay=delays)
+    table = net.synapses
+    delays = table["delay"]
+    driven = np.arange(0, n, 10)
+    current = dx.step_current(0.0, t_max, 0.3, DT, t_max)
+    for i in driven:
+        net.cell(int(i)).branch(0).loc(0.5).stimulate(current)
+    for i in range(n):
+        net.cell(i).branch(0).loc(0.5).record_spikes(threshold=10.0)
+    sim = dx.build(net, dt=DT)
+    run = jax.jit(lambda params: sim.run(params))
+    start = time.perf_counter()
+    traces = run(sim.params).block_until_ready()
+    first = time.perf_counter() - start
+    start = time.perf_counter()
+    traces = run(sim.params).block_until_ready()
+    ours = time.perf_counter() - start
+    spikes = int(np.asarray(traces).sum())
+    batch = jax.jit(
+        jax.vmap(
+            lambda w: sim.run({**sim.params, "Exp2Syn": {**sim.params["Exp2Syn"], "weight": w}})
+        )
+    )
+    weights = sim.params["Exp2Syn"]["weight"] * jnp.linspace(0.9, 1.1, 16)[:, None]
+    batch(weights).block_until_ready()
+    start = time.perf_counter()
+    batch(weights).block_until_ready()
+    per_sim = (time.perf_counter() - start) / 16
+    theirs, their_spikes = _neuron_spiking(n, table, delays, driven, t_max)
+    print(f"{n} spiking cells, {table['pre_cell'].size} Exp2Syn, {t_max:.0f} ms")
+    print(
+        f"  NEURON {theirs:.2f} s ({their_spikes} spikes); dendrax {ours:.2f} s "
+        f"({spikes} spikes; first call {first:.1f} s): {theirs / ours:.2f}x NEURON; "
+        f"batch of 16: {per_sim:.2f} s per simulation ({theirs / per_sim:.2f}x NEURON)"
+    )
+
+
+def _neuron_spiking(n, table, delays, driven, t_max):
+    from neuron import h
+
+    h.load_file("stdrun.hoc")
+    somas = []
+    for _ in range(n):
+        soma = h.Section()
+        dends = [h.Section() for _ in range(2)]
+        soma.L, soma.diam, soma.nseg = 20.0, 16.0, 1
+        for d in dends:
+            d.L, d.diam, d.nseg = 100.0, 2.0, 1
+            d.connect(soma(1.0))
+        for sec in [soma, *dends]:
+            sec.insert("hh")
+        somas.append((soma, dends))
+    keep = []
+    for k in range(table["pre_cell"].size):
+        pre, post = int(table["pre_cell"][k]), int(table["post_cell"][k])
+        branch, x = int(table["post_branch"][k]), float(table["post_x"][k])
+        section = somas[post][0] if branch == 0 else somas[post][1][branch - 1]
+        syn = h.Exp2Syn(section(x))
+        syn.tau1, syn.tau2 = 0.5, 3.0
+        nc = h.NetCon(somas[pre][0](0.5)._ref_v, syn, sec=somas[pre][0])
+        nc.threshold, nc.delay, nc.weight[0] = 10.0, float(delays[k]), 0.002
+        keep += [syn, nc]
+    for i in driven:
+        stim = h.IClamp(somas[int(i)][0](0.5))
+        stim.delay, stim.dur, stim.amp = 0.0, t_max, 0.3
+        keep.append(stim)
+    counts = h.Vector()
+    watchers = []
+    for soma, _ in somas:
+        w = h.NetCon(soma(0.5)._ref_v, None, sec=soma)
+        w.threshold = 10.0
+        w.record(counts)
+        watchers.append(w)
+    h.usetable_hh = 0  # dendrax computes the rates exactly
+    h.dt = DT
+    h.finitialize(-65.0)
+    start = time.perf_counter()
+    h.continuerun(t_max)
+    return time.perf_counter() - start, int(counts.size())
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cells", type=int, default=2000)
+    parser.add_argument("--ncomp", type=int, default=2)
+    parser.add_argument("--synapses", type=int, default=1_000_000)
+    parser.add_argument("--t-max", type=float, default=20.0)
+    parser.add_argument("--spiking", type=int, default=100)
+    parser.add_argument("--neuron-cells", type=int, default=200)
+    args = parser.parse_args()
+    versus_neuron(args)
+    scale(args)
+    spiking(args)
+
+
+if __name__ == "__main__":
+    main()
