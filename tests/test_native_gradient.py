@@ -125,6 +125,25 @@ def test_native_adjoint_under_vmap():
     assert np.ptp(np.asarray(batch["HH.gNa"])) > 0.0  # the three gradients differ
 
 
+@pytest.mark.parametrize("memory_bytes", [None, 1])
+def test_native_adjoint_of_lane_groups_matches_single_simulations(memory_bytes):
+    """Ten simulations: lane groups of the adjoint (several, the last one padded), their steps
+    stored or (with no room) recomputed group by group; each as its own gradient."""
+    checkpointing = dx.Checkpointing(memory_bytes)
+    sim = dx.build(branched_cell(), dt=DT, backend="native", checkpointing=checkpointing)
+    grad = jax.grad(scaled_loss(sim))
+    ones = {name: 1.0 for name in SCALED}
+
+    def one(scale):
+        return grad({**ones, "HH.gNa": scale, "amplitude": 2.0 - scale})
+
+    scales = jnp.linspace(0.8, 1.3, 10)
+    batch = jax.jit(jax.vmap(one))(scales)
+    for k in (0, 7, 8, 9):
+        single = jax.jit(one)(scales[k])
+        assert_trees_close(jax.tree_util.tree_map(lambda x, k=k: x[k], batch), single, 1e-13)
+
+
 def test_native_adjoint_checkpoints_long_runs():
     """With storage for fewer steps than the run has, segments are recomputed from
     checkpoints (sqrt(n) steps each, the last one shorter), kept by the forward pass where
