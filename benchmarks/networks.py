@@ -14,13 +14,20 @@ driven by a current into a tenth of them, 1 s simulated: NEURON (one thread) and
 
     python benchmarks/networks.py [--cells 2000] [--synapses 1000000] [--t-max 20]
                                   [--neuron-cells 200] [--spiking 100]
+                                  [--reconstructed] [--only neuron|scale|spiking]
+
+With `--reconstructed`, part 1 uses the layout of the published benchmark instead: CA1
+and Allen reconstructions (tests/data, 2 compartments per branch) in 5 layers.
 
 NEURON runs the graded network at `--neuron-cells` cells (the same density of synapses),
 building a million POINTER synapses there takes too long.
 """
 
 import argparse
+import copy
+import itertools
 import pathlib
+import resource
 import sys
 import tempfile
 import time
@@ -36,6 +43,8 @@ import dendrax as dx  # noqa: E402
 from dendrax.mechanisms import HH  # noqa: E402
 
 DT = 0.025
+CA1 = "ca1_n120.swc"
+ALLEN = "allen_485574832.swc"
 
 
 def hh_cells(n, ncomp):
@@ -48,6 +57,30 @@ def hh_cells(n, ncomp):
     for cell in cells:
         cell.insert(HH())
     return cells
+
+
+def reconstructed_network(n_cells, n_synapses, t_max):
+    """The published large-network benchmark's layout: reconstructions (CA1 and Allen,
+    alternating, 2 compartments per branch) with HH everywhere, in 5 layers, each layer
+    fully connected to the next by Ionotropic synapses and sparsely within itself up to
+    `n_synapses` in all."""
+    data = pathlib.Path(__file__).resolve().parent.parent / "tests" / "data"
+    shapes = [dx.Cell.from_swc(data / name, ncomp=2) for name in (CA1, ALLEN)]
+    cells = [copy.deepcopy(shapes[i % 2]) for i in range(n_cells)]
+    net = dx.Network(cells)
+    net.cells.insert(HH())
+    layers = np.array_split(np.arange(n_cells), 5)
+    synapse = dx.synapses.Ionotropic(gmax=1e-4)
+    forward = sum(a.size * b.size for a, b in itertools.pairwise(layers))
+    within = sum(a.size * (a.size - 1) for a in layers)
+    p = float(np.clip((n_synapses - forward) / within, 0.0, 1.0))
+    for k, layer in enumerate(layers):
+        dx.sparse_connect(net.cells[layer], net.cells[layer], synapse, p=p, seed=k)
+        if k + 1 < len(layers):
+            dx.fully_connect(net.cells[layer], net.cells[layers[k + 1]], synapse, seed=k)
+    net.cell(0).branch(0).loc(0.5).stimulate(dx.step_current(1.0, 5.0, 1.0, DT, t_max))
+    net.cell(n_cells - 1).branch(0).loc(0.5).record("v")
+    return net
 
 
 def graded_network(n_cells, n_synapses, ncomp, t_max):
@@ -123,7 +156,10 @@ def versus_neuron(args):
 
 def scale(args):
     start = time.perf_counter()
-    net = graded_network(args.cells, args.synapses, args.ncomp, args.t_max)
+    if args.reconstructed:
+        net = reconstructed_network(args.cells, args.synapses, args.t_max)
+    else:
+        net = graded_network(args.cells, args.synapses, args.ncomp, args.t_max)
     described = time.perf_counter() - start
     n_syn = len(net.synapses["type"])
     print(f"{args.cells} cells, {n_syn} synapses: described in {described:.1f} s", flush=True)
@@ -131,33 +167,44 @@ def scale(args):
     sim = dx.build(net, dt=DT)
     built = time.perf_counter() - start
     print(f"  built in {built:.1f} s ({sim.spec.backend})", flush=True)
-    run = jax.jit(lambda params: sim.run(params))
+    # The simulation is an argument (a pytree), not a constant of the program: XLA would
+    # spend minutes folding gathers over a million-entry constant.
+    run = jax.jit(lambda sim: sim.run())
     start = time.perf_counter()
-    run(sim.params).block_until_ready()
+    run(sim).block_until_ready()
     first = time.perf_counter() - start
     start = time.perf_counter()
-    run(sim.params).block_until_ready()
+    run(sim).block_until_ready()
     warm = time.perf_counter() - start
-    print(f"  forward: first call {first:.1f} s, warm {warm:.2f} s", flush=True)
+    print(
+        f"  forward: first call {first:.1f} s, warm {warm:.2f} s; peak memory of the "
+        f"process {_peak_gib():.1f} GiB",
+        flush=True,
+    )
 
-    def loss(gmax):
+    def loss(gmax, sim):
         params = {**sim.params, "Ionotropic": {**sim.params["Ionotropic"], "gmax": gmax}}
         return jnp.mean(sim.run(params))
 
     grad = jax.jit(jax.grad(loss))
     gmax = sim.params["Ionotropic"]["gmax"]
     start = time.perf_counter()
-    grad(gmax).block_until_ready()
+    grad(gmax, sim).block_until_ready()
     grad_first = time.perf_counter() - start
     start = time.perf_counter()
-    grad(gmax).block_until_ready()
+    grad(gmax, sim).block_until_ready()
     grad_warm = time.perf_counter() - start
     n_comp = int(sim.compartment_cells.size)
     print(f"  {n_comp} compartments, {args.t_max} ms")
     print(
         f"  gradient (every gmax): first call {grad_first:.1f} s, warm {grad_warm:.2f} s "
-        f"({grad_warm / warm:.1f}x forward)"
+        f"({grad_warm / warm:.1f}x forward); peak memory of the process {_peak_gib():.1f} GiB"
     )
+
+
+def _peak_gib() -> float:
+    """The largest resident memory of this process so far (GiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
 def spiking(args):
@@ -257,10 +304,12 @@ def main():
     parser.add_argument("--t-max", type=float, default=20.0)
     parser.add_argument("--spiking", type=int, default=100)
     parser.add_argument("--neuron-cells", type=int, default=200)
+    parser.add_argument("--reconstructed", action="store_true")
+    parser.add_argument("--only", choices=["neuron", "scale", "spiking"])
     args = parser.parse_args()
-    versus_neuron(args)
-    scale(args)
-    spiking(args)
+    for name, part in (("neuron", versus_neuron), ("scale", scale), ("spiking", spiking)):
+        if args.only in (None, name):
+            part(args)
 
 
 if __name__ == "__main__":

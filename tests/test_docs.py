@@ -6,7 +6,13 @@ import re
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-PAGES = ["README.md", "docs/simulation.md", "docs/morphology.md", "docs/networks.md"]
+PAGES = [
+    "README.md",
+    "docs/simulation.md",
+    "docs/morphology.md",
+    "docs/networks.md",
+    "docs/training.md",
+]
 
 
 def _python_blocks(page: str) -> str:

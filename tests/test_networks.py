@@ -305,3 +305,68 @@ def test_bad_network_input_is_named(make, error, match):
     cells = small_cells(2)
     with pytest.raises(error, match=match):
         make(cells, dx.spike_source([1.0]))
+
+
+class Saturating(dx.Mechanism):
+    """A user-defined event synapse: each event moves the open fraction a weight's share of
+    the way to 1, which then decays with tau; i = gmax s (v - e)."""
+
+    kind = "point"
+    parameters = {
+        "gmax": dx.Parameter(0.01, "uS", nonnegative=True),
+        "e": dx.Parameter(0.0, "mV"),
+        "tau": dx.Parameter(2.0, "ms", nonnegative=True),
+        "weight": dx.Parameter(0.5, "1", "share of the way to saturation"),
+    }
+    states = {"s": dx.State("1", initial=0.0)}
+
+    def steady_state(self, v, params, celsius):
+        return {}
+
+    def update(self, states, v, params, dt, celsius, t):
+        return {"s": states["s"] * jnp.exp(-dt / params["tau"])}
+
+    def current(self, states, v, params, celsius, t):
+        return params["gmax"] * states["s"] * (v - params["e"])
+
+    def receive(self, states, params, lag):
+        return {"s": states["s"] + params["weight"] * (1.0 - states["s"])}
+
+
+def test_a_user_defined_event_synapse_and_a_raster_of_a_group():
+    cells = small_cells(3, ncomp=1)
+    net = dx.Network(cells)
+    trains = dx.spike_source([[1.0, 1.5, 2.0]])
+    dx.connect(trains, cells[0].branch(0).loc(0.5), Saturating(), delay=0.0)
+    cells[0].branch(0).loc(0.5).record("Saturating.s")
+    net.cells.record_spikes(threshold=0.0)
+    sim = dx.build(net, dt=DT)
+    traces = np.asarray(sim.run(t_max=5.0))
+    s = traces[0]
+    assert s[41] == pytest.approx(0.5 * np.exp(-DT / 2.0), rel=1e-12)  # 1.0 ms -> step 40
+    assert 0.5 < s.max() < 1.0
+    assert len(sim.spike_times(traces)) == 3
+
+
+def test_mechanisms_that_receive_events_are_declared_completely():
+    with pytest.raises(ValueError, match="weight"):
+
+        class NoWeight(dx.Mechanism):
+            kind = "point"
+
+            def steady_state(self, v, params, celsius):
+                return {}
+
+            def update(self, states, v, params, dt, celsius, t):
+                return {}
+
+            def current(self, states, v, params, celsius, t):
+                return 0.0 * v
+
+            def receive(self, states, params, lag):
+                return states
+
+    with pytest.raises(ValueError, match="only point mechanisms"):
+
+        class DensityReceiver(Saturating):
+            kind = "density"

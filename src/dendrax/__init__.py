@@ -19,8 +19,12 @@ from dendrax.network import (
     gap_junction,
     sparse_connect,
 )
+from dendrax.nmodl import load_mod, load_mods
 from dendrax.simulation import Simulation
 from dendrax.stimuli import Waveform, step_current
+from dendrax.training import losses, transforms
+from dendrax.training.fit import FitResult, NonFiniteError, fit
+from dendrax.training.saving import SavedParams, load_params, save_params
 
 __version__ = "0.1.0"
 
@@ -28,11 +32,14 @@ __all__ = [
     "Cell",
     "CellGroup",
     "Checkpointing",
+    "FitResult",
     "Ion",
     "Mechanism",
     "Morphology",
     "Network",
+    "NonFiniteError",
     "Parameter",
+    "SavedParams",
     "Selection",
     "Simulation",
     "SpikeTrains",
@@ -44,13 +51,20 @@ __all__ = [
     "connect_edges",
     "connect_matrix",
     "diagnose",
+    "fit",
     "fully_connect",
     "gap_junction",
+    "load_mod",
+    "load_mods",
+    "load_params",
+    "losses",
     "plot",
     "read_asc",
     "read_swc",
+    "save_params",
     "sparse_connect",
     "spike_source",
     "step_current",
     "synapses",
+    "transforms",
 ]

@@ -17,6 +17,7 @@ from dendrax.solve import events as event_steps
 from dendrax.solve.gather import children_table, inverse_index, slot_table
 from dendrax.solve.stepping import SOLVERS
 from dendrax.static_spec import StaticSpec
+from dendrax.training.layout import resolve as resolve_trainables
 
 ABSOLUTE_ZERO = -273.15
 """°C."""
@@ -170,6 +171,7 @@ def build(
         clamps=_stack("clamp", [c.values for c in model.clamps], dtype),
         recording_names=names,
         recording_units=units,
+        trainables=resolve_trainables(model, params),
     )
 
 

@@ -1,6 +1,6 @@
 """The built simulation: immutable arrays, a parameter pytree and a jit-compiled `run`."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 import jax
@@ -13,6 +13,7 @@ from dendrax.model.cell import GEOMETRY_UNITS
 from dendrax.native import simulate
 from dendrax.solve.stepping import node_geometry
 from dendrax.static_spec import StaticSpec
+from dendrax.training.layout import Trainables, TrainableValue
 
 
 @partial(jax.jit, static_argnames=("spec", "n_steps"))
@@ -30,7 +31,7 @@ def _recordings(spec: StaticSpec, arrays: dict, params: dict, stimuli, clamps, n
 
 @partial(
     jax.tree_util.register_dataclass,
-    data_fields=["arrays", "params", "stimuli", "clamps"],
+    data_fields=["arrays", "params", "stimuli", "clamps", "trainables"],
     meta_fields=["spec", "recording_names", "recording_units"],
 )
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class Simulation:
         clamps: (n_clamps, n_steps) clamp voltages (mV) in the order of the `.clamp` calls.
         recording_names: one label per recorded row.
         recording_units: the unit of each recorded row ("mV", "mA/cm2", "nA", "mM", ...).
+        trainables: the trainable parameters (`make_trainable`) as index arrays.
     """
 
     spec: StaticSpec
@@ -60,6 +62,7 @@ class Simulation:
     clamps: jax.Array
     recording_names: tuple[str, ...]
     recording_units: tuple[str, ...] = ()
+    trainables: Trainables = field(default_factory=Trainables)
 
     @property
     def dt(self) -> float:
@@ -129,6 +132,23 @@ class Simulation:
                 f"entry per value, see sim.sites), got {mask.dtype} {mask.shape}"
             )
         return mask
+
+    def trainable_params(self) -> dict:
+        """theta: the initial values of the trainables (`make_trainable`) in unconstrained
+        space, one array per call keyed "name@selection" ("HH.gNa@soma"), one number per
+        group. Train it with optax and map it to parameters with `params_from`."""
+        return self.trainables.theta()
+
+    def params_from(self, theta: dict, params: dict | None = None) -> dict:
+        """The parameter pytree for `run`: `params` (default `sim.params`) with every
+        trainable's sites set to its group's value in theta. A gather and a scatter by
+        index arrays, inside `jit`, `grad` and `vmap`."""
+        return self.trainables.params_from(theta, self.params if params is None else params)
+
+    def trainable_values(self, theta: dict) -> dict[str, TrainableValue]:
+        """Per key of theta, its values in the parameter's unit (bounds applied), with the
+        parameter's name, a description of each group and the unit."""
+        return self.trainables.values(theta)
 
     def n_steps(self, t_max: float | None = None) -> int:
         """Steps of a run to `t_max` (ms): round(t_max / dt); else the stimuli's length."""

@@ -124,6 +124,9 @@ class Cell(Selection):
         """The `Morphology` the cell was read from (None for cells built from parents)."""
         self.groups: dict[str, np.ndarray] = {}
         """Named compartment groups (boolean masks), see `define_group`."""
+        self.trainables: list = []
+        """Trainable parameters (`dendrax.training.trainable.TrainablePart`), see
+        `make_trainable`."""
 
     @classmethod
     def from_parents(
@@ -220,12 +223,13 @@ class Cell(Selection):
     def _recut(self, new: BranchTree) -> None:
         """Cut the branches into `new`'s compartments, keeping every value at its location.
 
-        Per-compartment values (geometry, density mechanisms, ions, groups) are taken from
-        the old compartment that held each new centre; stimuli, clamps and recordings move
-        to the new compartments that hold the old centres; point and junction sites are
-        kept by location and need no change. Cells read from a morphology get lengths,
-        radii and shape factors from the 3D points again; cylinder cells keep each
-        branch's length. Selections made before refer to the old compartments.
+        Per-compartment values (geometry, density mechanisms, ions, groups, trainables) are
+        taken from the old compartment that held each new centre; stimuli, clamps and
+        recordings move to the new compartments that hold the old centres; point and
+        junction sites are kept by location and need no change. Cells read from a
+        morphology get lengths, radii and shape factors from the 3D points again; cylinder
+        cells keep each branch's length. Selections made before refer to the old
+        compartments.
         """
         old = self.tree
         take, back = location_map(old, new), location_map(new, old)
@@ -238,6 +242,7 @@ class Cell(Selection):
         self.shape_factors = per_comp(self.shape_factors)
         self.ion_values = per_comp(self.ion_values)
         self.groups = per_comp(self.groups)
+        self.trainables = [part.recut(take) for part in self.trainables]
         for inserted in self.mechanisms.values():
             inserted.where = inserted.where[take].copy()
             inserted.values = per_comp(inserted.values)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dendrax.mechanisms.base import Mechanism
+from dendrax.training.trainable import make_trainable
 
 if TYPE_CHECKING:
     from dendrax.model.cell import Cell
@@ -106,6 +107,24 @@ class Selection:
     def get(self, name: str) -> np.ndarray:
         """Current values of a parameter on the selected compartments."""
         return self._cell._get(name, self._comps)
+
+    def make_trainable(self, name: str, share="all", init=None, bounds=None) -> str:
+        """Make parameter `name` ("HH.gNa", "radius", "ena", "ExpSyn.weight") trainable on
+        the selected compartments (for a point or junction mechanism: its sites there).
+
+        Args:
+            share: "all" (one value for the selection), "cell", "branch", "compartment",
+                "site" (each synapse its own value), or one integer label >= 0 per selected
+                compartment (or site): sites with the same label share a value.
+            init: initial value (the parameter's unit), a scalar or one per group; None
+                takes the values set on the cell at build (equal within each group).
+            bounds: (lower, upper) (`dendrax.transforms.Sigmoid`), (lower, None)
+                (`Softplus(lower)`), a `dendrax.transforms.Transform`, or None.
+
+        Returns the trainable's key in theta ("HH.gNa@branch 1"); see
+        `Simulation.trainable_params`.
+        """
+        return make_trainable([self], self._label, name, share, init, bounds)
 
     def stimulate(self, current) -> Selection:
         """Inject `current` (nA, one value per time step) into each selected compartment."""

@@ -41,15 +41,21 @@ class NodeLayout:
     comp_node: np.ndarray
 
 
-def attachment_node(tree: BranchTree, branch: int, x: float, start, end, comp_node) -> int:
-    """Node of `branch` at fraction `x` along it (NEURON's rule for where children connect)."""
-    if x == 1.0:
-        return int(end[branch])
-    if x == 0.0:
-        return int(start[branch])
-    ncomp = int(tree.ncomp[branch])
-    comp = min(int(x * ncomp), ncomp - 1)
-    return int(comp_node[tree.comp_offsets[branch] + comp])
+def _attachments(tree: BranchTree, is_root_branch, base, end, comp_node) -> np.ndarray:
+    """The node each branch's near end is (NEURON's rule for where children connect),
+    for every branch at once."""
+    parent = np.where(is_root_branch, 0, tree.parents)
+    x = tree.parent_x
+    ncomp = tree.ncomp[parent]
+    comp = tree.comp_offsets[parent] + np.minimum((x * ncomp).astype(np.int64), ncomp - 1)
+    start = np.where(x == 1.0, end[parent], comp_node[comp])
+    start = np.where(is_root_branch, base, np.where(x == 0.0, -1, start))
+    pending = start < 0
+    while pending.any():
+        ready = pending & (start[parent] >= 0)
+        start[ready] = start[parent[ready]]
+        pending &= ~ready
+    return start
 
 
 def node_layout(tree: BranchTree) -> NodeLayout:
@@ -78,13 +84,11 @@ def node_layout(tree: BranchTree) -> NodeLayout:
     parent[end] = comp_node[last_comp]
     far_half[end] = last_comp
 
-    # A branch's near end is its own zero-area node for a root, else where it attaches.
-    start = np.where(is_root_branch, base, -1)
+    # A branch's near end is its own zero-area node for a root, else where it attaches:
+    # the parent's far end (x = 1), the node of the parent's compartment holding x, or the
+    # parent's own near end (x = 0), resolved along chains of such attachments.
+    start = _attachments(tree, is_root_branch, base, end, comp_node)
     first_comps = tree.comp_offsets[:-1]
-    for branch in np.flatnonzero(~is_root_branch):
-        start[branch] = attachment_node(
-            tree, tree.parents[branch], tree.parent_x[branch], start, end, comp_node
-        )
     parent[comp_node[first_comps]] = start
     is_root = parent == np.arange(n_nodes)
     return NodeLayout(n_nodes, parent, is_root, near_half, far_half, comp_node)

@@ -9,6 +9,7 @@ import numpy as np
 from dendrax.model.assembly import as_cells
 from dendrax.model.cell import Cell
 from dendrax.model.spike_trains import TrainSet
+from dendrax.training.trainable import make_trainable
 
 
 class CellGroup:
@@ -61,6 +62,12 @@ class CellGroup:
         """Set a parameter on every compartment of each cell (see `Selection.set`)."""
         return self._each("set", name, value)
 
+    def make_trainable(self, name: str, share="all", init=None, bounds=None) -> str:
+        """Make `name` trainable on every compartment (or site) of each cell, "all"
+        sharing one value across the cells and "cell" one per cell; see
+        `Selection.make_trainable` (labels: one per site of every cell, in cell order)."""
+        return make_trainable(list(self._cells), "cells", name, share, init, bounds)
+
     def stimulate(self, current) -> CellGroup:
         """Inject `current` into every compartment of each cell; usually one selects a
         compartment per cell instead, `group[i].branch(0).loc(0.5).stimulate(...)`."""
@@ -69,6 +76,14 @@ class CellGroup:
     def record(self, name: str = "v", unit: str | None = None) -> CellGroup:
         """Record `name` at every compartment of each cell."""
         return self._each("record", name, unit)
+
+    def record_spikes(self, threshold: float = 10.0) -> CellGroup:
+        """Record the spikes of each cell at its first compartment of branch 0 (the soma
+        of a reconstruction, the default source of connections): one raster row per cell,
+        in group order (see `Selection.record_spikes`)."""
+        for cell in self._cells:
+            cell.branch(0).comp(0).record_spikes(threshold)
+        return self
 
 
 class Network:

@@ -68,6 +68,7 @@ def neuron_times(n_steps: int, dt: float, dtype) -> np.ndarray:
     for k in range(n_steps):
         times[k] = t
         t = (t + half) + half
+    times.flags.writeable = False  # shared by the cache
     return times
 
 
@@ -85,18 +86,19 @@ def initial_buffer(spec: EventSpec, dtype) -> tuple:
 
 
 def start_step(spec: EventSpec, events: dict, buffer: tuple, step) -> tuple:
-    """The buffer with the row of `step` begun: no spike from the detectors yet, and the
-    spikes of the external trains that fall in this step."""
-    ring, bound = buffer
-    width = ring.shape[1]
-    row = jnp.full(width, NO_SPIKE, ring.dtype)
+    """The buffer with the spikes of the external trains that fall in `step` written to
+    its row. The row's other entries are those of `n_slots` steps before: too old to be
+    due at any delay the buffer holds, so they need no clearing."""
     train_step = events["train_step"]
-    if train_step.shape[0]:
-        first = jnp.searchsorted(train_step, step)
-        index = jnp.minimum(first + jnp.arange(spec.trains_per_step), train_step.shape[0] - 1)
-        column = jnp.where(train_step[index] == step, events["train_source"][index], width)
-        row = row.at[column].set(events["train_time"][index].astype(ring.dtype), mode="drop")
-    return ring.at[step % spec.n_slots].set(row), bound
+    if not train_step.shape[0]:
+        return buffer
+    ring, bound = buffer
+    first = jnp.searchsorted(train_step, step)
+    index = jnp.minimum(first + jnp.arange(spec.trains_per_step), train_step.shape[0] - 1)
+    column = jnp.where(train_step[index] == step, events["train_source"][index], ring.shape[1])
+    row = step % spec.n_slots
+    times = events["train_time"][index].astype(ring.dtype)
+    return ring.at[row, column].set(times, mode="drop"), bound
 
 
 def arrivals(spec: EventSpec, buffer: tuple, sites: dict, step, t, dt: float) -> tuple:

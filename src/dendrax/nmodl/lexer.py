@@ -1,0 +1,64 @@
+"""NMODL text as tokens: names, numbers, operators and braces, each with its line."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+
+class ModError(ValueError):
+    """A .mod file dendrax cannot read, with the file and line."""
+
+    def __init__(self, source: str, line: int, message: str):
+        super().__init__(f"{source}, line {line}: {message}")
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str
+    """"name", "number", "prime" (a state's derivative, `m'`), "op" or "end"."""
+    text: str
+    line: int
+
+
+_TOKEN = re.compile(
+    r"""
+    (?P<number>(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?)
+    |(?P<prime>[A-Za-z_][A-Za-z_0-9]*')
+    |(?P<name>[A-Za-z_][A-Za-z_0-9]*)
+    |(?P<op>==|!=|<=|>=|&&|\|\||[-+*/^(){}<>=,!~\[\]:])
+    """,
+    re.VERBOSE,
+)
+
+
+def tokens(text: str, source: str) -> list[Token]:
+    """The tokens of `text`, without comments (`:` and `?` to the end of a line, COMMENT
+    ... ENDCOMMENT) and TITLE lines."""
+    found = []
+    in_comment = False
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if in_comment:
+            in_comment = not stripped.startswith("ENDCOMMENT")
+            continue
+        if stripped.startswith("COMMENT"):
+            in_comment = True
+            continue
+        if stripped.startswith("TITLE"):
+            continue
+        line = re.split(r"[:?]", line, maxsplit=1)[0]
+        position = 0
+        while position < len(line):
+            if line[position].isspace():
+                position += 1
+                continue
+            match = _TOKEN.match(line, position)
+            if match is None:
+                raise ModError(source, number, f"unexpected character {line[position]!r}")
+            kind = match.lastgroup
+            found.append(Token(kind, match.group(), number))
+            position = match.end()
+    last = found[-1].line if found else 1
+    found.append(Token("end", "", last))
+    return found

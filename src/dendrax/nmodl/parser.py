@@ -1,0 +1,355 @@
+"""A recursive-descent parser of NMODL (NEURON's model description language).
+
+It reads what channel and concentration models use: NEURON (SUFFIX, POINT_PROCESS,
+USEION, RANGE, GLOBAL, NONSPECIFIC_CURRENT), UNITS, PARAMETER, CONSTANT, ASSIGNED, STATE,
+INITIAL, BREAKPOINT with SOLVE, DERIVATIVE, PROCEDURE, FUNCTION, LOCAL, if/else and
+TABLE (ignored: dendrax computes what a table would hold exactly). Any other construct
+raises a `ModError` naming the file, line and construct.
+"""
+
+from __future__ import annotations
+
+from dendrax.mechanisms.ions import FARADAY, GAS_CONSTANT
+from dendrax.nmodl import syntax as s
+from dendrax.nmodl.lexer import ModError, Token, tokens
+
+NAMED_UNITS = {"faraday": FARADAY, "k-mole": GAS_CONSTANT, "R": GAS_CONSTANT}
+"""Values of the physical constants a UNITS block may name (NEURON 9's, SI 2019)."""
+
+_SKIPPED = {"UNITSOFF", "UNITSON", "THREADSAFE"}
+_UNSUPPORTED = {
+    "KINETIC": "KINETIC schemes",
+    "NET_RECEIVE": "NET_RECEIVE (events)",
+    "VERBATIM": "VERBATIM C code",
+    "FUNCTION_TABLE": "FUNCTION_TABLE",
+    "LINEAR": "LINEAR blocks",
+    "NONLINEAR": "NONLINEAR blocks",
+    "DISCRETE": "DISCRETE blocks",
+    "PARTIAL": "PARTIAL blocks",
+    "BEFORE": "BEFORE blocks",
+    "AFTER": "AFTER blocks",
+    "WATCH": "WATCH statements",
+    "FROM": "FROM loops",
+}
+_PRECEDENCE = [("||",), ("&&",), ("==", "!=", "<", ">", "<=", ">="), ("+", "-"), ("*", "/")]
+
+
+def parse(text: str, source: str = "<mod>") -> s.ModFile:
+    """The `ModFile` that `text` (the contents of a .mod file) declares."""
+    return _Parser(tokens(text, source), source).file()
+
+
+class _Parser:
+    def __init__(self, toks: list[Token], source: str):
+        self.toks = toks
+        self.at = 0
+        self.source = source
+
+    # -- tokens ---------------------------------------------------------------------------
+
+    @property
+    def peek(self) -> Token:
+        return self.toks[self.at]
+
+    def take(self) -> Token:
+        token = self.toks[self.at]
+        self.at += 1
+        return token
+
+    def error(self, message: str, token: Token | None = None):
+        return ModError(self.source, (token or self.peek).line, message)
+
+    def expect(self, text: str) -> Token:
+        token = self.take()
+        if token.text != text:
+            raise self.error(f"expected {text!r}, found {token.text or 'the end'!r}", token)
+        return token
+
+    def name(self) -> Token:
+        token = self.take()
+        if token.kind != "name":
+            raise self.error(f"expected a name, found {token.text or 'the end'!r}", token)
+        return token
+
+    def accept(self, text: str) -> bool:
+        if self.peek.text == text:
+            self.at += 1
+            return True
+        return False
+
+    def unsupported(self, token: Token):
+        what = _UNSUPPORTED.get(token.text, token.text)
+        return self.error(f"{what} is not supported by dendrax's NMODL import", token)
+
+    # -- the file -------------------------------------------------------------------------
+
+    def file(self) -> s.ModFile:
+        mod = s.ModFile(self.source)
+        while self.peek.kind != "end":
+            token = self.name()
+            keyword = token.text
+            if keyword in _UNSUPPORTED:
+                raise self.unsupported(token)
+            if keyword == "NEURON":
+                self.neuron(mod)
+            elif keyword == "UNITS":
+                self.units(mod)
+            elif keyword in ("PARAMETER", "ASSIGNED", "STATE"):
+                target = {"PARAMETER": mod.parameters, "ASSIGNED": mod.assigned}
+                target.get(keyword, mod.states).extend(self.declarations())
+            elif keyword == "CONSTANT":
+                for entry in self.declarations():
+                    mod.constants[entry.name] = entry.default
+            elif keyword == "INDEPENDENT":
+                self.skip_braces()
+            elif keyword == "INITIAL":
+                mod.initial = self.block()
+            elif keyword == "BREAKPOINT":
+                mod.breakpoint = self.block()
+            elif keyword == "DERIVATIVE":
+                name = self.name().text
+                mod.derivatives[name] = self.block()
+            elif keyword in ("PROCEDURE", "FUNCTION"):
+                routine = self.routine(keyword == "FUNCTION")
+                table = mod.functions if keyword == "FUNCTION" else mod.procedures
+                table[routine.name] = routine
+            elif keyword in _SKIPPED:
+                continue
+            else:
+                raise self.error(f"unknown block {keyword!r}", token)
+        if not mod.suffix:
+            raise ModError(self.source, 1, "the NEURON block names no SUFFIX or POINT_PROCESS")
+        return mod
+
+    def skip_braces(self) -> None:
+        self.expect("{")
+        depth = 1
+        while depth:
+            token = self.take()
+            if token.kind == "end":
+                raise self.error("a block is not closed with '}'", token)
+            depth += {"{": 1, "}": -1}.get(token.text, 0)
+
+    def neuron(self, mod: s.ModFile) -> None:
+        self.expect("{")
+        while not self.accept("}"):
+            token = self.name()
+            if token.text in ("SUFFIX", "POINT_PROCESS"):
+                mod.suffix = self.name().text
+                mod.point_process = token.text == "POINT_PROCESS"
+            elif token.text == "USEION":
+                mod.ions.append(self.useion())
+            elif token.text == "NONSPECIFIC_CURRENT":
+                mod.nonspecific.extend(self.names())
+            elif token.text == "POINTER":
+                raise self.error("POINTER variables are not supported (yet)", token)
+            elif token.text in ("RANGE", "GLOBAL"):
+                self.names()
+            elif token.text == "THREADSAFE":
+                continue
+            else:
+                raise self.error(f"{token.text} in the NEURON block is not supported", token)
+
+    def names(self) -> list[str]:
+        names = [self.name().text]
+        while self.accept(","):
+            names.append(self.name().text)
+        return names
+
+    def useion(self) -> s.UseIon:
+        ion = self.name().text
+        read, write, valence = [], [], None
+        while self.peek.text in ("READ", "WRITE", "VALENCE"):
+            keyword = self.take().text
+            if keyword == "VALENCE":
+                negative = self.accept("-")
+                valence = float(self.take().text) * (-1 if negative else 1)
+            else:
+                (read if keyword == "READ" else write).extend(self.names())
+        return s.UseIon(ion, tuple(read), tuple(write), valence)
+
+    def units(self, mod: s.ModFile) -> None:
+        self.expect("{")
+        while not self.accept("}"):
+            if self.peek.text == "(":
+                self.unit()
+                self.expect("=")
+                self.unit()
+                continue
+            name = self.name().text
+            self.expect("=")
+            physical = self.unit()
+            if self.peek.text == "(":
+                self.unit()
+            if physical not in NAMED_UNITS:
+                raise self.error(f"unknown physical constant ({physical}) for {name}")
+            mod.constants[name] = NAMED_UNITS[physical]
+
+    def unit(self) -> str:
+        """A unit in parentheses, as text."""
+        self.expect("(")
+        parts = []
+        depth = 1
+        while True:
+            token = self.take()
+            if token.kind == "end":
+                raise self.error("a unit is not closed with ')'", token)
+            depth += {"(": 1, ")": -1}.get(token.text, 0)
+            if depth == 0:
+                return "".join(parts)
+            parts.append(token.text)
+
+    def declarations(self) -> list[s.Declared]:
+        self.expect("{")
+        found = []
+        while not self.accept("}"):
+            token = self.name()
+            default = None
+            if self.accept("="):
+                default = self.signed_number()
+            unit = self.unit() if self.peek.text == "(" else ""
+            lower = None
+            if self.accept("<"):
+                lower = self.signed_number()
+                self.expect(",")
+                self.signed_number()
+                self.expect(">")
+            if self.peek.text == "[":
+                raise self.error(f"array {token.text}[...] is not supported", token)
+            if self.peek.text == "FROM":
+                raise self.unsupported(self.peek)
+            found.append(s.Declared(token.text, default, unit, lower, token.line))
+        return found
+
+    def signed_number(self) -> float:
+        negative = self.accept("-")
+        token = self.take()
+        if token.kind != "number":
+            raise self.error(f"expected a number, found {token.text or 'the end'!r}", token)
+        return -float(token.text) if negative else float(token.text)
+
+    def routine(self, is_function: bool) -> s.Routine:
+        name = self.name().text
+        self.expect("(")
+        args = []
+        while not self.accept(")"):
+            args.append(self.name().text)
+            if self.peek.text == "(":
+                self.unit()
+            self.accept(",")
+        if is_function and self.peek.text == "(":
+            self.unit()
+        return s.Routine(name, tuple(args), self.block())
+
+    # -- statements -----------------------------------------------------------------------
+
+    def block(self) -> tuple:
+        self.expect("{")
+        body = []
+        while not self.accept("}"):
+            statement = self.statement()
+            if statement is not None:
+                body.append(statement)
+        return tuple(body)
+
+    def statement(self):
+        token = self.peek
+        if token.kind == "end":
+            raise self.error("a block is not closed with '}'", token)
+        if token.text in _UNSUPPORTED:
+            raise self.unsupported(token)
+        if token.text in _SKIPPED:
+            self.take()
+            return None
+        if token.kind == "prime":
+            self.take()
+            self.expect("=")
+            return s.Derivative(token.text[:-1], self.expression(), token.line)
+        if token.text == "LOCAL":
+            self.take()
+            return s.Local(tuple(self.names()))
+        if token.text == "if":
+            return self.if_statement()
+        if token.text == "SOLVE":
+            self.take()
+            block = self.name().text
+            method = "cnexp"
+            if self.accept("METHOD"):
+                method = self.name().text
+            return s.Solve(block, method, token.line)
+        if token.text == "TABLE":
+            self.table()
+            return None
+        name = self.name()
+        if self.accept("="):
+            return s.Assign(name.text, self.expression(), name.line)
+        if self.peek.text == "(":
+            return self.call(name)
+        raise self.error(f"cannot read the statement starting with {name.text!r}", name)
+
+    def if_statement(self) -> s.If:
+        self.expect("if")
+        self.expect("(")
+        condition = self.expression()
+        self.expect(")")
+        then = self.block()
+        otherwise = ()
+        if self.accept("else"):
+            otherwise = (self.if_statement(),) if self.peek.text == "if" else self.block()
+        return s.If(condition, then, otherwise)
+
+    def table(self) -> None:
+        """Skip a TABLE statement (names, DEPEND names, FROM a TO b WITH n)."""
+        self.expect("TABLE")
+        while self.peek.text != "WITH":
+            if self.peek.kind == "end":
+                raise self.error("a TABLE statement without WITH")
+            self.take()
+        self.take()
+        self.take()
+
+    # -- expressions ----------------------------------------------------------------------
+
+    def expression(self, level: int = 0):
+        if level == len(_PRECEDENCE):
+            return self.unary()
+        left = self.expression(level + 1)
+        while self.peek.kind == "op" and self.peek.text in _PRECEDENCE[level]:
+            op = self.take().text
+            left = s.Binary(op, left, self.expression(level + 1))
+        return left
+
+    def unary(self):
+        if self.peek.text in ("-", "!", "+"):
+            op = self.take().text
+            operand = self.unary()
+            return operand if op == "+" else s.Unary(op, operand)
+        return self.power()
+
+    def power(self):
+        base = self.atom()
+        if self.accept("^"):
+            return s.Binary("^", base, self.unary())
+        return base
+
+    def atom(self):
+        token = self.take()
+        if token.kind == "number":
+            return s.Number(float(token.text))
+        if token.text == "(":
+            inner = self.expression()
+            self.expect(")")
+            return inner
+        if token.kind == "name":
+            if self.peek.text == "(":
+                return self.call(token)
+            return s.Name(token.text, token.line)
+        raise self.error(f"expected a value, found {token.text or 'the end'!r}", token)
+
+    def call(self, name: Token) -> s.Call:
+        self.expect("(")
+        args = []
+        while not self.accept(")"):
+            args.append(self.expression())
+            self.accept(",")
+        return s.Call(name.text, tuple(args), name.line)
