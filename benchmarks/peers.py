@@ -151,6 +151,9 @@ def dendrax_worker(
     def loss(p):
         return jnp.mean(forward(p)[0])
 
+    def batch_loss(p):
+        return jnp.mean(jax.vmap(forward)(p)[:, 0])
+
     def compiled(fn, args):
         start = time.perf_counter()
         result = jax.jit(fn).lower(args).compile()
@@ -159,12 +162,14 @@ def dendrax_worker(
     compile_forward, forward_fn = compiled(forward, params)
     compile_grad, grad_fn = compiled(jax.value_and_grad(loss), params)
     compile_batch, batch_fn = compiled(jax.vmap(forward), batch_params)
+    _, batch_grad_fn = compiled(jax.value_and_grad(batch_loss), batch_params)
 
     def timed(fn, args):
         return lambda: jax.block_until_ready(fn(args))
 
     pinned = set(sorted(os.sched_getaffinity(0))[:1])
     batch = _best(timed(batch_fn, batch_params), max(1, repeats // 3))
+    batch_grad = _best(timed(batch_grad_fn, batch_params), max(1, repeats // 3))
     with _pinned(pinned):  # single simulations on one core (XLA splits small fusions)
         single = _best(timed(forward_fn, params), repeats)
         grad = _best(timed(grad_fn, params), repeats)
@@ -177,6 +182,8 @@ def dendrax_worker(
         "batch_ms_per_sim": 1e3 * batch / len(scales),
         "grad_ms": 1e3 * grad,
         "grad_over_forward": grad / single,
+        "batch_grad_ms_per_sim": 1e3 * batch_grad / len(scales),
+        "batch_grad_over_forward": batch_grad / batch,
         "compile_forward_s": compile_forward,
         "compile_grad_s": compile_grad,
         "compile_batch_s": compile_batch,
@@ -259,7 +266,7 @@ def run_worker(simulator: str, model: str, threads: int, args) -> dict:
 
 
 TIMES = (
-    "single_ms", "batch_ms_per_sim", "grad_ms", "setup_s",
+    "single_ms", "batch_ms_per_sim", "grad_ms", "batch_grad_ms_per_sim", "setup_s",
     "compile_forward_s", "compile_grad_s", "compile_batch_s",
 )  # fmt: skip
 
@@ -275,6 +282,9 @@ def best(results: list[dict]) -> dict | None:
             merged[key] = min(r[key] for r in good)
     if "grad_ms" in merged:
         merged["grad_over_forward"] = merged["grad_ms"] / merged["single_ms"]
+    if "batch_grad_ms_per_sim" in merged:
+        ratio = merged["batch_grad_ms_per_sim"] / merged["batch_ms_per_sim"]
+        merged["batch_grad_over_forward"] = ratio
     merged["rounds"] = len(good)
     return merged
 
@@ -316,7 +326,7 @@ def table(results: list[dict], batch: int) -> str:
     head = (
         "| model | simulator | threads (single/batch) | one sim (ms) | NEURON / this "
         f"| Arbor / this | batch of {batch}, per sim (ms) | NEURON / this | Arbor / this "
-        "| max abs dV to NEURON (mV) | compile fwd / grad (s) | grad / fwd "
+        "| max abs dV to NEURON (mV) | compile fwd / grad (s) | grad / fwd: single, batch "
         "| memory (MB): fwd / grad / batch |"
     )
     lines = [head, "|" + " --- |" * 13]
@@ -333,7 +343,10 @@ def table(results: list[dict], batch: int) -> str:
             if "compile_forward_s" in r
             else "-"
         )
-        grad = f"{r['grad_over_forward']:.2f}" if "grad_over_forward" in r else "-"
+        grad = " / ".join(
+            f"{r[key]:.2f}" if key in r else "-"
+            for key in ("grad_over_forward", "batch_grad_over_forward")
+        )
         xla = r.get("memory_mb")
         memory = (
             f"XLA {xla['forward']:.2g} / {xla['grad']:.2g} / {xla['batch']:.2g}"

@@ -118,7 +118,7 @@ def test_current_and_update_receive_celsius_and_t():
     cell.record("Ramp.clock")
     cell.record("Ramp.i")
     sim = dx.build(cell, celsius=20.0, settle=0.5)
-    assert sim.spec.backend == "jax"  # t is not yet in the native kernel
+    assert sim.spec.backend == "native"  # t reaches the native kernel too
     clock, current = np.asarray(sim.run(t_max=1.0))
     # States are updated at the end of each step: the settling steps end at t = 0.
     np.testing.assert_allclose(clock, sim.time(1.0), rtol=0, atol=1e-12)

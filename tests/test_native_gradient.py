@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import dendrax as dx
+from dendrax.mechanisms import exponential_euler
 from dendrax.native import gradient, operands
 from dendrax.native.codegen import Unsupported
 
@@ -122,6 +123,25 @@ def test_native_adjoint_under_vmap():
     for k, single in enumerate(singles):
         assert_trees_close(jax.tree_util.tree_map(lambda x, k=k: x[k], batch), single, 1e-13)
     assert np.ptp(np.asarray(batch["HH.gNa"])) > 0.0  # the three gradients differ
+
+
+@pytest.mark.parametrize("memory_bytes", [None, 1])
+def test_native_adjoint_of_lane_groups_matches_single_simulations(memory_bytes):
+    """Ten simulations: lane groups of the adjoint (several, the last one padded), their steps
+    stored or (with no room) recomputed group by group; each as its own gradient."""
+    checkpointing = dx.Checkpointing(memory_bytes)
+    sim = dx.build(branched_cell(), dt=DT, backend="native", checkpointing=checkpointing)
+    grad = jax.grad(scaled_loss(sim))
+    ones = {name: 1.0 for name in SCALED}
+
+    def one(scale):
+        return grad({**ones, "HH.gNa": scale, "amplitude": 2.0 - scale})
+
+    scales = jnp.linspace(0.8, 1.3, 10)
+    batch = jax.jit(jax.vmap(one))(scales)
+    for k in (0, 7, 8, 9):
+        single = jax.jit(one)(scales[k])
+        assert_trees_close(jax.tree_util.tree_map(lambda x, k=k: x[k], batch), single, 1e-13)
 
 
 def test_native_adjoint_checkpoints_long_runs():
@@ -352,3 +372,44 @@ def test_forward_pass_of_a_gradient_records_ion_variables_as_the_kernel():
         sim = dx.build(cell, dt=DT, celsius=34.0, solver=solver, backend="native")
         recordings, _ = jax.vjp(lambda p, sim=sim: sim.run(p), sim.params)
         np.testing.assert_allclose(recordings, sim.run(), rtol=1e-13, atol=0, err_msg=record)
+
+
+class Pulsing(dx.Mechanism):
+    """A conductance modulated in time (sin of t, ms) and a gate relaxing towards a target
+    that moves with t: the native kernel passes t to both functions."""
+
+    parameters = {
+        "g": dx.Parameter(0.002, "S/cm2", nonnegative=True),
+        "e": dx.Parameter(-20.0, "mV"),
+    }
+    states = {"a": dx.State("1")}
+
+    def steady_state(self, v, params, celsius):
+        return {"a": jnp.full_like(v, 0.5)}
+
+    def update(self, states, v, params, dt, celsius, t):
+        target = 0.5 + 0.4 * jnp.sin(t / 3.0) * jax.nn.sigmoid((v + 50.0) / 5.0)
+        return {"a": exponential_euler(states["a"], target, 2.0, dt)}
+
+    def current(self, states, v, params, celsius, t):
+        return params["g"] * states["a"] * (1.0 + 0.5 * jnp.cos(t)) * (v - params["e"])
+
+
+@pytest.mark.parametrize(("solver", "settle"), [("backward_euler", 0.0), ("crank_nicolson", 2.0)])
+def test_mechanisms_of_time_run_natively_and_match_pure_jax(solver, settle):
+    """Traces to 1e-8 mV and gradients (every parameter, the stimuli) as pure JAX's; the
+    current recorded at t = 0 is evaluated at t = 0 after settling too."""
+    cell = branched_cell()
+    cell.branch(1).insert(Pulsing())
+    cell.branch(1).comp(0).record("Pulsing.a")
+    cell.branch(1).comp(0).record("Pulsing.i")
+    native = dx.build(cell, dt=DT, solver=solver, settle=settle, backend="native")
+    pure = dx.build(cell, dt=DT, solver=solver, settle=settle, backend="jax")
+    assert native.spec.backend == "native"
+    np.testing.assert_allclose(native.run(), pure.run(), rtol=0, atol=1e-8)
+    loss = full_loss(native)
+    assert uses_native_adjoint(loss, native.params, native.stimuli)
+    ours = jax.grad(loss, argnums=(0, 1))(native.params, native.stimuli)
+    twin = jax.grad(full_loss(pure), argnums=(0, 1))(pure.params, pure.stimuli)
+    assert_trees_close(ours, twin)
+    assert np.abs(ours[0]["Pulsing"]["g"]).max() > 0.0

@@ -97,6 +97,12 @@ def _cpu() -> str:
     return "\n".join(sorted({line for line in lines if line.startswith(("model name", "flags"))}))
 
 
+PARTS = ("-DDENDRAX_PART=0", "-DDENDRAX_PART=1")
+"""The two parts of a model's library (kernel.cc, adjoint.cc; see step.h), compiled from one
+source in parallel processes and linked where the process may use more than one core:
+single simulations with the entry points, and batches in lane groups."""
+
+
 def _compile(source: str, target: pathlib.Path, flags: tuple[str, ...]) -> None:
     exe = shutil.which(compiler())
     if exe is None:
@@ -105,11 +111,31 @@ def _compile(source: str, target: pathlib.Path, flags: tuple[str, ...]) -> None:
         src = pathlib.Path(scratch) / "source.cc"
         src.write_text(source)
         out = pathlib.Path(scratch) / target.name
-        command = [exe, *flags, f"-I{jax.ffi.include_dir()}", str(src), "-o", str(out)]
-        result = subprocess.run(command, capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            raise BuildError(f"{compiler()} failed: {result.stderr.strip()[:2000]}")
+        include = f"-I{jax.ffi.include_dir()}"
+        if "DENDRAX_PART" not in source or usable_cores() == 1:  # the binding, or one core
+            _run([[exe, *flags, include, str(src), "-o", str(out)]])
+        else:
+            objects = [str(pathlib.Path(scratch) / f"part{k}.o") for k in range(len(PARTS))]
+            _run(
+                [
+                    [exe, *flags, part, include, "-c", str(src), "-o", obj]
+                    for part, obj in zip(PARTS, objects, strict=True)
+                ]
+            )
+            _run([[exe, *flags, *objects, "-o", str(out)]])
         os.replace(out, target)  # atomic: a concurrent process sees all of it or nothing
+
+
+def _run(commands: list[list[str]]) -> None:
+    """Run the compiler commands in parallel processes; `BuildError` if one fails."""
+    processes = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for command in commands
+    ]
+    errors = [process.communicate()[1] for process in processes]
+    for process, error in zip(processes, errors, strict=True):
+        if process.returncode != 0:
+            raise BuildError(f"{compiler()} failed: {error.strip()[:2000]}")
 
 
 def _built(jobs: list[tuple[str, str, pathlib.Path, tuple[str, ...]]]) -> None:

@@ -64,6 +64,8 @@ class Indices(NamedTuple):
     """Per clamped (row, node) pair: the row of `Values.commands`."""
     clamp_node: jax.Array
     """Per clamped pair: the node held."""
+    settle_steps: jax.Array
+    """One value: the settling steps before t = 0 (step k starts at (k - settle_steps) dt)."""
 
 
 def c_field_lists() -> dict[str, str]:
@@ -134,6 +136,7 @@ def operands(
         record_slot=record_slot.astype(index),
         clamp_row=arrays["clamp_row"].astype(index),
         clamp_node=arrays["clamp_node"].astype(index),
+        settle_steps=jnp.asarray([spec.settle_steps], index),
     )
     return values, indices
 

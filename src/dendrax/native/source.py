@@ -12,22 +12,13 @@ from jax.extend.core import Literal
 from dendrax.mechanisms import membrane
 from dendrax.mechanisms.base import Mechanism
 from dendrax.mechanisms.ions import nernst
-from dendrax.native.codegen import Unsupported, c_type, scalar_function
+from dendrax.native.codegen import Unsupported, c_type, literal
+from dendrax.native.loops import step_replacements
 from dendrax.solve.stepping import SOLVERS
 from dendrax.static_spec import StaticSpec
 
 _FFI_TYPES = {"double": 12, "float": 11, "int64_t": 5, "int32_t": 4}
 """XLA's numbers (XLA_FFI_DataType) of the value and index types."""
-
-_SCATTER = [
-    "  for (int64_t k = 0; k < count; ++k) {",
-    "    for (int w = 0; w < W; ++w) {",
-    "      current[site_node[k] * W + w] += site_current[k * W + w];",
-    "      slope[site_node[k] * W + w] += site_slope[k * W + w];",
-    "    }",
-    "  }",
-]
-"""Add the site currents and slopes (nA, µS) of a mechanism to its nodes, lane by lane."""
 
 
 @dataclass(frozen=True)
@@ -106,8 +97,6 @@ def check_supported(spec: StaticSpec, gradient: bool = False) -> None:
     another mechanism writes.
     """
     for mechanism in spec.mechanisms:
-        if uses_time(mechanism, spec):
-            raise Unsupported(f"{mechanism.name} uses the time t (not yet in the native kernel)")
         for variable in mechanism.writes:
             kind = membrane.ion_variable_kind(variable, spec.mechanisms)
             if kind in membrane.CONCENTRATIONS and variable not in mechanism.states:
@@ -129,8 +118,9 @@ def check_supported(spec: StaticSpec, gradient: bool = False) -> None:
 
 @functools.lru_cache(maxsize=256)
 def uses_time(mechanism: Mechanism, spec: StaticSpec) -> bool:
-    """Whether the mechanism's current or update depends on the time t (traced on abstract
-    values: concrete ones ran op by op, 0.7 s per call inside `generated_once`)."""
+    """Whether the mechanism's current or update depends on the time t (then its native
+    functions take t last; traced on abstract values: concrete ones ran op by op, 0.7 s per
+    call inside `generated_once`)."""
     names = membrane.input_names(mechanism)
 
     def outputs(t, v, states, params):
@@ -211,39 +201,50 @@ def peer_voltage(mechanism: Mechanism) -> tuple[str, ...]:
 
 
 def current_callable(mechanism: Mechanism, spec: StaticSpec, recorded: tuple = ()):
-    """(v, *states, *inputs) -> (density mA/cm², slope S/cm², then per summed flux its
+    """(v, *states, *inputs[, t]) -> (density mA/cm², slope S/cm², then per summed flux its
     density and slope, then the `recorded` densities), on scalars; with its number of inputs
-    and outputs. The inputs are `function_arguments(..., with_currents=False)`."""
+    and outputs. The inputs are `function_arguments(..., with_currents=False)`, then the time
+    t (ms) where the mechanism `uses_time`."""
     states, params = function_arguments(mechanism, spec, with_currents=False)
     fluxes = summed_fluxes(mechanism, spec)
+    timed = uses_time(mechanism, spec)
 
     def current_and_slope(v, *values):
-        state = dict(zip(states, values[: len(states)], strict=True))
-        param = dict(zip(params, values[len(states) :], strict=True))
+        state, param, t = _split(states, params, values, timed)
         current, slope, densities, slopes = membrane.site_current_and_slopes(
-            mechanism, state, v, param, spec.celsius, 0.0
+            mechanism, state, v, param, spec.celsius, t
         )
         pairs = [value for flux in fluxes for value in (densities[flux], slopes[flux])]
         return (current, slope, *pairs, *(densities[x] for x in recorded))
 
-    n_inputs, n_outputs = 1 + len(states) + len(params), 2 + 2 * len(fluxes) + len(recorded)
-    return current_and_slope, n_inputs, n_outputs
+    n_inputs = 1 + len(states) + len(params) + timed
+    return current_and_slope, n_inputs, 2 + 2 * len(fluxes) + len(recorded)
 
 
 def update_callable(mechanism: Mechanism, spec: StaticSpec):
-    """(v, *states, *inputs) -> the states after one step at voltage v, on scalars; with its
-    number of inputs. The inputs are `function_arguments(..., with_currents=True)`."""
+    """(v, *states, *inputs[, t]) -> the states after one step at voltage v, on scalars;
+    with its number of inputs. The inputs are `function_arguments(..., with_currents=True)`,
+    then the time t (ms) where the mechanism `uses_time`."""
     states, params = function_arguments(mechanism, spec, with_currents=True)
+    timed = uses_time(mechanism, spec)
 
     def update(v, *values):
-        state = dict(zip(states, values[: len(states)], strict=True))
-        param = dict(zip(params, values[len(states) :], strict=True))
-        new = mechanism.update(state, v, param, spec.dt, spec.celsius, 0.0)
+        state, param, t = _split(states, params, values, timed)
+        new = mechanism.update(state, v, param, spec.dt, spec.celsius, t)
         if set(new) != set(states):
             raise Unsupported(f"{mechanism.name}.update returned {sorted(new)}, not its states")
         return tuple(new[s] for s in states)
 
-    return update, 1 + len(states) + len(params)
+    return update, 1 + len(states) + len(params) + timed
+
+
+def _split(states: tuple, params: tuple, values: tuple, timed: bool) -> tuple[dict, dict, object]:
+    """A scalar function's inputs after v: the states, the other inputs and t (0 if not
+    `timed`)."""
+    state = dict(zip(states, values[: len(states)], strict=True))
+    rest = values[len(states) :]
+    param = dict(zip(params, rest[: len(params)], strict=True))
+    return state, param, rest[-1] if timed else 0.0
 
 
 def nernst_callable(charge: int, spec: StaticSpec):
@@ -253,52 +254,6 @@ def nernst_callable(charge: int, spec: StaticSpec):
         return (nernst(internal, external, charge, spec.celsius),)
 
     return potential
-
-
-def _current_function(mechanism: Mechanism, name: str, spec: StaticSpec, dtype) -> str:
-    recorded = recorded_densities(mechanism, spec)
-    fn, n_inputs, n_outputs = current_callable(mechanism, spec, recorded)
-    return scalar_function(name, fn, n_inputs, n_outputs, dtype)
-
-
-def _update_function(mechanism: Mechanism, name: str, spec: StaticSpec, dtype) -> str:
-    fn, n_inputs = update_callable(mechanism, spec)
-    return scalar_function(name, fn, n_inputs, len(mechanism.states), dtype)
-
-
-def _nernst_function(name: str, charge: int, spec: StaticSpec, dtype) -> str:
-    return scalar_function(name, nernst_callable(charge, spec), 2, 1, dtype)
-
-
-def _row(rows: IonRows, name: str) -> str:
-    return f"ion[{rows.row(name)} * n * W"
-
-
-def _loop(j: int, call: str, body: list[str], gathers: list[str], after: list[str]) -> str:
-    """The loop applying mechanism j at its sites: gather the site voltages (and ion
-    values), apply the mechanism lane by lane, then `after` (scatters)."""
-    return "\n".join(
-        [
-            "{",
-            f"  const int64_t count = model.site_count[{j}];",
-            f"  const Index* site_node = model.site_node + site_begin[{j}];",
-            f"  const Index* site_peer = model.site_peer + site_begin[{j}];",
-            f"  const T* params = site_values.data() + param_begin[{j}] * W;",
-            f"  T* state = states + state_begin[{j}] * W;",
-            "  for (int64_t k = 0; k < count; ++k) {",
-            "    for (int w = 0; w < W; ++w) {",
-            "      site_v[k * W + w] = v[site_node[k] * W + w];",
-            *(f"      {line}" for line in gathers),
-            "    }",
-            "  }",
-            "  for (int64_t k = 0; k < count * W; ++k) {",
-            f"    {call}",
-            *(f"    {line}" for line in body),
-            "  }",
-            *after,
-            "}",
-        ]
-    )
 
 
 def template_text(name: str) -> str:
@@ -314,14 +269,17 @@ def check_value_type(dtype) -> None:
 
 def filled_template(name: str, spec: StaticSpec, dtype, index_dtype, replacements: dict) -> str:
     """The C++ file `name` with its @NAMES@ filled in: those every kernel template shares
-    (the call's plain-C view, the operands' layout, scalar math, value and index types,
-    solver factor, number of mechanisms), then `replacements`."""
+    (the call's plain-C view, the operands' layout, scalar math, the step of step.h with the
+    mechanisms of `spec`, value and index types, solver factor, numbers of mechanisms and
+    ion rows), then `replacements`."""
     from dendrax.native.operands import c_field_lists  # here: operands imports this module
 
     t, index = c_type(dtype), c_type(index_dtype)
     shared = {
+        "@STEP@": template_text("step.h"),
         "@CALL@": template_text("call.h"),
         "@OPERANDS@": template_text("operands.h"),
+        **step_replacements(spec, dtype),
         **c_field_lists(),
         "@SCALAR_MATH@": template_text("scalar_math.cc"),
         "@C_TYPE@": t,
@@ -329,7 +287,10 @@ def filled_template(name: str, spec: StaticSpec, dtype, index_dtype, replacement
         "@INDEX_TYPE@": index,
         "@INDEX_TYPE_ID@": str(_FFI_TYPES[index]),
         "@FACTOR@": f"T({SOLVERS[spec.solver]!r})",
+        "@DT@": literal(spec.dt, dtype),
+        "@HALF_DT@": literal(0.5 * spec.dt, dtype),
         "@N_MECHANISMS@": str(len(spec.mechanisms)),
+        "@N_ION_ROWS@": str(len(ion_rows(spec).names)),
     }
     text = template_text(name)
     for key, value in {**shared, **replacements}.items():
@@ -358,130 +319,8 @@ def kernel_source(spec: StaticSpec, dtype, index_dtype) -> str:
     Per mechanism j, the site values are its `site_inputs` row by row, then its site area
     factor (cm² per site); its states are stored row by row in `StaticSpec` order. The ion
     values are the `ion_rows` of `spec`, n_nodes values each; then, per mechanism, its
-    `recorded_densities`, row by row. Index arrays have
-    `index_dtype` (int64 or int32).
+    `recorded_densities`, row by row. Index arrays have `index_dtype` (int64 or int32).
     """
     check_supported(spec)
     check_value_type(dtype)
-    rows = ion_rows(spec)
-    functions, current_loops, writer_loops, other_loops = [], [], [], []
-    param_rows, state_rows, density_rows = [], [], []
-    max_inputs = max_fluxes = 1
-    for j, mechanism in enumerate(spec.mechanisms):
-        n_params, n_states = len(site_inputs(mechanism, spec)), len(mechanism.states)
-        param_rows.append(n_params + 1)
-        state_rows.append(n_states)
-        recorded = recorded_densities(mechanism, spec)
-        density_rows.append(len(recorded))
-        functions.append(_current_function(mechanism, f"current{j}", spec, dtype))
-        functions.append(_update_function(mechanism, f"update{j}", spec, dtype))
-        from_rows = ion_inputs(mechanism, spec)
-        fluxes = summed_fluxes(mechanism, spec)
-        max_inputs, max_fluxes = max(max_inputs, len(from_rows)), max(max_fluxes, len(fluxes))
-        gathers = [
-            f"site_ion[({d} * count + k) * W + w] = {_row(rows, name)} + site_node[k] * W + w];"
-            for d, name in enumerate(from_rows)
-        ]
-        state_in = [f"state[{s} * count * W + k]" for s in range(n_states)]
-        param_in = [f"params[{p} * count * W + k]" for p in range(n_params)]
-        ion_in = [f"site_ion[{d} * count * W + k]" for d in range(len(from_rows))]
-        n_changing = len([name for name in from_rows if name not in rows.currents])
-        current_in = ion_in[:n_changing]
-        flux_out = [f"site_flux[{e} * count * W + k]" for e in range(2 * len(fluxes))]
-        flux_out += [
-            f"density[(density_begin[{j}] + {r} * count) * W + k]" for r in range(len(recorded))
-        ]
-        peer_in = ["site_vp[k]"] if peer_voltage(mechanism) else []
-        peer_gather = ["site_vp[k * W + w] = v[site_peer[k] * W + w];"] if peer_in else []
-        inputs = ", ".join(["site_v[k]", *state_in, *param_in, *current_in, *peer_in])
-        summed = [row for flux in fluxes for row in (flux, f"{flux}:slope")]
-        scatter = [
-            "  for (int64_t k = 0; k < count; ++k) {",
-            "    for (int w = 0; w < W; ++w) {",
-            *(
-                f"      {_row(rows, row)} + site_node[k] * W + w] += "
-                f"site_flux[({e} * count + k) * W + w];"
-                for e, row in enumerate(summed)
-            ),
-            "    }",
-            "  }",
-        ]
-        current_loops.append(
-            _loop(
-                j,
-                f"T i, di; current{j}({', '.join([inputs, 'i', 'di', *flux_out])});",
-                [
-                    f"const T scale = params[{n_params} * count * W + k];",
-                    "site_current[k] = i * scale;",
-                    "site_slope[k] = di * scale;",
-                ],
-                gathers[:n_changing] + peer_gather,
-                _SCATTER + (scatter if fluxes else []),
-            )
-        )
-        if not n_states:
-            continue
-        update_inputs = ", ".join(["site_v[k]", *state_in, *param_in, *ion_in, *peer_in])
-        call = f"update{j}({update_inputs}, {', '.join(state_in)});"
-        if membrane.writes_concentration(mechanism):
-            refresh = [
-                "  for (int64_t k = 0; k < count; ++k) {",
-                "    for (int w = 0; w < W; ++w) {",
-                *(
-                    f"      {_row(rows, written)} + site_node[k] * W + w] = "
-                    f"state[({list(mechanism.states).index(written)} * count + k) * W + w];"
-                    for written in mechanism.writes
-                    if written in rows.written
-                ),
-                "    }",
-                "  }",
-            ]
-            writer_loops.append(_loop(j, call, [], gathers, refresh))
-        else:
-            other_loops.append(_loop(j, call, [], gathers + peer_gather, []))
-    reversal_lines = []
-    for r, (reversal, internal, external, charge) in enumerate(rows.reversals):
-        functions.append(_nernst_function(f"nernst{r}", charge, spec, dtype))
-        reversal_lines += [  # at every node and then chosen, so that the loop vectorises
-            "for (int64_t q = 0; q < n * W; ++q) {",
-            "  T potential;",
-            f"  nernst{r}({_row(rows, internal)} + q], {_row(rows, external)} + q], potential);",
-            f"  {_row(rows, reversal)} + q] = {_row(rows, reversal + ':nernst')} + q] != T(0)",
-            f"      ? potential : {_row(rows, reversal + ':param')} + q];",
-            "}",
-        ]
-    evaluate = [
-        *reversal_lines,
-        *(
-            f"std::fill(&{_row(rows, name)}], &{_row(rows, name)} + n * W], T(0));"
-            for current in rows.currents
-            for name in (current, f"{current}:slope")
-        ),
-        *current_loops,
-    ]
-    second_order = (
-        [
-            "for (int64_t q = 0; q < n * W; ++q) {",
-            *(
-                f"  {_row(rows, c)} + q] = {_row(rows, c)} + q] + "
-                f"{_row(rows, c + ':slope')} + q] * delta[q];"
-                for c in rows.currents
-            ),
-            "}",
-        ]
-        if spec.solver == "crank_nicolson" and rows.currents
-        else []
-    )
-    replacements = {
-        "@PARAM_ROWS@": ", ".join(str(r) for r in [*param_rows, 0]),
-        "@STATE_ROWS@": ", ".join(str(r) for r in [*state_rows, 0]),
-        "@DENSITY_ROWS@": ", ".join(str(r) for r in [*density_rows, 0]),
-        "@N_ION_ROWS@": str(len(rows.names)),
-        "@MAX_ION_INPUTS@": str(max_inputs),
-        "@MAX_FLUXES@": str(2 * max_fluxes),
-        "@MECHANISM_FUNCTIONS@": "\n\n".join(functions),
-        "@EVALUATION@": "\n".join(evaluate),
-        "@SECOND_ORDER@": "\n".join(second_order),
-        "@UPDATE_LOOPS@": "\n".join(writer_loops + other_loops),
-    }
-    return filled_template("kernel.cc", spec, dtype, index_dtype, replacements)
+    return filled_template("kernel.cc", spec, dtype, index_dtype, {})

@@ -1,0 +1,346 @@
+"""The C++ loops that apply a model's mechanisms in a step of W lanes, and their adjoints.
+
+One emitter for both native libraries: the forward step of `step.h` (used by the kernel and
+by the adjoint's forward pass) and the adjoint's vector-Jacobian products of it. Values are
+lane-interleaved (step.h): node value i of lane w at [i * W + w], row r of a mechanism's
+site values or states at [(r * count + k) * W + w].
+"""
+
+from dendrax.mechanisms import membrane
+from dendrax.mechanisms.base import Mechanism
+from dendrax.native.codegen import scalar_function
+from dendrax.static_spec import StaticSpec
+
+
+class Sites:
+    """C++ lines for one mechanism's sites: `count` of them at nodes `node[site]`, with site
+    values `p` (row by row, its area scale last), states `s` and, in the backward pass,
+    their cotangents `bp`, `bs` and the new states' `ls`; new states `ns` in the forward
+    pass. A block gathers per site and lane (site-lane index `k`, node-lane index `at`),
+    computes over all `stride` = count * W site-lanes (`k`, a loop that vectorises), and
+    scatters per site and lane. Scratch rows: `scratch.v`, `.a`, `.b` and `g(r)`, row r of
+    `scratch.g`."""
+
+    def __init__(self, j: int, mechanism: Mechanism, spec: StaticSpec):
+        from dendrax.native import source  # here: source imports this module
+
+        self.j, self.mechanism = j, mechanism
+        self.rows = source.ion_rows(spec)
+        self.n_params = len(source.site_inputs(mechanism, spec))
+        self.n_states = len(mechanism.states)
+        _, self.current_inputs = source.function_arguments(mechanism, spec, with_currents=False)
+        _, self.update_inputs = source.function_arguments(mechanism, spec, with_currents=True)
+        self.fluxes = source.summed_fluxes(mechanism, spec)
+        self.recorded = source.recorded_densities(mechanism, spec)
+        self.timed = source.uses_time(mechanism, spec)
+
+    @staticmethod
+    def g(r: int) -> str:
+        return f"scratch.g[{r} * scratch.stride + k]"
+
+    def state(self, s: int, array: str = "s") -> str:
+        return f"{array}[{s} * stride + k]"
+
+    def param(self, p: int, array: str = "p") -> str:
+        return f"{array}[{p} * stride + k]"
+
+    def ion_names(self, with_currents: bool) -> tuple[str, ...]:
+        """The per-node values the functions read after the site inputs: ion rows, then a
+        junction's "v_peer" (the voltage at the site's peer node)."""
+        names = self.update_inputs if with_currents else self.current_inputs
+        return names[self.n_params :]
+
+    def node_value(self, array: str, name: str) -> str:
+        return f"{array}[{self.rows.row(name)} * n * W + at]"
+
+    def gathered(self, name: str, ion: str, v: str) -> str:
+        """Where the value `name` of `ion_names` is: an ion row of `ion`, or for "v_peer"
+        the voltage array `v` at the peer node (its cotangent goes to the same place in
+        the cotangent arrays)."""
+        return f"{v}[peer[site] * W + w]" if name == "v_peer" else self.node_value(ion, name)
+
+    def block(self, pointers: tuple[str, ...], loops: list[list[str]]) -> list[str]:
+        """The mechanism's block: its pointers, then the gather, compute and scatter loops
+        (the compute loop vectorises: contiguous operands, no dependences between sites)."""
+        j = self.j
+        declared = {
+            "p": f"const T* p = params + model.param_begin[{j}] * W;",
+            "s": f"const T* s = states + model.state_begin[{j}] * W;",
+            "ns": f"T* ns = next_states + model.state_begin[{j}] * W;",
+            "bp": f"T* bp = bar_params + model.param_begin[{j}] * W;",
+            "bs": f"T* bs = bar_states + model.state_begin[{j}] * W;",
+            "ls": f"T* ls = lam_states + model.state_begin[{j}] * W;",
+            "rd": f"T* rd = density + model.density_begin[{j}] * W;",
+            "lrd": f"T* lrd = lam_density + model.density_begin[{j}] * W;",
+        }
+        lines = [
+            "{",
+            f"  const int64_t count = model.site_count[{j}], stride = count * W;",
+            f"  const Index* node = model.site_node + model.site_begin[{j}];",
+            f"  const Index* peer = model.site_peer + model.site_begin[{j}];",
+            *(f"  {declared[name]}" for name in pointers),
+        ]
+        gather, compute, scatter = loops
+        per_lane = [
+            "  for (int64_t site = 0; site < count; ++site) {",
+            "    for (int w = 0; w < W; ++w) {",
+            "      const int64_t k = site * W + w, at = node[site] * W + w;",
+        ]
+        if gather:
+            lines += per_lane + [f"      {line}" for line in gather] + ["    }", "  }"]
+        lines += ["  #pragma GCC ivdep", "  for (int64_t k = 0; k < stride; ++k) {"]
+        lines += [f"    {line}" for line in compute] + ["  }"]
+        if scatter:
+            lines += per_lane + [f"      {line}" for line in scatter] + ["    }", "  }"]
+        return [*lines, "}"]
+
+    def inputs(self, with_currents: bool) -> list[str]:
+        """The arguments of the mechanism's functions (the time t last where it takes t)."""
+        ions = self.ion_names(with_currents)
+        return [
+            "scratch.v[k]",
+            *(self.state(s) for s in range(self.n_states)),
+            *(self.param(q) for q in range(self.n_params)),
+            *(self.g(d) for d in range(len(ions))),
+            *(["t"] if self.timed else []),
+        ]
+
+    def cotangents(self, with_currents: bool) -> list[str]:
+        """Names for the cotangents of `inputs` (t's, which nothing takes, last)."""
+        n_inputs = len(self.inputs(with_currents))
+        return [f"o{q}" for q in range(n_inputs - self.timed)] + (["ot"] if self.timed else [])
+
+    def gather(self, v: str, ion: str, with_currents: bool) -> list[str]:
+        ions = self.ion_names(with_currents)
+        return [
+            f"scratch.v[k] = {v}[at];",
+            *(f"{self.g(d)} = {self.gathered(x, ion, v)};" for d, x in enumerate(ions)),
+        ]
+
+    def accumulate(self, outs: list[str], ion_first: int) -> list[str]:
+        """Input cotangents `outs` (of v, states, site inputs, ion rows; t's is dropped) to
+        scratch.a, bs, bp and the g rows from `ion_first` on."""
+        n_states, n_params = self.n_states, self.n_params
+        outs = outs[: len(outs) - self.timed]
+        lines = [f"scratch.a[k] = {outs[0]};"]
+        lines += [f"{self.state(s, 'bs')} += {outs[1 + s]};" for s in range(n_states)]
+        lines += [f"{self.param(q, 'bp')} += {outs[1 + n_states + q]};" for q in range(n_params)]
+        ions = outs[1 + n_states + n_params :]
+        lines += [f"{self.g(ion_first + d)} = {o};" for d, o in enumerate(ions)]
+        return lines
+
+    def scatter(self, ion_names: tuple[str, ...], ion_first: int) -> list[str]:
+        return [
+            "lam_v[at] += scratch.a[k];",
+            *(
+                f"{self.gathered(x, 'lam_ion', 'lam_v')} += {self.g(ion_first + d)};"
+                for d, x in enumerate(ion_names)
+            ),
+        ]
+
+    def flux_rows(self) -> list[str]:
+        return [row for flux in self.fluxes for row in (flux, f"{flux}:slope")]
+
+    def evaluation(self) -> list[str]:
+        j, scale = self.j, self.param(self.n_params)
+        fluxes = [f"f{e}" for e in range(2 * len(self.fluxes))]
+        recorded = [self.state(r, "rd") for r in range(len(self.recorded))]
+        first = len(self.ion_names(False))
+        compute = [
+            f"T {', '.join(['i', 'di', *fluxes])};",
+            f"current{j}({', '.join([*self.inputs(False), 'i', 'di', *fluxes, *recorded])});",
+            f"scratch.a[k] = i * {scale};",
+            f"scratch.b[k] = di * {scale};",
+            *(f"{self.g(first + e)} = {f};" for e, f in enumerate(fluxes)),
+        ]
+        scatter = ["current[at] += scratch.a[k];", "slope[at] += scratch.b[k];"]
+        scatter += [
+            f"{self.node_value('ion', row)} += {self.g(first + e)};"
+            for e, row in enumerate(self.flux_rows())
+        ]
+        pointers = ("p", "s", "rd") if self.recorded else ("p", "s")
+        return self.block(pointers, [self.gather("v", "ion", False), compute, scatter])
+
+    def evaluation_vjp(self) -> list[str]:
+        j, scale = self.j, self.param(self.n_params)
+        ions = self.ion_names(False)
+        n_flux = 2 * len(self.fluxes)
+        gather = self.gather("v", "ion_eval", False)
+        gather += ["scratch.a[k] = lam_current[at];", "scratch.b[k] = lam_slope[at];"]
+        gather += [
+            f"{self.g(len(ions) + e)} = {self.node_value('lam_ion', row)};"
+            for e, row in enumerate(self.flux_rows())
+        ]
+        n_recorded = len(self.recorded)
+        primal = [
+            "i",
+            "di",
+            *(f"f{e}" for e in range(n_flux)),
+            *(f"d{r}" for r in range(n_recorded)),
+        ]
+        outs = self.cotangents(False)
+        lam_fluxes = [self.g(len(ions) + e) for e in range(n_flux)]
+        lam_recorded = [f"ld{r}" for r in range(n_recorded)]
+        compute = [
+            "const T lam_i = scratch.a[k], lam_di = scratch.b[k];",
+            *(f"const T ld{r} = {self.state(r, 'lrd')};" for r in range(n_recorded)),
+            *(f"{self.state(r, 'lrd')} = T(0);" for r in range(n_recorded)),
+            f"T {', '.join([*primal, *outs])};",
+            f"current_vjp{j}({', '.join(self.inputs(False))}, lam_i * {scale}, "
+            f"lam_di * {scale}, {', '.join([*lam_fluxes, *lam_recorded, *primal, *outs])});",
+            f"{self.param(self.n_params, 'bp')} += lam_i * i + lam_di * di;",
+            *self.accumulate(outs, len(ions) + n_flux),
+        ]
+        scatter = self.scatter(ions, len(ions) + n_flux)
+        pointers = ("p", "s", "bp", "bs", *(("lrd",) if n_recorded else ()))
+        return self.block(pointers, [gather, compute, scatter])
+
+    def update(self) -> list[str]:
+        j = self.j
+        new = [self.state(s, "ns") for s in range(self.n_states)]
+        compute = [f"update{j}({', '.join([*self.inputs(True), *new])});"]
+        refresh = [
+            f"{self.node_value('ion', x)} = {self.state(s, 'ns')};" for s, x in self.written()
+        ]
+        return self.block(("p", "s", "ns"), [self.gather("v", "ion", True), compute, refresh])
+
+    def written(self) -> list[tuple[int, str]]:
+        """(state index, row) of the concentrations this mechanism writes."""
+        states = list(self.mechanism.states)
+        return [(states.index(x), x) for x in self.mechanism.writes if x in self.rows.written]
+
+    def update_vjp(self, ion: str) -> list[str]:
+        """Reads the ion rows from `ion`; a writer first takes its rows' cotangents."""
+        j, ions = self.j, self.ion_names(True)
+        refresh = []
+        for s, x in self.written():
+            refresh += [
+                f"{self.state(s, 'ls')} += {self.node_value('lam_ion', x)};",
+                f"{self.node_value('lam_ion', x)} = T(0);",
+            ]
+        lam_new = [self.state(s, "ls") for s in range(self.n_states)]
+        outs = self.cotangents(True)
+        compute = [
+            f"T {', '.join(outs)};",
+            f"update_vjp{j}({', '.join([*self.inputs(True), *lam_new, *outs])});",
+            *self.accumulate(outs, len(ions)),
+        ]
+        gather = refresh + self.gather("v", ion, True)
+        loops = [gather, compute, self.scatter(ions, len(ions))]
+        return self.block(("p", "s", "bp", "bs", "ls"), loops)
+
+    def scratch_rows(self) -> int:
+        current = 2 * len(self.ion_names(False)) + 2 * len(self.fluxes)
+        return max(current, 2 * len(self.ion_names(True)))
+
+
+def model_sites(spec: StaticSpec) -> list[Sites]:
+    return [Sites(j, m, spec) for j, m in enumerate(spec.mechanisms)]
+
+
+def update_order(all_sites: list[Sites]) -> tuple[list[Sites], list[Sites]]:
+    """The mechanisms with states: those that write concentrations (updated first), the
+    others."""
+    with_states = [sites for sites in all_sites if sites.n_states]
+    writers = [s for s in with_states if membrane.writes_concentration(s.mechanism)]
+    return writers, [s for s in with_states if s not in writers]
+
+
+def reversals(rows) -> tuple[list[str], list[str]]:
+    """The reversal potentials' lines (forward: at every node, then chosen, so that the loop
+    vectorises) and their cotangents' (backward)."""
+    forward, backward = [], []
+    for r, (reversal, internal, external, _) in enumerate(rows.reversals):
+        at = {name: f"{rows.row(name)} * n * W + q" for name in (reversal, internal, external)}
+        at |= {key: f"{rows.row(reversal + key)} * n * W + q" for key in (":param", ":nernst")}
+        forward += [
+            "for (int64_t q = 0; q < n * W; ++q) {",
+            "  T potential;",
+            f"  nernst{r}(ion[{at[internal]}], ion[{at[external]}], potential);",
+            f"  ion[{at[reversal]}] = ion[{at[':nernst']}] != T(0) ? potential : "
+            f"ion[{at[':param']}];",
+            "}",
+        ]
+        backward += [
+            "for (int64_t q = 0; q < n * W; ++q) {",
+            f"  const T lam = lam_ion[{at[reversal]}];",
+            f"  lam_ion[{at[reversal]}] = T(0);",
+            f"  if (ion_eval[{at[':nernst']}] != T(0)) {{",
+            "    T lam_internal, lam_external;",
+            f"    nernst_vjp{r}(ion_eval[{at[internal]}], ion_eval[{at[external]}], lam, "
+            "lam_internal, lam_external);",
+            f"    lam_ion[{at[internal]}] += lam_internal;",
+            f"    lam_ion[{at[external]}] += lam_external;",
+            "  } else {",
+            f"    lam_ion[{at[':param']}] += lam;",
+            "  }",
+            "}",
+        ]
+    return forward, backward
+
+
+def second_order(rows, spec: StaticSpec) -> tuple[list[str], list[str]]:
+    """Crank–Nicolson's move of the ion currents to mid-step (forward) and its cotangents."""
+    if spec.solver != "crank_nicolson":
+        return [], []
+    forward, backward = [], []
+    for current in rows.currents:
+        i, di = (f"{rows.row(name)} * n * W + q" for name in (current, f"{current}:slope"))
+        forward += [f"for (int64_t q = 0; q < n * W; ++q) ion[{i}] += ion[{di}] * delta[q];"]
+        backward += [
+            "for (int64_t q = 0; q < n * W; ++q) {",
+            f"  lam_delta[q] += lam_ion[{i}] * ion_next[{di}];",
+            f"  lam_ion[{di}] += lam_ion[{i}] * delta[q];",
+            "}",
+        ]
+    return forward, backward
+
+
+def summed_rows(rows) -> list[str]:
+    """The ion rows summed in every step (ion currents and their slopes), cleared first."""
+    return [row for current in rows.currents for row in (current, f"{current}:slope")]
+
+
+def cleared(rows, array: str) -> list[str]:
+    """Lines that clear the `summed_rows` of `array` (lane-interleaved, n nodes a row)."""
+    return [
+        f"std::fill({array} + {rows.row(x)} * n * W, {array} + {rows.row(x) + 1} * n * W, T(0));"
+        for x in summed_rows(rows)
+    ]
+
+
+def step_replacements(spec: StaticSpec, dtype) -> dict[str, str]:
+    """The @NAMES@ of step.h for `spec`: the mechanisms' functions and the loops of a step."""
+    from dendrax.native import source  # here: source imports this module
+
+    rows = source.ion_rows(spec)
+    all_sites = model_sites(spec)
+    functions = []
+    for sites in all_sites:
+        j, mechanism = sites.j, sites.mechanism
+        current, n_inputs, n_outputs = source.current_callable(mechanism, spec, sites.recorded)
+        functions.append(scalar_function(f"current{j}", current, n_inputs, n_outputs, dtype))
+        if sites.n_states:
+            update, n_inputs = source.update_callable(mechanism, spec)
+            functions.append(scalar_function(f"update{j}", update, n_inputs, sites.n_states, dtype))
+    for r, (*_, charge) in enumerate(rows.reversals):
+        potential = source.nernst_callable(charge, spec)
+        functions.append(scalar_function(f"nernst{r}", potential, 2, 1, dtype))
+    writers, others = update_order(all_sites)
+    forward_reversals, _ = reversals(rows)
+
+    def lines(parts) -> str:
+        return "\n".join(line for part in parts for line in part)
+
+    return {
+        "@PARAM_ROWS@": ", ".join(str(s.n_params + 1) for s in all_sites) + ", 0",
+        "@STATE_ROWS@": ", ".join(str(s.n_states) for s in all_sites) + ", 0",
+        "@DENSITY_ROWS@": ", ".join(str(len(s.recorded)) for s in all_sites) + ", 0",
+        "@SCRATCH_ROWS@": str(max([1, *(sites.scratch_rows() for sites in all_sites)])),
+        "@MECHANISM_FUNCTIONS@": "\n\n".join(functions),
+        "@EVALUATION@": lines(
+            [forward_reversals, cleared(rows, "ion"), *(s.evaluation() for s in all_sites)]
+        ),
+        "@SECOND_ORDER@": "\n".join(second_order(rows, spec)[0]),
+        "@UPDATES@": lines(sites.update() for sites in writers + others),
+    }

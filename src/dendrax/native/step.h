@@ -1,0 +1,453 @@
+// dendrax native: one time step (NEURON's fixed-step order), shared by the forward kernel
+// (kernel.cc) and the adjoint (adjoint.cc), for a group of W simulations run together.
+//
+// Filled in by dendrax/native/source.py (value and index types, solver factor, the
+// operands' layout of operands.h, scalar_math.cc, the mechanism functions and the loops that
+// apply them, from dendrax/native/loops.py) and pasted where a template says @STEP@, inside
+// `namespace {`. Per step, as the pure-JAX path (dendrax/solve/stepping.py):
+// reversal potentials from the concentrations, membrane currents and slopes at the present
+// voltage (ion currents summed per node), stimuli, axial currents, clamps, the tree solve
+// (Hines 1984) of A delta = rhs, v' = v + kFactor delta, then the state updates at v' (the
+// mechanisms that write concentrations first, then the others with the new ones).
+//
+// Lanes: simulations advance W at a time, interleaved: value q of lane w is at [q * W + w],
+// so that every loop over nodes or sites has W independent, contiguous lanes to vectorise
+// (the tree solve included). W = 1 for a single simulation.
+
+using T = @C_TYPE@;
+constexpr int32_t kValueType = @VALUE_TYPE_ID@;
+using Index = @INDEX_TYPE@;  // JAX's integer type: int64_t with jax_enable_x64, else int32_t
+constexpr int32_t kIndexType = @INDEX_TYPE_ID@;
+constexpr T kFactor = @FACTOR@;  // v += kFactor * delta (1: backward Euler, 2: Crank-Nicolson)
+constexpr T kDt = @DT@, kHalfDt = @HALF_DT@;  // the time step (ms) and half of it
+constexpr int64_t kMechanisms = @N_MECHANISMS@;
+constexpr int64_t kIonRows = @N_ION_ROWS@;  // per-node ion rows (see IonRows in source.py)
+
+@OPERANDS@
+
+@SCALAR_MATH@
+
+// Per mechanism: rows of site values (its site inputs and area factor), of states and of
+// recorded current densities.
+constexpr int64_t kParamRows[kMechanisms + 1] = {@PARAM_ROWS@};
+constexpr int64_t kStateRows[kMechanisms + 1] = {@STATE_ROWS@};
+constexpr int64_t kDensityRows[kMechanisms + 1] = {@DENSITY_ROWS@};
+constexpr int64_t kScratchRows = @SCRATCH_ROWS@;  // per-site scratch rows besides v, a, b
+
+// Lanes per group of a batch: one vector register of T. A model's library is compiled in two
+// parts, in parallel processes (dendrax/native/library.py): DENDRAX_PART 0 runs single
+// simulations (W = 1) and holds the entry points, 1 runs batches in groups of kLanes.
+#if defined(__AVX512F__)
+constexpr int kLanes = 64 / sizeof(T);
+#elif defined(__AVX__)
+constexpr int kLanes = 32 / sizeof(T);
+#else
+constexpr int kLanes = 16 / sizeof(T);
+#endif
+
+// Mechanism functions, generated from the mechanisms' jaxprs.
+@MECHANISM_FUNCTIONS@
+
+// The index operands and the sizes of one simulation.
+struct Model : Indices<const Index*> {
+  int64_t n_nodes, n_states, n_values, n_steps, n_records, n_stim_pairs, n_clamp_pairs,
+      n_sites, n_densities, n_settle;
+  std::vector<char> clamped;  // per node: 1 where a voltage clamp holds it
+  // Per mechanism: where its sites, site values, states and recorded densities begin.
+  int64_t site_begin[kMechanisms + 1], param_begin[kMechanisms + 1],
+      state_begin[kMechanisms + 1], density_begin[kMechanisms + 1];
+};
+
+// The model of one simulation of `operands`, whose recordings have `n_records` rows and
+// `columns` columns. Its values side by side: v, the states, the ion rows and the recorded
+// densities (a record slot indexes any of them).
+Model model_of(const Operands& operands, int64_t n_records, int64_t columns) {
+  Model model;
+  static_cast<Indices<const Index*>&>(model) = operands.index;
+  model.n_nodes = operands.count.parent;
+  model.n_states = operands.size.states0;
+  model.site_begin[0] = model.param_begin[0] = model.state_begin[0] = 0;
+  model.density_begin[0] = 0;
+  for (int64_t j = 0; j < kMechanisms; ++j) {
+    const int64_t count = model.site_count[j];
+    model.site_begin[j + 1] = model.site_begin[j] + count;
+    model.param_begin[j + 1] = model.param_begin[j] + kParamRows[j] * count;
+    model.state_begin[j + 1] = model.state_begin[j] + kStateRows[j] * count;
+    model.density_begin[j + 1] = model.density_begin[j] + kDensityRows[j] * count;
+  }
+  model.n_sites = model.site_begin[kMechanisms];
+  model.n_densities = model.density_begin[kMechanisms];
+  model.n_values = model.n_nodes + model.n_states + kIonRows * model.n_nodes + model.n_densities;
+  model.n_steps = columns - 1;
+  model.n_records = n_records;
+  model.n_stim_pairs = operands.count.stim_row;
+  model.n_clamp_pairs = operands.count.clamp_row;
+  model.n_settle = model.settle_steps[0];
+  model.clamped.assign(model.n_nodes, 0);
+  for (int64_t k = 0; k < model.n_clamp_pairs; ++k) model.clamped[model.clamp_node[k]] = 1;
+  return model;
+}
+
+// The time (ms) at the start of `step`, the settling steps first (at negative times), as
+// dendrax/solve/stepping.py's `step_times`; currents are evaluated at its middle, states
+// updated to its end.
+T step_time(const Model& model, int64_t step) { return T(step - model.n_settle) * kDt; }
+
+// One simulation's operands and, in a gradient, its recordings' cotangent and the operands'
+// cotangents (outputs).
+struct Lane : Values<const T*> {
+  const T* cotangent = nullptr;
+  Values<T*> bar;
+};
+
+// `size` values of every lane, `lane_data(w)` lane w's, interleaved into `to`.
+template <int W, class Data>
+void interleave(T* to, int64_t size, Data lane_data) {
+  for (int w = 0; w < W; ++w) {
+    const T* from = lane_data(w);
+    for (int64_t q = 0; q < size; ++q) to[q * W + w] = from[q];
+  }
+}
+
+// The inverse of `interleave`: lane w's values into `lane_data(w)`.
+template <int W, class Data>
+void deinterleave(const T* from, int64_t size, Data lane_data) {
+  for (int w = 0; w < W; ++w) {
+    T* to = lane_data(w);
+    for (int64_t q = 0; q < size; ++q) to[q] = from[q * W + w];
+  }
+}
+
+// A group of W simulations: their operands, and those the steps read interleaved.
+template <int W>
+struct Group {
+  Group(const Model& model, const Lane* lanes)
+      : coupling(model.n_nodes * W), diag_fixed(model.n_nodes * W),
+        site_values(model.param_begin[kMechanisms] * W),
+        step_coupling(model.n_clamp_pairs ? model.n_nodes * W : 0) {
+    std::copy(lanes, lanes + W, lane);
+    interleave<W>(coupling.data(), model.n_nodes, [&](int w) { return lane[w].coupling; });
+    interleave<W>(diag_fixed.data(), model.n_nodes, [&](int w) { return lane[w].diag_fixed; });
+    interleave<W>(site_values.data(), model.param_begin[kMechanisms],
+                  [&](int w) { return lane[w].site_values; });
+    for (int64_t q = 0; q < static_cast<int64_t>(step_coupling.size()); ++q) {
+      const int64_t i = q / W;
+      const bool decoupled = model.clamped[i] || model.clamped[model.parent[i]];
+      step_coupling[q] = decoupled ? T(0) : coupling[q];
+    }
+  }
+  // The coupling of the tree solve: the axial coupling, 0 on a clamped node's edges.
+  const T* solve_coupling() const {
+    return step_coupling.empty() ? coupling.data() : step_coupling.data();
+  }
+  Lane lane[W];
+  std::vector<T> coupling, diag_fixed, site_values, step_coupling;
+};
+
+// Per-site rows, `stride` values apart: v and two values gathered from or to be scattered
+// to the nodes, then `kScratchRows` more (ion inputs, flux values and their cotangents).
+struct Scratch {
+  T* v;
+  T* a;
+  T* b;
+  T* g;
+  int64_t stride;
+};
+
+// What a step keeps besides the values: its voltage change and eliminated diagonal.
+struct Row {
+  T* values;
+  T* delta;
+  T* diag;
+};
+
+// Values per lane of a row: the values at a step's start, delta and the diagonal.
+int64_t row_size(const Model& model) { return model.n_values + 2 * model.n_nodes; }
+
+template <int W>
+Row row_at(const Model& model, T* base) {
+  T* delta = base + model.n_values * W;
+  return Row{base, delta, delta + model.n_nodes * W};
+}
+
+// At the start of a step: the reversal potentials of the ions with written concentrations,
+// then the sites' currents and slopes at v and time t, summed per node (nA, µS), the ion
+// currents and their slopes (mA/cm², S/cm²) summed into their rows of `ion`, and the
+// recorded densities (mA/cm², per site) into `density`.
+template <int W>
+void evaluate(const Model& model, const T* v, const T* states, const T* params, T* ion,
+              T* density, Scratch scratch, T* current, T* slope, T t) {
+  const int64_t n = model.n_nodes;
+  @EVALUATION@
+}
+
+// Crank-Nicolson: the ion currents moved to the middle of the step.
+template <int W>
+void second_order(const Model& model, const T* delta, T* ion) {
+  const int64_t n = model.n_nodes;
+  @SECOND_ORDER@
+}
+
+// The states after a step to the new voltage v and time t, into next_states: the mechanisms
+// that write concentrations first, each refreshing its rows of `ion`, then the others.
+template <int W>
+void update_states(const Model& model, const T* v, const T* states, const T* params, T* ion,
+                   Scratch scratch, T* next_states, T t) {
+  const int64_t n = model.n_nodes;
+  @UPDATES@
+}
+
+// The buffers of a step, per node and lane.
+template <int W>
+struct Work {
+  explicit Work(const Model& m)
+      : site_v(m.n_sites * W), site_a(m.n_sites * W), site_b(m.n_sites * W),
+        site_g(kScratchRows * m.n_sites * W), current(m.n_nodes * W), slope(m.n_nodes * W),
+        injected(m.n_nodes * W), rhs(m.n_nodes * W), up(m.n_nodes * W), scaled_rhs(m.n_nodes * W),
+        flow(m.n_clamp_pairs ? m.n_nodes * W : 0),
+        from_children(m.n_clamp_pairs ? m.n_nodes * W : 0),
+        known(m.n_clamp_pairs ? m.n_nodes * W : 0),
+        known_flow(m.n_clamp_pairs ? m.n_nodes * W : 0) {}
+  Scratch scratch() {
+    return Scratch{site_v.data(), site_a.data(), site_b.data(), site_g.data(),
+                   static_cast<int64_t>(site_v.size())};
+  }
+  std::vector<T> site_v, site_a, site_b, site_g, current, slope, injected, rhs, up, scaled_rhs, flow,
+      from_children, known, known_flow;
+};
+
+// The ion values of `values` (reversal potentials, ion currents, recorded densities)
+// evaluated at time t from its v, states and concentrations, in place.
+template <int W>
+void evaluate_values(const Model& model, const Group<W>& group, Work<W>& w, T* values, T t) {
+  const int64_t nw = model.n_nodes * W;
+  T* ion = values + nw + model.n_states * W;
+  std::fill(w.current.begin(), w.current.end(), T(0));
+  std::fill(w.slope.begin(), w.slope.end(), T(0));
+  evaluate<W>(model, values, values + nw, group.site_values.data(), ion, ion + kIonRows * nw,
+              w.scratch(), w.current.data(), w.slope.data(), t);
+}
+
+// Whether recorded values hold evaluated ion values (ion rows or recorded densities).
+bool evaluated_records(const Model& model) { return kIonRows > 0 || model.n_densities > 0; }
+
+// The values at the start of a simulation: v0, the states and the ion rows, with the ion
+// values evaluated at the first step's start (recorded at t = 0 where there is no settling).
+template <int W>
+void initial_values(const Model& model, const Group<W>& group, Work<W>& w, T* values) {
+  const int64_t n = model.n_nodes;
+  T* states = values + n * W;
+  interleave<W>(values, n, [&](int l) { return group.lane[l].v0; });
+  interleave<W>(states, model.n_states, [&](int l) { return group.lane[l].states0; });
+  interleave<W>(states + model.n_states * W, kIonRows * n,
+                [&](int l) { return group.lane[l].ion_values; });
+  if (evaluated_records(model)) evaluate_values(model, group, w, values, step_time(model, 0));
+}
+
+// What is recorded of the `values` after `step`: themselves, except at t = 0 after settling,
+// where the ion values are evaluated anew at t = 0 (as the pure-JAX path records them), in a
+// copy in `scratch` (the step's own stay in `values`: the next step and the adjoint read them).
+template <int W>
+const T* recorded_values(const Model& model, const Group<W>& group, Work<W>& w, int64_t step,
+                         const T* values, std::vector<T>& scratch) {
+  if (step + 1 != model.n_settle || !evaluated_records(model)) return values;
+  scratch.assign(values, values + model.n_values * W);
+  evaluate_values(model, group, w, scratch.data(), T(0));
+  return scratch.data();
+}
+
+// The known changes of the clamped nodes in `step`, (command - v) / kFactor, into w.known.
+template <int W>
+void known_changes(const Model& model, const Group<W>& group, const T* v, int64_t step,
+                   Work<W>& w) {
+  std::fill(w.known.begin(), w.known.end(), T(0));
+  for (int64_t k = 0; k < model.n_clamp_pairs; ++k) {
+    const int64_t node = model.clamp_node[k];
+    const int64_t at = model.clamp_row[k] * model.n_steps + step;
+    for (int l = 0; l < W; ++l) {
+      w.known[node * W + l] = (group.lane[l].commands[at] - v[node * W + l]) / kFactor;
+    }
+  }
+}
+
+// The right-hand side (into w.rhs) and diagonal of the step's system: stimuli minus the
+// membrane currents, the fixed diagonal plus the slopes; with clamps the axial currents
+// too, and the clamps: a clamped node's change is known, (command - v) / kFactor; its
+// column moves to the right-hand side of its neighbours and its row becomes delta = known.
+// (Without clamps the axial currents join the right-hand sides in the tree solve's sweep.)
+template <int W>
+void assemble(const Model& model, const Group<W>& group, const T* v, int64_t step, Work<W>& w,
+              T* diag) {
+  const int64_t n = model.n_nodes;
+  T* rhs = w.rhs.data();
+  std::fill(w.injected.begin(), w.injected.end(), T(0));
+  for (int64_t k = 0; k < model.n_stim_pairs; ++k) {
+    const int64_t node = model.stim_node[k];
+    const int64_t at = model.stim_row[k] * model.n_steps + step;
+    for (int l = 0; l < W; ++l) w.injected[node * W + l] += group.lane[l].stimulus[at];
+  }
+  for (int64_t q = 0; q < n * W; ++q) {
+    rhs[q] = w.injected[q] - w.current[q];
+    diag[q] = group.diag_fixed[q] + w.slope[q];
+  }
+  if (model.n_clamp_pairs == 0) return;
+  const char* clamped = model.clamped.data();
+  const T* coupling = group.coupling.data();
+  std::fill(w.from_children.begin(), w.from_children.end(), T(0));
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t p = model.parent[i];
+    for (int l = 0; l < W; ++l) {
+      w.flow[i * W + l] = coupling[i * W + l] * (v[p * W + l] - v[i * W + l]);
+    }
+    if (p == i) continue;
+    for (int l = 0; l < W; ++l) w.from_children[p * W + l] += w.flow[i * W + l];
+  }
+  for (int64_t q = 0; q < n * W; ++q) rhs[q] = rhs[q] + (w.flow[q] - w.from_children[q]);
+  known_changes(model, group, v, step, w);
+  std::fill(w.known_flow.begin(), w.known_flow.end(), T(0));
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t p = model.parent[i];
+    for (int l = 0; l < W; ++l) {
+      const T c = coupling[i * W + l];
+      rhs[i * W + l] = rhs[i * W + l] + (clamped[p] ? c * w.known[p * W + l] : T(0));
+      if (p != i) w.known_flow[p * W + l] += clamped[i] ? c * w.known[i * W + l] : T(0);
+    }
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    for (int l = 0; l < W; ++l) {
+      const int64_t q = i * W + l;
+      rhs[q] = rhs[q] + w.known_flow[q];
+      if (clamped[i]) {
+        diag[q] = T(1);
+        rhs[q] = w.known[q];
+      }
+    }
+  }
+}
+
+// The tree solve A delta = rhs: Hines elimination from the leaves to the roots (parent[i]
+// <= i), keeping per node its eliminated diagonal (in `diag`, for the adjoint), the
+// multiplier of its parent's change and its own scaled right-hand side, so that the
+// substitution from the roots is one multiply-add per node: delta[i] = (rhs[i] + c[i]
+// delta[p]) / diag[i] = scaled_rhs[i] + up[i] delta[p]. Most nodes follow their parent (p =
+// i - 1); then the parent's values pass on in registers instead of through memory, which
+// shortens the chain of dependencies. Without clamps, the axial current from each node's
+// parent, c[i] (v[p] - v[i]), joins the right-hand sides here (into i, out of p): the sweep
+// waits on its divisions, so this work comes almost free.
+template <int W>
+void solve(const Model& model, const Group<W>& group, const T* v, Work<W>& w, T* diag,
+           T* delta) {
+  const int64_t n = model.n_nodes;
+  if (n == 0) return;
+  const bool sweep_flows = model.n_clamp_pairs == 0;
+  const T* coupling = group.solve_coupling();
+  T* rhs = w.rhs.data();
+  T* up = w.up.data();
+  T* scaled_rhs = w.scaled_rhs.data();
+  T d[W], r[W];
+  for (int l = 0; l < W; ++l) {
+    d[l] = diag[(n - 1) * W + l];
+    r[l] = rhs[(n - 1) * W + l];
+  }
+  for (int64_t i = n - 1; i >= 0; --i) {
+    const int64_t p = model.parent[i];
+    T factor[W], flow_in[W];
+    for (int l = 0; l < W; ++l) {
+      const T c = coupling[i * W + l];
+      flow_in[l] = sweep_flows ? c * (v[p * W + l] - v[i * W + l]) : T(0);
+      r[l] = r[l] + flow_in[l];
+      factor[l] = c / d[l];
+      diag[i * W + l] = d[l];
+      up[i * W + l] = factor[l];
+      scaled_rhs[i * W + l] = r[l] / d[l];
+    }
+    if (p == i - 1) {
+      for (int l = 0; l < W; ++l) {
+        d[l] = diag[p * W + l] - factor[l] * coupling[i * W + l];
+        r[l] = (rhs[p * W + l] - flow_in[l]) + factor[l] * r[l];
+      }
+      continue;
+    }
+    if (p != i) {
+      for (int l = 0; l < W; ++l) {
+        diag[p * W + l] -= factor[l] * coupling[i * W + l];
+        rhs[p * W + l] = (rhs[p * W + l] - flow_in[l]) + factor[l] * r[l];
+      }
+    }
+    if (i > 0) {
+      for (int l = 0; l < W; ++l) {
+        d[l] = diag[(i - 1) * W + l];
+        r[l] = rhs[(i - 1) * W + l];
+      }
+    }
+  }
+  T previous[W] = {};
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t p = model.parent[i];
+    for (int l = 0; l < W; ++l) {
+      const T parent_delta = p == i - 1 ? previous[l] : (p == i ? T(0) : delta[p * W + l]);
+      previous[l] = scaled_rhs[i * W + l] + up[i * W + l] * parent_delta;
+      delta[i * W + l] = previous[l];
+    }
+  }
+}
+
+// One step from row.values to `next_values`, filling the rest of the row. The ion rows are
+// worked on in `next_values`: there, after the step, are the reversal potentials and ion
+// currents of the step and the concentrations after it.
+template <int W>
+void advance(const Model& model, const Group<W>& group, const Row& row, int64_t step,
+             Work<W>& w, T* next_values) {
+  const int64_t nw = model.n_nodes * W, sw = model.n_states * W;
+  const T* v = row.values;
+  const T* states = v + nw;
+  T* ion = next_values + nw + sw;
+  std::copy(states + sw, states + sw + kIonRows * nw, ion);
+  std::fill(w.current.begin(), w.current.end(), T(0));
+  std::fill(w.slope.begin(), w.slope.end(), T(0));
+  const T* params = group.site_values.data();
+  const T t = step_time(model, step);
+  evaluate<W>(model, v, states, params, ion, ion + kIonRows * nw, w.scratch(), w.current.data(),
+              w.slope.data(), t + kHalfDt);
+  assemble(model, group, v, step, w, row.diag);
+  solve(model, group, v, w, row.diag, row.delta);
+  for (int64_t q = 0; q < nw; ++q) next_values[q] = v[q] + kFactor * row.delta[q];
+  second_order<W>(model, row.delta, ion);
+  update_states<W>(model, next_values, states, params, ion, w.scratch(), next_values + nw,
+                   t + kDt);
+}
+
+// The lanes of the group from simulation `first` on; those past the batch repeat its last
+// simulation. Lane l's recordings go to `results` (per_sim values a simulation), or past the
+// batch to `scratch`.
+template <int W>
+void group_lanes(const Operands& operands, int64_t first, T* results, int64_t per_sim,
+                 std::vector<T>& scratch, Lane* in, T** out) {
+  for (int l = 0; l < W; ++l) {
+    const int64_t b = first + l;
+    static_cast<Values<const T*>&>(in[l]) = operands.at(std::min(b, operands.batch - 1));
+    if (b < operands.batch) {
+      out[l] = results + b * per_sim;
+    } else {
+      scratch.resize(per_sim);
+      out[l] = scratch.data();
+    }
+  }
+}
+
+// run(first) for the groups of W simulations of a batch, from `first` on (the last group
+// padded), spread over up to `threads` threads.
+template <int W, class Run>
+void over_groups(int64_t batch, int64_t threads, Run run) {
+  const int64_t groups = (batch + W - 1) / W;
+  auto some = [&](int64_t worker, int64_t workers) {
+    for (int64_t g = groups * worker / workers; g < groups * (worker + 1) / workers; ++g) {
+      run(g * W);
+    }
+  };
+  const int64_t workers = std::max<int64_t>(1, std::min<int64_t>(threads, groups));
+  std::vector<std::thread> pool;
+  for (int64_t w = 1; w < workers; ++w) pool.emplace_back(some, w, workers);
+  some(0, workers);
+  for (auto& thread : pool) thread.join();
+}
