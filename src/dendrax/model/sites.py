@@ -65,24 +65,19 @@ class Peers:
     def joined(self, other: Peers) -> Peers:
         """These peers followed by `other`'s, with one list of owners."""
         if not self.size or self.owners is other.owners:
-            return Peers(
-                other.owners,
-                np.concatenate([self.owner, other.owner]),
-                np.concatenate([self.branch, other.branch]).astype(np.int64),
-                np.concatenate([self.x, other.x]),
-                np.concatenate([self.threshold, other.threshold]),
-                np.concatenate([self.delay, other.delay]),
-            )
-        owners = list(self.owners)
-        position = {id(o): i for i, o in enumerate(owners)}
-        for owner in other.owners:
-            if id(owner) not in position:
-                position[id(owner)] = len(owners)
-                owners.append(owner)
-        remap = np.array([position[id(o)] for o in other.owners], np.int64)
+            owners, owner = other.owners, other.owner
+        else:
+            merged = list(self.owners)
+            position = {id(o): i for i, o in enumerate(merged)}
+            for candidate in other.owners:
+                if id(candidate) not in position:
+                    position[id(candidate)] = len(merged)
+                    merged.append(candidate)
+            remap = np.array([position[id(o)] for o in other.owners], np.int64)
+            owners, owner = tuple(merged), remap[other.owner] if other.size else other.owner
         return Peers(
-            tuple(owners),
-            np.concatenate([self.owner, remap[other.owner] if other.size else other.owner]),
+            owners,
+            np.concatenate([self.owner, owner]),
             np.concatenate([self.branch, other.branch]).astype(np.int64),
             np.concatenate([self.x, other.x]),
             np.concatenate([self.threshold, other.threshold]),

@@ -128,24 +128,27 @@ class _Parser:
             raise ModError(self.source, 1, "the NEURON block names no SUFFIX or POINT_PROCESS")
         return mod
 
+    def enclosed(self, opening: str, closing: str, unclosed: str) -> list[str]:
+        """The texts of the tokens between `opening` (next) and its matching `closing`;
+        `unclosed` is the error when the file ends first."""
+        self.expect(opening)
+        inside = []
+        depth = 1
+        while True:
+            token = self.take()
+            if token.kind == "end":
+                raise self.error(unclosed, token)
+            depth += {opening: 1, closing: -1}.get(token.text, 0)
+            if depth == 0:
+                return inside
+            inside.append(token.text)
+
     def skip_parentheses(self) -> None:
         """Skip a call's arguments (printf's, which has no effect on the model)."""
-        self.expect("(")
-        depth = 1
-        while depth:
-            token = self.take()
-            if token.kind == "end":
-                raise self.error("'(' is not closed", token)
-            depth += {"(": 1, ")": -1}.get(token.text, 0)
+        self.enclosed("(", ")", "'(' is not closed")
 
     def skip_braces(self) -> None:
-        self.expect("{")
-        depth = 1
-        while depth:
-            token = self.take()
-            if token.kind == "end":
-                raise self.error("a block is not closed with '}'", token)
-            depth += {"{": 1, "}": -1}.get(token.text, 0)
+        self.enclosed("{", "}", "a block is not closed with '}'")
 
     def neuron(self, mod: s.ModFile) -> None:
         self.expect("{")
@@ -211,17 +214,7 @@ class _Parser:
 
     def unit(self) -> str:
         """A unit in parentheses, as text."""
-        self.expect("(")
-        parts = []
-        depth = 1
-        while True:
-            token = self.take()
-            if token.kind == "end":
-                raise self.error("a unit is not closed with ')'", token)
-            depth += {"(": 1, ")": -1}.get(token.text, 0)
-            if depth == 0:
-                return "".join(parts)
-            parts.append(token.text)
+        return "".join(self.enclosed("(", ")", "a unit is not closed with ')'"))
 
     def declarations(self) -> list[s.Declared]:
         self.expect("{")
