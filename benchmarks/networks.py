@@ -10,7 +10,8 @@ to every synaptic conductance (graded synapses run on the native kernel and its 
 
 Part 2 (vs NEURON): `--spiking` HH cells with Exp2Syn synapses at p = 0.1, delays 1-5 ms,
 driven by a current into a tenth of them, 1 s simulated: NEURON (one thread) and dendrax
-(pure JAX: events are not in the native kernel yet), with the spike counts of both.
+(events on the native kernel), with the spike counts of both, a batch of 16 weight sets, and
+the gradient of the mean voltage with respect to every weight (the native adjoint).
 
     python benchmarks/networks.py [--cells 2000] [--synapses 1000000] [--t-max 20]
                                   [--neuron-cells 200] [--spiking 100]
@@ -224,6 +225,7 @@ def spiking(args):
         net.cell(int(i)).branch(0).loc(0.5).stimulate(current)
     for i in range(n):
         net.cell(i).branch(0).loc(0.5).record_spikes(threshold=10.0)
+    net.cell(1).branch(0).loc(0.5).record()  # a voltage for the gradient's loss
     sim = dx.build(net, dt=DT)
     run = jax.jit(lambda params: sim.run(params))
     start = time.perf_counter()
@@ -232,7 +234,7 @@ def spiking(args):
     start = time.perf_counter()
     traces = run(sim.params).block_until_ready()
     ours = time.perf_counter() - start
-    spikes = int(np.asarray(traces).sum())
+    spikes = int(np.asarray(traces[:n]).sum())
     batch = jax.jit(
         jax.vmap(
             lambda w: sim.run({**sim.params, "Exp2Syn": {**sim.params["Exp2Syn"], "weight": w}})
@@ -243,12 +245,30 @@ def spiking(args):
     start = time.perf_counter()
     batch(weights).block_until_ready()
     per_sim = (time.perf_counter() - start) / 16
+    grad = jax.jit(
+        jax.grad(
+            lambda w: sim.run({**sim.params, "Exp2Syn": {**sim.params["Exp2Syn"], "weight": w}})[
+                n:
+            ].mean()
+        )
+    )
+    start = time.perf_counter()
+    grad(sim.params["Exp2Syn"]["weight"]).block_until_ready()
+    grad_first = time.perf_counter() - start
+    start = time.perf_counter()
+    grad(sim.params["Exp2Syn"]["weight"]).block_until_ready()
+    grad_warm = time.perf_counter() - start
     theirs, their_spikes = _neuron_spiking(n, table, delays, driven, t_max)
     print(f"{n} spiking cells, {table['pre_cell'].size} Exp2Syn, {t_max:.0f} ms")
     print(
         f"  NEURON {theirs:.2f} s ({their_spikes} spikes); dendrax {ours:.2f} s "
         f"({spikes} spikes; first call {first:.1f} s): {theirs / ours:.2f}x NEURON; "
         f"batch of 16: {per_sim:.2f} s per simulation ({theirs / per_sim:.2f}x NEURON)"
+    )
+    print(
+        f"  gradient with respect to every weight: {grad_warm:.2f} s warm "
+        f"({grad_warm / ours:.1f}x forward; first call {grad_first:.1f} s), "
+        f"{sim.spec.backend}; peak memory {_peak_gib():.1f} GiB"
     )
 
 

@@ -99,6 +99,7 @@ struct Deposit {
   std::vector<T> rows;  // every step's row and the values after the last, or checkpoints
   size_t reserved;
   int64_t segment;  // 0: every step; else the values at the start of every segment steps
+  EventLog events;  // the run's deliveries and spikes (step.h)
 };
 extern std::mutex kept_mutex;
 extern std::vector<std::vector<T>> kept;
@@ -161,7 +162,7 @@ bool reserve(size_t values, int64_t stored_bytes) {
   return true;
 }
 
-int64_t deposit(std::vector<T>&& rows, size_t values, int64_t segment) {
+int64_t deposit(std::vector<T>&& rows, size_t values, int64_t segment, EventLog&& events) {
   std::lock_guard<std::mutex> lock(kept_mutex);
   // Tickets count up to the largest Index and start again at 1 (entries that old are gone).
   last_ticket = last_ticket == std::numeric_limits<Index>::max() ? 1 : last_ticket + 1;
@@ -170,7 +171,7 @@ int64_t deposit(std::vector<T>&& rows, size_t values, int64_t segment) {
     reserved -= old->second.reserved;
     deposited.erase(old);
   }
-  deposited.emplace(last_ticket, Deposit{std::move(rows), values, segment});
+  deposited.emplace(last_ticket, Deposit{std::move(rows), values, segment, std::move(events)});
   return last_ticket;
 }
 
@@ -178,7 +179,7 @@ int64_t deposit(std::vector<T>&& rows, size_t values, int64_t segment) {
 Deposit withdraw(int64_t ticket) {
   std::lock_guard<std::mutex> lock(kept_mutex);
   auto it = deposited.find(ticket);
-  if (it == deposited.end()) return Deposit{{}, 0, 0};
+  if (it == deposited.end()) return Deposit{{}, 0, 0, {}};
   Deposit taken = std::move(it->second);
   reserved -= taken.reserved;
   deposited.erase(it);
@@ -387,6 +388,86 @@ void evaluation_vjp(const Model& model, const Group<W>& group, Work<W>& w, Backw
                      lam_ion + kIonRows * nw, t);
 }
 
+// The cotangents through receiving an event at mechanism j's site `site`, lane w, `lag` ms
+// late, from the states `pre` before it: `lam_states` holds those of the states after it and
+// gets those before it; the parameters' are added to `bar_params`; the lag's is returned.
+template <int W>
+T receive_vjp_at(const Model& model, int64_t j, int64_t site, int w, T lag, const T* pre,
+                 const T* params, T* lam_states, T* bar_params) {
+  const int64_t stride = model.site_count[j] * W, k = site * W + w;
+  T* ls = lam_states + model.state_begin[j] * W;
+  T* bp = bar_params + model.param_begin[j] * W;
+  const T* p = params + model.param_begin[j] * W;
+  (void)stride, (void)k, (void)ls, (void)bp, (void)p, (void)pre, (void)lag;
+  switch (j) {
+    @RECEIVE_VJP_CASES@
+    default:
+      break;
+  }
+  return T(0);
+}
+
+// The backward sweep through a run's events, step by step in reverse, from its log: the
+// cotangents of the logged spike times (interpolated mode: a delivery's lag is its step's
+// start minus the spike's time and delay) and of the deliveries.
+template <int W>
+struct EventSweep {
+  EventSweep(const Model& m, const EventLog& l) : model(m), log(l) {}
+
+  // Before the sweep, once the log is complete.
+  void begin() {
+    lam_spike.assign(log.spike_step.size(), T(0));
+    delivery = static_cast<int64_t>(log.step.size());
+    spike = static_cast<int64_t>(log.spike_step.size());
+  }
+
+  // Before backward step s (from the values `values` to `next_values`): the cotangents of its
+  // spike times to v after the step (into b.lam) and, kept for `deliveries_after`, before it.
+  // t = t0 + dt (thr - v0) / (v1 - v0) within the step.
+  void spikes_before(const T* values, const T* next_values, int64_t s, Backward<W>& b) {
+    before.clear();
+    for (; spike > 0 && log.spike_step[spike - 1] == s; --spike) {
+      const int64_t i = spike - 1;
+      const T lam = lam_spike[i];
+      if (lam == T(0)) continue;
+      const int64_t d = log.spike_detector[i];
+      const int64_t q = model.detector_node[d] * W + log.spike_lane[i];
+      const T threshold = model.threshold[d], v0 = values[q], v1 = next_values[q];
+      const T rise = v1 - v0, fraction = (threshold - v0) / rise;
+      if (fraction < T(0) || fraction > T(1)) continue;  // clipped: a constant time
+      const T scale = lam * kDt / (rise * rise);
+      b.lam[q] += -scale * (threshold - v0);
+      before.emplace_back(q, scale * (threshold - v1));
+    }
+  }
+
+  // After backward step s: the cotangents of v before it from its spikes, then through the
+  // deliveries of s, in reverse, which restore the states before them in `values`.
+  void deliveries_after(const Group<W>& group, T* values, int64_t s, Backward<W>& b) {
+    for (const auto& [q, lam] : before) b.lam[q] += lam;
+    T* lam_states = b.lam.data() + model.n_nodes * W;
+    T* states = values + model.n_nodes * W;
+    for (; delivery > 0 && log.step[delivery - 1] == s; --delivery) {
+      const int64_t e = delivery - 1, j = log.mechanism[e], site = log.site[e];
+      const int w = static_cast<int>(log.lane[e]);
+      const T* data = log.data.data() + e * kLogStride;
+      const T lam_lag = receive_vjp_at<W>(model, j, site, w, data[0], data + 1,
+                                          group.site_values.data(), lam_states,
+                                          b.site_values.data());
+      if (log.spike[e] >= 0) lam_spike[log.spike[e]] -= lam_lag;
+      const int64_t stride = model.site_count[j] * W;
+      T* at = states + model.state_begin[j] * W + site * W + w;
+      for (int64_t r = 0; r < kStateRows[j]; ++r) at[r * stride] = data[1 + r];
+    }
+  }
+
+  const Model& model;
+  const EventLog& log;
+  std::vector<T> lam_spike;
+  std::vector<std::pair<int64_t, T>> before;
+  int64_t delivery = 0, spike = 0;  // the deliveries and spikes the sweep has not reached
+};
+
 // The cotangents of a group. Its steps are stored `segment` at a time (with the values after
 // the segment's last step): every step at once where they fit in `stored_bytes`, else about
 // sqrt(n_steps) per segment.
@@ -431,13 +512,23 @@ void adjoint(const Model& model, const Group<W>& group, int64_t stored_bytes, in
                     [&](int l) { return group.lane[l].bar.site_values; });
     keep_storage(std::move(storage), stored_bytes);
   };
-  Deposit deposited = ticket ? withdraw(ticket) : Deposit{{}, 0, 0};
+  Deposit deposited = ticket ? withdraw(ticket) : Deposit{{}, 0, 0, {}};
+  EventLog& log = deposited.events;
+  EventSweep<W> events(model, log);
+  // Backward step s with its events: the cotangents of its detected spike times first, those
+  // of its deliveries last (which leave the states before them in `here`, as recorded).
+  auto sweep_back = [&](T* here, int64_t s) {
+    if (kEvents) events.spikes_before(here, here + size, s, b);
+    backward_step(model, group, row_at<W>(model, here), here + size, s, w, b);
+    if (kEvents) events.deliveries_after(group, here, s, b);
+  };
   if (n_steps > 0 && deposited.segment == 0 &&
       static_cast<int64_t>(deposited.rows.size()) >= (n_steps + 1) * size) {
     add_recorded(n_steps, deposited.rows.data() + n_steps * size);
+    events.begin();
     for (int64_t s = n_steps - 1; s >= 0; --s) {
       T* here = deposited.rows.data() + s * size;
-      backward_step(model, group, row_at<W>(model, here), here + size, s, w, b);
+      sweep_back(here, s);
       add_recorded(s, here);
     }
     finish(std::move(deposited.rows));
@@ -465,14 +556,21 @@ void adjoint(const Model& model, const Group<W>& group, int64_t stored_bytes, in
     const Row scratch = row_at<W>(model, scratch_row.data());
     if (n_segments > 0) initial_values(model, group, w, checkpoints.data());
     std::vector<T> values(checkpoints.begin(), checkpoints.begin() + (n_segments ? n_values : 0));
-    for (int64_t s = 0; s < (n_segments - 1) * length; ++s) {
+    // With events, the whole run, to log its deliveries and spikes for the segments.
+    w.log = kEvents ? &log : nullptr;
+    const int64_t until = kEvents ? n_steps : (n_segments - 1) * length;
+    for (int64_t s = 0; s < until; ++s) {
       std::copy(values.begin(), values.end(), scratch.values);
       advance(model, group, scratch, s, w, values.data());
-      if ((s + 1) % length == 0) {
+      if ((s + 1) % length == 0 && (s + 1) / length < n_segments) {
         std::copy(values.begin(), values.end(), checkpoints.begin() + (s + 1) / length * n_values);
       }
     }
   }
+  // The segments run again from their checkpoints take their events from the log.
+  w.log = &log;
+  w.replay = true;
+  events.begin();
   std::vector<T> stored = take_storage((length + 1) * size);
   for (int64_t g = n_segments - 1; g >= 0; --g) {
     const int64_t first = g * length, last = std::min(n_steps, first + length);
@@ -485,7 +583,7 @@ void adjoint(const Model& model, const Group<W>& group, int64_t stored_bytes, in
     if (last == n_steps) add_recorded(n_steps, stored.data() + (last - first) * size);
     for (int64_t s = last - 1; s >= first; --s) {
       T* here = stored.data() + (s - first) * size;
-      backward_step(model, group, row_at<W>(model, here), here + size, s, w, b);
+      sweep_back(here, s);
       add_recorded(s, here);
     }
   }
@@ -531,6 +629,8 @@ int64_t forward(const Model& model, const Group<W>& group, T* const* out, int64_
   std::vector<T> work(2 * size);
   Row row = row_at<W>(model, work.data()), next = row_at<W>(model, work.data() + size);
   Work<W> w(model);
+  EventLog log;
+  if (kEvents && (store || checkpoint)) w.log = &log;
   initial_values(model, group, w, row.values);
   auto record = [&](const T* values, int64_t column) {
     for (int64_t r = 0; r < model.n_records; ++r) {
@@ -553,9 +653,10 @@ int64_t forward(const Model& model, const Group<W>& group, T* const* out, int64_
 #if defined(__SSE2__)
     _mm_sfence();  // the streamed stores done before another thread takes the rows
 #endif
-    return deposit(std::move(rows), values, 0);
+    return deposit(std::move(rows), values, 0, std::move(log));
   }
-  return checkpoint ? deposit(std::move(checkpoints), checkpoint_values, segment) : 0;
+  return checkpoint ? deposit(std::move(checkpoints), checkpoint_values, segment, std::move(log))
+                    : 0;
 }
 
 // Cotangent storage for the lanes of a group past the batch: as many values per operand as

@@ -24,6 +24,7 @@ from dendrax.native.source import (
     generated_once,
     ion_rows,
     nernst_callable,
+    receive_callable,
     update_callable,
 )
 from dendrax.static_spec import StaticSpec
@@ -106,8 +107,8 @@ class _Replay:
 
 
 def _vjp_functions(sites: loops.Sites, spec: StaticSpec, dtype) -> list[str]:
-    """The vector-Jacobian products of a mechanism's current function (with its outputs)
-    and of its update."""
+    """The vector-Jacobian products of a mechanism's current function (with its outputs),
+    of its update and of its receiving an event."""
     j, mechanism = sites.j, sites.mechanism
     current, n_inputs, n_outputs = current_callable(mechanism, spec, sites.recorded)
     vjp = _vjp(current, n_inputs, dtype, with_primal=True)
@@ -118,6 +119,11 @@ def _vjp_functions(sites: loops.Sites, spec: StaticSpec, dtype) -> list[str]:
         vjp = _vjp(update, n_inputs, dtype)
         n_all = n_inputs + sites.n_states
         functions.append(scalar_function(f"update_vjp{j}", vjp, n_all, n_inputs, dtype))
+    if sites.receives:
+        receive, n_inputs = receive_callable(mechanism)
+        vjp = _vjp(receive, n_inputs, dtype)
+        n_all = n_inputs + sites.n_states
+        functions.append(scalar_function(f"receive_vjp{j}", vjp, n_all, n_inputs, dtype))
     return functions
 
 
@@ -143,6 +149,7 @@ def adjoint_source(spec: StaticSpec, dtype, index_dtype) -> str:
         "@N_WRITTEN@": str(len(rows.written)),
         "@WRITTEN_ROWS@": ", ".join(str(rows.row(x)) for x in rows.written),
         "@VJP_FUNCTIONS@": "\n\n".join(functions),
+        "@RECEIVE_VJP_CASES@": lines(s.receive_vjp_case() for s in all_sites if s.receives),
         "@UPDATE_VJPS@": lines(
             [
                 *(sites.update_vjp("ion_next") for sites in others),

@@ -32,8 +32,6 @@ def unavailable(spec: stepping.StaticSpec, dtype) -> str | None:
     """Why the native kernel cannot run `spec` with `dtype` here, or None if it can."""
     if jax.default_backend() != "cpu":
         return f"it runs on CPU only, and JAX's default backend is {jax.default_backend()}"
-    if spec.events is not None:
-        return "spike events (event synapses, spike recordings) are not in it yet"
     try:
         target(spec, dtype)
     except (Unsupported, BuildError) as error:

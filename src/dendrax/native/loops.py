@@ -33,6 +33,8 @@ class Sites:
         self.fluxes = source.summed_fluxes(mechanism, spec)
         self.recorded = source.recorded_densities(mechanism, spec)
         self.timed = source.uses_time(mechanism, spec)
+        self.receives = spec.events is not None and mechanism.receives_events
+        self.n_received = len(mechanism.parameters) if self.receives else 0
 
     @staticmethod
     def g(r: int) -> str:
@@ -229,6 +231,42 @@ class Sites:
         loops = [gather, compute, self.scatter(ions, len(ions))]
         return self.block(("p", "s", "bp", "bs", "ls"), loops)
 
+    def receive_case(self) -> list[str]:
+        """The case of `receive_at` (step.h) for this mechanism: its site's states after an
+        event, in place."""
+        j, n = self.j, self.n_states
+        new = [f"n{r}" for r in range(n)]
+        args = [*(f"s[{r} * stride + k]" for r in range(n)), *self._received_params(), "lag"]
+        return [
+            f"case {j}: {{",
+            f"  T {', '.join(new)};",
+            f"  receive{j}({', '.join([*args, *new])});",
+            *(f"  s[{r} * stride + k] = n{r};" for r in range(n)),
+            "  break;",
+            "}",
+        ]
+
+    def receive_vjp_case(self) -> list[str]:
+        """The case of `receive_vjp_at` (adjoint.cc): from the cotangents of the states after
+        an event (replaced by those before it) to the parameters' (added) and the lag's
+        (returned), at the states before it, `pre`."""
+        j, n, m = self.j, self.n_states, self.n_received
+        outs = [f"o{q}" for q in range(n + m + 1)]
+        args = [*(f"pre[{r}]" for r in range(n)), *self._received_params(), "lag"]
+        args += [f"ls[{r} * stride + k]" for r in range(n)]
+        return [
+            f"case {j}: {{",
+            f"  T {', '.join(outs)};",
+            f"  receive_vjp{j}({', '.join([*args, *outs])});",
+            *(f"  ls[{r} * stride + k] = o{r};" for r in range(n)),
+            *(f"  bp[{q} * stride + k] += o{n + q};" for q in range(m)),
+            f"  return o{n + m};",
+            "}",
+        ]
+
+    def _received_params(self) -> list[str]:
+        return [f"p[{q} * stride + k]" for q in range(self.n_received)]
+
     def scratch_rows(self) -> int:
         current = 2 * len(self.ion_names(False)) + 2 * len(self.fluxes)
         return max(current, 2 * len(self.ion_names(True)))
@@ -323,6 +361,11 @@ def step_replacements(spec: StaticSpec, dtype) -> dict[str, str]:
         if sites.n_states:
             update, n_inputs = source.update_callable(mechanism, spec)
             functions.append(scalar_function(f"update{j}", update, n_inputs, sites.n_states, dtype))
+        if sites.receives:
+            receive, n_inputs = source.receive_callable(mechanism)
+            functions.append(
+                scalar_function(f"receive{j}", receive, n_inputs, sites.n_states, dtype)
+            )
     for r, (*_, charge) in enumerate(rows.reversals):
         potential = source.nernst_callable(charge, spec)
         functions.append(scalar_function(f"nernst{r}", potential, 2, 1, dtype))
@@ -343,4 +386,14 @@ def step_replacements(spec: StaticSpec, dtype) -> dict[str, str]:
         ),
         "@SECOND_ORDER@": "\n".join(second_order(rows, spec)[0]),
         "@UPDATES@": lines(sites.update() for sites in writers + others),
+        "@EVENTS@": "true" if spec.events is not None else "false",
+        "@INTERPOLATED@": "true" if events_interpolated(spec) else "false",
+        "@RECEIVES@": ", ".join(str(int(s.receives)) for s in all_sites) + ", 0",
+        "@MAX_RECEIVED_STATES@": str(max([0, *(s.n_states for s in all_sites if s.receives)])),
+        "@RECEIVE_CASES@": lines(s.receive_case() for s in all_sites if s.receives),
     }
+
+
+def events_interpolated(spec: StaticSpec) -> bool:
+    """Whether spike times are interpolated within the step (`events="interpolated"`)."""
+    return spec.events is not None and spec.events.mode == "interpolated"

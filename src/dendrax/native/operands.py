@@ -39,6 +39,17 @@ class Values(NamedTuple):
     """Per stimulus row, one current per step (nA), settle steps first."""
     commands: jax.Array
     """Per clamp row, one command voltage per step (mV), settle steps first."""
+    detector_threshold: jax.Array
+    """Per spike detector: its threshold (mV). This and the other event operands are empty
+    without events, and the same for every simulation of a batch."""
+    event_delay: jax.Array
+    """Per event site (the sites of the mechanisms that receive events, in order): the delay
+    of its connection (ms)."""
+    train_time: jax.Array
+    """Per spike of the external trains, by step: its time (ms)."""
+    step_start: jax.Array
+    """With events, the start time (ms) of every step, settle steps first, on NEURON's clock
+    (`solve.events.neuron_times`)."""
 
 
 class Indices(NamedTuple):
@@ -66,6 +77,18 @@ class Indices(NamedTuple):
     """Per clamped pair: the node held."""
     settle_steps: jax.Array
     """One value: the settling steps before t = 0 (step k starts at (k - settle_steps) dt)."""
+    detector_node: jax.Array
+    """Per spike detector: the node it watches."""
+    event_source: jax.Array
+    """Per event site: its source (detectors, then trains; the number of sources for none)."""
+    event_delay_steps: jax.Array
+    """Per event site: the whole steps in its delay."""
+    train_step: jax.Array
+    """Per spike of the external trains: its step (sorted)."""
+    train_source: jax.Array
+    """Per spike of the external trains: its source."""
+    event_shape: jax.Array
+    """Two values: the ring buffer's rows and the number of sources (0, 0 without events)."""
 
 
 def c_field_lists() -> dict[str, str]:
@@ -116,6 +139,7 @@ def operands(
     rows = ion_rows(spec)
     record_slot = _record_slots(spec, arrays, rows, counts, state_offset, offset, n_nodes)
     stimulus, commands = stepping.with_settle_steps(spec, stimuli, clamps)
+    event_values, event_indices = _event_operands(spec, arrays, stimulus.shape[1], dtype, index)
     values = Values(
         diag_fixed=diag_fixed.astype(dtype),
         coupling=coupling.astype(dtype),
@@ -125,6 +149,7 @@ def operands(
         ion_values=_ion_values(rows, spec, arrays, params, ions, n_nodes, dtype),
         stimulus=jnp.asarray(stimulus, dtype),
         commands=jnp.asarray(commands, dtype),
+        **event_values,
     )
     indices = Indices(
         parent=arrays["parent"].astype(index),
@@ -137,7 +162,42 @@ def operands(
         clamp_row=arrays["clamp_row"].astype(index),
         clamp_node=arrays["clamp_node"].astype(index),
         settle_steps=jnp.asarray([spec.settle_steps], index),
+        **event_indices,
     )
+    return values, indices
+
+
+def _event_operands(spec, arrays: dict, n_steps: int, dtype, index) -> tuple[dict, dict]:
+    """The event fields of `Values` and `Indices` for a run of `n_steps` steps in all."""
+    names = ("detector_threshold", "event_delay", "train_time", "step_start")
+    if spec.events is None:
+        empty = jnp.zeros(0, dtype)
+        indices = ("detector_node", "event_source", "event_delay_steps", "train_step")
+        return {name: empty for name in names}, {
+            **{name: jnp.zeros(0, index) for name in (*indices, "train_source")},
+            "event_shape": jnp.zeros(2, index),
+        }
+    events = arrays["events"]
+    receiving = [m.name for m in spec.mechanisms if m.receives_events]
+    sites = [arrays["sites"][name] for name in receiving]
+
+    def joined(key, kind):
+        return _concat([site[key] for site in sites], kind)
+
+    values = {
+        "detector_threshold": events["detector_threshold"].astype(dtype),
+        "event_delay": joined("delay", dtype),
+        "train_time": events["train_time"].astype(dtype),
+        "step_start": stepping.start_times(spec, n_steps - spec.settle_steps, dtype),
+    }
+    indices = {
+        "detector_node": events["detector_node"].astype(index),
+        "event_source": joined("event_source", index),
+        "event_delay_steps": joined("delay_steps", index),
+        "train_step": events["train_step"].astype(index),
+        "train_source": events["train_source"].astype(index),
+        "event_shape": jnp.asarray([spec.events.n_slots, spec.events.n_sources], index),
+    }
     return values, indices
 
 
@@ -155,6 +215,8 @@ def _record_slots(spec, arrays, rows, counts, state_offset, ion_offset, n_nodes)
             slots.append(ion_offset + rows.row(group) * n_nodes + comp_node[index_array])
         elif group in density_slot:  # a mechanism's current density, per site
             slots.append(density_slot[group] + index_array)
+        elif group == "spikes":  # a detector's spike row, after the densities
+            slots.append(density_offset + index_array)
         else:
             slots.append(index_array + (0 if group == "v" else state_offset[group]))
     return jnp.concatenate(slots)[arrays["record_order"]] if slots else jnp.zeros(0)

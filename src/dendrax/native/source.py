@@ -92,7 +92,7 @@ def check_supported(spec: StaticSpec, gradient: bool = False) -> None:
     `gradient`: if the native adjoint cannot differentiate it).
 
     The kernel records v, mechanism states, the ion variables of compartments ("cai",
-    "eca", "ica") and the current densities of mechanisms ("Ca_HVA.ica"). The adjoint
+    "eca", "ica"), the current densities of mechanisms ("Ca_HVA.ica") and spikes. The adjoint
     covers the same, except a mechanism that writes a concentration while reading one that
     another mechanism writes.
     """
@@ -103,7 +103,8 @@ def check_supported(spec: StaticSpec, gradient: bool = False) -> None:
                 raise Unsupported(f"{mechanism.name} writes {variable!r} but has no such state")
     recordable = {f"{m.name}.{x}" for m in spec.mechanisms for x in membrane.recordable(m)}
     for group in spec.record_groups:
-        if group != "v" and not _is_ion_variable(group, spec) and group not in recordable:
+        known = group in ("v", "spikes") or group in recordable
+        if not known and not _is_ion_variable(group, spec):
             raise Unsupported(f"recording {group!r} (not a state, current or ion variable)")
     if not gradient:
         return
@@ -236,6 +237,23 @@ def update_callable(mechanism: Mechanism, spec: StaticSpec):
         return tuple(new[s] for s in states)
 
     return update, 1 + len(states) + len(params) + timed
+
+
+def receive_callable(mechanism: Mechanism):
+    """(*states, *parameters, lag) -> the states after a spike event that arrives `lag` ms
+    late (`Mechanism.receive`), on scalars; with its number of inputs. The parameters are
+    the first rows of the mechanism's `site_inputs`."""
+    states, params = tuple(mechanism.states), tuple(mechanism.parameters)
+
+    def receive(*values):
+        state = dict(zip(states, values[: len(states)], strict=True))
+        param = dict(zip(params, values[len(states) : -1], strict=True))
+        new = membrane.checked_states(
+            mechanism, "receive", mechanism.receive(state, param, values[-1])
+        )
+        return tuple(new[s] for s in states)
+
+    return receive, len(states) + len(params) + 1
 
 
 def _split(states: tuple, params: tuple, values: tuple, timed: bool) -> tuple[dict, dict, object]:

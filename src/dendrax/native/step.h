@@ -34,6 +34,16 @@ constexpr int64_t kStateRows[kMechanisms + 1] = {@STATE_ROWS@};
 constexpr int64_t kDensityRows[kMechanisms + 1] = {@DENSITY_ROWS@};
 constexpr int64_t kScratchRows = @SCRATCH_ROWS@;  // per-site scratch rows besides v, a, b
 
+// Spike events (dendrax/solve/events.py): whether the model has them, whether spike times are
+// interpolated within the step, which mechanisms receive them, and the most states of one.
+constexpr bool kEvents = @EVENTS@;
+constexpr bool kInterpolated = @INTERPOLATED@;
+constexpr int64_t kReceives[kMechanisms + 1] = {@RECEIVES@};
+constexpr int64_t kMaxReceivedStates = @MAX_RECEIVED_STATES@;
+constexpr T kNoSpike = T(-1e30);          // a ring entry without a spike (events.NO_SPIKE)
+constexpr T kSpikeLateness = T(1e-10);    // ms after the step's end (events.SPIKE_LATENESS)
+constexpr int64_t kOffsets = 3;           // ring rows a connection reads (events.OFFSETS)
+
 // Lanes per group of a batch: one vector register of T. A model's library is compiled in two
 // parts, in parallel processes (dendrax/native/library.py): DENDRAX_PART 0 runs single
 // simulations (W = 1) and holds the entry points, 1 runs batches in groups of kLanes.
@@ -53,9 +63,18 @@ struct Model : Indices<const Index*> {
   int64_t n_nodes, n_states, n_values, n_steps, n_records, n_stim_pairs, n_clamp_pairs,
       n_sites, n_densities, n_settle;
   std::vector<char> clamped;  // per node: 1 where a voltage clamp holds it
-  // Per mechanism: where its sites, site values, states and recorded densities begin.
+  // Per mechanism: where its sites, site values, states and recorded densities begin, and
+  // its sites' connections among the event sites (those of the receiving mechanisms).
   int64_t site_begin[kMechanisms + 1], param_begin[kMechanisms + 1],
-      state_begin[kMechanisms + 1], density_begin[kMechanisms + 1];
+      state_begin[kMechanisms + 1], density_begin[kMechanisms + 1], event_begin[kMechanisms + 1];
+  // Events: detectors, sources (detectors, then trains), ring rows, train spikes, where the
+  // detectors' spike rows begin among the values; the first simulation's event values (the
+  // same for every simulation of a batch) and the start time of every step.
+  int64_t n_detectors = 0, n_sources = 0, n_slots = 0, n_trains = 0, spike_begin = 0;
+  const T* threshold = nullptr;
+  const T* delay = nullptr;
+  const T* train_time = nullptr;
+  const T* step_start = nullptr;
 };
 
 // The model of one simulation of `operands`, whose recordings have `n_records` rows and
@@ -67,17 +86,30 @@ Model model_of(const Operands& operands, int64_t n_records, int64_t columns) {
   model.n_nodes = operands.count.parent;
   model.n_states = operands.size.states0;
   model.site_begin[0] = model.param_begin[0] = model.state_begin[0] = 0;
-  model.density_begin[0] = 0;
+  model.density_begin[0] = model.event_begin[0] = 0;
   for (int64_t j = 0; j < kMechanisms; ++j) {
     const int64_t count = model.site_count[j];
     model.site_begin[j + 1] = model.site_begin[j] + count;
     model.param_begin[j + 1] = model.param_begin[j] + kParamRows[j] * count;
     model.state_begin[j + 1] = model.state_begin[j] + kStateRows[j] * count;
     model.density_begin[j + 1] = model.density_begin[j] + kDensityRows[j] * count;
+    model.event_begin[j + 1] = model.event_begin[j] + kReceives[j] * count;
   }
   model.n_sites = model.site_begin[kMechanisms];
   model.n_densities = model.density_begin[kMechanisms];
-  model.n_values = model.n_nodes + model.n_states + kIonRows * model.n_nodes + model.n_densities;
+  model.spike_begin = model.n_nodes + model.n_states + kIonRows * model.n_nodes + model.n_densities;
+  if (kEvents) {
+    const Values<const T*> first = operands.at(0);
+    model.n_detectors = operands.count.detector_node;
+    model.n_slots = model.event_shape[0];
+    model.n_sources = model.event_shape[1];
+    model.n_trains = operands.count.train_step;
+    model.threshold = first.detector_threshold;
+    model.delay = first.event_delay;
+    model.train_time = first.train_time;
+    model.step_start = first.step_start;
+  }
+  model.n_values = model.spike_begin + model.n_detectors;
   model.n_steps = columns - 1;
   model.n_records = n_records;
   model.n_stim_pairs = operands.count.stim_row;
@@ -91,7 +123,10 @@ Model model_of(const Operands& operands, int64_t n_records, int64_t columns) {
 // The time (ms) at the start of `step`, the settling steps first (at negative times), as
 // dendrax/solve/stepping.py's `step_times`; currents are evaluated at its middle, states
 // updated to its end.
-T step_time(const Model& model, int64_t step) { return T(step - model.n_settle) * kDt; }
+// With events, NEURON's own clock (t + dt/2 + dt/2 per step, from the operands).
+T step_time(const Model& model, int64_t step) {
+  return model.step_start ? model.step_start[step] : T(step - model.n_settle) * kDt;
+}
 
 // One simulation's operands and, in a gradient, its recordings' cotangent and the operands'
 // cotangents (outputs).
@@ -197,24 +232,191 @@ void update_states(const Model& model, const T* v, const T* states, const T* par
   @UPDATES@
 }
 
+// A run's spike events, kept for its gradient: per delivery its step (counted from the
+// first settling step), mechanism, site, lane, the detector spike it came from (an index
+// into the spikes; -1 for a spike whose time is a constant) and, `kLogStride` values apart,
+// its lag (ms) and the site's states before it; per detector spike whose time depends on v
+// (interpolated mode) its step, detector and lane.
+constexpr int64_t kLogStride = 1 + kMaxReceivedStates;
+struct EventLog {
+  std::vector<int64_t> step, mechanism, site, lane, spike;
+  std::vector<T> data;
+  std::vector<int64_t> spike_step, spike_detector, spike_lane;
+  bool empty() const { return step.empty() && spike_step.empty(); }
+};
+
 // The buffers of a step, per node and lane.
 template <int W>
 struct Work {
   explicit Work(const Model& m)
-      : site_v(m.n_sites * W), site_a(m.n_sites * W), site_b(m.n_sites * W),
+      : ring(kEvents ? m.n_slots * (m.n_sources + 1) * W : 0),
+        ring_spike(kEvents && kInterpolated ? ring.size() : 0),
+        site_v(m.n_sites * W), site_a(m.n_sites * W), site_b(m.n_sites * W),
         site_g(kScratchRows * m.n_sites * W), current(m.n_nodes * W), slope(m.n_nodes * W),
         injected(m.n_nodes * W), rhs(m.n_nodes * W), up(m.n_nodes * W), scaled_rhs(m.n_nodes * W),
         flow(m.n_clamp_pairs ? m.n_nodes * W : 0),
         from_children(m.n_clamp_pairs ? m.n_nodes * W : 0),
         known(m.n_clamp_pairs ? m.n_nodes * W : 0),
-        known_flow(m.n_clamp_pairs ? m.n_nodes * W : 0) {}
+        known_flow(m.n_clamp_pairs ? m.n_nodes * W : 0) {
+    std::fill(ring.begin(), ring.end(), kNoSpike);
+    std::fill(ring_spike.begin(), ring_spike.end(), int64_t(-1));
+  }
   Scratch scratch() {
     return Scratch{site_v.data(), site_a.data(), site_b.data(), site_g.data(),
                    static_cast<int64_t>(site_v.size())};
   }
+  // Events: the ring buffer of spike times, [(row * (n_sources + 1) + source) * W + lane],
+  // and, where a log is kept in interpolated mode, the logged spike of each entry; the end of
+  // the last delivery window (ms); where the deliveries and spikes are logged (`record`) or
+  // replayed from (`replay`: the ring is not read).
+  std::vector<T> ring;
+  std::vector<int64_t> ring_spike;
+  T bound = kNoSpike;
+  EventLog* log = nullptr;
+  bool replay = false;
   std::vector<T> site_v, site_a, site_b, site_g, current, slope, injected, rhs, up, scaled_rhs, flow,
       from_children, known, known_flow;
 };
+
+// a mod b in [0, b), for a of either sign.
+inline int64_t floor_mod(int64_t a, int64_t b) {
+  const int64_t r = a % b;
+  return r < 0 ? r + b : r;
+}
+
+// The states of mechanism j's site `site`, lane w, after an event that arrives `lag` ms late
+// (its `receive`), in place.
+template <int W>
+void receive_at(const Model& model, int64_t j, int64_t site, int w, T lag, T* states,
+                const T* params) {
+  const int64_t stride = model.site_count[j] * W, k = site * W + w;
+  T* s = states + model.state_begin[j] * W;
+  const T* p = params + model.param_begin[j] * W;
+  (void)stride, (void)k, (void)s, (void)p, (void)lag;
+  switch (j) {
+    @RECEIVE_CASES@
+    default:
+      break;
+  }
+}
+
+// The spikes of the external trains in run step `index` (from 0 at t = 0) written to its
+// ring row (whose older entries are too old to be due: they need no clearing).
+template <int W>
+void start_events(const Model& model, Work<W>& w, int64_t index) {
+  const Index* end = model.train_step + model.n_trains;
+  const int64_t row = floor_mod(index, model.n_slots);
+  for (const Index* at = std::lower_bound(model.train_step, end, index); at != end && *at == index;
+       ++at) {
+    const int64_t k = at - model.train_step;
+    const int64_t entry = (row * (model.n_sources + 1) + model.train_source[k]) * W;
+    for (int l = 0; l < W; ++l) w.ring[entry + l] = model.train_time[k];
+    if (!w.ring_spike.empty()) std::fill_n(w.ring_spike.begin() + entry, W, int64_t(-1));
+  }
+}
+
+// The events due at the start of `step` (run step `index`, at time t) received into
+// `states`, and this delivery window closed: a connection reads its source's ring rows its
+// delay's whole steps back and the two before; an event is due once its time (spike plus
+// delay) is past the last window's end and at most t + dt/2 (t when interpolated: then it
+// arrives t minus its time late). Where the log is replayed, its deliveries of `step` instead.
+template <int W>
+void deliver(const Model& model, const Group<W>& group, Work<W>& w, int64_t step, int64_t index,
+             T t, T* states) {
+  const T* params = group.site_values.data();
+  if (w.replay) {
+    const EventLog& log = *w.log;
+    const int64_t size = static_cast<int64_t>(log.step.size());
+    int64_t at = std::lower_bound(log.step.begin(), log.step.end(), step) - log.step.begin();
+    for (; at < size && log.step[at] == step; ++at) {
+      receive_at<W>(model, log.mechanism[at], log.site[at], static_cast<int>(log.lane[at]),
+                    log.data[at * kLogStride], states, params);
+    }
+    return;
+  }
+  const T until = kInterpolated ? t : t + kHalfDt;
+  const int64_t columns = model.n_sources + 1;
+  for (int64_t j = 0; j < kMechanisms; ++j) {
+    if (!kReceives[j]) continue;
+    const int64_t count = model.site_count[j], stride = count * W;
+    const T* s = states + model.state_begin[j] * W;
+    for (int64_t site = 0; site < count; ++site) {
+      const int64_t e = model.event_begin[j] + site;
+      const int64_t source = model.event_source[e], delay_steps = model.event_delay_steps[e];
+      const T delay = model.delay[e];
+      for (int l = 0; l < W; ++l) {
+        bool hit = false;
+        T arrival = T(0);
+        int64_t spike = -1;
+        for (int64_t o = 0; o < kOffsets; ++o) {
+          const int64_t row = floor_mod(index - delay_steps - o, model.n_slots);
+          const int64_t entry = (row * columns + source) * W + l;
+          const T due = w.ring[entry] + delay;
+          if (due > w.bound && due <= until) {
+            hit = true;
+            arrival = due;
+            spike = w.ring_spike.empty() ? -1 : w.ring_spike[entry];
+          }
+        }
+        if (!hit) continue;
+        const T lag = kInterpolated ? t - arrival : T(0);
+        if (w.log) {
+          EventLog& log = *w.log;
+          log.step.push_back(step);
+          log.mechanism.push_back(j);
+          log.site.push_back(site);
+          log.lane.push_back(l);
+          log.spike.push_back(spike);
+          log.data.push_back(lag);
+          for (int64_t r = 0; r < kMaxReceivedStates; ++r) {
+            log.data.push_back(r < kStateRows[j] ? s[r * stride + site * W + l] : T(0));
+          }
+        }
+        receive_at<W>(model, j, site, l, lag, states, params);
+      }
+    }
+  }
+  w.bound = until;
+}
+
+// The spikes of `step` (run step `index`, from time t, v_old to v_new): a detector spikes
+// where its voltage goes from at most its threshold to above it (not while settling), at the
+// step's end plus kSpikeLateness, or where interpolated, at the crossing of the line from
+// v_old to v_new. Written to the ring's row of the step, and as 1 (else 0) to `spiked`, the
+// detectors' spike rows of the values after the step; logged where a log is recorded and
+// the time depends on v.
+template <int W>
+void detect(const Model& model, Work<W>& w, int64_t step, int64_t index, T t, const T* v_old,
+            const T* v_new, T* spiked) {
+  const int64_t row = floor_mod(index, model.n_slots), columns = model.n_sources + 1;
+  const bool logged = w.log && !w.replay && !w.ring_spike.empty();
+  for (int64_t d = 0; d < model.n_detectors; ++d) {
+    const int64_t node = model.detector_node[d];
+    const T threshold = model.threshold[d];
+    for (int l = 0; l < W; ++l) {
+      const T before = v_old[node * W + l], after = v_new[node * W + l];
+      const bool crossed = before <= threshold && after > threshold && index >= 0;
+      T time;
+      if (kInterpolated) {
+        const T rise = crossed ? after - before : T(1);
+        time = t + std::min(std::max((threshold - before) / rise, T(0)), T(1)) * kDt;
+      } else {
+        time = ((t + kHalfDt) + kHalfDt) + kSpikeLateness;
+      }
+      const int64_t entry = (row * columns + d) * W + l;
+      w.ring[entry] = crossed ? time : kNoSpike;
+      spiked[d * W + l] = crossed ? T(1) : T(0);
+      if (w.ring_spike.empty()) continue;
+      w.ring_spike[entry] = -1;
+      if (crossed && logged) {
+        w.ring_spike[entry] = static_cast<int64_t>(w.log->spike_step.size());
+        w.log->spike_step.push_back(step);
+        w.log->spike_detector.push_back(d);
+        w.log->spike_lane.push_back(l);
+      }
+    }
+  }
+}
 
 // The ion values of `values` (reversal potentials, ion currents, recorded densities)
 // evaluated at time t from its v, states and concentrations, in place.
@@ -241,6 +443,7 @@ void initial_values(const Model& model, const Group<W>& group, Work<W>& w, T* va
   interleave<W>(states, model.n_states, [&](int l) { return group.lane[l].states0; });
   interleave<W>(states + model.n_states * W, kIonRows * n,
                 [&](int l) { return group.lane[l].ion_values; });
+  std::fill(values + model.spike_begin * W, values + model.n_values * W, T(0));
   if (evaluated_records(model)) evaluate_values(model, group, w, values, step_time(model, 0));
 }
 
@@ -394,7 +597,9 @@ void solve(const Model& model, const Group<W>& group, const T* v, Work<W>& w, T*
 
 // One step from row.values to `next_values`, filling the rest of the row. The ion rows are
 // worked on in `next_values`: there, after the step, are the reversal potentials and ion
-// currents of the step and the concentrations after it.
+// currents of the step and the concentrations after it. With events, those due are first
+// received into row.values's states (which the adjoint stores), and the step's spikes are
+// detected last.
 template <int W>
 void advance(const Model& model, const Group<W>& group, const Row& row, int64_t step,
              Work<W>& w, T* next_values) {
@@ -407,6 +612,11 @@ void advance(const Model& model, const Group<W>& group, const Row& row, int64_t 
   std::fill(w.slope.begin(), w.slope.end(), T(0));
   const T* params = group.site_values.data();
   const T t = step_time(model, step);
+  const int64_t index = step - model.n_settle;  // the run's step, from 0 at t = 0
+  if (kEvents) {
+    if (!w.replay) start_events(model, w, index);
+    deliver(model, group, w, step, index, t, row.values + nw);
+  }
   evaluate<W>(model, v, states, params, ion, ion + kIonRows * nw, w.scratch(), w.current.data(),
               w.slope.data(), t + kHalfDt);
   assemble(model, group, v, step, w, row.diag);
@@ -415,6 +625,9 @@ void advance(const Model& model, const Group<W>& group, const Row& row, int64_t 
   second_order<W>(model, row.delta, ion);
   update_states<W>(model, next_values, states, params, ion, w.scratch(), next_values + nw,
                    t + kDt);
+  if (kEvents) {
+    detect(model, w, step, index, t, v, next_values, next_values + model.spike_begin * W);
+  }
 }
 
 // The lanes of the group from simulation `first` on; those past the batch repeat its last

@@ -94,12 +94,18 @@ def step_inputs(spec: StaticSpec, stimuli, clamps, n_steps: int, dtype) -> tuple
     stimuli, clamps = with_settle_steps(
         spec, jnp.asarray(stimuli, dtype), jnp.asarray(clamps, dtype)
     )
-    times = step_times(spec, n_steps, dtype)
-    if spec.events is not None:  # NEURON's own clock, for events due at half steps
-        run = jnp.asarray(events.neuron_times(n_steps, spec.dt, dtype))
-        times = jnp.concatenate([times[: spec.settle_steps], run])
     index = jnp.arange(-spec.settle_steps, n_steps, dtype=jnp.int32)
-    return stimuli.T, clamps.T, times, index
+    return stimuli.T, clamps.T, start_times(spec, n_steps, dtype), index
+
+
+def start_times(spec: StaticSpec, n_steps: int, dtype) -> jax.Array:
+    """`step_times`, with NEURON's own clock after settling where the model has events
+    (so that events due at half steps are delivered where NEURON's are)."""
+    times = step_times(spec, n_steps, dtype)
+    if spec.events is None:
+        return times
+    run = jnp.asarray(events.neuron_times(n_steps, spec.dt, dtype))
+    return jnp.concatenate([times[: spec.settle_steps], run])
 
 
 def _recorded(spec: StaticSpec, arrays: dict, v, states, observed: dict) -> jax.Array:
