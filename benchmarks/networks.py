@@ -10,8 +10,9 @@ to every synaptic conductance (graded synapses run on the native kernel and its 
 
 Part 2 (vs NEURON): `--spiking` HH cells with Exp2Syn synapses at p = 0.1, delays 1-5 ms,
 driven by a current into a tenth of them, 1 s simulated: NEURON (one thread) and dendrax
-(events on the native kernel), with the spike counts of both, a batch of 16 weight sets, and
-the gradient of the mean voltage with respect to every weight (the native adjoint).
+(events on the native kernel), and Arbor (one thread) where it is installed, with the spike
+counts of each, a batch of 16 weight sets, and the gradient of a voltage with respect to
+every weight (the native adjoint).
 
     python benchmarks/networks.py [--cells 2000] [--synapses 1000000] [--t-max 20]
                                   [--neuron-cells 200] [--spiking 100]
@@ -265,6 +266,18 @@ def spiking(args):
         f"({spikes} spikes; first call {first:.1f} s): {theirs / ours:.2f}x NEURON; "
         f"batch of 16: {per_sim:.2f} s per simulation ({theirs / per_sim:.2f}x NEURON)"
     )
+    try:
+        arbor_s, arbor_spikes, arbor_batch = _arbor_spiking(
+            n, table, delays, set(driven.tolist()), t_max, np.linspace(0.9, 1.1, 16)
+        )
+    except ImportError:
+        print("  Arbor: not installed (pip install -e '.[bench]')")
+    else:
+        print(
+            f"  Arbor {arbor_s:.2f} s ({arbor_spikes} spikes): "
+            f"dendrax {arbor_s / ours:.2f}x Arbor; "
+            f"batch of 16: {arbor_batch:.2f} s per network ({arbor_batch / per_sim:.2f}x)"
+        )
     print(
         f"  gradient with respect to every weight: {grad_warm:.2f} s warm "
         f"({grad_warm / ours:.1f}x forward; first call {grad_first:.1f} s), "
@@ -314,6 +327,81 @@ def _neuron_spiking(n, table, delays, driven, t_max):
     start = time.perf_counter()
     h.continuerun(t_max)
     return time.perf_counter() - start, int(counts.size())
+
+
+def _arbor_spiking(n, table, delays, driven, t_max, scales):
+    """The spiking network in Arbor, one thread: (seconds, spikes) for one network, and
+    seconds per network for len(scales) networks with scaled weights in one recipe."""
+    import arbor
+
+    units = arbor.units
+    tree = arbor.segment_tree()
+    soma = tree.append(arbor.mnpos, (0, 0, 0, 8.0), (20.0, 0, 0, 8.0), tag=1)
+    for end in ((120.0, 0, 0, 1.0), (20.0, 100.0, 0, 1.0)):  # two 100 µm dendrites
+        tree.append(soma, (20.0, 0, 0, 1.0), end, tag=3)
+    morphology = arbor.morphology(tree)
+    # NEURON's segments as CVs (one per branch), and the fork a CV of its own as NEURON's node
+    ends = " ".join(f"(location {b} {x})" for b in range(3) for x in (0, 1))
+    policy = arbor.cv_policy_explicit(f"(sum {ends})")
+    incoming = [np.flatnonzero(table["post_cell"] == i) for i in range(n)]
+
+    def cell(i):
+        decor = arbor.decor()
+        decor.set_property(Vm=-65.0 * units.mV, tempK=(6.3 + 273.15) * units.Kelvin)
+        decor.paint("(all)", arbor.density("hh"))
+        decor.place("(location 0 0.5)", arbor.threshold_detector(10.0 * units.mV), "spike")
+        for k in incoming[i]:
+            where = f"(location {int(table['post_branch'][k])} {float(table['post_x'][k])!r})"
+            decor.place(where, arbor.synapse("exp2syn", tau1=0.5, tau2=3.0), f"s{k}")
+        if i in driven:
+            clamp = arbor.i_clamp(0.0 * units.ms, t_max * units.ms, 0.3 * units.nA)
+            decor.place("(location 0 0.5)", clamp)
+        return arbor.cable_cell(morphology, decor, discretization=policy)
+
+    cells = [cell(i) for i in range(n)]
+    properties = arbor.neuron_cable_properties()
+
+    class Recipe(arbor.recipe):
+        def __init__(self, weight_scales):
+            super().__init__()
+            self.weight_scales = weight_scales
+
+        def num_cells(self):
+            return n * len(self.weight_scales)
+
+        def cell_kind(self, gid):
+            return arbor.cell_kind.cable
+
+        def cell_description(self, gid):
+            return cells[gid % n]
+
+        def connections_on(self, gid):
+            offset, scale = gid - gid % n, self.weight_scales[gid // n]
+            return [
+                arbor.connection(
+                    (offset + int(table["pre_cell"][k]), "spike"),
+                    f"s{k}",
+                    0.002 * scale,
+                    float(delays[k]) * units.ms,
+                )
+                for k in incoming[gid % n]
+            ]
+
+        def global_properties(self, kind):
+            return properties
+
+    def simulate(weight_scales):
+        recipe = Recipe(weight_scales)
+        context = arbor.context(threads=1)
+        sim = arbor.simulation(recipe, context, arbor.partition_load_balance(recipe, context))
+        sim.record(arbor.spike_recording.all)
+        start = time.perf_counter()
+        sim.run(t_max * units.ms, DT * units.ms)
+        return time.perf_counter() - start, len(sim.spikes())
+
+    seconds, spikes = simulate([1.0])
+    batch, _ = simulate(list(scales))
+    return seconds, spikes, batch / len(scales)
 
 
 def main():
