@@ -18,9 +18,7 @@ from dendrax.solve.gather import children_table, inverse_index, slot_table
 from dendrax.solve.stepping import SOLVERS
 from dendrax.static_spec import StaticSpec
 from dendrax.training.layout import resolve as resolve_trainables
-
-ABSOLUTE_ZERO = -273.15
-"""°C."""
+from dendrax.units import ABSOLUTE_ZERO
 
 
 def build(
@@ -44,7 +42,9 @@ def build(
         solver: "backward_euler" (NEURON's default) or "crank_nicolson" (NEURON's
             secondorder = 2) for the voltage; gates always use exponential Euler.
         v_init: initial voltage (mV); states start at their steady state for it.
-        celsius: temperature (°C) for the mechanisms' q10 factors.
+        celsius: temperature (°C) for the mechanisms' q10 factors and Nernst potentials:
+            the default of `params["celsius"]`, a run-time value (changed, vmapped and
+            differentiated like any parameter, without recompiling).
         settle: time (ms) simulated before t = 0, without stimuli and with clamps at their
             first command, starting from the steady state at v_init: the run then starts
             from the cell's true resting state. It runs inside `run` (jit, grad, vmap), so
@@ -101,6 +101,7 @@ def build(
             sites[name].update(_delays(name, placed.event_source, placed.delay, dt))
         params[name] = {p: jnp.asarray(v, dtype) for p, v in placed.values.items()}
     params.update({name: jnp.asarray(v, dtype) for name, v in model.ion_values.items()})
+    params["celsius"] = jnp.asarray(celsius, dtype)
     ion_nernst = membrane.reversal_from_concentrations(
         {inserted.mechanism: inserted.where for inserted in model.mechanisms.values()}, n_comp
     )
@@ -154,7 +155,6 @@ def build(
         dt=float(dt),
         solver=solver,
         v_init=float(v_init),
-        celsius=float(celsius),
         record_groups=groups,
         has_clamps=bool(model.clamps),
         settle_steps=_settle_steps(settle, dt),

@@ -81,6 +81,8 @@ class Simulation:
         (outside jit)."""
         if name not in self.params:
             raise KeyError(f"no parameter group {name!r}; known: {sorted(self.params)}")
+        if name == "celsius":
+            raise ValueError('"celsius" is one value for the whole simulation, not per site')
         comps = np.arange(np.asarray(self.arrays["comp_cell"]).size)
         if isinstance(self.params[name], dict):
             comps = np.asarray(self.arrays["sites"][name]["comp"])
@@ -100,7 +102,11 @@ class Simulation:
         `sim.set_param(sim.params, "HH.gNa", g, where=sim.sites("HH")["branch"] == 0)`."""
         group, _, key = name.partition(".")
         old = self._leaf(params, name)
-        new = jnp.asarray(old).at[np.flatnonzero(self._mask(old, where, name))].set(value)
+        if jnp.ndim(old) == 0:  # "celsius": one value
+            self._mask(old, where, name)
+            new = jnp.asarray(value, jnp.result_type(old))
+        else:
+            new = jnp.asarray(old).at[np.flatnonzero(self._mask(old, where, name))].set(value)
         if key:
             return {**params, group: {**params[group], key: new}}
         return {**params, group: new}
@@ -313,8 +319,14 @@ def _check_series(what: str, values, own, n_steps: int, dt: float) -> None:
 
 
 def _check_mechanism_values(spec: StaticSpec, params: dict) -> None:
-    """Raise on values a mechanism refuses (as `.set` does: negative conductances, ...).
-    Values traced by `jit`, `grad` or `vmap` pass unchecked."""
+    """Raise on values a mechanism refuses (as `.set` does: negative conductances, ...)
+    and on a temperature below absolute zero. Values traced by `jit`, `grad` or `vmap`
+    pass unchecked."""
+    celsius = params["celsius"]
+    if not isinstance(celsius, jax.core.Tracer) and np.asarray(celsius) < units.ABSOLUTE_ZERO:
+        raise ValueError(
+            f"params['celsius'] is {float(celsius)}: below absolute zero ({units.ABSOLUTE_ZERO} °C)"
+        )
     for mechanism in spec.mechanisms:
         for name, values in params[mechanism.name].items():
             if isinstance(values, jax.core.Tracer):

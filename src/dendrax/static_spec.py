@@ -15,7 +15,6 @@ class StaticSpec:
     dt: float
     solver: str
     v_init: float
-    celsius: float
     record_groups: tuple[str, ...]
     has_clamps: bool
     settle_steps: int = 0

@@ -20,3 +20,6 @@ CAPACITANCE_DENSITY_TO_CAPACITANCE = 1e-5
 
 RESISTIVITY_TO_RESISTANCE = 1e-2
 """(Ω·cm)·µm/µm² → MΩ; the axial resistance of a cylinder is ρ·L/(π r²) times this."""
+
+ABSOLUTE_ZERO = -273.15
+"""The lowest temperature (°C): `celsius` below it is refused."""

@@ -110,7 +110,7 @@ def _vjp_functions(sites: loops.Sites, spec: StaticSpec, dtype) -> list[str]:
     """The vector-Jacobian products of a mechanism's current function (with its outputs),
     of its update and of its receiving an event."""
     j, mechanism = sites.j, sites.mechanism
-    current, n_inputs, n_outputs = current_callable(mechanism, spec, sites.recorded)
+    current, n_inputs, n_outputs = current_callable(mechanism, spec)
     vjp = _vjp(current, n_inputs, dtype, with_primal=True)
     n_all = n_inputs + n_outputs
     functions = [scalar_function(f"current_vjp{j}", vjp, n_all, n_all, dtype)]
@@ -137,8 +137,8 @@ def adjoint_source(spec: StaticSpec, dtype, index_dtype) -> str:
     all_sites = loops.model_sites(spec)
     functions = [f for sites in all_sites for f in _vjp_functions(sites, spec, dtype)]
     for r, (*_, charge) in enumerate(rows.reversals):
-        potential = nernst_callable(charge, spec)
-        functions.append(scalar_function(f"nernst_vjp{r}", _vjp(potential, 2, dtype), 3, 2, dtype))
+        potential = nernst_callable(charge)
+        functions.append(scalar_function(f"nernst_vjp{r}", _vjp(potential, 3, dtype), 4, 3, dtype))
     _, reversal_vjps = loops.reversals(rows)
     writers, others = loops.update_order(all_sites)
 

@@ -289,12 +289,14 @@ def reversals(rows) -> tuple[list[str], list[str]]:
     vectorises) and their cotangents' (backward)."""
     forward, backward = [], []
     for r, (reversal, internal, external, _) in enumerate(rows.reversals):
-        at = {name: f"{rows.row(name)} * n * W + q" for name in (reversal, internal, external)}
+        names = (reversal, internal, external, "celsius")
+        at = {name: f"{rows.row(name)} * n * W + q" for name in names}
         at |= {key: f"{rows.row(reversal + key)} * n * W + q" for key in (":param", ":nernst")}
         forward += [
             "for (int64_t q = 0; q < n * W; ++q) {",
             "  T potential;",
-            f"  nernst{r}(ion[{at[internal]}], ion[{at[external]}], potential);",
+            f"  nernst{r}(ion[{at[internal]}], ion[{at[external]}], ion[{at['celsius']}], "
+            "potential);",
             f"  ion[{at[reversal]}] = ion[{at[':nernst']}] != T(0) ? potential : "
             f"ion[{at[':param']}];",
             "}",
@@ -304,11 +306,12 @@ def reversals(rows) -> tuple[list[str], list[str]]:
             f"  const T lam = lam_ion[{at[reversal]}];",
             f"  lam_ion[{at[reversal]}] = T(0);",
             f"  if (ion_eval[{at[':nernst']}] != T(0)) {{",
-            "    T lam_internal, lam_external;",
-            f"    nernst_vjp{r}(ion_eval[{at[internal]}], ion_eval[{at[external]}], lam, "
-            "lam_internal, lam_external);",
+            "    T lam_internal, lam_external, lam_celsius;",
+            f"    nernst_vjp{r}(ion_eval[{at[internal]}], ion_eval[{at[external]}], "
+            f"ion_eval[{at['celsius']}], lam, lam_internal, lam_external, lam_celsius);",
             f"    lam_ion[{at[internal]}] += lam_internal;",
             f"    lam_ion[{at[external]}] += lam_external;",
+            f"    lam_ion[{at['celsius']}] += lam_celsius;",
             "  } else {",
             f"    lam_ion[{at[':param']}] += lam;",
             "  }",
@@ -356,7 +359,7 @@ def step_replacements(spec: StaticSpec, dtype) -> dict[str, str]:
     functions = []
     for sites in all_sites:
         j, mechanism = sites.j, sites.mechanism
-        current, n_inputs, n_outputs = source.current_callable(mechanism, spec, sites.recorded)
+        current, n_inputs, n_outputs = source.current_callable(mechanism, spec)
         functions.append(scalar_function(f"current{j}", current, n_inputs, n_outputs, dtype))
         if sites.n_states:
             update, n_inputs = source.update_callable(mechanism, spec)
@@ -367,8 +370,8 @@ def step_replacements(spec: StaticSpec, dtype) -> dict[str, str]:
                 scalar_function(f"receive{j}", receive, n_inputs, sites.n_states, dtype)
             )
     for r, (*_, charge) in enumerate(rows.reversals):
-        potential = source.nernst_callable(charge, spec)
-        functions.append(scalar_function(f"nernst{r}", potential, 2, 1, dtype))
+        potential = source.nernst_callable(charge)
+        functions.append(scalar_function(f"nernst{r}", potential, 3, 1, dtype))
     writers, others = update_order(all_sites)
     forward_reversals, _ = reversals(rows)
 

@@ -14,7 +14,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from dendrax.mechanisms import membrane
-from dendrax.native.source import ion_rows, recorded_densities, site_inputs
+from dendrax.native.source import (
+    ion_rows,
+    recorded_densities,
+    site_inputs,
+    temperature_terms,
+)
 from dendrax.solve import stepping
 from dendrax.solve.gather import sum_over_children
 
@@ -119,7 +124,7 @@ def operands(
     v0, states0 = stepping.initial_state(spec, arrays, params, dtype)
     n_nodes = v0.shape[0]
     # Ions from the initial states: the site values of those constant during the run.
-    ions = membrane.compartment_ions(spec.mechanisms, arrays, params, states0, spec.celsius)
+    ions = membrane.compartment_ions(spec.mechanisms, arrays, params, states0, params["celsius"])
     site_values, state_values, site_node, site_peer, counts = [], [], [], [], []
     state_offset = {}
     offset = n_nodes
@@ -127,6 +132,8 @@ def operands(
         sites = arrays["sites"][mechanism.name]
         count = sites["comp"].shape[0]
         values = membrane.site_params(mechanism, arrays, params, ions, v=v0)
+        terms = temperature_terms(mechanism, spec, params["celsius"])
+        values |= {name: jnp.broadcast_to(term, (count,)) for name, term in terms.items()}
         site_values += [values[name] for name in site_inputs(mechanism, spec)]
         site_values.append(membrane.site_scale(mechanism, sites, area))
         for state in mechanism.states:
@@ -232,6 +239,8 @@ def _ion_values(rows, spec, arrays, params, ions, n_nodes, dtype) -> jax.Array:
         ion = next(i for i in species.values() if i.variables["reversal"] == reversal)
         initial[f"{reversal}:param"] = params[reversal]
         initial[f"{reversal}:nernst"] = arrays["ion_nernst"][ion.name]
+    if rows.reversals:
+        initial["celsius"] = jnp.broadcast_to(params["celsius"], params["radius"].shape)
     on_nodes = [
         jnp.zeros(n_nodes, dtype).at[arrays["comp_node"]].set(initial[name].astype(dtype))
         for name in rows.names

@@ -12,6 +12,7 @@ from jax.extend.core import Literal
 from dendrax.mechanisms import membrane
 from dendrax.mechanisms.base import Mechanism
 from dendrax.mechanisms.ions import nernst
+from dendrax.native import uniform
 from dendrax.native.codegen import Unsupported, c_type, literal
 from dendrax.native.loops import step_replacements
 from dendrax.solve.stepping import SOLVERS
@@ -30,8 +31,9 @@ class IonRows:
     its states after the writers' update), reversal potentials of ions with a written
     concentration (recomputed at the start of every step as `membrane.compartment_ions`
     does, from the rows "ex:param", "ex:nernst" (1 where Nernst applies) and the ion's
-    concentration rows), ion currents (mA/cm²) summed over their channels in every step
-    with their slopes "ix:slope" (S/cm²), and the ion variables that are recorded.
+    concentration rows and the temperature row "celsius"), ion currents (mA/cm²) summed
+    over their channels in every step with their slopes "ix:slope" (S/cm²), and the ion
+    variables that are recorded.
     """
 
     names: tuple[str, ...]
@@ -76,6 +78,8 @@ def ion_rows(spec: StaticSpec) -> IonRows:
     names = list(written)
     for reversal, internal, external, _ in reversals:
         names += [reversal, f"{reversal}:param", f"{reversal}:nernst", internal, external]
+    if reversals:
+        names.append("celsius")  # the run's temperature at every node, for Nernst
     for current in currents:
         names += [current, f"{current}:slope"]
     names += recorded
@@ -124,15 +128,15 @@ def uses_time(mechanism: Mechanism, spec: StaticSpec) -> bool:
     call inside `generated_once`)."""
     names = membrane.input_names(mechanism)
 
-    def outputs(t, v, states, params):
-        current = mechanism.current(states, v, params, spec.celsius, t)
-        new = mechanism.update(states, v, params, spec.dt, spec.celsius, t)
+    def outputs(t, celsius, v, states, params):
+        current = mechanism.current(states, v, params, celsius, t)
+        new = mechanism.update(states, v, params, spec.dt, celsius, t)
         return current, new
 
     site = jax.ShapeDtypeStruct((1,), jnp.result_type(float))
     states = {name: site for name in mechanism.states}
     params = {name: site for name in names}
-    jaxpr = jax.make_jaxpr(outputs)(0.0, site, states, params).jaxpr
+    jaxpr = jax.make_jaxpr(outputs)(0.0, 6.3, site, states, params).jaxpr
     used = {var for eqn in jaxpr.eqns for var in eqn.invars if not isinstance(var, Literal)}
     used |= {var for var in jaxpr.outvars if not isinstance(var, Literal)}
     return jaxpr.invars[0] in used
@@ -151,7 +155,11 @@ def recorded_densities(mechanism: Mechanism, spec: StaticSpec) -> tuple[str, ...
 def site_inputs(mechanism: Mechanism, spec: StaticSpec) -> tuple[str, ...]:
     """The per-site values a mechanism's functions take besides v and its states: its
     parameters, then the ion reversal potentials and concentrations it uses that stay
-    constant during the run (the others are `ion_inputs`)."""
+    constant during the run (the others are `ion_inputs`), then its `temperature_rows`."""
+    return (*_site_inputs_at_any_temperature(mechanism, spec), *temperature_rows(mechanism, spec))
+
+
+def _site_inputs_at_any_temperature(mechanism: Mechanism, spec: StaticSpec) -> tuple[str, ...]:
     dynamic = ion_rows(spec).dynamic
     ions = tuple(
         variable
@@ -160,6 +168,73 @@ def site_inputs(mechanism: Mechanism, spec: StaticSpec) -> tuple[str, ...]:
         and variable not in dynamic
     )
     return (*mechanism.parameters, *ions)
+
+
+@functools.lru_cache(maxsize=256)
+def temperature_rows(mechanism: Mechanism, spec: StaticSpec) -> tuple[str, ...]:
+    """The names of the per-site rows that hold the terms of the mechanism's current
+    ("celsius:current:0", ...) and update ("celsius:update:0", ...) functions that depend
+    on the temperature alone (`uniform.split`): computed once per run from
+    `params["celsius"]` (`temperature_terms`), so that the kernel does not recompute them
+    at every site and step. None for a mechanism whose functions do not depend on it."""
+    return tuple(
+        f"celsius:{part}:{k}"
+        for part in PARTS
+        for k in range(_temperature_split(mechanism, spec, part).n_terms)
+    )
+
+
+PARTS = ("current", "update")
+"""The functions of a mechanism that the kernel calls at every site and step."""
+
+
+def temperature_terms(mechanism: Mechanism, spec: StaticSpec, celsius) -> dict:
+    """The value of each of the mechanism's `temperature_rows` at `celsius` (°C, traceable)."""
+    values = [
+        term for part in PARTS for term in _temperature_split(mechanism, spec, part).terms(celsius)
+    ]
+    return dict(zip(temperature_rows(mechanism, spec), values, strict=True))
+
+
+@functools.lru_cache(maxsize=256)
+def _temperature_split(mechanism: Mechanism, spec: StaticSpec, part: str) -> uniform.Split:
+    """The `part` function of the mechanism with the temperature as its first input, cut
+    where the terms that depend on it alone end."""
+    fn, n_inputs = _at_temperature(mechanism, spec, part)
+    try:
+        return uniform.split(fn, n_inputs, at=0)
+    except Unsupported:
+        raise
+    except Exception as error:  # any tracing failure means: no native code for it
+        raise Unsupported(f"tracing failed ({type(error).__name__}: {error})") from error
+
+
+def _at_temperature(mechanism: Mechanism, spec: StaticSpec, part: str):
+    """(celsius, v, *states, *inputs[, t]) -> the outputs of the mechanism's current
+    function (its density and slope, per summed flux its density and slope, then its
+    `recorded_densities`) or of its update (the states after one step), on scalars; with
+    its number of inputs. The inputs are `function_arguments` without the temperature rows,
+    then the time t (ms) where the mechanism `uses_time`."""
+    with_currents = part == "update"
+    states, params = function_arguments(mechanism, spec, with_currents, temperature=False)
+    timed = uses_time(mechanism, spec)
+    fluxes = summed_fluxes(mechanism, spec)
+    recorded = recorded_densities(mechanism, spec)
+
+    def outputs(celsius, v, *values):
+        state, param, t = _split(states, params, values, timed)
+        if part == "update":
+            new = mechanism.update(state, v, param, spec.dt, celsius, t)
+            if set(new) != set(states):
+                raise Unsupported(f"{mechanism.name}.update returned {sorted(new)}, not its states")
+            return tuple(new[s] for s in states)
+        current, slope, densities, slopes = membrane.site_current_and_slopes(
+            mechanism, state, v, param, celsius, t
+        )
+        pairs = [value for flux in fluxes for value in (densities[flux], slopes[flux])]
+        return (current, slope, *pairs, *(densities[x] for x in recorded))
+
+    return outputs, 2 + len(states) + len(params) + timed
 
 
 def ion_inputs(mechanism: Mechanism, spec: StaticSpec) -> tuple[str, ...]:
@@ -184,13 +259,16 @@ def summed_fluxes(mechanism: Mechanism, spec: StaticSpec) -> tuple[str, ...]:
     )
 
 
-def function_arguments(mechanism: Mechanism, spec: StaticSpec, with_currents: bool):
+def function_arguments(
+    mechanism: Mechanism, spec: StaticSpec, with_currents: bool, temperature: bool = True
+):
     """The names of a mechanism's states and of its functions' other inputs: its
-    `site_inputs`, then its `ion_inputs` (without the ion currents unless `with_currents`,
-    as its current function takes them), then for a junction "v_peer" (the voltage at the
-    site's peer node)."""
+    `site_inputs` (without the `temperature_rows` unless `temperature`), then its
+    `ion_inputs` (without the ion currents unless `with_currents`, as its current function
+    takes them), then for a junction "v_peer" (the voltage at the site's peer node)."""
     states = tuple(mechanism.states)
-    names = (*site_inputs(mechanism, spec), *ion_inputs(mechanism, spec))
+    sited = site_inputs if temperature else _site_inputs_at_any_temperature
+    names = (*sited(mechanism, spec), *ion_inputs(mechanism, spec))
     if not with_currents:
         names = tuple(n for n in names if n not in ion_rows(spec).currents)
     return states, (*names, *peer_voltage(mechanism))
@@ -201,42 +279,38 @@ def peer_voltage(mechanism: Mechanism) -> tuple[str, ...]:
     return ("v_peer",) if mechanism.kind == "junction" else ()
 
 
-def current_callable(mechanism: Mechanism, spec: StaticSpec, recorded: tuple = ()):
+def current_callable(mechanism: Mechanism, spec: StaticSpec):
     """(v, *states, *inputs[, t]) -> (density mA/cm², slope S/cm², then per summed flux its
-    density and slope, then the `recorded` densities), on scalars; with its number of inputs
-    and outputs. The inputs are `function_arguments(..., with_currents=False)`, then the time
-    t (ms) where the mechanism `uses_time`."""
-    states, params = function_arguments(mechanism, spec, with_currents=False)
-    fluxes = summed_fluxes(mechanism, spec)
-    timed = uses_time(mechanism, spec)
-
-    def current_and_slope(v, *values):
-        state, param, t = _split(states, params, values, timed)
-        current, slope, densities, slopes = membrane.site_current_and_slopes(
-            mechanism, state, v, param, spec.celsius, t
-        )
-        pairs = [value for flux in fluxes for value in (densities[flux], slopes[flux])]
-        return (current, slope, *pairs, *(densities[x] for x in recorded))
-
-    n_inputs = 1 + len(states) + len(params) + timed
-    return current_and_slope, n_inputs, 2 + 2 * len(fluxes) + len(recorded)
+    density and slope, then the `recorded_densities`), on scalars; with its number of
+    inputs and outputs. The inputs are `function_arguments(..., with_currents=False)`, then
+    the time t (ms) where the mechanism `uses_time`."""
+    function, n_inputs = _hoisted(mechanism, spec, "current")
+    n_outputs = 2 + 2 * len(summed_fluxes(mechanism, spec))
+    return function, n_inputs, n_outputs + len(recorded_densities(mechanism, spec))
 
 
 def update_callable(mechanism: Mechanism, spec: StaticSpec):
     """(v, *states, *inputs[, t]) -> the states after one step at voltage v, on scalars;
     with its number of inputs. The inputs are `function_arguments(..., with_currents=True)`,
     then the time t (ms) where the mechanism `uses_time`."""
-    states, params = function_arguments(mechanism, spec, with_currents=True)
-    timed = uses_time(mechanism, spec)
+    return _hoisted(mechanism, spec, "update")
 
-    def update(v, *values):
-        state, param, t = _split(states, params, values, timed)
-        new = mechanism.update(state, v, param, spec.dt, spec.celsius, t)
-        if set(new) != set(states):
-            raise Unsupported(f"{mechanism.name}.update returned {sorted(new)}, not its states")
-        return tuple(new[s] for s in states)
 
-    return update, 1 + len(states) + len(params) + timed
+def _hoisted(mechanism: Mechanism, spec: StaticSpec, part: str):
+    """The `part` function taking its temperature terms from their rows among its inputs
+    (`temperature_rows`) instead of the temperature; with its number of inputs."""
+    states, params = function_arguments(mechanism, spec, part == "update")
+    names = (*states, *params, *(["t"] if uses_time(mechanism, spec) else []))
+    split = _temperature_split(mechanism, spec, part)
+    rows = temperature_rows(mechanism, spec)
+    terms = [name for name in rows if name.startswith(f"celsius:{part}:")]
+
+    def function(v, *values):
+        named = dict(zip(names, values, strict=True))
+        others = [named[name] for name in names if name not in rows]
+        return tuple(split.body(*(named[name] for name in terms), v, *others))
+
+    return function, 1 + len(names)
 
 
 def receive_callable(mechanism: Mechanism):
@@ -265,11 +339,12 @@ def _split(states: tuple, params: tuple, values: tuple, timed: bool) -> tuple[di
     return state, param, rest[-1] if timed else 0.0
 
 
-def nernst_callable(charge: int, spec: StaticSpec):
-    """(internal, external) -> (Nernst potential mV,) for an ion of `charge`, on scalars."""
+def nernst_callable(charge: int):
+    """(internal, external, celsius) -> (Nernst potential mV,) for an ion of `charge`, on
+    scalars."""
 
-    def potential(internal, external):
-        return (nernst(internal, external, charge, spec.celsius),)
+    def potential(internal, external, celsius):
+        return (nernst(internal, external, charge, celsius),)
 
     return potential
 

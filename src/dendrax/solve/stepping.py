@@ -76,7 +76,7 @@ def initial_state(spec: StaticSpec, arrays: dict, params: dict, dtype) -> tuple:
     """Voltage v_init everywhere and every state at its steady state (NEURON's finitialize)."""
     n_nodes = arrays["parent"].shape[0]
     v = jnp.full(n_nodes, spec.v_init, dtype)
-    return v, membrane.initial_states(spec.mechanisms, arrays, params, v, spec.celsius)
+    return v, membrane.initial_states(spec.mechanisms, arrays, params, v, params["celsius"])
 
 
 def initial_carry(spec: StaticSpec, arrays: dict, params: dict, dtype) -> tuple:
@@ -157,7 +157,7 @@ def step_function(spec: StaticSpec, arrays: dict, params: dict):
         membrane_current = jnp.zeros_like(v)
         membrane_slope = jnp.zeros_like(v)
         ions, evaluated, currents, ion_slopes = membrane.evaluate(
-            spec.mechanisms, arrays, params, v, states, spec.celsius, t + 0.5 * spec.dt
+            spec.mechanisms, arrays, params, v, states, params["celsius"], t + 0.5 * spec.dt
         )
         for mechanism in spec.mechanisms:
             name = mechanism.name
@@ -203,7 +203,7 @@ def step_function(spec: StaticSpec, arrays: dict, params: dict):
             ions,
             currents,
             spec.dt,
-            spec.celsius,
+            params["celsius"],
             t + spec.dt,
         )
         observed = membrane.recordables(
@@ -260,7 +260,7 @@ def simulate(spec: StaticSpec, arrays: dict, params: dict, stimuli, clamps, n_st
         carry, _ = checkpointed_scan(step, carry, quiet, settle, budget)
     v0, states0, _ = carry
     ions0, evaluated0, currents0, _ = membrane.evaluate(
-        spec.mechanisms, arrays, params, v0, states0, spec.celsius, 0.0
+        spec.mechanisms, arrays, params, v0, states0, params["celsius"], 0.0
     )
     observed0 = membrane.recordables(
         spec.mechanisms, arrays, params, states0, ions0, evaluated0, currents0

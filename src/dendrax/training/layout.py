@@ -274,10 +274,12 @@ def _init(trainable: Trainable, values: np.ndarray, group: np.ndarray, groups: t
 
 
 def unit_of(name: str, mechanisms) -> str:
-    """The unit of parameter `name` ("radius", "HH.gNa", "ena") of a model with these
+    """The unit of parameter `name` ("radius", "HH.gNa", "ena", "celsius") of a model with these
     `mechanisms` (all of them, density, point and junction)."""
     if name in GEOMETRY_UNITS:
         return GEOMETRY_UNITS[name]
+    if name == "celsius":
+        return "degC"
     mech, _, param = name.partition(".")
     if param:
         return next(m for m in mechanisms if m.name == mech).parameters[param].unit
