@@ -263,6 +263,10 @@ def test_fit_early_stopping_clipping_and_restarts():
     theta = {"x": jnp.zeros(3)}
     stopped = dx.fit(quadratic, theta, optax.sgd(0.0), 50, patience=5, progress=False)
     assert stopped.stopped == "early stopping" and stopped.history["loss"].size == 6
+    reached = dx.fit(quadratic, theta, optax.adam(0.1), 200, stop_below=1.0, progress=False)
+    losses = reached.history["loss"]
+    assert reached.stopped == "stop_below" and losses[-1] < 1.0 <= losses[-2]
+    assert reached.loss == losses[-1]
     clipped = dx.fit(
         quadratic, {"x": jnp.full(3, 100.0)}, optax.sgd(1.0), 1, clip=1.0, progress=False
     )
