@@ -15,6 +15,7 @@ its first step).
 
     python examples/l5pc_fit.py [--seeds 2] [--t-max 100] [--full] [--out fit.png]
 
+It ends with eFEL's features of the target and of seed 0's GD fit (`dx.feature_table`).
 `--full` is the published size: 5 seeds, 100 ms, dt 0.025 ms. Needs dendrax[fit,plot,train].
 """
 
@@ -117,6 +118,7 @@ TRAINED = {
         "Leak.gLeak",
     ],
 }
+FEATURES = ["spike_count", "mean_frequency", "AP_amplitude", "voltage_base"]
 METHODS = ["GD", "GD x4 restarts", "CMA-ES", "IBEA"]
 
 
@@ -319,6 +321,11 @@ def main(argv=None) -> dict:
             if seed == 0:
                 first[method] = (losses, best)
     print(table(results, args.threshold))
+    if "GD" in first:
+        window = (0.1 * args.t_max, 0.9 * args.t_max)
+        target = dx.efel_features(DT, problem.target_v, *window, FEATURES)
+        fitted = dx.efel_features(DT, problem.trace(first["GD"][1]), *window, FEATURES)
+        print(f"seed 0, GD's fit, eFEL features:\n{dx.feature_table(target, fitted)}")
     figure(problem, first, args.out)
     print(f"figure: {args.out}")
     return {"results": results, "losses": {m: first[m][0] for m in first}}

@@ -17,13 +17,13 @@ def _example(name: str):
 
 
 def test_l5pc_fit_tiny(tmp_path, capsys):
-    for package in ("cma", "bluepyopt", "optax", "matplotlib"):
+    for package in ("cma", "bluepyopt", "efel", "optax", "matplotlib"):
         pytest.importorskip(package)
     out = tmp_path / "fit.png"
     args = ["--seeds", "1", "--t-max", "10", "--budget", "8", "--threshold", "1e-9"]
     result = _example("l5pc_fit").main([*args, "--out", str(out)])
     printed = capsys.readouterr().out
-    assert out.stat().st_size > 0 and "sims/success" in printed
+    assert out.stat().st_size > 0 and "sims/success" in printed and "spike_count" in printed
     for method, runs in result["results"].items():
         success, sims, seconds = runs[0]
         assert not success and sims == 8 and seconds > 0, method
