@@ -1,5 +1,5 @@
 """Fit 19 conductances of the Hay et al. (2011) L5PC: gradient descent against CMA-ES and
-BluePyOpt's IBEA (issue 17).
+BluePyOpt's IBEA.
 
 The reconstruction of examples/data (324 sections, one compartment each) carries Hay's
 channels by region. The target is the somatic voltage of the same model with Hay's values

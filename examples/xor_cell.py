@@ -1,5 +1,5 @@
 """One cell computing XOR of two synaptic inputs, by training its radii, axial
-resistivity and conductances (issue 17).
+resistivity and conductances.
 
 A soma with one dendrite (Hodgkin–Huxley everywhere). Inputs A and B are spike trains
 (`dx.spike_source`) that each drive an excitatory ExpSyn at the dendrite's tip and an

@@ -1,4 +1,4 @@
-"""The issue 17 examples run at a tiny size: their losses fall and nothing is NaN."""
+"""The training examples run at a tiny size: their losses fall and nothing is NaN."""
 
 import importlib.util
 import pathlib
