@@ -263,6 +263,10 @@ def test_fit_early_stopping_clipping_and_restarts():
     theta = {"x": jnp.zeros(3)}
     stopped = dx.fit(quadratic, theta, optax.sgd(0.0), 50, patience=5, progress=False)
     assert stopped.stopped == "early stopping" and stopped.history["loss"].size == 6
+    reached = dx.fit(quadratic, theta, optax.adam(0.1), 200, stop_below=1.0, progress=False)
+    losses = reached.history["loss"]
+    assert reached.stopped == "stop_below" and losses[-1] < 1.0 <= losses[-2]
+    assert reached.loss == losses[-1]
     clipped = dx.fit(
         quadratic, {"x": jnp.full(3, 100.0)}, optax.sgd(1.0), 1, clip=1.0, progress=False
     )
@@ -428,3 +432,41 @@ def test_group_values_must_agree_without_init_and_theta_must_match():
     cell.make_trainable("HH.gK", share="branch", init=[0.01, 0.02])
     with pytest.raises(ValueError, match=r"init for HH.gK@cell has 2 values but it has 4 groups"):
         dx.build(cell, dt=DT)
+
+
+def test_efel_features_of_a_spiking_trace_and_their_table():
+    pytest.importorskip("efel")
+    cell = dx.Cell.from_parents([-1], ncomp=1, length=20.0, radius=10.0)
+    cell.insert(dx.channels.HH())
+    cell.stimulate(dx.step_current(10.0, 80.0, 0.5, DT, 100.0))
+    cell.record("v")
+    v = np.asarray(dx.build(cell, dt=DT).run())[0]
+    names = ["spike_count", "mean_frequency", "AP_amplitude", "voltage_base"]
+    features = dx.efel_features(DT, v, 10.0, 90.0, names)
+    crossings = int(np.sum((v[1:] > 0.0) & (v[:-1] <= 0.0)))
+    assert features["spike_count"] == crossings > 3
+    assert 40.0 < features["mean_frequency"] < 200.0 and features["AP_amplitude"] > 50.0
+    assert features["voltage_base"] == pytest.approx(v[round(9.0 / DT)], abs=1.0)
+    t = DT * np.arange(v.size)
+    quiet = dx.efel_features(t, np.full(v.size, -65.0), 10.0, 90.0, names)
+    assert quiet["spike_count"] == 0 and np.isnan(quiet["AP_amplitude"])
+    table = dx.feature_table(features, quiet)
+    assert table.splitlines()[0].split() == ["feature", "target", "fitted", "difference"]
+    assert table.splitlines()[1].split()[0] == "spike_count" and len(table.splitlines()) == 5
+
+
+def test_efel_features_errors():
+    pytest.importorskip("efel")
+    v = np.full(400, -65.0)
+    with pytest.raises(ValueError, match=r"unknown eFEL feature\(s\) \['spikes'\]"):
+        dx.efel_features(DT, v, 1.0, 5.0, ["spikes"])
+    with pytest.raises(ValueError, match=r"v must be one trace \(n_samples,\), got shape"):
+        dx.efel_features(DT, v[None], 1.0, 5.0, "spike_count")
+    with pytest.raises(ValueError, match=r"t has shape \(3,\) but v has \(400,\)"):
+        dx.efel_features(np.arange(3.0), v, 1.0, 5.0, "spike_count")
+    with pytest.raises(ValueError, match=r"v has NaN"):
+        dx.efel_features(DT, np.where(np.arange(400) == 3, np.nan, v), 1.0, 5.0, "spike_count")
+    with pytest.raises(ValueError, match=r"stimulus window \(5.0, 20.0\) ms is empty or outside"):
+        dx.efel_features(DT, v, 5.0, 20.0, "spike_count")
+    with pytest.raises(KeyError, match=r"fitted has no \['spike_count'\]"):
+        dx.feature_table({"spike_count": 1.0}, {})

@@ -23,6 +23,7 @@ from dendrax.nmodl import load_mod, load_mods
 from dendrax.simulation import Simulation
 from dendrax.stimuli import Waveform, step_current
 from dendrax.training import losses, transforms
+from dendrax.training.features import efel_features, feature_table
 from dendrax.training.fit import FitResult, NonFiniteError, fit
 from dendrax.training.saving import SavedParams, load_params, save_params
 
@@ -51,6 +52,8 @@ __all__ = [
     "connect_edges",
     "connect_matrix",
     "diagnose",
+    "efel_features",
+    "feature_table",
     "fit",
     "fully_connect",
     "gap_junction",

@@ -1,2 +1,2 @@
-"""Training: trainable parameters with sharing and bounds, transforms, losses, a fit loop
-and saving fitted parameters (see docs/training.md)."""
+"""Training: trainable parameters with sharing and bounds, transforms, losses, a fit loop,
+saving fitted parameters and eFEL features to evaluate fits (see docs/training.md)."""

@@ -24,7 +24,7 @@ class FitResult:
         opt_state: the optimiser's state after the last step.
         history: per step, "loss" and "grad_norm" (global norm of the gradient; a column
             per restart, if any) and "time" (s since the start of the fit).
-        stopped: "steps" (all were run) or "early stopping".
+        stopped: "steps" (all were run), "early stopping" or "stop_below".
     """
 
     theta: dict
@@ -61,6 +61,7 @@ def fit(
     clip: float | None = None,
     patience: int | None = None,
     min_delta: float = 0.0,
+    stop_below: float | None = None,
     restarts: int | None = None,
     spread: float = 1.0,
     seed: int = 0,
@@ -85,6 +86,8 @@ def fit(
         clip: clip the gradient to this global norm first (`optax.clip_by_global_norm`).
         patience: stop when the best loss has not improved by more than `min_delta` for
             this many steps (None: never).
+        stop_below: stop at the first step whose loss (of any restart) is below this;
+            the number of steps run is then `len(history["loss"])`.
         restarts: run this many fits in parallel under `jax.vmap`: the first from
             `theta`, the others from theta plus normal noise of standard deviation `spread`
             (in unconstrained space), drawn with `seed`. The best one is returned.
@@ -146,6 +149,9 @@ def fit(
         bar.update(1)
         if checkpoint is not None and (step + 1) % checkpoint_every == 0:
             fit_state.save(checkpoint, (theta, state, best[1]), best[0], history, step + 1)
+        if stop_below is not None and lowest < stop_below:
+            stopped = "stop_below"
+            break
         if patience is not None and since_best >= patience:
             stopped = "early stopping"
             break

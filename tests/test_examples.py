@@ -1,0 +1,43 @@
+"""The training examples run at a tiny size: their losses fall and nothing is NaN."""
+
+import importlib.util
+import pathlib
+
+import numpy as np
+import pytest
+
+EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
+
+
+def _example(name: str):
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_l5pc_fit_tiny(tmp_path, capsys):
+    for package in ("cma", "bluepyopt", "efel", "optax", "matplotlib"):
+        pytest.importorskip(package)
+    out = tmp_path / "fit.png"
+    args = ["--seeds", "1", "--t-max", "10", "--budget", "8", "--threshold", "1e-9"]
+    result = _example("l5pc_fit").main([*args, "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert out.stat().st_size > 0 and "sims/success" in printed and "spike_count" in printed
+    for method, runs in result["results"].items():
+        success, sims, seconds = runs[0]
+        assert not success and sims == 8 and seconds > 0, method
+        losses = np.asarray(result["losses"][method])
+        assert losses.size == 8 and np.all(np.isfinite(losses)), method
+    gd = np.asarray(result["losses"]["GD"])
+    assert gd.min() < gd[0]
+
+
+def test_xor_cell_tiny(tmp_path, capsys):
+    for package in ("optax", "matplotlib"):
+        pytest.importorskip(package)
+    out = tmp_path / "xor.png"
+    result = _example("xor_cell").main(["--steps", "4", "--out", str(out)])
+    assert out.stat().st_size > 0 and "A B  XOR" in capsys.readouterr().out
+    assert np.isfinite(result["after"]) and result["after"] < result["before"]
+    assert result["peaks"].shape == (4,) and np.all(np.isfinite(result["peaks"]))
