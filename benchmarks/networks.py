@@ -22,8 +22,9 @@ every weight (the native adjoint).
 With `--reconstructed`, part 1 uses the layout of the published benchmark instead: CA1
 and Allen reconstructions (tests/data, 2 compartments per branch) in 5 layers.
 
-NEURON runs the graded network at `--neuron-cells` cells (the same density of synapses),
-building a million POINTER synapses there takes too long.
+NEURON runs the network of part 1 (with `--reconstructed`, the reconstructions read by its
+Import3d) at `--neuron-cells` cells with the synapses scaled alike (the same density of
+synapses): building a million POINTER synapses there takes too long.
 """
 
 import argparse
@@ -97,8 +98,9 @@ def graded_network(n_cells, n_synapses, ncomp, t_max):
 
 
 def versus_neuron(args):
-    """The graded network at `--neuron-cells` cells (synapses scaled alike) in NEURON
-    (GradedSyn of tests/mod, one thread) and dendrax, forward time and largest v gap."""
+    """The network of part 1 (`--reconstructed` or not) at `--neuron-cells` cells (synapses
+    scaled alike) in NEURON (GradedSyn of tests/mod, one thread) and dendrax: forward time
+    and largest v difference."""
     from neuron import h
     from neuron_mechanisms import load_test_mechanisms
 
@@ -109,27 +111,19 @@ def versus_neuron(args):
     load_test_mechanisms(Folder())
     n = args.neuron_cells
     n_syn = int(args.synapses * (n * (n - 1)) / (args.cells * (args.cells - 1)))
-    net = graded_network(n, n_syn, args.ncomp, args.t_max)
+    if args.reconstructed:
+        net = reconstructed_network(n, n_syn, args.t_max)
+        morphologies = _neuron_reconstructions(n)  # kept: they own the sections
+        sections = [m.sections for m in morphologies]
+    else:
+        net = graded_network(n, n_syn, args.ncomp, args.t_max)
+        sections = _neuron_hh_cells(n, args.ncomp)
     sim = dx.build(net, dt=DT)
-    run = jax.jit(lambda params: sim.run(params))
-    ours_v = np.asarray(run(sim.params))
+    run = jax.jit(lambda sim: sim.run())
+    ours_v = np.asarray(run(sim))
     start = time.perf_counter()
-    run(sim.params).block_until_ready()
+    run(sim).block_until_ready()
     ours = time.perf_counter() - start
-    h.load_file("stdrun.hoc")
-    sections = []
-    for _ in range(n):
-        soma = h.Section()
-        soma.L, soma.diam, soma.nseg = 20.0 * args.ncomp, 16.0, args.ncomp
-        dends = []
-        for _ in range(2):
-            dend = h.Section()
-            dend.L, dend.diam, dend.nseg = 100.0 * args.ncomp, 2.0, args.ncomp
-            dend.connect(soma(1.0))
-            dends.append(dend)
-        for sec in [soma, *dends]:
-            sec.insert("hh")
-        sections.append([soma, *dends])
     table = net.synapses
     keep = []
     for k in range(table["type"].size):
@@ -150,11 +144,47 @@ def versus_neuron(args):
     theirs = time.perf_counter() - start
     gap = np.abs(np.asarray(recorded) - ours_v[0]).max()
     print(
-        f"vs NEURON at {n} cells, {table['type'].size} synapses, {args.t_max} ms: NEURON "
+        f"vs NEURON at {n} cells ({int(sim.compartment_cells.size)} compartments), "
+        f"{table['type'].size} synapses, {args.t_max} ms: NEURON "
         f"{theirs:.2f} s, dendrax {ours:.2f} s ({sim.spec.backend}): {theirs / ours:.1f}x; "
         f"largest v difference {gap:.1e} mV",
         flush=True,
     )
+
+
+def _neuron_hh_cells(n, ncomp):
+    """`hh_cells` in NEURON: per cell its sections in dendrax's branch order."""
+    from neuron import h
+
+    cells = []
+    for _ in range(n):
+        soma = h.Section()
+        soma.L, soma.diam, soma.nseg = 20.0 * ncomp, 16.0, ncomp
+        dends = []
+        for _ in range(2):
+            dend = h.Section()
+            dend.L, dend.diam, dend.nseg = 100.0 * ncomp, 2.0, ncomp
+            dend.connect(soma(1.0))
+            dends.append(dend)
+        for sec in [soma, *dends]:
+            sec.insert("hh")
+        cells.append([soma, *dends])
+    return cells
+
+
+def _neuron_reconstructions(n):
+    """The cells of `reconstructed_network` read by NEURON's Import3d (2 segments per
+    section, HH everywhere); `.sections` in dendrax's branch order."""
+    from neuron_import3d import NeuronMorphology
+
+    data = pathlib.Path(__file__).resolve().parent.parent / "tests" / "data"
+    cells = []
+    for i in range(n):
+        morphology = NeuronMorphology(str(data / (CA1, ALLEN)[i % 2]))
+        morphology.set_nseg(2)
+        morphology.insert("hh")
+        cells.append(morphology)
+    return cells
 
 
 def scale(args):

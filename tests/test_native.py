@@ -82,7 +82,7 @@ def test_native_settles_like_pure_jax():
     assert np.max(np.abs(ours[:, 0] - unsettled[:, 0])) > 1e-3  # settling moved the start
 
 
-def test_native_batches_match_pure_jax():
+def test_native_batches_match_pure_jax(one_core):
     """11 simulations: a full group of SIMD lanes and a padded one (8 lanes in float64 with
     AVX-512, 4 with AVX2), and the single-simulation path."""
     sim = dx.build(branched_cell(), dt=DT, backend="native")
@@ -275,7 +275,7 @@ def test_hay_style_cell_with_calcium_runs_natively_and_matches(solver):
     assert_hay_traces_match(ours, twin)
 
 
-def test_hay_style_cell_batches_match_pure_jax():
+def test_hay_style_cell_batches_match_pure_jax(one_core):
     """9 simulations of different calcium conductances: full and padded groups of lanes."""
     cell = hay_cell(t_max=30.0)
     native = dx.build(cell, dt=DT, v_init=V_INIT, celsius=CELSIUS, backend="native")

@@ -126,7 +126,7 @@ def test_native_adjoint_under_vmap():
 
 
 @pytest.mark.parametrize("memory_bytes", [None, 1])
-def test_native_adjoint_of_lane_groups_matches_single_simulations(memory_bytes):
+def test_native_adjoint_of_lane_groups_matches_single_simulations(memory_bytes, one_core):
     """Ten simulations: lane groups of the adjoint (several, the last one padded), their steps
     stored or (with no room) recomputed group by group; each as its own gradient."""
     checkpointing = dx.Checkpointing(memory_bytes)

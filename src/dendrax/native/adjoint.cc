@@ -751,7 +751,9 @@ extern "C" const char* dendrax_adjoint_lanes(const DendraxCall* call);
 // under which its group's steps are stored for `dendrax_adjoint`.
 extern "C" const char* dendrax_forward(const DendraxCall* call) {
   if (call->n_results != 2 || call->results[0].rank < 2) return "recordings must be 2-d";
-  return call->results[1].count == 1 ? forward_batch<1>(call) : dendrax_forward_lanes(call);
+  const int64_t batch = call->results[1].count;
+  return in_lane_groups(batch, call->threads) ? dendrax_forward_lanes(call)
+                                              : forward_batch<1>(call);
 }
 
 // The cotangents (call.h): the operands of dendrax/native/operands.py, the recordings'
@@ -761,12 +763,13 @@ extern "C" const char* dendrax_adjoint(const DendraxCall* call) {
   if (call->n_results != kValueOperands) return "dendrax: one cotangent per value operand";
   if (call->args[kValueOperands + kIndexOperands].rank < 2) return "cotangent must be 2-d";
   const int64_t batch = call->args[kValueOperands + kIndexOperands + 1].count;
-  return batch == 1 ? adjoint_batch<1>(call) : dendrax_adjoint_lanes(call);
+  return in_lane_groups(batch, call->threads) ? dendrax_adjoint_lanes(call)
+                                              : adjoint_batch<1>(call);
 }
 #endif
 
 #if DENDRAX_PART != 0
-// Batches of more than one simulation, in groups of kLanes.
+// Batches in groups of kLanes (`in_lane_groups`).
 extern "C" const char* dendrax_forward_lanes(const DendraxCall* call) {
   return forward_batch<kLanes>(call);
 }

@@ -81,12 +81,14 @@ extern "C" const char* dendrax_simulate(const DendraxCall* call) {
   const DendraxBuffer& out = call->results[0];
   const int64_t per_sim = out.dims[out.rank - 2] * out.dims[out.rank - 1];
   if (per_sim == 0) return nullptr;
-  return out.count == per_sim ? simulate_batch<1>(call) : dendrax_simulate_lanes(call);
+  const int64_t batch = out.count / per_sim;
+  return in_lane_groups(batch, call->threads) ? dendrax_simulate_lanes(call)
+                                              : simulate_batch<1>(call);
 }
 #endif
 
 #if DENDRAX_PART != 0
-// A batch of more than one simulation, in groups of kLanes.
+// A batch in groups of kLanes (`in_lane_groups`).
 extern "C" const char* dendrax_simulate_lanes(const DendraxCall* call) {
   return simulate_batch<kLanes>(call);
 }
