@@ -2,8 +2,9 @@
 
 It reads what channel and concentration models use: NEURON (SUFFIX, POINT_PROCESS,
 USEION, RANGE, GLOBAL, NONSPECIFIC_CURRENT), UNITS, PARAMETER, CONSTANT, ASSIGNED, STATE,
-INITIAL, BREAKPOINT with SOLVE, DERIVATIVE, PROCEDURE, FUNCTION, LOCAL, if/else and
-TABLE (ignored: dendrax computes what a table would hold exactly). Any other construct
+INITIAL, BREAKPOINT with SOLVE, DERIVATIVE, KINETIC (reactions, fluxes, COMPARTMENT,
+CONSERVE), PROCEDURE, FUNCTION, LOCAL, if/else and TABLE (ignored: dendrax computes what
+a table would hold exactly). Any other construct
 raises a `ModError` naming the file, line and construct.
 """
 
@@ -20,7 +21,6 @@ NAMED_UNITS = {"faraday": FARADAY, "k-mole": GAS_CONSTANT, "R": GAS_CONSTANT, "p
 
 _SKIPPED = {"UNITSOFF", "UNITSON", "THREADSAFE"}
 _UNSUPPORTED = {
-    "KINETIC": "KINETIC schemes",
     "VERBATIM": "VERBATIM C code",
     "FUNCTION_TABLE": "FUNCTION_TABLE",
     "LINEAR": "LINEAR blocks",
@@ -110,9 +110,10 @@ class _Parser:
                 mod.initial = self.block()
             elif keyword == "BREAKPOINT":
                 mod.breakpoint = self.block()
-            elif keyword == "DERIVATIVE":
+            elif keyword in ("DERIVATIVE", "KINETIC"):
                 name = self.name().text
-                mod.derivatives[name] = self.block()
+                table = mod.derivatives if keyword == "DERIVATIVE" else mod.kinetics
+                table[name] = self.block()
             elif keyword == "NET_RECEIVE":
                 self.at -= 1
                 mod.net_receive = self.routine(False)
@@ -234,8 +235,10 @@ class _Parser:
                 self.expect(">")
             if self.peek.text == "[":
                 raise self.error(f"array {token.text}[...] is not supported", token)
-            if self.peek.text == "FROM":
-                raise self.unsupported(self.peek)
+            if self.accept("FROM"):  # a STATE's range, as NEURON ignores it
+                self.signed_number()
+                self.expect("TO")
+                self.signed_number()
             found.append(s.Declared(token.text, default, unit, lower, token.line))
         return found
 
@@ -290,13 +293,28 @@ class _Parser:
         if token.text == "SOLVE":
             self.take()
             block = self.name().text
-            method = "cnexp"
-            if self.accept("METHOD"):
+            method, steady = "cnexp", self.peek.text == "STEADYSTATE"
+            if self.accept("METHOD") or self.accept("STEADYSTATE"):
                 method = self.name().text
-            return s.Solve(block, method, token.line)
+            return s.Solve(block, method, token.line, steady)
         if token.text == "TABLE":
             self.table()
             return None
+        if token.text == "~":
+            return self.reaction()
+        if token.text == "CONSERVE":
+            self.take()
+            terms = self.species()
+            self.expect("=")
+            return s.Conserve(terms, self.expression(), token.line)
+        if token.text == "COMPARTMENT":
+            self.take()
+            volume = self.expression()
+            self.expect("{")
+            names = []
+            while not self.accept("}"):
+                names.append(self.name().text)
+            return s.Compartment(volume, tuple(names))
         name = self.name()
         if name.text == "printf":
             self.skip_parentheses()
@@ -306,6 +324,37 @@ class _Parser:
         if self.peek.text == "(":
             return self.call(name)
         raise self.error(f"cannot read the statement starting with {name.text!r}", name)
+
+    def reaction(self) -> s.Reaction:
+        """`~ A + 2 B <-> C (kf, kb)` or a flux `~ A << (flux)`."""
+        line = self.expect("~").line
+        left = self.species()
+        if self.accept("<<"):
+            self.expect("(")
+            flux = self.expression()
+            self.expect(")")
+            return s.Reaction(left, None, flux, None, line)
+        if not self.accept("<->"):
+            raise self.error(f"expected '<->' or '<<' in a reaction, found {self.peek.text!r}")
+        right = self.species()
+        self.expect("(")
+        forward = self.expression()
+        self.expect(",")
+        backward = self.expression()
+        self.expect(")")
+        return s.Reaction(left, right, forward, backward, line)
+
+    def species(self) -> tuple:
+        """`A + 2 B`: (name, stoichiometry) pairs."""
+        terms = []
+        while True:
+            count = int(self.take().text) if self.peek.kind == "number" else 1
+            name = self.name()
+            if self.peek.text == "[":
+                raise self.error(f"array {name.text}[...] is not supported", name)
+            terms.append((name.text, count))
+            if not self.accept("+"):
+                return tuple(terms)
 
     def if_statement(self) -> s.If:
         self.expect("if")

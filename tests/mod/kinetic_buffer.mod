@@ -1,0 +1,43 @@
+TITLE Calcium in a shell with a buffer, as a kinetic scheme (written for dendrax's tests)
+
+NEURON {
+    SUFFIX kinetic_buffer
+    USEION ca READ ica WRITE cai
+    RANGE total, kon, koff
+}
+
+UNITS {
+    (mM) = (milli/liter)
+    (mA) = (milliamp)
+    FARADAY = (faraday) (coulomb)
+}
+
+PARAMETER {
+    depth = 0.1 (um)
+    tau = 20 (ms)
+    cainf = 5e-5 (mM)
+    total = 0.02 (mM)
+    kon = 100 (/mM-ms)
+    koff = 0.1 (/ms)
+}
+
+ASSIGNED { ica (mA/cm2) bound_rate (mM/ms) }
+
+STATE { cai (mM) B (mM) CaB (mM) }
+
+INITIAL {
+    cai = cainf
+    B = total
+    CaB = 0
+}
+
+BREAKPOINT { SOLVE scheme METHOD sparse }
+
+KINETIC scheme {
+    COMPARTMENT depth {cai}
+    COMPARTMENT depth {B CaB}
+    ~ cai << (-depth*ica*10000/(2*FARADAY) - depth*(cai - cainf)/tau)
+    ~ cai + B <-> CaB (kon, koff)
+    bound_rate = f_flux - b_flux
+    CONSERVE B + CaB = total*depth
+}
