@@ -17,7 +17,7 @@ CHANNELS = [
     "NaTa_t", "NaTs2_t", "Nap_Et2", "K_Pst", "K_Tst", "SKv3_1", "Im", "Ih", "Ca_HVA",
     "Ca_LVAst", "CaGHK", "PospischilNa", "PospischilKd", "PospischilM", "PospischilCaL",
     "PospischilCaT", "pospischil_hh2", "pospischil_im", "pospischil_ical", "pospischil_it",
-    "kinetic_k", "euler_k",
+    "kinetic_k", "euler_k", "user_ion",
 ]  # fmt: skip
 """Files of tests/mod (file stems) that are channels: each is run with a leak."""
 
@@ -202,7 +202,10 @@ STEADY = "INITIAL { SOLVE scheme STEADYSTATE sparse }"
         (GOOD + "BLOCK { }", "unknown block 'BLOCK'"),
         (GOOD.replace("i = g", "SOLVE s METHOD sparse\ni = g"), "no DERIVATIVE or KINETIC s"),
         (GOOD.replace("i = g", "SOLVE s METHOD runge i = g") + "DERIVATIVE s { }", "runge is"),
-        (GOOD.replace("SUFFIX leaky", "SUFFIX leaky USEION hcn READ ehcn"), "USEION hcn"),
+        (
+            GOOD.replace("SUFFIX leaky", "SUFFIX leaky USEION hcn READ ehcn"),
+            "USEION hcn needs a whole",
+        ),
         (GOOD.replace("e = -70", "e = -70 $"), "unexpected character"),
     ],
 )

@@ -1,8 +1,9 @@
 TITLE Calcium in a shell with a buffer, as a kinetic scheme (written for dendrax's tests)
+: cai is ASSIGNED, set from the STATE ca, as in published calcium-diffusion files
 
 NEURON {
     SUFFIX kinetic_buffer
-    USEION ca READ ica WRITE cai
+    USEION ca READ ica, cai WRITE cai
     RANGE total, kon, koff
 }
 
@@ -21,12 +22,13 @@ PARAMETER {
     koff = 0.1 (/ms)
 }
 
-ASSIGNED { ica (mA/cm2) bound_rate (mM/ms) }
+ASSIGNED { ica (mA/cm2) cai (mM) bound_rate (mM/ms) }
 
-STATE { cai (mM) B (mM) CaB (mM) }
+STATE { ca (mM) B (mM) CaB (mM) }
 
 INITIAL {
-    cai = cainf
+    ca = cainf
+    cai = ca
     B = total
     CaB = 0
 }
@@ -34,10 +36,11 @@ INITIAL {
 BREAKPOINT { SOLVE scheme METHOD sparse }
 
 KINETIC scheme {
-    COMPARTMENT depth {cai}
+    COMPARTMENT depth {ca}
     COMPARTMENT depth {B CaB}
-    ~ cai << (-depth*ica*10000/(2*FARADAY) - depth*(cai - cainf)/tau)
-    ~ cai + B <-> CaB (kon, koff)
+    ~ ca << (-depth*ica*10000/(2*FARADAY) - depth*(ca - cainf)/tau)
+    ~ ca + B <-> CaB (kon, koff)
     bound_rate = f_flux - b_flux
     CONSERVE B + CaB = total*depth
+    cai = ca
 }

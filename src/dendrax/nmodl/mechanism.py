@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 
 from dendrax.mechanisms.base import Mechanism, Parameter, State, implicit_euler
-from dendrax.mechanisms.ions import STANDARD_IONS
+from dendrax.mechanisms.ions import STANDARD_IONS, Ion
 from dendrax.nmodl import syntax as s
 from dendrax.nmodl.interpreter import Interpreter
 from dendrax.nmodl.kinetic import Scheme
@@ -18,9 +18,7 @@ ENGINE_VARIABLES = ("v", "celsius", "dt", "t", "area", "diam")
 
 def mechanism_class(mod: s.ModFile) -> type[Mechanism]:
     """The class of a mechanism that computes what `mod` declares (NEURON's semantics)."""
-    for ion in mod.ions:
-        if ion.ion not in STANDARD_IONS:
-            raise ModError(mod.source, 1, f"USEION {ion.ion}: only na, k and ca are supported yet")
+    new_ions = _new_ions(mod)
     reads = tuple(v for ion in mod.ions for v in ion.read if v not in _all_written(mod))
     writes = _all_written(mod)
     ion_variables = set(reads) | set(writes)
@@ -43,6 +41,8 @@ def mechanism_class(mod: s.ModFile) -> type[Mechanism]:
     peer = _peer(mod)
     weight = _weight(mod, parameters)
     states = {x.name: State(x.unit or "1") for x in mod.states}
+    for name in _written_concentrations(mod):  # an ASSIGNED cai set from a STATE
+        states.setdefault(name, State("mM", "a concentration the file writes"))
     currents = tuple(w for w in writes if w not in states) + tuple(mod.nonspecific)
     currents += tuple(mod.electrode)
     provided = {*parameters, *ion_variables, *currents, *mod.pointers}
@@ -109,6 +109,7 @@ def mechanism_class(mod: s.ModFile) -> type[Mechanism]:
         "states": states,
         "reads": reads,
         "writes": writes,
+        "new_ions": new_ions,
         "slope_by_difference": True,
         "steady_state": steady_state,
         "update": update,
@@ -118,6 +119,19 @@ def mechanism_class(mod: s.ModFile) -> type[Mechanism]:
     if weight:
         namespace["receive"] = receive
     return type(mod.suffix, (Mechanism,), namespace)
+
+
+def _new_ions(mod: s.ModFile) -> tuple[Ion, ...]:
+    """The species of USEION other than na, k and ca, with NEURON's defaults for them
+    (concentrations 1 mM, reversal potential 0 mV) and their VALENCE."""
+    found = []
+    for ion in mod.ions:
+        if ion.ion in STANDARD_IONS:
+            continue
+        if ion.valence is None or ion.valence != int(ion.valence) or ion.valence == 0:
+            raise ModError(mod.source, 1, f"USEION {ion.ion} needs a whole, nonzero VALENCE")
+        found.append(Ion(ion.ion, int(ion.valence), internal=1.0, external=1.0, reversal=0.0))
+    return tuple(found)
 
 
 def _cnexp(rate, x, dt):
@@ -191,6 +205,10 @@ def _persistent(mod: s.ModFile, provided: set) -> dict[str, str]:
     assigned = {a.name: a.unit for a in mod.assigned}
     kept &= set(assigned)
     return {name: assigned[name] for name in sorted(kept - provided - set(ENGINE_VARIABLES))}
+
+
+def _written_concentrations(mod: s.ModFile) -> list[str]:
+    return [w for ion in mod.ions for w in ion.write if w in (f"{ion.ion}i", f"{ion.ion}o")]
 
 
 def _all_written(mod: s.ModFile) -> tuple[str, ...]:

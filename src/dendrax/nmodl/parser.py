@@ -19,6 +19,8 @@ from dendrax.nmodl.lexer import ModError, Token, tokens
 NAMED_UNITS = {"faraday": FARADAY, "k-mole": GAS_CONSTANT, "R": GAS_CONSTANT, "pi": math.pi}
 """Values of the physical constants a UNITS block may name (NEURON 9's, SI 2019)."""
 
+_PREFIXES = {"kilo": 1e3, "milli": 1e-3, "micro": 1e-6}
+"""Prefixes of the unit a UNITS constant is given in: FARADAY = (faraday) (kilocoulombs)."""
 _SKIPPED = {"UNITSOFF", "UNITSON", "THREADSAFE"}
 _UNSUPPORTED = {
     "VERBATIM": "VERBATIM C code",
@@ -207,11 +209,11 @@ class _Parser:
                     self.unit()
                 continue
             physical = self.unit()
-            if self.peek.text == "(":
-                self.unit()
+            target = self.unit() if self.peek.text == "(" else ""
             if physical not in NAMED_UNITS:
                 raise self.error(f"unknown physical constant ({physical}) for {name}")
-            mod.constants[name] = NAMED_UNITS[physical]
+            prefix = next((p for p in _PREFIXES if target.startswith(p)), "")
+            mod.constants[name] = NAMED_UNITS[physical] / _PREFIXES.get(prefix, 1.0)
 
     def unit(self) -> str:
         """A unit in parentheses, as text."""
