@@ -4,7 +4,8 @@ TITLE Calcium in a shell with a buffer, as a kinetic scheme (written for dendrax
 NEURON {
     SUFFIX kinetic_buffer
     USEION ca READ ica, cai WRITE cai
-    RANGE total, kon, koff
+    NONSPECIFIC_CURRENT ib
+    RANGE total, kon, koff, ib
 }
 
 UNITS {
@@ -22,7 +23,7 @@ PARAMETER {
     koff = 0.1 (/ms)
 }
 
-ASSIGNED { ica (mA/cm2) cai (mM) bound_rate (mM/ms) }
+ASSIGNED { ica (mA/cm2) cai (mM) bound_rate (mM/ms) ib (mA/cm2) }
 
 STATE { ca (mM) B (mM) CaB (mM) }
 
@@ -33,7 +34,10 @@ INITIAL {
     CaB = 0
 }
 
-BREAKPOINT { SOLVE scheme METHOD sparse }
+BREAKPOINT {
+    SOLVE scheme METHOD sparse
+    ib = 0.1*bound_rate  : a current that reports the binding flux f_flux - b_flux
+}
 
 KINETIC scheme {
     COMPARTMENT depth {ca}
