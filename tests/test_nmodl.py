@@ -201,6 +201,8 @@ STEADY = "INITIAL { SOLVE scheme STEADYSTATE sparse }"
         (KINETIC.replace("<->", "->"), "line 7: expected '<->' or '<<' in a reaction"),
         (KINETIC.replace("~ a <-> b (1, 2)", "if (v > 0) { ~ a <-> b (1, 2) }"), "inside if"),
         (KINETIC.replace("~ a <->", "~ a[0] <->"), "line 7: array a"),
+        (KINETIC.replace("(1, 2)", "(1, 2) CONSERVE a + v = 1"), "line 7: v is not a STATE"),
+        (KINETIC.replace("(1, 2)", "(1, 2) ~ b << (1) CONSERVE a + b = 1"), "b is conserved"),
         (GOOD + "NET_RECEIVE (w) { }", "NET_RECEIVE is supported in a POINT_PROCESS"),
         (GOOD.replace("RANGE g", "RANGE g POINTER a, b"), "only one POINTER"),
         (GOOD.replace("SUFFIX leaky", ""), "no SUFFIX"),

@@ -50,6 +50,20 @@ class Scheme:
             self.conserved.append(free[-1])
         self.conserved.reverse()
         self.order = [x for x in self.states if x not in self.conserved] + self.conserved
+        for x in statements:
+            self._check(mod, x, declared)
+
+    def _check(self, mod: s.ModFile, statement, declared: set) -> None:
+        """NEURON's rules: CONSERVE sums STATEs; a flux changes a STATE not conserved."""
+        flux = isinstance(statement, s.Reaction) and statement.right is None
+        names = [statement.left[0][0]] if flux else []
+        if isinstance(statement, s.Conserve):
+            names = [n for n, _ in statement.terms]
+        for name in names:
+            if name not in declared:
+                raise ModError(mod.source, statement.line, f"{name} is not a STATE")
+            if flux and name in self.conserved:
+                raise ModError(mod.source, statement.line, f"{name} is conserved and has a flux")
 
     def step(self, values: dict, dt, steady: bool = False) -> dict:
         """`values` (states and all) after one backward-Euler step of dt, or at the steady
