@@ -88,9 +88,11 @@ class Scheme:
             else:
                 guess = {x: jnp.where(done, guess[x], stepped[x]) for x in self.states}
                 done = done | converged
-        _, _, final = self.system(values, guess, old, dt)  # the block's values at the end
-        del final["dt"]
-        return {**final, **{k: values[k] for k in ("dt",) if k in values}}
+        final = self.system(values, guess, old, dt)[2]  # the block's values at the end
+        final.pop("dt")
+        if "dt" in values:
+            final["dt"] = values["dt"]
+        return final
 
     def system(self, values: dict, guess: dict, old: dict, dt):
         """NEURON's Newton system at `guess`: rows (dicts column -> value, in `order`), the
