@@ -8,6 +8,12 @@ NEURON's tables off so that both compute the rates exactly): the largest voltage
 difference and dendrax's backend. Prints a table and a summary.
 
     python benchmarks/nmodl_collection.py [--folder DIR] [--version 2.2.3]
+
+Measured (2.2.3, NEURON 9.0): 34 of 42 files read (23 before KINETIC, euler and ions of a
+file's own were read); NEURON compiles 35. The 24 density mechanisms both take run on the
+native kernel within 5.1e-8 mV of NEURON (22 within 5e-13 mV). Not read: arrays (7, six
+of them NET_RECEIVE's tspike[...]), a LINEAR block (1). Read but rejected by NEURON 9's
+nrnivmodl: 7 (the four cdp5 files, the granule-cell Na files, HCN1__golgi).
 """
 
 import argparse

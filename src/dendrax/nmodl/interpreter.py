@@ -61,10 +61,14 @@ class Interpreter:
     def __init__(self, mod: s.ModFile):
         self.mod = mod
 
-    def run(self, body, values: dict, local: dict | None = None, derivatives=None) -> dict:
+    def run(
+        self, body, values: dict, local: dict | None = None, derivatives=None, kinetic=None
+    ) -> dict:
         """`values` after `body`; names in `local` (LOCAL variables and arguments) stay
         there. `derivatives`, if given, receives each `state' = ...` as a function of the
-        state's value (the other values as they are there), and the state is not changed."""
+        state's value (the other values as they are there), and the state is not changed.
+        `kinetic`, if given, is a list that receives a KINETIC block's reactions, CONSERVE
+        and COMPARTMENT statements with their values (see `_kinetic`)."""
         local = {} if local is None else local
         for statement in body:
             if isinstance(statement, s.Assign):
@@ -82,9 +86,46 @@ class Interpreter:
                         self.mod.source, statement.line, "a derivative outside DERIVATIVE"
                     )
                 derivatives[statement.state] = self._rate(statement, values, local)
-            elif isinstance(statement, s.Solve):
-                continue  # solved by the mechanism's update
+            elif isinstance(statement, s.Reaction | s.Conserve | s.Compartment):
+                self._kinetic(statement, values, local, kinetic)
         return values
+
+    def _kinetic(self, statement, values: dict, local: dict, kinetic) -> None:
+        """Append to `kinetic` ("reaction", statement, forward rate, backward rate) (a
+        flux's backward rate is None), ("conserve", statement, total) or ("compartment",
+        states, volume); a reaction sets f_flux and b_flux as NEURON does."""
+        if kinetic is None:
+            raise ModError(
+                self.mod.source,
+                getattr(statement, "line", 1),
+                "a reaction, CONSERVE or COMPARTMENT outside a KINETIC block or inside if",
+            )
+        if isinstance(statement, s.Compartment):
+            volume = self.value(statement.volume, values, local)
+            kinetic.append(("compartment", statement.states, volume))
+            return
+        if isinstance(statement, s.Conserve):
+            kinetic.append(("conserve", statement, self.value(statement.total, values, local)))
+            return
+        forward = self.value(statement.forward, values, local)
+        if statement.right is None:
+            local["f_flux"], local["b_flux"] = 0.0, forward
+            kinetic.append(("reaction", statement, forward, None))
+            return
+        backward = self.value(statement.backward, values, local)
+        local["f_flux"] = forward * self.product(statement.left, values, local)
+        local["b_flux"] = backward * self.product(statement.right, values, local)
+        kinetic.append(("reaction", statement, forward, backward))
+
+    def product(self, species, values: dict, local: dict, without: str | None = None):
+        """The product of the values of `species` ((name, count) pairs), one factor of
+        `without` left out (a reaction term's derivative with respect to it)."""
+        total = 1.0
+        for name, count in species:
+            count -= name == without
+            for _ in range(count):
+                total = total * self.value(s.Name(name, 0), values, local)
+        return total
 
     def _rate(self, statement: s.Derivative, values: dict, local: dict):
         """d state/dt as a function of the state, the other values as they are now."""

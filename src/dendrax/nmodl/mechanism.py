@@ -6,9 +6,10 @@ import jax
 import jax.numpy as jnp
 
 from dendrax.mechanisms.base import Mechanism, Parameter, State, implicit_euler
-from dendrax.mechanisms.ions import STANDARD_IONS
+from dendrax.mechanisms.ions import STANDARD_IONS, Ion
 from dendrax.nmodl import syntax as s
 from dendrax.nmodl.interpreter import Interpreter
+from dendrax.nmodl.kinetic import Scheme
 from dendrax.nmodl.lexer import ModError
 
 ENGINE_VARIABLES = ("v", "celsius", "dt", "t", "area", "diam")
@@ -17,21 +18,17 @@ ENGINE_VARIABLES = ("v", "celsius", "dt", "t", "area", "diam")
 
 def mechanism_class(mod: s.ModFile) -> type[Mechanism]:
     """The class of a mechanism that computes what `mod` declares (NEURON's semantics)."""
-    for ion in mod.ions:
-        if ion.ion not in STANDARD_IONS:
-            raise ModError(mod.source, 1, f"USEION {ion.ion}: only na, k and ca are supported yet")
+    new_ions = _new_ions(mod)
     reads = tuple(v for ion in mod.ions for v in ion.read if v not in _all_written(mod))
     writes = _all_written(mod)
     ion_variables = set(reads) | set(writes)
-    for solve in _solves(mod):
-        if solve.method not in STEPPERS:
-            raise ModError(
-                mod.source, solve.line, f"SOLVE ... METHOD {solve.method} is not supported yet"
-            )
-        if solve.block not in mod.derivatives:
-            raise ModError(
-                mod.source, solve.line, f"SOLVE {solve.block}: no DERIVATIVE {solve.block}"
-            )
+    interpreter = Interpreter(mod)
+    schemes = {name: Scheme(mod, name, interpreter) for name in mod.kinetics}
+    for solve in _solves(mod, mod.initial):
+        if not solve.steady:
+            raise ModError(mod.source, solve.line, "a SOLVE in INITIAL needs STEADYSTATE")
+    for solve in _solves(mod) + _solves(mod, mod.initial):
+        _check_solve(mod, solve, schemes)
     parameters = {
         p.name: Parameter(
             0.0 if p.default is None else p.default,
@@ -44,12 +41,13 @@ def mechanism_class(mod: s.ModFile) -> type[Mechanism]:
     peer = _peer(mod)
     weight = _weight(mod, parameters)
     states = {x.name: State(x.unit or "1") for x in mod.states}
+    for name in _written_concentrations(mod):  # an ASSIGNED cai set from a STATE
+        states.setdefault(name, State("mM", "a concentration the file writes"))
     currents = tuple(w for w in writes if w not in states) + tuple(mod.nonspecific)
     currents += tuple(mod.electrode)
     provided = {*parameters, *ion_variables, *currents, *mod.pointers}
     for name, unit in _persistent(mod, provided).items():
         states[name] = State(unit or "1", "an ASSIGNED value kept from one block to the next")
-    interpreter = Interpreter(mod)
 
     def values_of(params, v, celsius, **more):
         values = dict(params)
@@ -64,13 +62,20 @@ def mechanism_class(mod: s.ModFile) -> type[Mechanism]:
             values.setdefault(
                 state, 0.0
             )  # NEURON starts a state at 0, a concentration at its ion's
-        interpreter.run(mod.initial, values)
+        for statement in mod.initial:
+            if isinstance(statement, s.Solve):
+                values = schemes[statement.block].step(values, None, steady=True)
+            else:
+                interpreter.run((statement,), values)
         return {state: jnp.broadcast_to(values[state], jnp.shape(v)) for state in states}
 
     def update(self, state_values, v, params, dt, celsius, t):
         values = values_of(params, v, celsius, dt=dt, t=t)
         values.update(state_values)
         for solve in _solves(mod):
+            if solve.block in schemes:
+                values = schemes[solve.block].step(values, dt)
+                continue
             derivatives: dict = {}
             interpreter.run(mod.derivatives[solve.block], values, derivatives=derivatives)
             for state, rate in derivatives.items():
@@ -104,6 +109,7 @@ def mechanism_class(mod: s.ModFile) -> type[Mechanism]:
         "states": states,
         "reads": reads,
         "writes": writes,
+        "new_ions": new_ions,
         "slope_by_difference": True,
         "steady_state": steady_state,
         "update": update,
@@ -113,6 +119,19 @@ def mechanism_class(mod: s.ModFile) -> type[Mechanism]:
     if weight:
         namespace["receive"] = receive
     return type(mod.suffix, (Mechanism,), namespace)
+
+
+def _new_ions(mod: s.ModFile) -> tuple[Ion, ...]:
+    """The species of USEION other than na, k and ca, with NEURON's defaults for them
+    (concentrations 1 mM, reversal potential 0 mV) and their VALENCE."""
+    found = []
+    for ion in mod.ions:
+        if ion.ion in STANDARD_IONS:
+            continue
+        if ion.valence is None or ion.valence != int(ion.valence) or ion.valence == 0:
+            raise ModError(mod.source, 1, f"USEION {ion.ion} needs a whole, nonzero VALENCE")
+        found.append(Ion(ion.ion, int(ion.valence), internal=1.0, external=1.0, reversal=0.0))
+    return tuple(found)
 
 
 def _cnexp(rate, x, dt):
@@ -129,7 +148,12 @@ def _derivimplicit(rate, x, dt):
     return implicit_euler(rate, jnp.asarray(x, float), dt)
 
 
-STEPPERS = {"cnexp": _cnexp, "derivimplicit": _derivimplicit}
+def _euler(rate, x, dt):
+    """NEURON's euler: forward Euler, every rate taken from the values before the step."""
+    return x + dt * rate(jnp.asarray(x, float))
+
+
+STEPPERS = {"cnexp": _cnexp, "derivimplicit": _derivimplicit, "euler": _euler}
 """How each SOLVE method advances a state by dt, given its rate as a function of it."""
 
 
@@ -176,16 +200,43 @@ def _persistent(mod: s.ModFile, provided: set) -> dict[str, str]:
     if mod.net_receive is not None:
         body += list(mod.net_receive.body)
     kept = set()
-    for part in (body, *mod.derivatives.values()):
+    for part in (body, *mod.derivatives.values(), *mod.kinetics.values()):
         kept |= s.read_before_set(part, routines)
     assigned = {a.name: a.unit for a in mod.assigned}
     kept &= set(assigned)
     return {name: assigned[name] for name in sorted(kept - provided - set(ENGINE_VARIABLES))}
 
 
+def _written_concentrations(mod: s.ModFile) -> list[str]:
+    return [w for ion in mod.ions for w in ion.write if w in (f"{ion.ion}i", f"{ion.ion}o")]
+
+
 def _all_written(mod: s.ModFile) -> tuple[str, ...]:
     return tuple(v for ion in mod.ions for v in ion.write)
 
 
-def _solves(mod: s.ModFile) -> list[s.Solve]:
-    return [statement for statement in mod.breakpoint if isinstance(statement, s.Solve)]
+def _solves(mod: s.ModFile, body=None) -> list[s.Solve]:
+    """The SOLVE statements of BREAKPOINT (or of `body`)."""
+    body = mod.breakpoint if body is None else body
+    return [statement for statement in body if isinstance(statement, s.Solve)]
+
+
+def _check_solve(mod: s.ModFile, solve: s.Solve, schemes: dict) -> None:
+    """A ModError for a SOLVE this import does not do: DERIVATIVE blocks by cnexp,
+    derivimplicit or euler; KINETIC blocks by sparse, and to a steady state (in INITIAL)
+    when their reactions are first order."""
+
+    def error(message):
+        return ModError(mod.source, solve.line, f"SOLVE {solve.block}: {message}")
+
+    if solve.block in schemes:
+        if solve.method != "sparse":
+            raise error(f"METHOD {solve.method} of a KINETIC block is not supported yet")
+        if solve.steady and not schemes[solve.block].linear:
+            raise error("STEADYSTATE of a KINETIC scheme with second-order reactions")
+    elif solve.block in mod.derivatives:
+        if solve.method not in STEPPERS or solve.steady:
+            what = "STEADYSTATE" if solve.steady else "METHOD"
+            raise error(f"{what} {solve.method} is not supported yet")
+    else:
+        raise error(f"no DERIVATIVE or KINETIC {solve.block}")

@@ -2,8 +2,9 @@
 
 It reads what channel and concentration models use: NEURON (SUFFIX, POINT_PROCESS,
 USEION, RANGE, GLOBAL, NONSPECIFIC_CURRENT), UNITS, PARAMETER, CONSTANT, ASSIGNED, STATE,
-INITIAL, BREAKPOINT with SOLVE, DERIVATIVE, PROCEDURE, FUNCTION, LOCAL, if/else and
-TABLE (ignored: dendrax computes what a table would hold exactly). Any other construct
+INITIAL, BREAKPOINT with SOLVE, DERIVATIVE, KINETIC (reactions, fluxes, COMPARTMENT,
+CONSERVE), PROCEDURE, FUNCTION, LOCAL, if/else and TABLE (ignored: dendrax computes what
+a table would hold exactly). Any other construct
 raises a `ModError` naming the file, line and construct.
 """
 
@@ -18,9 +19,10 @@ from dendrax.nmodl.lexer import ModError, Token, tokens
 NAMED_UNITS = {"faraday": FARADAY, "k-mole": GAS_CONSTANT, "R": GAS_CONSTANT, "pi": math.pi}
 """Values of the physical constants a UNITS block may name (NEURON 9's, SI 2019)."""
 
+_PREFIXES = {"kilo": 1e3, "milli": 1e-3, "micro": 1e-6}
+"""Prefixes of the unit a UNITS constant is given in: FARADAY = (faraday) (kilocoulombs)."""
 _SKIPPED = {"UNITSOFF", "UNITSON", "THREADSAFE"}
 _UNSUPPORTED = {
-    "KINETIC": "KINETIC schemes",
     "VERBATIM": "VERBATIM C code",
     "FUNCTION_TABLE": "FUNCTION_TABLE",
     "LINEAR": "LINEAR blocks",
@@ -110,9 +112,10 @@ class _Parser:
                 mod.initial = self.block()
             elif keyword == "BREAKPOINT":
                 mod.breakpoint = self.block()
-            elif keyword == "DERIVATIVE":
+            elif keyword in ("DERIVATIVE", "KINETIC"):
                 name = self.name().text
-                mod.derivatives[name] = self.block()
+                table = mod.derivatives if keyword == "DERIVATIVE" else mod.kinetics
+                table[name] = self.block()
             elif keyword == "NET_RECEIVE":
                 self.at -= 1
                 mod.net_receive = self.routine(False)
@@ -206,11 +209,11 @@ class _Parser:
                     self.unit()
                 continue
             physical = self.unit()
-            if self.peek.text == "(":
-                self.unit()
+            target = self.unit() if self.peek.text == "(" else ""
             if physical not in NAMED_UNITS:
                 raise self.error(f"unknown physical constant ({physical}) for {name}")
-            mod.constants[name] = NAMED_UNITS[physical]
+            prefix = next((p for p in _PREFIXES if target.startswith(p)), "")
+            mod.constants[name] = NAMED_UNITS[physical] / _PREFIXES.get(prefix, 1.0)
 
     def unit(self) -> str:
         """A unit in parentheses, as text."""
@@ -234,8 +237,10 @@ class _Parser:
                 self.expect(">")
             if self.peek.text == "[":
                 raise self.error(f"array {token.text}[...] is not supported", token)
-            if self.peek.text == "FROM":
-                raise self.unsupported(self.peek)
+            if self.accept("FROM"):  # a STATE's range, as NEURON ignores it
+                self.signed_number()
+                self.expect("TO")
+                self.signed_number()
             found.append(s.Declared(token.text, default, unit, lower, token.line))
         return found
 
@@ -290,13 +295,28 @@ class _Parser:
         if token.text == "SOLVE":
             self.take()
             block = self.name().text
-            method = "cnexp"
-            if self.accept("METHOD"):
+            method, steady = "cnexp", self.peek.text == "STEADYSTATE"
+            if self.accept("METHOD") or self.accept("STEADYSTATE"):
                 method = self.name().text
-            return s.Solve(block, method, token.line)
+            return s.Solve(block, method, token.line, steady)
         if token.text == "TABLE":
             self.table()
             return None
+        if token.text == "~":
+            return self.reaction()
+        if token.text == "CONSERVE":
+            self.take()
+            terms = self.species()
+            self.expect("=")
+            return s.Conserve(terms, self.expression(), token.line)
+        if token.text == "COMPARTMENT":
+            self.take()
+            volume = self.expression()
+            self.expect("{")
+            names = []
+            while not self.accept("}"):
+                names.append(self.name().text)
+            return s.Compartment(volume, tuple(names))
         name = self.name()
         if name.text == "printf":
             self.skip_parentheses()
@@ -306,6 +326,37 @@ class _Parser:
         if self.peek.text == "(":
             return self.call(name)
         raise self.error(f"cannot read the statement starting with {name.text!r}", name)
+
+    def reaction(self) -> s.Reaction:
+        """`~ A + 2 B <-> C (kf, kb)` or a flux `~ A << (flux)`."""
+        line = self.expect("~").line
+        left = self.species()
+        if self.accept("<<"):
+            self.expect("(")
+            flux = self.expression()
+            self.expect(")")
+            return s.Reaction(left, None, flux, None, line)
+        if not self.accept("<->"):
+            raise self.error(f"expected '<->' or '<<' in a reaction, found {self.peek.text!r}")
+        right = self.species()
+        self.expect("(")
+        forward = self.expression()
+        self.expect(",")
+        backward = self.expression()
+        self.expect(")")
+        return s.Reaction(left, right, forward, backward, line)
+
+    def species(self) -> tuple:
+        """`A + 2 B`: (name, stoichiometry) pairs."""
+        terms = []
+        while True:
+            count = int(self.take().text) if self.peek.kind == "number" else 1
+            name = self.name()
+            if self.peek.text == "[":
+                raise self.error(f"array {name.text}[...] is not supported", name)
+            terms.append((name.text, count))
+            if not self.accept("+"):
+                return tuple(terms)
 
     def if_statement(self) -> s.If:
         self.expect("if")

@@ -69,6 +69,38 @@ class Solve:
     block: str
     method: str
     line: int
+    steady: bool = False
+    """SOLVE ... STEADYSTATE (in INITIAL): the block's steady state."""
+
+
+@dataclass(frozen=True)
+class Reaction:
+    """`~ left <-> right (forward, backward)` in a KINETIC block, each side a tuple of
+    (name, stoichiometry); a flux `~ state << (flux)` has no right side and `forward` is
+    the flux."""
+
+    left: tuple
+    right: tuple | None
+    forward: object
+    backward: object
+    line: int
+
+
+@dataclass(frozen=True)
+class Conserve:
+    """`CONSERVE terms = total`: terms are (state, stoichiometry) pairs."""
+
+    terms: tuple
+    total: object
+    line: int
+
+
+@dataclass(frozen=True)
+class Compartment:
+    """`COMPARTMENT volume {states}`: the states' equations are d(volume state)/dt."""
+
+    volume: object
+    states: tuple
 
 
 @dataclass(frozen=True)
@@ -120,6 +152,8 @@ class ModFile:
     initial: tuple = ()
     breakpoint: tuple = ()
     derivatives: dict[str, tuple] = field(default_factory=dict)
+    kinetics: dict[str, tuple] = field(default_factory=dict)
+    """KINETIC blocks by name."""
     procedures: dict[str, Routine] = field(default_factory=dict)
     functions: dict[str, Routine] = field(default_factory=dict)
     net_receive: Routine | None = None
@@ -166,6 +200,14 @@ def read_before_set(body, routines: dict) -> set[str]:
                 statements(statement.otherwise, local)
             elif isinstance(statement, Call):
                 expression(statement, local)
+            elif isinstance(statement, Reaction):
+                expression(statement.forward, local)
+                if statement.backward is not None:
+                    expression(statement.backward, local)
+            elif isinstance(statement, Conserve):
+                expression(statement.total, local)
+            elif isinstance(statement, Compartment):
+                expression(statement.volume, local)
 
     statements(body, set())
     return early
