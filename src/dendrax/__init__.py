@@ -25,6 +25,7 @@ from dendrax.stimuli import Waveform, step_current
 from dendrax.training import losses, transforms
 from dendrax.training.features import efel_features, feature_table
 from dendrax.training.fit import FitResult, NonFiniteError, fit
+from dendrax.training.nwb import Sweeps, read_nwb_sweeps
 from dendrax.training.saving import SavedParams, load_params, save_params
 
 __version__ = "0.1.0"
@@ -45,6 +46,7 @@ __all__ = [
     "Simulation",
     "SpikeTrains",
     "State",
+    "Sweeps",
     "Waveform",
     "build",
     "channels",
@@ -63,6 +65,7 @@ __all__ = [
     "losses",
     "plot",
     "read_asc",
+    "read_nwb_sweeps",
     "read_swc",
     "save_params",
     "sparse_connect",

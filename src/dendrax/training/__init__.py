@@ -1,2 +1,3 @@
 """Training: trainable parameters with sharing and bounds, transforms, losses, a fit loop,
-saving fitted parameters and eFEL features to evaluate fits (see docs/training.md)."""
+saving fitted parameters, eFEL features to evaluate fits and recorded sweeps from NWB files
+(see docs/training.md)."""
