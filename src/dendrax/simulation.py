@@ -11,6 +11,7 @@ from dendrax import units
 from dendrax.diagnose import InvalidValue, first_invalid, warn_if_blown_up
 from dendrax.model.cell import GEOMETRY_UNITS
 from dendrax.native import simulate
+from dendrax.progress import shown
 from dendrax.solve.stepping import node_geometry
 from dendrax.static_spec import StaticSpec
 from dendrax.training.layout import Trainables, TrainableValue
@@ -174,22 +175,39 @@ class Simulation:
         """Times (ms) of the recorded samples of a run to `t_max`, starting at 0."""
         return np.arange(self.n_steps(t_max) + 1) * self.dt
 
-    def run(self, params=None, t_max: float | None = None, stimuli=None, clamps=None):
+    def run(
+        self,
+        params=None,
+        t_max: float | None = None,
+        stimuli=None,
+        clamps=None,
+        progress: bool | None = None,
+    ):
         """Simulate and return the recordings, shape (n_recordings, n_steps + 1).
 
         Called outside `jit`, `grad` and `vmap`, it warns (`dendrax.diagnose.BlowUpWarning`)
-        where a recorded voltage is NaN, infinite or beyond ±1000 mV.
+        where a recorded voltage is NaN, infinite or beyond ±1000 mV, and shows a progress
+        bar for a long run.
 
         Args:
             params: a pytree like `sim.params` (default: `sim.params`).
             t_max: duration (ms); n_steps = round(t_max / dt). Defaults to the stimuli's length.
             stimuli: (n_stimuli, n_steps) currents (nA), replacing the cell's stimuli.
             clamps: (n_clamps, n_steps) clamp voltages (mV), replacing the cell's clamps.
+            progress: a tqdm progress bar of the steps (outside jit, grad and vmap): True
+                always, False never, None (default) once a run has lasted 2 s. The native
+                kernel moves it as it runs; on the pure-JAX path it fills at the end.
         """
         params, stimuli, clamps, n_steps = self._inputs(params, t_max, stimuli, clamps)
-        traces = _recordings(self.spec, self.arrays, params, stimuli, clamps, n_steps)
-        if not isinstance(traces, jax.core.Tracer):
-            warn_if_blown_up(traces, self.recording_names, self.recording_units, self.dt)
+        inputs = jax.tree_util.tree_leaves((self.arrays, params, stimuli, clamps))
+        if any(isinstance(x, jax.core.Tracer) for x in inputs):
+            return _recordings(self.spec, self.arrays, params, stimuli, clamps, n_steps)
+        total = self.spec.settle_steps + n_steps
+        with shown(total, progress, counted=self.spec.backend == "native"):
+            traces = jax.block_until_ready(
+                _recordings(self.spec, self.arrays, params, stimuli, clamps, n_steps)
+            )
+        warn_if_blown_up(traces, self.recording_names, self.recording_units, self.dt)
         return traces
 
     def spike_times(self, traces) -> list[np.ndarray]:

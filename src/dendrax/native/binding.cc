@@ -19,6 +19,7 @@ namespace ffi = xla::ffi;
 
 namespace {
 
+int64_t steps_done = 0;  // added to atomically by the kernels (call.h), read by Python
 std::mutex registry_mutex;
 std::map<std::string, DendraxEntry, std::less<>> registry;
 
@@ -53,13 +54,16 @@ ffi::Error Call(ffi::RemainingArgs args, ffi::RemainingRets results, std::string
   }
   const DendraxCall call{arg_views.data(),    static_cast<int64_t>(arg_views.size()),
                          result_views.data(), static_cast<int64_t>(result_views.size()),
-                         threads,             stored_bytes};
+                         threads,             stored_bytes,
+                         &steps_done};
   const char* error = function(&call);
   if (error != nullptr) return ffi::Error::InvalidArgument(error);
   return ffi::Error::Success();
 }
 
 }  // namespace
+
+extern "C" int64_t dendrax_steps_done() { return __atomic_load_n(&steps_done, __ATOMIC_RELAXED); }
 
 extern "C" void dendrax_register(const char* name, DendraxEntry entry) {
   std::lock_guard<std::mutex> lock(registry_mutex);

@@ -20,6 +20,8 @@ struct DendraxCall {
   int64_t n_results;
   int64_t threads;       // threads the batch may run on
   int64_t stored_bytes;  // bytes of stored steps kept for backward passes (adjoint only)
+  int64_t* steps_done;   // the binding's count of simulated steps, for progress bars: a
+                         // forward kernel adds its steps (times its lanes) as it goes
 };
 
 // An entry point: nullptr on success, else why the call's operands do not fit.

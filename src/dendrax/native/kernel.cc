@@ -23,9 +23,14 @@ namespace {
 
 @STEP@
 
-// A group of W simulations from start to end, the recordings of lane w into out[w].
+// Steps between two additions to the call's count of steps done (progress bars).
+constexpr int64_t kProgressEvery = 64;
+
+// A group of W simulations from start to end, the recordings of lane w into out[w]; its
+// steps are added to `steps_done` as they go.
 template <int W>
-void simulate_lanes(const Model& model, const Group<W>& group, T* const* out) {
+void simulate_lanes(const Model& model, const Group<W>& group, T* const* out,
+                    int64_t* steps_done) {
   const int64_t columns = model.n_steps + 1;
   std::vector<T> rows(2 * row_size(model) * W);
   Row row = row_at<W>(model, rows.data()), next = row_at<W>(model, rows.data() + rows.size() / 2);
@@ -38,10 +43,15 @@ void simulate_lanes(const Model& model, const Group<W>& group, T* const* out) {
   std::vector<T> settled;
   initial_values(model, group, w, row.values);
   record(row.values, 0);
+  int64_t reported = 0;
   for (int64_t step = 0; step < model.n_steps; ++step) {
     advance(model, group, row, step, w, next.values);
     record(recorded_values(model, group, w, step, next.values, settled), step + 1);
     std::swap(row, next);
+    if ((step + 1) % kProgressEvery == 0 || step + 1 == model.n_steps) {
+      __atomic_fetch_add(steps_done, (step + 1 - reported) * W, __ATOMIC_RELAXED);
+      reported = step + 1;
+    }
   }
 }
 
@@ -64,7 +74,7 @@ const char* simulate_batch(const DendraxCall* call) {
     Lane in[W];
     T* result[W];
     group_lanes<W>(operands, first, results, per_sim, scratch, in, result);
-    simulate_lanes<W>(model, Group<W>(model, in), result);
+    simulate_lanes<W>(model, Group<W>(model, in), result, call->steps_done);
   });
   return nullptr;
 }

@@ -187,6 +187,17 @@ def _register_binding(path: pathlib.Path) -> ctypes.CDLL:
     return library
 
 
+def steps_done() -> int:
+    """The simulated steps the native kernels have run in this process so far (times the
+    simulations of their batches), counted as they go: for progress bars. 0 before any
+    native kernel was loaded."""
+    if not _binding:
+        return 0
+    count = _binding[0].dendrax_steps_done
+    count.restype = ctypes.c_int64
+    return int(count())
+
+
 def load(source: str, symbol: str, what: str) -> str:
     """The name of the entry point `symbol` (see call.h) of the library built from `source`,
     to pass as the attribute "entry" of an FFI call of `TARGET`; compiles what is not cached
