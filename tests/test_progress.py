@@ -41,3 +41,19 @@ def test_native_runs_count_their_steps_into_a_bar(capsys):
 def test_pure_jax_runs_fill_the_bar_at_the_end(capsys):
     small_sim("jax").run(progress=True)
     assert "440/440" in capsys.readouterr().err
+
+
+def test_a_cold_compile_says_what_it_compiles(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DENDRAX_CACHE", str(tmp_path))
+    monkeypatch.setattr(dx.progress, "AUTO_DELAY_S", 0.0)  # however fast the compiler
+
+    def build():  # a dt no other test uses: a kernel not loaded in this process yet
+        cell = dx.Cell.from_parents([-1], ncomp=1, length=20.0, radius=8.0)
+        cell.insert(HH())
+        cell.branch(0).loc(0.5).record()
+        return dx.build(cell, dt=0.0375, backend="native")
+
+    assert build().spec.backend == "native"
+    assert "compiling the native kernel of HH (cached afterwards)" in capsys.readouterr().err
+    build()  # loaded: nothing to say
+    assert capsys.readouterr().err == ""

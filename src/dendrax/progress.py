@@ -1,25 +1,30 @@
-"""A progress bar for a long simulation: the native kernel counts its steps as it runs
-(`dendrax.native.library.steps_done`), and a thread moves a tqdm bar with the count while
-the run goes on."""
+"""Progress bars of what a user waits for: a long simulation (the native kernel counts its
+steps as it runs, `dendrax.native.library.steps_done`) and the first compile of a model's
+native code. A thread moves a tqdm bar with a count while the work goes on."""
 
 import contextlib
 import threading
-
-from dendrax.native.library import steps_done
+from collections.abc import Callable
 
 AUTO_DELAY_S = 2.0
-"""With `progress=None`, the bar appears only once a run has lasted this long (s)."""
+"""With `progress=None`, a bar appears only once the work has lasted this long (s)."""
 
 POLL_S = 0.2
 """How often the bar reads the count (s)."""
 
 
 @contextlib.contextmanager
-def shown(total: int, progress: bool | None, counted: bool):
-    """A tqdm bar of `total` steps around a run: always with `progress=True`, never with
-    False, after `AUTO_DELAY_S` with None (then only where tqdm is installed). `counted`:
-    whether the run's steps are counted as they go (the native kernel's are); else the bar
-    fills when the run ends."""
+def shown(
+    total: int,
+    progress: bool | None,
+    count: Callable[[], int] | None,
+    unit: str = "step",
+    description: str = "dendrax",
+):
+    """A tqdm bar of `total` units around some work: always with `progress=True`, never
+    with False, after `AUTO_DELAY_S` with None (then only where tqdm is installed).
+    `count()` tells how many units are done so far (counted from its value on entry); with
+    None the bar fills when the work ends."""
     if progress is False:
         yield
         return
@@ -30,21 +35,21 @@ def shown(total: int, progress: bool | None, counted: bool):
             raise ImportError("a progress bar needs tqdm: pip install 'dendrax[train]'") from error
         yield
         return
-    bar = tqdm(total=total, unit="step", desc="dendrax", delay=0.0 if progress else AUTO_DELAY_S)
-    start, stop = steps_done(), threading.Event()
+    delay = 0.0 if progress else AUTO_DELAY_S
+    bar = tqdm(total=total, unit=unit, desc=description, delay=delay)
+    start, stop = (count() if count else 0), threading.Event()
 
     def follow():
         while not stop.wait(POLL_S):
-            bar.update(min(total, steps_done() - start) - bar.n)
+            done = min(total, count() - start) if count else 0
+            bar.update(done - bar.n)  # also shows the bar once the delay has passed
 
     thread = threading.Thread(target=follow, daemon=True)
-    if counted:
-        thread.start()
+    thread.start()
     try:
         yield
     finally:
         stop.set()
-        if counted:
-            thread.join()
+        thread.join()
         bar.update(total - bar.n)
         bar.close()

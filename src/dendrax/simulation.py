@@ -11,6 +11,7 @@ from dendrax import units
 from dendrax.diagnose import InvalidValue, first_invalid, warn_if_blown_up
 from dendrax.model.cell import GEOMETRY_UNITS
 from dendrax.native import simulate
+from dendrax.native.library import steps_done
 from dendrax.progress import shown
 from dendrax.solve.stepping import node_geometry
 from dendrax.static_spec import StaticSpec
@@ -203,7 +204,8 @@ class Simulation:
         if any(isinstance(x, jax.core.Tracer) for x in inputs):
             return _recordings(self.spec, self.arrays, params, stimuli, clamps, n_steps)
         total = self.spec.settle_steps + n_steps
-        with shown(total, progress, counted=self.spec.backend == "native"):
+        counted = steps_done if self.spec.backend == "native" else None
+        with shown(total, progress, counted):
             traces = jax.block_until_ready(
                 _recordings(self.spec, self.arrays, params, stimuli, clamps, n_steps)
             )

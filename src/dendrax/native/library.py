@@ -29,6 +29,7 @@ import jax
 import jaxlib
 
 from dendrax.native.source import template_text
+from dendrax.progress import shown
 
 FLAGS = (
     "-O3",
@@ -154,12 +155,16 @@ def _built(jobs: list[tuple[str, str, pathlib.Path, tuple[str, ...]]]) -> None:
         if seconds > COMPILE_NOTICE_S:
             logger.info("dendrax: compiled %s in %.1f s, cached in %s", what, seconds, path)
 
-    if len(missing) == 1:
-        build(missing[0])
-    elif missing:
+    if not missing:
+        return
+    finished = []
+    description = f"dendrax: compiling {missing[0][0]} (cached afterwards)"
+    # A bar once compiling has lasted 2 s (a model's first build can take tens of seconds).
+    with shown(len(missing), None, lambda: len(finished), "library", description):
         with ThreadPoolExecutor(len(missing)) as pool:
             for future in [pool.submit(build, job) for job in missing]:
                 future.result()
+                finished.append(future)
 
 
 def _open(path: pathlib.Path) -> ctypes.CDLL:
