@@ -41,3 +41,16 @@ def test_xor_cell_tiny(tmp_path, capsys):
     assert out.stat().st_size > 0 and "A B  XOR" in capsys.readouterr().out
     assert np.isfinite(result["after"]) and result["after"] < result["before"]
     assert result["peaks"].shape == (4,) and np.all(np.isfinite(result["peaks"]))
+
+
+def test_l5pc_many_tiny(tmp_path, capsys, monkeypatch):
+    for package in ("bluepyopt", "optax", "matplotlib"):
+        pytest.importorskip(package)
+    monkeypatch.syspath_prepend(str(EXAMPLES))  # it takes the cell from l5pc_fit.py
+    out = tmp_path / "many.png"
+    args = ["--steps", "3", "--ibea", "50", "--t-max", "2", "--threshold", "1e-9"]
+    result = _example("l5pc_many").main([*args, "--out", str(out)])
+    assert out.stat().st_size > 0 and "1418 parameters" in capsys.readouterr().out
+    gd, ibea = result["gd"], result["ibea"]
+    assert gd.size == 3 and np.all(np.isfinite(gd)) and gd[-1] < gd[0]
+    assert ibea.size == 50 and np.all(np.isfinite(ibea)) and ibea[-1] <= ibea[0]
