@@ -240,6 +240,7 @@ STEADY = "INITIAL { SOLVE scheme STEADYSTATE sparse }"
         (KINETIC.replace("(1, 2)", "(1, 2) CONSERVE a + v = 1"), "line 7: v is not a STATE"),
         (KINETIC.replace("(1, 2)", "(1, 2) ~ b << (1) CONSERVE a + b = 1"), "b is conserved"),
         (GOOD + "NET_RECEIVE (w) { }", "NET_RECEIVE is supported in a POINT_PROCESS"),
+        (GOOD + "NET_RECEIVE (w) {\nINITIAL { } }", "line 7: an INITIAL block inside NET_REC"),
         (GOOD.replace("RANGE g", "RANGE g POINTER a, b"), "only one POINTER"),
         (GOOD.replace("SUFFIX leaky", ""), "no SUFFIX"),
         (GOOD.replace("g*(v - e)", "g*(v - erev)"), "line 5: erev is not defined"),

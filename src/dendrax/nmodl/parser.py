@@ -318,6 +318,8 @@ class _Parser:
             return self.if_statement()
         if token.text == "FROM":
             return self.from_loop()
+        if token.text == "INITIAL":
+            raise self.error("an INITIAL block inside NET_RECEIVE is not supported", token)
         if token.text == "SOLVE":
             self.take()
             block = self.name().text
