@@ -18,6 +18,7 @@ CHANNELS = [
     "Ca_LVAst", "CaGHK", "PospischilNa", "PospischilKd", "PospischilM", "PospischilCaL",
     "PospischilCaT", "pospischil_hh2", "pospischil_im", "pospischil_ical", "pospischil_it",
     "kinetic_k", "euler_k", "user_ion", "arrays", "linear_init",
+    "linear_step",
 ]  # fmt: skip
 """Files of tests/mod (file stems) that are channels: each is run with a leak."""
 
