@@ -260,13 +260,12 @@ class _Parser:
         self.expect("[")
         token = self.take()
         self.expect("]")
-        if (
-            token.kind != "number"
-            or float(token.text) != int(float(token.text))
-            or not (float(token.text) > 0)
-        ):
-            raise self.error(f"array {name.text}[{token.text}]: the size must be a whole number")
-        return int(float(token.text))
+        size = float(token.text) if token.kind == "number" else 0.0
+        if size != int(size) or size < 1:
+            raise self.error(
+                f"array {name.text}[{token.text}]: the size must be a whole number", token
+            )
+        return int(size)
 
     def signed_number(self) -> float:
         negative = self.accept("-")
