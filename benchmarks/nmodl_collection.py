@@ -9,11 +9,14 @@ difference and dendrax's backend. Prints a table and a summary.
 
     python benchmarks/nmodl_collection.py [--folder DIR] [--version 2.2.3]
 
-Measured (2.2.3, NEURON 9.0): 34 of 42 files read (23 before KINETIC, euler and ions of a
-file's own were read); NEURON compiles 35. The 24 density mechanisms both take run on the
-native kernel within 5.1e-8 mV of NEURON (22 within 5e-13 mV). Not read: arrays (7, six
-of them NET_RECEIVE's tspike[...]), a LINEAR block (1). Read but rejected by NEURON 9's
-nrnivmodl: 7 (the four cdp5 files, the granule-cell Na files, HCN1__golgi).
+Measured (2.2.3, NEURON 9.0): 36 of 42 files read (34 before arrays, FROM loops and LINEAR
+blocks were read; 23 before KINETIC, euler and ions of a file's own); NEURON compiles 35.
+The 26 density mechanisms both take run on the native kernel within 5.1e-8 mV of NEURON
+(24 within 5e-13 mV; Cav2_3's arrays and FROM loop and Nav1_1's LINEAR block 3e-13 mV).
+Not read: 6 synapses (AMPA, GABA, NMDA) whose NET_RECEIVE has an INITIAL block (and more
+arguments than the weight, net_send and FROM loops with bounds that vary at run time).
+Read but rejected by NEURON 9's nrnivmodl: 7 (the four cdp5 files, the granule-cell Na
+files, HCN1__golgi).
 """
 
 import argparse

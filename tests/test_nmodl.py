@@ -17,7 +17,8 @@ CHANNELS = [
     "NaTa_t", "NaTs2_t", "Nap_Et2", "K_Pst", "K_Tst", "SKv3_1", "Im", "Ih", "Ca_HVA",
     "Ca_LVAst", "CaGHK", "PospischilNa", "PospischilKd", "PospischilM", "PospischilCaL",
     "PospischilCaT", "pospischil_hh2", "pospischil_im", "pospischil_ical", "pospischil_it",
-    "kinetic_k", "euler_k", "user_ion",
+    "kinetic_k", "euler_k", "user_ion", "arrays", "linear_init",
+    "linear_step",
 ]  # fmt: skip
 """Files of tests/mod (file stems) that are channels: each is run with a leak."""
 
@@ -116,6 +117,30 @@ def test_imported_mechanisms_run_on_the_native_kernel_as_its_pure_jax_twin():
     np.testing.assert_allclose(ours, twin, atol=1e-8, rtol=0)
 
 
+def arrays_cell(backend, mechanism="arrays"):
+    cell = dx.Cell.from_parents([-1], ncomp=1, length=20.0, radius=10.0)
+    cell.insert(dx.channels.Leak()).insert(imported(mechanism)())
+    cell.branch(0).comp(0).stimulate(dx.step_current(2.0, 10.0, 0.3, 0.025, 20.0))
+    cell.record("v")
+    for k in range(4):
+        cell.record(f"arrays.spent[{k}]")
+    return dx.build(cell, dt=0.025, celsius=34.0, backend=backend)
+
+
+def test_array_elements_are_states_of_their_own_and_run_natively():
+    """arrays.mod: spent[level] (a computed index) is kept from step to step as four
+    states, one per element, adding up to the time run; inf[k] and tau[k] (set by a FROM
+    loop before each use) are not states. The native kernel runs it as pure JAX does."""
+    assert set(imported("arrays").states) == {"m", "h", *(f"spent[{k}]" for k in range(4))}
+    native, pure = arrays_cell("native"), arrays_cell("jax")
+    ours, twin = np.asarray(native.run()), np.asarray(pure.run())
+    np.testing.assert_allclose(ours[1:].sum(axis=0), 0.025 * np.arange(ours.shape[1]))
+    assert (ours[1:3, -1] > 1.0).all(), "the voltage should visit bands 0 and 1"
+    if native.spec.backend != "native":
+        pytest.skip("the native kernel is not available here")
+    np.testing.assert_allclose(ours, twin, atol=1e-10, rtol=0)
+
+
 def kinetic_cell(backend):
     cell = dx.Cell.from_parents([-1], ncomp=1, length=20.0, radius=10.0)
     for mechanism, _, values in kinetic_buffer_case(False)["inserts"]:
@@ -162,8 +187,8 @@ def test_load_mods_reads_a_folder_and_a_file_twice_is_one_class(tmp_path):
         (tmp_path / f"{stem}.mod").write_text((MODS / f"{stem}.mod").read_text())
     assert sorted(load_mods(tmp_path)) == ["CaDynamics_E2", "NaTa_t"]
     assert {"GradedSyn", "HalfGap", "ExpSynFile", "it"} <= set(load_mods(MODS))
-    (tmp_path / "bad.mod").write_text(GOOD + "LINEAR scheme { }")
-    with pytest.raises(ModError, match=r"bad\.mod, line 6: LINEAR"):
+    (tmp_path / "bad.mod").write_text(GOOD + "NONLINEAR scheme { }")
+    with pytest.raises(ModError, match=r"bad\.mod, line 6: NONLINEAR"):
         load_mods(tmp_path)  # a file it cannot read is an error, not skipped
     assert imported("NaTa_t") is imported("NaTa_t")
     mechanism = imported("NaTa_t")(gNaTa_tbar=0.5)
@@ -201,15 +226,31 @@ STEADY = "INITIAL { SOLVE scheme STEADYSTATE sparse }"
         (KINETIC.replace("<->", "->"), "line 7: expected '<->' or '<<' in a reaction"),
         (KINETIC.replace("~ a <-> b (1, 2)", "if (v > 0) { ~ a <-> b (1, 2) }"), "inside if"),
         (KINETIC.replace("~ a <->", "~ a[0] <->"), "line 7: array a"),
+        (GOOD.replace("e = -70", "e[2.5]"), r"line 3: array e\[2\.5\]: the size must be"),
+        (GOOD.replace("g*(v - e)", "g*(v - e[0])"), r"line 5: e\[\.\.\.\]: e is not an array"),
+        (GOOD.replace("e = -70", "e[2]").replace("- e)", "- e[2])"), r"e\[2\]: out of e\[2\]"),
+        (
+            GOOD.replace("i = g", "FROM k = 0 TO g { }\ni = g"),
+            "line 5: FROM k: bounds that vary at run time",
+        ),
+        (KINETIC + "LINEAR lin { ~ a = 1 ~ a = 2 }", "line 9: LINEAR lin: 2 equations in 1"),
+        (
+            KINETIC.replace("{ a b }", "{ a b c }") + "LINEAR lin { ~ a = 1 ~ 2*a = 2 ~ b+c = 0 }",
+            "line 9: LINEAR lin: the equations are singular",
+        ),
         (KINETIC.replace("(1, 2)", "(1, 2) CONSERVE a + v = 1"), "line 7: v is not a STATE"),
         (KINETIC.replace("(1, 2)", "(1, 2) ~ b << (1) CONSERVE a + b = 1"), "b is conserved"),
         (GOOD + "NET_RECEIVE (w) { }", "NET_RECEIVE is supported in a POINT_PROCESS"),
+        (GOOD + "NET_RECEIVE (w) {\nINITIAL { } }", "line 7: an INITIAL block inside NET_REC"),
         (GOOD.replace("RANGE g", "RANGE g POINTER a, b"), "only one POINTER"),
         (GOOD.replace("SUFFIX leaky", ""), "no SUFFIX"),
         (GOOD.replace("g*(v - e)", "g*(v - erev)"), "line 5: erev is not defined"),
         (GOOD.replace("g*(v - e)", "g*(v - e"), "expected"),
         (GOOD + "BLOCK { }", "unknown block 'BLOCK'"),
-        (GOOD.replace("i = g", "SOLVE s METHOD sparse\ni = g"), "no DERIVATIVE or KINETIC s"),
+        (
+            GOOD.replace("i = g", "SOLVE s METHOD sparse\ni = g"),
+            "no DERIVATIVE, KINETIC or LINEAR s",
+        ),
         (GOOD.replace("i = g", "SOLVE s METHOD runge i = g") + "DERIVATIVE s { }", "runge is"),
         (
             GOOD.replace("SUFFIX leaky", "SUFFIX leaky USEION hcn READ ehcn"),

@@ -2,7 +2,10 @@
 
 Values are arrays over a mechanism's sites (or scalars). A branch (`if`) on values runs
 both arms and keeps, per site, the values of the arm its condition chose (`jnp.where`),
-so that imported mechanisms trace, vectorise and differentiate like written ones.
+so that imported mechanisms trace, vectorise and differentiate like written ones. An
+array's elements are variables of their own (`name[k]`): an index known when the code is
+traced (a number, a FROM loop's variable) names one; an index computed from the values
+selects among all of them with `jnp.where`, so that the code stays elementwise.
 """
 
 from __future__ import annotations
@@ -71,13 +74,19 @@ class Interpreter:
         and COMPARTMENT statements with their values (see `_kinetic`)."""
         local = {} if local is None else local
         for statement in body:
-            if isinstance(statement, s.Assign):
+            if isinstance(statement, s.Assign) and statement.index is not None:
+                self._set_element(statement, values, local)
+            elif isinstance(statement, s.Assign):
                 target = local if statement.target in local else values
                 target[statement.target] = self.value(statement.value, values, local)
             elif isinstance(statement, s.Local):
                 local.update(dict.fromkeys(statement.names, 0.0))
             elif isinstance(statement, s.If):
                 self._branch(statement, values, local, derivatives)
+            elif isinstance(statement, s.From):
+                for value in self._loop_values(statement, values, local):
+                    local[statement.variable] = value
+                    self.run(statement.body, values, local, derivatives, kinetic)
             elif isinstance(statement, s.Call):
                 self.call(statement, values, local)
             elif isinstance(statement, s.Derivative):
@@ -86,20 +95,25 @@ class Interpreter:
                         self.mod.source, statement.line, "a derivative outside DERIVATIVE"
                     )
                 derivatives[statement.state] = self._rate(statement, values, local)
-            elif isinstance(statement, s.Reaction | s.Conserve | s.Compartment):
+            elif isinstance(statement, s.Reaction | s.Conserve | s.Compartment | s.Equation):
                 self._kinetic(statement, values, local, kinetic)
         return values
 
     def _kinetic(self, statement, values: dict, local: dict, kinetic) -> None:
         """Append to `kinetic` ("reaction", statement, forward rate, backward rate) (a
-        flux's backward rate is None), ("conserve", statement, total) or ("compartment",
-        states, volume); a reaction sets f_flux and b_flux as NEURON does."""
+        flux's backward rate is None), ("conserve", statement, total), ("compartment",
+        states, volume) or ("equation", statement, left - right) (LINEAR); a reaction sets
+        f_flux and b_flux as NEURON does."""
         if kinetic is None:
             raise ModError(
                 self.mod.source,
                 getattr(statement, "line", 1),
                 "a reaction, CONSERVE or COMPARTMENT outside a KINETIC block or inside if",
             )
+        if isinstance(statement, s.Equation):
+            left, right = (self.value(x, values, local) for x in (statement.left, statement.right))
+            kinetic.append(("equation", statement, left - right))
+            return
         if isinstance(statement, s.Compartment):
             volume = self.value(statement.volume, values, local)
             kinetic.append(("compartment", statement.states, volume))
@@ -162,10 +176,60 @@ class Interpreter:
                 first, second = then_d.get(name, before), else_d.get(name, before)
                 derivatives[name] = _chosen(condition, first, second)
 
+    def _loop_values(self, loop: s.From, values: dict, local: dict) -> list[float]:
+        """The values of a FROM loop's variable: its bounds must be known when the code is
+        traced (numbers, CONSTANTs, an enclosing loop's variable)."""
+        bounds = [self.value(x, values, local) for x in (loop.start, loop.stop, loop.step)]
+        if not all(isinstance(x, int | float) for x in bounds):
+            raise ModError(
+                self.mod.source,
+                loop.line,
+                f"FROM {loop.variable}: bounds that vary at run time are not supported "
+                f"(the loop is unrolled; give its bounds as numbers)",
+            )
+        found = s.loop_values(*bounds)
+        if found is None:
+            raise ModError(self.mod.source, loop.line, f"FROM {loop.variable}: a step of 0")
+        return found
+
+    def _elements(self, node, values: dict, local: dict):
+        """The index of `node` (an Index or an indexed Assign) and its array's elements:
+        the element's name alone where the index is known when traced."""
+        name = node.name if isinstance(node, s.Index) else node.target
+        size = self.mod.arrays.get(name)
+        if size is None:
+            raise ModError(self.mod.source, node.line, f"{name}[...]: {name} is not an array")
+        index = self.value(node.index, values, local)
+        if isinstance(index, int | float):
+            if not 0 <= int(index) < size:
+                raise ModError(
+                    self.mod.source, node.line, f"{name}[{int(index)}]: out of {name}[{size}]"
+                )
+            return index, [s.element(name, int(index))]
+        return jnp.floor(index), [s.element(name, k) for k in range(size)]
+
+    def _set_element(self, statement: s.Assign, values: dict, local: dict) -> None:
+        """`name[index] = value`: at a computed index, each element takes the value where
+        the index is its own (NEURON truncates a real index)."""
+        new = self.value(statement.value, values, local)
+        index, names = self._elements(statement, values, local)
+        if len(names) == 1:
+            values[names[0]] = new
+            return
+        for k, name in enumerate(names):
+            values[name] = jnp.where(index == k, new, values.get(name, 0.0))
+
     def value(self, node, values: dict, local: dict):
         """The value of expression `node`."""
         if isinstance(node, s.Number):
             return node.value
+        if isinstance(node, s.Index):
+            index, names = self._elements(node, values, local)
+            found = [self.value(s.Name(name, node.line), values, local) for name in names]
+            chosen = found[0]
+            for k, element in enumerate(found[1:], start=1):
+                chosen = jnp.where(index == k, element, chosen)
+            return chosen
         if isinstance(node, s.Name):
             for table in (local, values, self.mod.constants, CONSTANTS):
                 if node.name in table:

@@ -1,4 +1,4 @@
-"""KINETIC schemes advanced as NEURON's `sparse` method does.
+"""KINETIC schemes advanced as NEURON's `sparse` method does; LINEAR blocks solved.
 
 One step is backward Euler, d(volume x)/dt = fluxes at t + dt, by Newton's method: each
 iteration runs the block at the current guess, assembles NEURON's matrix (volume/dt on the
@@ -152,6 +152,86 @@ class Scheme:
                             row = rows[index[name1]]
                             change = (1.0 if j == j1 else -1.0) * count1 * term
                             row[index[name]] = row.get(index[name], 0.0) + change
+
+
+class Linear:
+    """A LINEAR block of `mod`: its `~ left = right` equations, linear in the STATEs they
+    name, solved exactly each time the block is SOLVEd (as NEURON does), by the elimination
+    KINETIC steps use; equation k's pivot is the first STATE (as they appear) left in it
+    after the earlier pivots' elimination."""
+
+    def __init__(self, mod: s.ModFile, name: str, interpreter):
+        self.body = mod.linears[name]
+        self.interpreter = interpreter
+        declared = {x.name for x in mod.states}
+        equations = [x for x in self.body if isinstance(x, s.Equation)]
+        self.named = [
+            [n for n in dict.fromkeys(_names(x.left) + _names(x.right)) if n in declared]
+            for x in equations
+        ]
+        unknowns = list(dict.fromkeys(n for names in self.named for n in names))
+        line = equations[0].line if equations else 1
+        if len(equations) != len(unknowns):
+            raise ModError(
+                mod.source,
+                line,
+                f"LINEAR {name}: {len(equations)} equations in {len(unknowns)} STATEs",
+            )
+        self.states = _pivots(self.named, unknowns)
+        if self.states is None:
+            raise ModError(mod.source, line, f"LINEAR {name}: the equations are singular")
+
+    def residuals(self, values: dict) -> tuple[list, dict]:
+        """left - right of each equation at `values`, and the values the block computes."""
+        trial = dict(values)
+        found: list = []
+        self.interpreter.run(self.body, trial, kinetic=found)
+        return [value for kind, _, value in found if kind == "equation"], trial
+
+    def step(self, values: dict) -> dict:
+        """`values` with the STATEs that solve the equations (and what the block sets)."""
+        zero = {**values, **dict.fromkeys(self.states, 0.0)}
+        base = self.residuals(zero)[0]
+        rows: list[dict] = [{} for _ in self.states]
+        for j, x in enumerate(self.states):
+            unit = self.residuals({**zero, x: 1.0})[0]
+            for i, names in enumerate(self.named):
+                if x in names:
+                    rows[i][j] = unit[i] - base[i]
+        solution = _solve(rows, [-b for b in base])
+        return self.residuals({**values, **dict(zip(self.states, solution, strict=True))})[1]
+
+
+def _names(node) -> list[str]:
+    """The names expression `node` reads (not through calls)."""
+    if isinstance(node, s.Name):
+        return [node.name]
+    if isinstance(node, s.Unary):
+        return _names(node.operand)
+    if isinstance(node, s.Binary):
+        return _names(node.left) + _names(node.right)
+    if isinstance(node, s.Call):
+        return [n for arg in node.args for n in _names(arg)]
+    return []
+
+
+def _pivots(named: list[list], unknowns: list) -> list | None:
+    """The pivot of each row of a system whose row i names the unknowns `named[i]`: the
+    first of `unknowns` left in the row once the earlier pivots are eliminated from it
+    (their rows' other unknowns filling in); None where a row has none left."""
+    pivots: list = []
+    rests: list[set] = []
+    for names in named:
+        row = set(names)
+        for pivot, rest in zip(pivots, rests, strict=True):
+            if pivot in row:
+                row = (row | rest) - {pivot}
+        left = [x for x in unknowns if x in row]
+        if not left:
+            return None
+        pivots.append(left[0])
+        rests.append(row - {left[0]})
+    return pivots
 
 
 def _species(statement) -> list:

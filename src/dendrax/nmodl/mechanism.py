@@ -9,7 +9,7 @@ from dendrax.mechanisms.base import Mechanism, Parameter, State, implicit_euler
 from dendrax.mechanisms.ions import STANDARD_IONS, Ion
 from dendrax.nmodl import syntax as s
 from dendrax.nmodl.interpreter import Interpreter
-from dendrax.nmodl.kinetic import Scheme
+from dendrax.nmodl.kinetic import Linear, Scheme
 from dendrax.nmodl.lexer import ModError
 
 ENGINE_VARIABLES = ("v", "celsius", "dt", "t", "area", "diam")
@@ -24,11 +24,12 @@ def mechanism_class(mod: s.ModFile) -> type[Mechanism]:
     ion_variables = set(reads) | set(writes)
     interpreter = Interpreter(mod)
     schemes = {name: Scheme(mod, name, interpreter) for name in mod.kinetics}
+    linears = {name: Linear(mod, name, interpreter) for name in mod.linears}
     for solve in _solves(mod, mod.initial):
-        if not solve.steady:
+        if not solve.steady and solve.block not in linears:
             raise ModError(mod.source, solve.line, "a SOLVE in INITIAL needs STEADYSTATE")
     for solve in _solves(mod) + _solves(mod, mod.initial):
-        _check_solve(mod, solve, schemes)
+        _check_solve(mod, solve, schemes, linears)
     parameters = {
         p.name: Parameter(
             0.0 if p.default is None else p.default,
@@ -63,7 +64,9 @@ def mechanism_class(mod: s.ModFile) -> type[Mechanism]:
                 state, 0.0
             )  # NEURON starts a state at 0, a concentration at its ion's
         for statement in mod.initial:
-            if isinstance(statement, s.Solve):
+            if isinstance(statement, s.Solve) and statement.block in linears:
+                values = linears[statement.block].step(values)
+            elif isinstance(statement, s.Solve):
                 values = schemes[statement.block].step(values, None, steady=True)
             else:
                 interpreter.run((statement,), values)
@@ -73,6 +76,9 @@ def mechanism_class(mod: s.ModFile) -> type[Mechanism]:
         values = values_of(params, v, celsius, dt=dt, t=t)
         values.update(state_values)
         for solve in _solves(mod):
+            if solve.block in linears:
+                values = linears[solve.block].step(values)
+                continue
             if solve.block in schemes:
                 values = schemes[solve.block].step(values, dt)
                 continue
@@ -200,8 +206,9 @@ def _persistent(mod: s.ModFile, provided: set) -> dict[str, str]:
     if mod.net_receive is not None:
         body += list(mod.net_receive.body)
     kept = set()
-    for part in (body, *mod.derivatives.values(), *mod.kinetics.values()):
-        kept |= s.read_before_set(part, routines)
+    blocks = (*mod.derivatives.values(), *mod.kinetics.values(), *mod.linears.values())
+    for part in (body, *blocks):
+        kept |= s.read_before_set(part, routines, mod.arrays)
     assigned = {a.name: a.unit for a in mod.assigned}
     kept &= set(assigned)
     return {name: assigned[name] for name in sorted(kept - provided - set(ENGINE_VARIABLES))}
@@ -221,14 +228,16 @@ def _solves(mod: s.ModFile, body=None) -> list[s.Solve]:
     return [statement for statement in body if isinstance(statement, s.Solve)]
 
 
-def _check_solve(mod: s.ModFile, solve: s.Solve, schemes: dict) -> None:
+def _check_solve(mod: s.ModFile, solve: s.Solve, schemes: dict, linears: dict) -> None:
     """A ModError for a SOLVE this import does not do: DERIVATIVE blocks by cnexp,
     derivimplicit or euler; KINETIC blocks by sparse, and to a steady state (in INITIAL)
-    when their reactions are first order."""
+    when their reactions are first order; LINEAR blocks (solved exactly)."""
 
     def error(message):
         return ModError(mod.source, solve.line, f"SOLVE {solve.block}: {message}")
 
+    if solve.block in linears:
+        return
     if solve.block in schemes:
         if solve.method != "sparse":
             raise error(f"METHOD {solve.method} of a KINETIC block is not supported yet")
@@ -239,4 +248,4 @@ def _check_solve(mod: s.ModFile, solve: s.Solve, schemes: dict) -> None:
             what = "STEADYSTATE" if solve.steady else "METHOD"
             raise error(f"{what} {solve.method} is not supported yet")
     else:
-        raise error(f"no DERIVATIVE or KINETIC {solve.block}")
+        raise error(f"no DERIVATIVE, KINETIC or LINEAR {solve.block}")

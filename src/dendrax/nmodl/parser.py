@@ -3,7 +3,8 @@
 It reads what channel and concentration models use: NEURON (SUFFIX, POINT_PROCESS,
 USEION, RANGE, GLOBAL, NONSPECIFIC_CURRENT), UNITS, PARAMETER, CONSTANT, ASSIGNED, STATE,
 INITIAL, BREAKPOINT with SOLVE, DERIVATIVE, KINETIC (reactions, fluxes, COMPARTMENT,
-CONSERVE), PROCEDURE, FUNCTION, LOCAL, if/else and TABLE (ignored: dendrax computes what
+CONSERVE), LINEAR, PROCEDURE, FUNCTION, LOCAL, if/else, FROM loops, array variables
+(`name[size]`, each element a variable `name[k]`) and TABLE (ignored: dendrax computes what
 a table would hold exactly). Any other construct
 raises a `ModError` naming the file, line and construct.
 """
@@ -25,14 +26,12 @@ _SKIPPED = {"UNITSOFF", "UNITSON", "THREADSAFE"}
 _UNSUPPORTED = {
     "VERBATIM": "VERBATIM C code",
     "FUNCTION_TABLE": "FUNCTION_TABLE",
-    "LINEAR": "LINEAR blocks",
     "NONLINEAR": "NONLINEAR blocks",
     "DISCRETE": "DISCRETE blocks",
     "PARTIAL": "PARTIAL blocks",
     "BEFORE": "BEFORE blocks",
     "AFTER": "AFTER blocks",
     "WATCH": "WATCH statements",
-    "FROM": "FROM loops",
 }
 _PRECEDENCE = [("||",), ("&&",), ("==", "!=", "<", ">", "<=", ">="), ("+", "-"), ("*", "/")]
 
@@ -47,6 +46,8 @@ class _Parser:
         self.toks = toks
         self.at = 0
         self.source = source
+        self.in_linear = False
+        """Whether the block being read is LINEAR (its `~` lines are equations)."""
 
     # -- tokens ---------------------------------------------------------------------------
 
@@ -99,9 +100,9 @@ class _Parser:
                 self.units(mod)
             elif keyword in ("PARAMETER", "ASSIGNED", "STATE"):
                 target = {"PARAMETER": mod.parameters, "ASSIGNED": mod.assigned}
-                target.get(keyword, mod.states).extend(self.declarations())
+                target.get(keyword, mod.states).extend(self.declarations(mod.arrays))
             elif keyword == "CONSTANT":
-                for entry in self.declarations():
+                for entry in self.declarations({}):
                     mod.constants[entry.name] = entry.default
             elif keyword == "LOCAL":  # variables of the whole file
                 line = token.line
@@ -112,10 +113,12 @@ class _Parser:
                 mod.initial = self.block()
             elif keyword == "BREAKPOINT":
                 mod.breakpoint = self.block()
-            elif keyword in ("DERIVATIVE", "KINETIC"):
+            elif keyword in ("DERIVATIVE", "KINETIC", "LINEAR"):
                 name = self.name().text
-                table = mod.derivatives if keyword == "DERIVATIVE" else mod.kinetics
-                table[name] = self.block()
+                tables = {"DERIVATIVE": mod.derivatives, "KINETIC": mod.kinetics}
+                self.in_linear = keyword == "LINEAR"
+                tables.get(keyword, mod.linears)[name] = self.block()
+                self.in_linear = False
             elif keyword == "NET_RECEIVE":
                 self.at -= 1
                 mod.net_receive = self.routine(False)
@@ -219,11 +222,14 @@ class _Parser:
         """A unit in parentheses, as text."""
         return "".join(self.enclosed("(", ")", "a unit is not closed with ')'"))
 
-    def declarations(self) -> list[s.Declared]:
+    def declarations(self, arrays: dict) -> list[s.Declared]:
+        """The entries of a declaring block, an array `name[size]` as its elements (its
+        size recorded in `arrays`)."""
         self.expect("{")
         found = []
         while not self.accept("}"):
             token = self.name()
+            size = self.size(token) if self.peek.text == "[" else None
             default = None
             if self.accept("="):
                 default = self.signed_number()
@@ -235,14 +241,31 @@ class _Parser:
                     lower = first
                     self.signed_number()
                 self.expect(">")
-            if self.peek.text == "[":
-                raise self.error(f"array {token.text}[...] is not supported", token)
             if self.accept("FROM"):  # a STATE's range, as NEURON ignores it
                 self.signed_number()
                 self.expect("TO")
                 self.signed_number()
-            found.append(s.Declared(token.text, default, unit, lower, token.line))
+            if size is None:
+                found.append(s.Declared(token.text, default, unit, lower, token.line))
+                continue
+            arrays[token.text] = size
+            found.extend(
+                s.Declared(s.element(token.text, k), default, unit, lower, token.line)
+                for k in range(size)
+            )
         return found
+
+    def size(self, name: Token) -> int:
+        """An array's `[size]`: a whole, positive number."""
+        self.expect("[")
+        token = self.take()
+        self.expect("]")
+        size = float(token.text) if token.kind == "number" else 0.0
+        if size != int(size) or size < 1:
+            raise self.error(
+                f"array {name.text}[{token.text}]: the size must be a whole number", token
+            )
+        return int(size)
 
     def signed_number(self) -> float:
         negative = self.accept("-")
@@ -292,6 +315,10 @@ class _Parser:
             return s.Local(tuple(self.names()))
         if token.text == "if":
             return self.if_statement()
+        if token.text == "FROM":
+            return self.from_loop()
+        if token.text == "INITIAL":
+            raise self.error("an INITIAL block inside NET_RECEIVE is not supported", token)
         if token.text == "SOLVE":
             self.take()
             block = self.name().text
@@ -303,7 +330,7 @@ class _Parser:
             self.table()
             return None
         if token.text == "~":
-            return self.reaction()
+            return self.equation() if self.in_linear else self.reaction()
         if token.text == "CONSERVE":
             self.take()
             terms = self.species()
@@ -321,11 +348,37 @@ class _Parser:
         if name.text == "printf":
             self.skip_parentheses()
             return None
+        index = self.index() if self.peek.text == "[" else None
         if self.accept("="):
-            return s.Assign(name.text, self.expression(), name.line)
-        if self.peek.text == "(":
+            return s.Assign(name.text, self.expression(), name.line, index)
+        if self.peek.text == "(" and index is None:
             return self.call(name)
         raise self.error(f"cannot read the statement starting with {name.text!r}", name)
+
+    def index(self):
+        """`[expression]` after an array's name."""
+        self.expect("[")
+        index = self.expression()
+        self.expect("]")
+        return index
+
+    def from_loop(self) -> s.From:
+        """`FROM i = start TO stop [BY step] { body }`."""
+        line = self.expect("FROM").line
+        variable = self.name().text
+        self.expect("=")
+        start = self.expression()
+        self.expect("TO")
+        stop = self.expression()
+        step = self.expression() if self.accept("BY") else s.Number(1.0)
+        return s.From(variable, start, stop, step, self.block(), line)
+
+    def equation(self) -> s.Equation:
+        """`~ left = right` in a LINEAR block."""
+        line = self.expect("~").line
+        left = self.expression()
+        self.expect("=")
+        return s.Equation(left, self.expression(), line)
 
     def reaction(self) -> s.Reaction:
         """`~ A + 2 B <-> C (kf, kb)` or a flux `~ A << (flux)`."""
@@ -416,6 +469,8 @@ class _Parser:
         if token.kind == "name":
             if self.peek.text == "(":
                 return self.call(token)
+            if self.peek.text == "[":
+                return s.Index(token.text, self.index(), token.line)
             return s.Name(token.text, token.line)
         raise self.error(f"expected a value, found {token.text or 'the end'!r}", token)
 

@@ -17,6 +17,15 @@ class Name:
 
 
 @dataclass(frozen=True)
+class Index:
+    """`name[index]`: an element of an array variable."""
+
+    name: str
+    index: object
+    line: int
+
+
+@dataclass(frozen=True)
 class Unary:
     op: str
     operand: object
@@ -41,6 +50,8 @@ class Assign:
     target: str
     value: object
     line: int
+    index: object = None
+    """The element's index where the target is an array's element (`name[index] = ...`)."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +73,28 @@ class If:
     condition: object
     then: tuple
     otherwise: tuple
+
+
+@dataclass(frozen=True)
+class From:
+    """`FROM variable = start TO stop BY step { body }`: the body for each value, both ends
+    included."""
+
+    variable: str
+    start: object
+    stop: object
+    step: object
+    body: tuple
+    line: int
+
+
+@dataclass(frozen=True)
+class Equation:
+    """`~ left = right` in a LINEAR block."""
+
+    left: object
+    right: object
+    line: int
 
 
 @dataclass(frozen=True)
@@ -133,6 +166,11 @@ class Declared:
     line: int
 
 
+def element(name: str, index: int) -> str:
+    """The name of an array's element as a variable of its own: `name[index]`."""
+    return f"{name}[{index}]"
+
+
 @dataclass
 class ModFile:
     """What a .mod file declares and computes."""
@@ -154,60 +192,132 @@ class ModFile:
     derivatives: dict[str, tuple] = field(default_factory=dict)
     kinetics: dict[str, tuple] = field(default_factory=dict)
     """KINETIC blocks by name."""
+    linears: dict[str, tuple] = field(default_factory=dict)
+    """LINEAR blocks by name."""
+    arrays: dict[str, int] = field(default_factory=dict)
+    """The size of each array variable (its elements are declared as `element`s)."""
     procedures: dict[str, Routine] = field(default_factory=dict)
     functions: dict[str, Routine] = field(default_factory=dict)
     net_receive: Routine | None = None
     """NET_RECEIVE: its arguments (the weight first) and body."""
 
 
-def read_before_set(body, routines: dict) -> set[str]:
+def static_value(node, known: dict) -> float | None:
+    """The value of expression `node` where it follows from numbers and the names in
+    `known` alone (a FROM loop's variable, a constant index); else None."""
+    if isinstance(node, Number):
+        return node.value
+    if isinstance(node, Name):
+        return known.get(node.name)
+    if isinstance(node, Unary) and node.op == "-":
+        operand = static_value(node.operand, known)
+        return None if operand is None else -operand
+    if isinstance(node, Binary) and node.op in "+-*/":
+        left, right = static_value(node.left, known), static_value(node.right, known)
+        if left is None or right is None or (node.op == "/" and right == 0):
+            return None
+        if node.op == "/":
+            return left / right
+        return {"+": left + right, "-": left - right, "*": left * right}[node.op]
+    return None
+
+
+def loop_values(start, stop, step) -> list[float] | None:
+    """The values a FROM loop's variable takes from `start` to `stop` (included) by
+    `step`; None where a bound is unknown (None) or the step is 0."""
+    if start is None or stop is None or not step:
+        return None
+    return [start + k * step for k in range(int((stop - start) // step) + 1)]
+
+
+def read_before_set(body, routines: dict, arrays: dict | None = None) -> set[str]:
     """Names that statements `body` read before they set them (in the order they run),
     following calls into the PROCEDUREs and FUNCTIONs of `routines` (their arguments and
-    locals excluded): the values a block takes from before it."""
+    locals excluded): the values a block takes from before it. An element of `arrays`
+    (name -> size) is named by `element`; one at an index known only at run time stands
+    for all of them, and setting it reads the others."""
+    arrays = arrays or {}
     seen: set[str] = set()
     early: set[str] = set()
     written: set[str] = set()
 
-    def expression(node, local):
-        if isinstance(node, Name) and node.name not in local and node.name not in written:
-            early.add(node.name)
+    def elements(name, index, known):
+        at = static_value(index, known)
+        if at is None:
+            return [element(name, k) for k in range(arrays.get(name, 0))]
+        return [element(name, int(at))]
+
+    def read(names):
+        early.update(n for n in names if n not in written)
+
+    def expression(node, local, known):
+        if isinstance(node, Name) and node.name not in local:
+            read([node.name])
+        elif isinstance(node, Index):
+            expression(node.index, local, known)
+            read(elements(node.name, node.index, known))
         elif isinstance(node, Unary):
-            expression(node.operand, local)
+            expression(node.operand, local, known)
         elif isinstance(node, Binary):
-            expression(node.left, local)
-            expression(node.right, local)
+            expression(node.left, local, known)
+            expression(node.right, local, known)
         elif isinstance(node, Call):
             for arg in node.args:
-                expression(arg, local)
+                expression(arg, local, known)
             routine = routines.get(node.name)
             if routine is not None and routine.name not in seen:
                 seen.add(routine.name)
-                statements(routine.body, {*routine.args, routine.name})
+                statements(routine.body, {*routine.args, routine.name}, {})
 
-    def statements(body, local):
+    def assign(statement, local, known):
+        expression(statement.value, local, known)
+        if statement.index is not None:
+            expression(statement.index, local, known)
+            targets = elements(statement.target, statement.index, known)
+            if len(targets) > 1:
+                read(targets)
+            written.update(targets)
+        elif statement.target not in local:
+            written.add(statement.target)
+
+    def loop(statement, local, known):
+        for expr in (statement.start, statement.stop, statement.step):
+            expression(expr, local, known)
+        inner = {*local, statement.variable}
+        bounds = [static_value(x, known) for x in (statement.start, statement.stop, statement.step)]
+        for value in loop_values(*bounds) or [None]:
+            statements(statement.body, inner, {**known, statement.variable: value})
+
+    def statements(body, local, known):
         local = set(local)
         for statement in body:
             if isinstance(statement, Local):
                 local.update(statement.names)
-            elif isinstance(statement, Assign | Derivative):
-                expression(statement.value, local)
-                name = statement.target if isinstance(statement, Assign) else statement.state
-                if name not in local:
-                    written.add(name)
+            elif isinstance(statement, Assign):
+                assign(statement, local, known)
+            elif isinstance(statement, Derivative):
+                expression(statement.value, local, known)
+                if statement.state not in local:
+                    written.add(statement.state)
             elif isinstance(statement, If):
-                expression(statement.condition, local)
-                statements(statement.then, local)
-                statements(statement.otherwise, local)
+                expression(statement.condition, local, known)
+                statements(statement.then, local, known)
+                statements(statement.otherwise, local, known)
+            elif isinstance(statement, From):
+                loop(statement, local, known)
             elif isinstance(statement, Call):
-                expression(statement, local)
+                expression(statement, local, known)
             elif isinstance(statement, Reaction):
-                expression(statement.forward, local)
+                expression(statement.forward, local, known)
                 if statement.backward is not None:
-                    expression(statement.backward, local)
+                    expression(statement.backward, local, known)
             elif isinstance(statement, Conserve):
-                expression(statement.total, local)
+                expression(statement.total, local, known)
             elif isinstance(statement, Compartment):
-                expression(statement.volume, local)
+                expression(statement.volume, local, known)
+            elif isinstance(statement, Equation):
+                expression(statement.left, local, known)
+                expression(statement.right, local, known)
 
-    statements(body, set())
+    statements(body, set(), {})
     return early
