@@ -129,9 +129,9 @@ def hay_value(region: str, name: str) -> float:
     return leak if mechanism == "Leak" else channels[mechanism][parameter]
 
 
-def build_model(t_max: float, factor: float):
-    """The L5PC with the 19 conductances trainable, each on a log scale within
-    (value / factor, value * factor); returns (sim, the trainables' keys in theta order)."""
+def hay_l5pc() -> dx.Cell:
+    """The reconstruction (one compartment per section) with Hay's channels, capacitance
+    and leak by region, and his reversal potentials."""
     cell = dx.Cell.from_swc(SWC, ncomp=1)
     cell.set("axial_resistivity", 100.0)
     cell.insert(dx.channels.Leak(eLeak=E_PAS))
@@ -143,6 +143,13 @@ def build_model(t_max: float, factor: float):
             selection.insert(getattr(dx.channels, suffix)(**values))
     cell.set("ena", ENA)
     cell.set("ek", EK)
+    return cell
+
+
+def build_model(t_max: float, factor: float):
+    """The L5PC with the 19 conductances trainable, each on a log scale within
+    (value / factor, value * factor); returns (sim, the trainables' keys in theta order)."""
+    cell = hay_l5pc()
     cell.soma.stimulate(dx.step_current(0.1 * t_max, 0.8 * t_max, AMPLITUDE, DT, t_max))
     cell.soma.record("v")
     for region, names in TRAINED.items():

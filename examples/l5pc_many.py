@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import matplotlib
 import numpy as np
 import optax
-from l5pc_fit import CELSIUS, DT, E_PAS, EK, ENA, REGIONS, SWC, V_INIT, hay_value
+from l5pc_fit import CELSIUS, DT, V_INIT, hay_l5pc, hay_value
 
 import dendrax as dx
 
@@ -66,17 +66,7 @@ def build(t_max: float, factor: float):
     """The L5PC with every per-branch and somatic conductance trainable (log scale within a
     factor of Hay's value), v recorded in every branch; returns (sim, path distance of each
     group of each trainable, µm)."""
-    cell = dx.Cell.from_swc(SWC, ncomp=1)
-    cell.set("axial_resistivity", 100.0)
-    cell.insert(dx.channels.Leak(eLeak=E_PAS))
-    for region, (capacitance, leak, channels) in REGIONS.items():
-        selection = cell.region(region)
-        selection.set("capacitance", capacitance)
-        selection.set("Leak.gLeak", leak)
-        for suffix, values in channels.items():
-            selection.insert(getattr(dx.channels, suffix)(**values))
-    cell.set("ena", ENA)
-    cell.set("ek", EK)
+    cell = hay_l5pc()
     cell.soma.stimulate(dx.step_current(ONSET, t_max, AMPLITUDE, DT, t_max))
     distance = cell.path_distance()
     distances = {}
