@@ -30,35 +30,20 @@ import jax.numpy as jnp
 import matplotlib
 import numpy as np
 import optax
-from l5pc_fit import CELSIUS, DT, V_INIT, hay_l5pc, hay_value
+from l5pc_fit import CELSIUS, DT, TRAINED, V_INIT, hay_l5pc, hay_value
 
 import dendrax as dx
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+# The conductances of l5pc_fit.py, per branch in the apical tree and the axon (the axon's
+# leak stays Hay's), one value in the soma.
 PER_BRANCH = {
-    "apical": ["NaTa_t.gNaTa_tbar", "SKv3_1.gSKv3_1bar", "Im.gImbar"],
-    "axon": [
-        "NaTa_t.gNaTa_tbar",
-        "K_Tst.gK_Tstbar",
-        "K_Pst.gK_Pstbar",
-        "SKv3_1.gSKv3_1bar",
-        "Nap_Et2.gNap_Et2bar",
-        "Ca_HVA.gCa_HVAbar",
-        "Ca_LVAst.gCa_LVAstbar",
-        "SK_E2.gSK_E2bar",
-    ],
+    "apical": TRAINED["apical"],
+    "axon": [name for name in TRAINED["axon"] if name != "Leak.gLeak"],
 }
-SOMATIC = [
-    "NaTs2_t.gNaTs2_tbar",
-    "SKv3_1.gSKv3_1bar",
-    "SK_E2.gSK_E2bar",
-    "K_Tst.gK_Tstbar",
-    "K_Pst.gK_Pstbar",
-    "Ca_HVA.gCa_HVAbar",
-    "Ca_LVAst.gCa_LVAstbar",
-]
+SOMATIC = TRAINED["soma"]
 AMPLITUDE, ONSET = 3.0, 0.5  # nA, ms
 
 
