@@ -168,6 +168,7 @@ class Problem:
     def __init__(self, t_max: float, factor: float):
         self.sim, self.keys = build_model(t_max, factor)
         self.windows = [(0.1 * t_max, 0.5 * t_max), (0.5 * t_max, 0.9 * t_max)]
+        self.n_errors = 2 * len(self.windows)  # mean and std per window
         self.hidden = self.sim.trainable_params()  # Hay's values: x = 0.5 everywhere
         self.target_v = np.asarray(self.sim.run(self.sim.params_from(self.hidden)))[0]
         self.target = dx.losses.window_stats(self.target_v, self.windows, DT)
@@ -246,7 +247,7 @@ def run_cma(problem, x0, seed, args):
 
 
 def run_ibea(problem, x0, seed, args):
-    """BluePyOpt's IBEA (DEAP), the 4 absolute errors as objectives, 10 offspring per
+    """BluePyOpt's IBEA (DEAP), the problem's `n_errors` errors as objectives, 10 offspring per
     generation; its first population is drawn in the unit cube by its own seed (x0 unused)."""
     import bluepyopt
 
@@ -255,12 +256,14 @@ def run_ibea(problem, x0, seed, args):
     class Evaluator(bluepyopt.evaluators.Evaluator):
         def __init__(self):
             params = [bluepyopt.parameters.Parameter(k, bounds=[0.0, 1.0]) for k in problem.keys]
-            objectives = [bluepyopt.objectives.Objective(f"stat {i}") for i in range(4)]
+            objectives = [
+                bluepyopt.objectives.Objective(f"error {i}") for i in range(problem.n_errors)
+            ]
             super().__init__(objectives, params)
 
         def evaluate_with_lists(self, param_values):
             if done.is_set():  # the rest of a generation after success: not simulated
-                return [1e3] * 4
+                return [1e3] * problem.n_errors
             errors = problem.errors(np.asarray(param_values))
             losses.append(float(np.mean(errors**2)))
             if losses[-1] < best[0]:
