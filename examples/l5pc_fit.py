@@ -146,6 +146,24 @@ def hay_l5pc() -> dx.Cell:
     return cell
 
 
+def hay_bounds(region: str, name: str, factor: float):
+    """The bounds of conductance `name` in `region`: a log scale within (value / factor,
+    value * factor) of Hay's value, as a transform (theta's 0 is Hay's value)."""
+    low, high = np.log(hay_value(region, name)) + np.log(factor) * np.array([-1, 1])
+    return dx.transforms.Chain(dx.transforms.Sigmoid(low, high), dx.transforms.Log())
+
+
+def logit(x) -> np.ndarray:
+    """The unconstrained values of points x of the unit cube (clipped off 0 and 1)."""
+    x = np.clip(x, 1e-9, 1 - 1e-9)
+    return np.log(x / (1 - x))
+
+
+def theta_of(keys, x) -> dict:
+    """theta, one value per key, of a point x of the unit cube (x in the order of keys)."""
+    return {key: jnp.array([z]) for key, z in zip(keys, logit(x), strict=True)}
+
+
 def build_model(t_max: float, factor: float):
     """The L5PC with the 19 conductances trainable, each on a log scale within
     (value / factor, value * factor); returns (sim, the trainables' keys in theta order)."""
@@ -154,9 +172,7 @@ def build_model(t_max: float, factor: float):
     cell.soma.record("v")
     for region, names in TRAINED.items():
         for name in names:
-            low, high = np.log(hay_value(region, name)) + np.log(factor) * np.array([-1, 1])
-            bounds = dx.transforms.Chain(dx.transforms.Sigmoid(low, high), dx.transforms.Log())
-            cell.region(region).make_trainable(name, bounds=bounds)
+            cell.region(region).make_trainable(name, bounds=hay_bounds(region, name, factor))
     sim = dx.build(cell, dt=DT, v_init=V_INIT, celsius=CELSIUS)
     return sim, list(sim.trainable_params())
 
@@ -186,8 +202,7 @@ class Problem:
 
     def theta(self, x):
         """theta of a point x of the unit cube (x in theta order)."""
-        z = np.log(np.clip(x, 1e-9, 1 - 1e-9) / (1 - np.clip(x, 1e-9, 1 - 1e-9)))
-        return {key: jnp.array([z[i]]) for i, key in enumerate(self.keys)}
+        return theta_of(self.keys, x)
 
     def errors(self, x) -> np.ndarray:
         """|statistic - target| (mV) of the 4 window statistics at x, one simulation."""

@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import matplotlib
 import numpy as np
 import optax
-from l5pc_fit import CELSIUS, DT, TRAINED, V_INIT, hay_l5pc, hay_value
+from l5pc_fit import CELSIUS, DT, TRAINED, V_INIT, hay_bounds, hay_l5pc, logit
 
 import dendrax as dx
 
@@ -59,8 +59,7 @@ def build(t_max: float, factor: float):
         selection = cell.region(region)
         labels = np.arange(len(selection))  # one compartment per branch: one value each
         for name in names:
-            low, high = np.log(hay_value(region, name)) + np.log(factor) * np.array([-1, 1])
-            bounds = dx.transforms.Chain(dx.transforms.Sigmoid(low, high), dx.transforms.Log())
+            bounds = hay_bounds(region, name, factor)
             key = selection.make_trainable(name, share=labels, bounds=bounds)
             distances[key] = distance[selection.compartments]
     for branch in range(cell.n_branches):
@@ -76,7 +75,7 @@ def target_theta(theta: dict, distances: dict) -> dict:
     d_max = max(float(d.max()) for d in distances.values()) or 1.0
     for k, (key, value) in enumerate(sorted(theta.items())):
         x = 0.5 + (0.2 if k % 2 else -0.2) * (0.25 + 0.75 * distances[key] / d_max)
-        hidden[key] = jnp.asarray(np.log(x / (1 - x)), value.dtype).reshape(value.shape)
+        hidden[key] = jnp.asarray(logit(x), value.dtype).reshape(value.shape)
     return hidden
 
 
@@ -152,8 +151,7 @@ def main(argv=None) -> dict:
     run_x = jax.jit(lambda theta: loss(theta))
 
     def loss_of_x(x):
-        z = np.log(np.clip(x, 1e-9, 1 - 1e-9) / (1 - np.clip(x, 1e-9, 1 - 1e-9)))
-        parts = np.split(z, np.cumsum(sizes)[:-1])
+        parts = np.split(logit(x), np.cumsum(sizes)[:-1])
         return float(run_x({k: jnp.asarray(p) for k, p in zip(keys, parts, strict=True)}))
 
     ibea, ibea_seconds = run_ibea(loss_of_x, n_params, args.ibea, seed=0)

@@ -34,7 +34,17 @@ import jax.numpy as jnp
 import matplotlib
 import numpy as np
 import optax
-from l5pc_fit import CELSIUS, DT, TRAINED, V_INIT, hay_l5pc, hay_value, run_cma, run_ibea
+from l5pc_fit import (
+    CELSIUS,
+    DT,
+    TRAINED,
+    V_INIT,
+    hay_bounds,
+    hay_l5pc,
+    run_cma,
+    run_ibea,
+    theta_of,
+)
 
 import dendrax as dx
 
@@ -59,11 +69,7 @@ class Protocol:
         cell.soma.record("v")
         for region, names in FITTED.items():
             for name in names:
-                log = np.log(hay_value(region, name)) + np.log(factor) * np.array([-1, 1])
-                sigmoid = dx.transforms.Sigmoid(*log)
-                cell.region(region).make_trainable(
-                    name, bounds=dx.transforms.Chain(sigmoid, dx.transforms.Log())
-                )
+                cell.region(region).make_trainable(name, bounds=hay_bounds(region, name, factor))
         self.sim = dx.build(cell, dt=DT, v_init=V_INIT, celsius=CELSIUS)
         self.keys = list(self.sim.trainable_params())
         self.window = (0.1 * t_max, 0.9 * t_max)
@@ -100,8 +106,7 @@ class Protocol:
         return np.array(errors)
 
     def theta(self, x):
-        z = np.log(np.clip(x, 1e-9, 1 - 1e-9) / (1 - np.clip(x, 1e-9, 1 - 1e-9)))
-        return {key: jnp.array([z[i]]) for i, key in enumerate(self.keys)}
+        return theta_of(self.keys, x)
 
     def errors(self, x) -> np.ndarray:
         """The feature errors at x of the unit cube (for CMA-ES and IBEA), one protocol run."""
