@@ -185,6 +185,7 @@ def _register_binding(path: pathlib.Path) -> ctypes.CDLL:
     try:
         handler = jax.ffi.pycapsule(library.DendraxHandler)
         library.dendrax_register.argtypes = (ctypes.c_char_p, ctypes.c_void_p)
+        library.dendrax_steps_done.restype = ctypes.c_int64
     except AttributeError as error:
         raise BuildError(f"cannot load {path}: {error}") from error
     jax.ffi.register_ffi_target(TARGET, handler, platform="cpu")
@@ -196,11 +197,7 @@ def steps_done() -> int:
     """The simulated steps the native kernels have run in this process so far (times the
     simulations of their batches), counted as they go: for progress bars. 0 before any
     native kernel was loaded."""
-    if not _binding:
-        return 0
-    count = _binding[0].dendrax_steps_done
-    count.restype = ctypes.c_int64
-    return int(count())
+    return int(_binding[0].dendrax_steps_done()) if _binding else 0
 
 
 def load(source: str, symbol: str, what: str) -> str:
