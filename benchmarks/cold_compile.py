@@ -1,8 +1,10 @@
-"""Time to first result with the native backend: build, first forward and first gradient.
+"""Time to first result with the native backend: build, first forward and first gradient,
+then a first batch of 16 (forward, then gradient: the lanes parts compile on first use).
 
 Each model runs in a fresh process (`import dendrax` not counted); "cold" with an empty
-`DENDRAX_CACHE` (the native kernel, its adjoint and the FFI binding compiled by g++), "warm"
-in a second process with the same cache. Models: the benchmark tree of
+`DENDRAX_CACHE` (the native kernel, its adjoint and the FFI binding compiled by g++), "new
+model" with the binding cached but not the model's libraries (a user's next model), "warm"
+in a further process with the same cache. Models: the benchmark tree of
 `benchmarks/models.py` (HH) and the Hay et al. cell of `benchmarks/hay_cell.py` (985
 compartments, the twelve Hay channels and CaDynamics_E2).
 
@@ -52,7 +54,25 @@ def worker(model: str) -> dict:
 
     jax.block_until_ready(jax.value_and_grad(loss)(sim.params))
     gradient = time.perf_counter() - start
-    return {"backend": sim.spec.backend, "build": build, "forward": forward, "gradient": gradient}
+
+    def scaled(factor):  # the simulation with every parameter scaled by `factor`
+        params = jax.tree.map(lambda x: x * factor, sim.params)
+        return jnp.mean(sim.run(params, t_max=t_max)[0])
+
+    factors = jnp.linspace(0.99, 1.01, 16)
+    start = time.perf_counter()
+    jax.block_until_ready(jax.vmap(scaled)(factors))
+    batch = time.perf_counter() - start
+    jax.block_until_ready(jax.vmap(jax.grad(scaled))(factors))
+    batch_gradient = time.perf_counter() - start
+    return {
+        "backend": sim.spec.backend,
+        "build": build,
+        "forward": forward,
+        "gradient": gradient,
+        "batch": batch,
+        "batch_gradient": batch_gradient,
+    }
 
 
 def run(model: str, cache: str) -> dict:
@@ -70,14 +90,21 @@ def main():
     if args.worker:
         print(json.dumps(worker(args.worker)))
         return
-    print("| model | cache | build / first forward / first gradient (s) |")
-    print("| --- | --- | --- |")
+    print(
+        "| model | cache | build / first forward / first gradient (s) "
+        "| batch of 16: first forward / then first gradient (s) |"
+    )
+    print("| --- | --- | --- | --- |")
     for model in args.models:
         with tempfile.TemporaryDirectory() as cache:
-            for kind in ("cold", "warm"):
+            for kind in ("cold", "new model", "warm"):
+                if kind == "new model":  # keep the binding only
+                    for library in pathlib.Path(cache, "native").glob("[ka]*.so"):
+                        library.unlink()
                 r = run(model, cache)
                 times = f"{r['build']:.1f} / {r['forward']:.1f} / {r['gradient']:.1f}"
-                print(f"| {model} ({r['backend']}) | {kind} | {times} |", flush=True)
+                batch = f"{r['batch']:.1f} / {r['batch_gradient']:.1f}"
+                print(f"| {model} ({r['backend']}) | {kind} | {times} | {batch} |", flush=True)
 
 
 if __name__ == "__main__":

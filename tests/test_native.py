@@ -25,7 +25,7 @@ T_MAX = 15.0
 TOLERANCE_MV = 1e-8
 
 
-def branched_cell(clamp: bool = False) -> dx.Cell:
+def branched_cell(clamp: bool = False, dt: float = DT) -> dx.Cell:
     """Six branches, HH on three (one with a larger gNa), Leak on two, HH + Leak on one."""
     cell = dx.Cell.from_parents(
         [-1, 0, 0, 1, 1, 2],
@@ -40,8 +40,8 @@ def branched_cell(clamp: bool = False) -> dx.Cell:
     cell.branch(3).insert(dx.channels.Leak(gLeak=0.0005))
     cell.branch(3).insert(dx.channels.HH())
     cell.branch(4).insert(dx.channels.HH())
-    cell.branch(0).comp(0).stimulate(dx.step_current(1.0, 10.0, 1.0, DT, T_MAX))
-    cell.branch(4).loc(0.9).stimulate(dx.step_current(3.0, 10.0, 0.2, DT, T_MAX))
+    cell.branch(0).comp(0).stimulate(dx.step_current(1.0, 10.0, 1.0, dt, T_MAX))
+    cell.branch(4).loc(0.9).stimulate(dx.step_current(3.0, 10.0, 0.2, dt, T_MAX))
     if clamp:
         cell.branch(5).comp(1).clamp("v", np.full(round(T_MAX / DT), -50.0))
     for branch in range(6):
@@ -55,6 +55,7 @@ def fresh_native(monkeypatch, tmp_path):
     """An empty kernel cache and no kernels registered or fallbacks reported yet."""
     monkeypatch.setenv("DENDRAX_CACHE", str(tmp_path))
     monkeypatch.setattr(library, "_registered", {})
+    monkeypatch.setattr(library, "_libraries", {})
     monkeypatch.setattr(backend, "_said", set())
     return tmp_path
 
@@ -515,7 +516,7 @@ def test_missing_compiler_falls_back_to_pure_jax(fresh_native, monkeypatch, capl
 
 def test_unloadable_library_falls_back_to_pure_jax(fresh_native, monkeypatch, caplog):
     monkeypatch.setattr(
-        library, "_compile", lambda source, target, flags: target.write_text("junk")
+        library, "_compile", lambda source, target, flags, linked=(): target.write_text("junk")
     )
     with caplog.at_level(logging.WARNING, logger="dendrax"):
         sim = dx.build(branched_cell(), dt=DT, backend="native")
@@ -527,11 +528,13 @@ def test_compiled_kernel_is_cached_on_disk(fresh_native, monkeypatch):
     dx.build(branched_cell(), dt=DT, backend="native")
     assert len(list((fresh_native / "native").glob("kernel-*.so"))) == 1
 
-    def compile_again(source, target, flags):
+    def compile_again(source, target, flags, linked=()):
         raise AssertionError("the cached library was compiled again")
 
+    monkeypatch.setattr(backend, "PREPARE_ADJOINT", False)  # the adjoint may still compile
     monkeypatch.setattr(library, "_compile", compile_again)
     monkeypatch.setattr(library, "_registered", {})  # as in a new process
+    monkeypatch.setattr(library, "_libraries", {})
     assert dx.build(branched_cell(), dt=DT, backend="native").spec.backend == "native"
 
 
@@ -542,6 +545,46 @@ def test_long_compiles_are_logged_with_their_cache(fresh_native, monkeypatch, ca
     messages = [r.getMessage() for r in caplog.records]
     kernel = [m for m in messages if "compiled the native kernel of HH" in m]
     assert len(kernel) == 1 and str(fresh_native / "native" / "kernel-") in kernel[0]
+
+
+def _scaled_batch(sim, size=64):
+    """`size` runs of `sim` with gNa scaled: enough for lane groups on any thread count here."""
+    factors = jnp.linspace(0.9, 1.1, size)
+
+    def run(factor):
+        hh = {**sim.params["HH"], "gNa": sim.params["HH"]["gNa"] * factor}
+        return sim.run({**sim.params, "HH": hh})
+
+    return jax.vmap(run)(factors), [run(f) for f in factors[::21]]
+
+
+def test_lane_part_compiles_when_a_batch_first_needs_it(fresh_native, monkeypatch):
+    monkeypatch.setattr(backend, "PREPARE_ADJOINT", False)
+    sim = dx.build(branched_cell(), dt=DT, backend="native")
+    built = sorted(p.name.rsplit("-", 1)[1] for p in (fresh_native / "native").glob("kernel-*"))
+    assert built == ["single.so"]
+    batch, singles = _scaled_batch(sim)
+    assert len(list((fresh_native / "native").glob("kernel-*-lanes.so"))) == 1
+    np.testing.assert_array_equal(batch[::21], np.stack(singles))  # the same arithmetic
+
+
+def test_batches_run_one_at_a_time_where_the_lane_part_fails(fresh_native, monkeypatch, caplog):
+    monkeypatch.setattr(backend, "PREPARE_ADJOINT", False)
+    compile_ = library._compile
+
+    def no_lanes(source, target, flags, linked=()):
+        if target.name.endswith("-lanes.so"):
+            raise library.BuildError("no lanes today")
+        compile_(source, target, flags, linked)
+
+    monkeypatch.setattr(library, "_compile", no_lanes)
+    # A dt no other test uses: a library whose lanes part this process has not loaded.
+    sim = dx.build(branched_cell(dt=0.03), dt=0.03, backend="native")
+    with caplog.at_level(logging.WARNING, logger="dendrax"):
+        batch, singles = _scaled_batch(sim)
+    np.testing.assert_array_equal(batch[::21], np.stack(singles))
+    warnings = [r.getMessage() for r in caplog.records]
+    assert any("no lanes today; batches run one simulation at a time" in m for m in warnings)
 
 
 @pytest.mark.parametrize("settle", [0.0, 2.0])

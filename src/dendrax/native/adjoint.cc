@@ -36,7 +36,7 @@
 #include <vector>
 
 #ifndef DENDRAX_PART
-#define DENDRAX_PART 2  // both parts in one compile
+#error "compile with -DDENDRAX_PART=0 (single simulations) or 1 (lane groups)"
 #endif
 
 @CALL@
@@ -89,7 +89,8 @@ void evaluation_vjps(const Model& model, const T* v, const T* states, const T* p
 
 }  // namespace
 
-// The stored steps, shared by the two parts of the library (step.h), defined in part 0: the
+// The stored steps, shared by the two parts of the library (step.h), defined in part 0 (part
+// 1 is linked against it): the
 // storage kept between calls up to `stored_bytes` in all (fresh memory of this size costs a
 // page fault per page on first touch: measured, as much time as the backward sweep itself),
 // and the steps stored by forward passes (dendrax_forward) for their backward passes, by
@@ -742,9 +743,6 @@ const char* adjoint_batch(const DendraxCall* call) {
 
 }  // namespace
 
-extern "C" const char* dendrax_forward_lanes(const DendraxCall* call);
-extern "C" const char* dendrax_adjoint_lanes(const DendraxCall* call);
-
 #if DENDRAX_PART != 1
 // The forward pass of a gradient (call.h): the operands of dendrax/native/operands.py; two
 // results, the recordings (rows x columns per simulation) and per simulation the ticket
@@ -752,8 +750,12 @@ extern "C" const char* dendrax_adjoint_lanes(const DendraxCall* call);
 extern "C" const char* dendrax_forward(const DendraxCall* call) {
   if (call->n_results != 2 || call->results[0].rank < 2) return "recordings must be 2-d";
   const int64_t batch = call->results[1].count;
-  return in_lane_groups(batch, call->threads) ? dendrax_forward_lanes(call)
-                                              : forward_batch<1>(call);
+  if (in_lane_groups(batch, call->threads)) {
+    if (const DendraxEntry lanes = call->companion(call, "dendrax_forward_lanes")) {
+      return lanes(call);
+    }
+  }
+  return forward_batch<1>(call);  // also where the lanes part could not be built
 }
 
 // The cotangents (call.h): the operands of dendrax/native/operands.py, the recordings'
@@ -763,8 +765,14 @@ extern "C" const char* dendrax_adjoint(const DendraxCall* call) {
   if (call->n_results != kValueOperands) return "dendrax: one cotangent per value operand";
   if (call->args[kValueOperands + kIndexOperands].rank < 2) return "cotangent must be 2-d";
   const int64_t batch = call->args[kValueOperands + kIndexOperands + 1].count;
-  return in_lane_groups(batch, call->threads) ? dendrax_adjoint_lanes(call)
-                                              : adjoint_batch<1>(call);
+  if (in_lane_groups(batch, call->threads)) {
+    // Forward passes of the same batch took the same way, or stored their groups under
+    // other tickets (then recomputed: `adjoint_batch`).
+    if (const DendraxEntry lanes = call->companion(call, "dendrax_adjoint_lanes")) {
+      return lanes(call);
+    }
+  }
+  return adjoint_batch<1>(call);
 }
 #endif
 

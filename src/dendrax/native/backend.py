@@ -10,6 +10,7 @@ import logging
 
 import jax
 
+from dendrax.native import gradient
 from dendrax.native.codegen import Unsupported
 from dendrax.native.library import BuildError
 from dendrax.native.simulate import simulate as native_simulate
@@ -17,6 +18,10 @@ from dendrax.native.simulate import target
 from dendrax.solve import stepping
 
 BACKENDS = ("auto", "jax", "native")
+
+PREPARE_ADJOINT = True
+"""Whether building a model for the native kernel starts compiling its adjoint in the
+background (`dendrax.native.gradient.prepare`)."""
 
 logger = logging.getLogger("dendrax")
 _said: set[str] = set()
@@ -47,6 +52,8 @@ def choose(requested: str, spec: stepping.StaticSpec, dtype) -> str:
         return "jax"
     reason = unavailable(spec, dtype)
     if reason is None:
+        if PREPARE_ADJOINT:
+            gradient.prepare(spec, dtype)
         return "native"
     if requested == "native" or jax.default_backend() == "cpu":
         _say_once(f"dendrax: native backend not used ({reason}); running pure JAX")

@@ -1,6 +1,6 @@
-// dendrax native: one XLA FFI call as the generic binding (binding.cc) hands it to the entry
+// dendrax native: one XLA FFI call as the generic binding (binding.c) hands it to the entry
 // point of a model's library (kernel.cc, adjoint.cc), in plain C so that a model's library
-// is compiled without XLA's template-heavy FFI headers. Operands and results come in the
+// is compiled without XLA's FFI headers. Operands and results come in the
 // order of dendrax/native/operands.py.
 
 #include <stdint.h>
@@ -13,6 +13,11 @@ struct DendraxBuffer {
   int32_t dtype;  // XLA_FFI_DataType: 4 int32, 5 int64, 11 float32, 12 float64
 };
 
+typedef struct DendraxCall DendraxCall;
+
+// An entry point: nullptr on success, else why the call's operands do not fit.
+typedef const char* (*DendraxEntry)(const DendraxCall*);
+
 struct DendraxCall {
   const DendraxBuffer* args;
   int64_t n_args;
@@ -22,7 +27,8 @@ struct DendraxCall {
   int64_t stored_bytes;  // bytes of stored steps kept for backward passes (adjoint only)
   int64_t* steps_done;   // the binding's count of simulated steps, for progress bars: a
                          // forward kernel adds its steps (times its lanes) as it goes
+  const char* entry;     // the name this entry point was registered under
+  // The entry point `symbol` of the same model's library, whose part may be compiled on
+  // this first request (batches in lane groups: DENDRAX_PART 1); nullptr where it cannot be.
+  DendraxEntry (*companion)(const DendraxCall* call, const char* symbol);
 };
-
-// An entry point: nullptr on success, else why the call's operands do not fit.
-typedef const char* (*DendraxEntry)(const DendraxCall*);

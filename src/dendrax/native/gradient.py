@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dendrax.native import library
 from dendrax.native.adjoint_source import adjoint_source
 from dendrax.native.codegen import Unsupported
 from dendrax.native.library import TARGET, BuildError, load, usable_cores
@@ -33,12 +34,30 @@ def stored_bytes(spec: stepping.StaticSpec) -> np.int64:
     return np.int64(spec.checkpointing.budget)
 
 
-def _entry(spec: stepping.StaticSpec, dtype, symbol: str) -> str:
-    """The entry point `symbol` of the native adjoint's library for `spec` and `dtype`
-    (built on first use); raises `Unsupported` or `BuildError` where there is none."""
+def _what(spec: stepping.StaticSpec) -> str:
     names = ", ".join(m.name for m in spec.mechanisms) or "no mechanisms"
+    return f"the native adjoint of {names}"
+
+
+def _entry(spec: stepping.StaticSpec, dtype, symbol: str) -> str:
+    """The entry point `symbol` of the native adjoint's library for `spec` and `dtype`;
+    raises `Unsupported` or `BuildError` where there is none. A compile under way (see
+    `prepare`) goes on while XLA compiles the gradient, whose first call waits for it."""
     source = adjoint_source(spec, dtype, index_dtype())
-    return load(source, symbol, f"the native adjoint of {names}")
+    return load(source, symbol, "adjoint", _what(spec), wait=False)
+
+
+def prepare(spec: stepping.StaticSpec, dtype) -> None:
+    """Start compiling the native adjoint of `spec` in the background, where the process has a
+    core to spare and the adjoint supports it, so that a first gradient finds it ready or
+    under way (its compile takes two to three times the kernel's)."""
+    if usable_cores() < 2:
+        return
+    try:
+        source = adjoint_source(spec, dtype, index_dtype())
+    except Unsupported:
+        return  # gradients take the pure-JAX twin: nothing to compile
+    library.prepare(source, "adjoint", _what(spec))
 
 
 def forward(spec: stepping.StaticSpec, n_steps: int, params, stimuli, clamps, arrays):

@@ -14,7 +14,7 @@
 #include <vector>
 
 #ifndef DENDRAX_PART
-#define DENDRAX_PART 2  // both parts in one compile
+#error "compile with -DDENDRAX_PART=0 (single simulations) or 1 (lane groups)"
 #endif
 
 @CALL@
@@ -81,8 +81,6 @@ const char* simulate_batch(const DendraxCall* call) {
 
 }  // namespace
 
-extern "C" const char* dendrax_simulate_lanes(const DendraxCall* call);
-
 #if DENDRAX_PART != 1
 // The entry point (call.h): the operands of dendrax/native/operands.py; one result, the
 // recordings (rows x columns per simulation, after the batch dimensions).
@@ -92,8 +90,12 @@ extern "C" const char* dendrax_simulate(const DendraxCall* call) {
   const int64_t per_sim = out.dims[out.rank - 2] * out.dims[out.rank - 1];
   if (per_sim == 0) return nullptr;
   const int64_t batch = out.count / per_sim;
-  return in_lane_groups(batch, call->threads) ? dendrax_simulate_lanes(call)
-                                              : simulate_batch<1>(call);
+  if (in_lane_groups(batch, call->threads)) {
+    if (const DendraxEntry lanes = call->companion(call, "dendrax_simulate_lanes")) {
+      return lanes(call);
+    }
+  }
+  return simulate_batch<1>(call);  // also where the lanes part could not be built
 }
 #endif
 

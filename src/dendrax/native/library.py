@@ -1,19 +1,25 @@
 """Compile, cache and load native code, and reach it through XLA's FFI.
 
-Two kinds of shared library are built with the machine's C++ compiler (`$DENDRAX_CXX`, else
-`$CXX`, else `g++`) and cached under `$DENDRAX_CACHE` (default `~/.cache/dendrax`) by a
-hash of the source, the flags, the compiler, jaxlib's version and the CPU, so that a later
-process loads them without compiling:
+Shared libraries are built with the machine's C++ compiler (`$DENDRAX_CXX`, else `$CXX`,
+else `g++`) and cached under `$DENDRAX_CACHE` (default `~/.cache/dendrax`) by a hash of the
+source, the flags, the compiler, jaxlib's version and the CPU, so that a later process loads
+them without compiling:
 
-- a model's library (kernel.cc or adjoint.cc filled in) with plain entry points (call.h);
-- the binding (binding.cc), one for every model: the only code that includes XLA's FFI
-  headers, whose parsing and templates took most of a model's compile. It is registered as
-  the FFI target `TARGET`, and each call names the entry point it runs in its attribute
-  "entry" (see `load`).
+- a model's library (kernel.cc or adjoint.cc filled in) in two parts, each a shared library
+  with plain entry points (call.h): the single part (`DENDRAX_PART` 0: single simulations,
+  and batches one simulation at a time), compiled when it is first needed, and the lanes part
+  (1: batches in SIMD lane groups, see step.h), compiled the first time a batch asks for it
+  (`DendraxCall.companion`), linked against the single part whose stored steps it shares;
+- the binding (binding.cc), one for every model: the only code that reads XLA's FFI call
+  frames. It is registered as the FFI target `TARGET`, and each call names the entry point
+  it runs in its attribute "entry" (see `load`); an entry point not registered yet is asked
+  of `_resolve` (through a callback), which compiles, loads and registers it.
 
-Where both are missing they are compiled in parallel.
+Each compile runs in a thread of its own (one compiler process), so that a part can be
+compiled ahead (`prepare`) while the caller goes on; whoever needs it waits for it then.
 """
 
+import atexit
 import ctypes
 import hashlib
 import logging
@@ -22,8 +28,9 @@ import pathlib
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 
 import jax
 import jaxlib
@@ -46,7 +53,10 @@ FLAGS = (
 no reassociation), so that the kernel computes what the pure-JAX path computes."""
 
 BINDING_FLAGS = ("-O1", "-std=c++17", "-shared", "-fPIC", "-w")
-"""The binding only unpacks a call's buffers: its compile is parsing, not optimising."""
+"""The binding only reads a call's frame: its compile is parsing, not optimising."""
+
+PARTS = {"single": "-DDENDRAX_PART=0", "lanes": "-DDENDRAX_PART=1"}
+"""The parts of a model's library (see the module's docstring and step.h)."""
 
 TARGET = "dendrax_native"
 """The FFI target of the binding, registered once per process."""
@@ -56,11 +66,21 @@ COMPILE_NOTICE_S = 1.0
 
 logger = logging.getLogger("dendrax")
 
-_registered: dict[tuple[str, str], str] = {}
-"""Entry point name of each (library key, symbol) registered with the binding."""
+_lock = threading.Lock()
+"""Guards the module's registries below."""
 
+_libraries: dict[str, "_Library"] = {}
+"""The model libraries this process has asked for, by key."""
+
+_registered: dict[str, int] = {}
+"""The address of each entry point registered with the binding, by name."""
+
+_binding_lock = threading.Lock()
 _binding: list[ctypes.CDLL] = []
 """The binding loaded in this process (at most one: XLA keeps the first handler it gets)."""
+
+_compiling: dict[subprocess.Popen, pathlib.Path] = {}
+"""The compiler processes running, with their scratch folders (stopped at exit)."""
 
 
 class BuildError(Exception):
@@ -98,73 +118,115 @@ def _cpu() -> str:
     return "\n".join(sorted({line for line in lines if line.startswith(("model name", "flags"))}))
 
 
-PARTS = ("-DDENDRAX_PART=0", "-DDENDRAX_PART=1")
-"""The two parts of a model's library (kernel.cc, adjoint.cc; see step.h), compiled from one
-source in parallel processes and linked where the process may use more than one core:
-single simulations with the entry points, and batches in lane groups."""
-
-
-def _compile(source: str, target: pathlib.Path, flags: tuple[str, ...]) -> None:
+def _compile(
+    source: str, target: pathlib.Path, flags: tuple[str, ...], linked: tuple[str, ...] = ()
+) -> None:
+    """Compile `source` into the shared library `target` (linked against `linked`)."""
     exe = shutil.which(compiler())
     if exe is None:
         raise BuildError(f"no C++ compiler {compiler()!r} on PATH")
-    with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
-        src = pathlib.Path(scratch) / "source.cc"
+    try:
+        scratch = pathlib.Path(tempfile.mkdtemp(dir=target.parent))
+    except OSError as error:
+        raise BuildError(f"cannot build {target}: {error}") from error
+    process = None
+    try:
+        src, out = scratch / "source.cc", scratch / target.name
         src.write_text(source)
-        out = pathlib.Path(scratch) / target.name
         include = f"-I{jax.ffi.include_dir()}"
-        if "DENDRAX_PART" not in source or usable_cores() == 1:  # the binding, or one core
-            _run([[exe, *flags, include, str(src), "-o", str(out)]])
-        else:
-            objects = [str(pathlib.Path(scratch) / f"part{k}.o") for k in range(len(PARTS))]
-            _run(
-                [
-                    [exe, *flags, part, include, "-c", str(src), "-o", obj]
-                    for part, obj in zip(PARTS, objects, strict=True)
-                ]
+        command = [exe, *flags, include, str(src), *linked, "-o", str(out)]
+        with _lock:
+            process = subprocess.Popen(
+                command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
             )
-            _run([[exe, *flags, *objects, "-o", str(out)]])
-        os.replace(out, target)  # atomic: a concurrent process sees all of it or nothing
-
-
-def _run(commands: list[list[str]]) -> None:
-    """Run the compiler commands in parallel processes; `BuildError` if one fails."""
-    processes = [
-        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for command in commands
-    ]
-    errors = [process.communicate()[1] for process in processes]
-    for process, error in zip(processes, errors, strict=True):
+            _compiling[process] = scratch
+        error = process.communicate()[1]
         if process.returncode != 0:
             raise BuildError(f"{compiler()} failed: {error.strip()[:2000]}")
+        os.replace(out, target)  # atomic: a concurrent process sees all of it or nothing
+    except OSError as error:
+        raise BuildError(f"cannot build {target}: {error}") from error
+    finally:
+        with _lock:
+            _compiling.pop(process, None)
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _built(jobs: list[tuple[str, str, pathlib.Path, tuple[str, ...]]]) -> None:
-    """Compile the (what, source, path, flags) whose library is not cached, in parallel."""
-    missing = [job for job in jobs if not job[2].exists()]
+@atexit.register
+def _stop_compiling() -> None:
+    """Stop the compiles still running at exit (parts compiled ahead and never needed)."""
+    with _lock:
+        running = dict(_compiling)
+    for process, scratch in running.items():
+        process.kill()
+        shutil.rmtree(scratch, ignore_errors=True)
 
-    def build(job):
-        what, source, path, flags = job
-        start = time.perf_counter()
+
+def _in_background(work, *args) -> Future:
+    """`work(*args)` in a thread of its own; its result or error in the future returned."""
+    future = Future()
+
+    def run():
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            _compile(source, path, flags)
-        except OSError as error:
-            raise BuildError(f"cannot build {path}: {error}") from error
-        seconds = time.perf_counter() - start
-        if seconds > COMPILE_NOTICE_S:
-            logger.info("dendrax: compiled %s in %.1f s, cached in %s", what, seconds, path)
+            future.set_result(work(*args))
+        except BaseException as error:  # handed to whoever waits for the result
+            future.set_exception(error)
 
-    if not missing:
-        return
-    finished = []
-    description = f"dendrax: compiling {missing[0][0]} (cached afterwards)"
+    threading.Thread(target=run, daemon=True, name="dendrax-compile").start()
+    return future
+
+
+def _logged_compile(what: str, source: str, target: pathlib.Path, flags, linked=()) -> None:
+    start = time.perf_counter()
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise BuildError(f"cannot build {target}: {error}") from error
+    _compile(source, target, flags, linked)
+    seconds = time.perf_counter() - start
+    if seconds > COMPILE_NOTICE_S:
+        logger.info("dendrax: compiled %s in %.1f s, cached in %s", what, seconds, target)
+
+
+class _Library:
+    """A model's library: its source and the compiles of its parts, each started once."""
+
+    def __init__(self, key: str, kind: str, source: str, what: str):
+        self.key, self.kind, self.source, self.what = key, kind, source, what
+        self.folder = cache_dir()
+        self._parts: dict[str, Future] = {}
+        self._part_lock = threading.Lock()
+
+    def path(self, part: str) -> pathlib.Path:
+        return self.folder / f"{self.kind}-{self.key}-{part}.so"
+
+    def part(self, part: str) -> Future:
+        """The loaded library of `part` (a future: compiled first where not cached)."""
+        with self._part_lock:
+            if part not in self._parts:
+                self._parts[part] = _in_background(self._built, part)
+            return self._parts[part]
+
+    def _built(self, part: str) -> ctypes.CDLL:
+        path = self.path(part)
+        if not path.exists():
+            # The lanes part shares the single part's stored steps: linked against it.
+            linked = (str(self.path("single")),) if part == "lanes" else ()
+            if linked:
+                self.part("single").result()
+            what = self.what if part == "single" else f"{self.what} for batches"
+            _logged_compile(what, self.source, path, (*FLAGS, PARTS[part]), linked)
+        return _open(path)
+
+
+def _waited(future: Future, what: str):
+    """The result of `future`, with a bar while it takes long (a compile, the first time)."""
+    if future.done():
+        return future.result()
+    description = f"dendrax: compiling {what} (cached afterwards)"
     # A bar once compiling has lasted 2 s (a model's first build can take tens of seconds).
-    with shown(len(missing), None, lambda: len(finished), "library", description):
-        with ThreadPoolExecutor(len(missing)) as pool:
-            for future in [pool.submit(build, job) for job in missing]:
-                future.result()
-                finished.append(future)
+    with shown(1, None, lambda: int(future.done()), "library", description):
+        return future.result()
 
 
 def _open(path: pathlib.Path) -> ctypes.CDLL:
@@ -174,23 +236,27 @@ def _open(path: pathlib.Path) -> ctypes.CDLL:
         raise BuildError(f"cannot load {path}: {error}") from error
 
 
-def _binding_job() -> tuple[str, str, pathlib.Path, tuple[str, ...]]:
-    source = template_text("binding.cc").replace("@CALL@", template_text("call.h"))
-    path = cache_dir() / f"binding-{_key(source, BINDING_FLAGS)}.so"
-    return "the FFI binding shared by every model", source, path, BINDING_FLAGS
-
-
-def _register_binding(path: pathlib.Path) -> ctypes.CDLL:
-    library = _open(path)
-    try:
-        handler = jax.ffi.pycapsule(library.DendraxHandler)
-        library.dendrax_register.argtypes = (ctypes.c_char_p, ctypes.c_void_p)
-        library.dendrax_steps_done.restype = ctypes.c_int64
-    except AttributeError as error:
-        raise BuildError(f"cannot load {path}: {error}") from error
-    jax.ffi.register_ffi_target(TARGET, handler, platform="cpu")
-    _binding.append(library)
-    return library
+def _binding_library() -> ctypes.CDLL:
+    """The binding, compiled where it is not cached, registered with XLA once per process."""
+    with _binding_lock:
+        if _binding:
+            return _binding[0]
+        source = template_text("binding.cc").replace("@CALL@", template_text("call.h"))
+        path = cache_dir() / f"binding-{_key(source, BINDING_FLAGS)}.so"
+        if not path.exists():
+            _logged_compile("the FFI binding shared by every model", source, path, BINDING_FLAGS)
+        library = _open(path)
+        try:
+            handler = jax.ffi.pycapsule(library.DendraxHandler)
+            library.dendrax_register.argtypes = (ctypes.c_char_p, ctypes.c_void_p)
+            library.dendrax_steps_done.restype = ctypes.c_int64
+            library.dendrax_set_resolver.argtypes = (_RESOLVER,)
+        except AttributeError as error:
+            raise BuildError(f"cannot load {path}: {error}") from error
+        library.dendrax_set_resolver(_resolver)
+        jax.ffi.register_ffi_target(TARGET, handler, platform="cpu")
+        _binding.append(library)
+        return library
 
 
 def steps_done() -> int:
@@ -200,24 +266,69 @@ def steps_done() -> int:
     return int(_binding[0].dendrax_steps_done()) if _binding else 0
 
 
-def load(source: str, symbol: str, what: str) -> str:
+def _library(source: str, kind: str, what: str) -> "_Library":
+    key = _key(source, FLAGS)
+    with _lock:
+        if key not in _libraries:
+            _libraries[key] = _Library(key, kind, source, what)
+        return _libraries[key]
+
+
+def prepare(source: str, kind: str, what: str) -> None:
+    """Start compiling the single part of the library built from `source` (see `load`) in
+    the background, where it is not cached; whoever loads it later waits for the compile."""
+    _library(source, kind, what).part("single")
+
+
+def load(source: str, symbol: str, kind: str, what: str, wait: bool = True) -> str:
     """The name of the entry point `symbol` (see call.h) of the library built from `source`,
     to pass as the attribute "entry" of an FFI call of `TARGET`; compiles what is not cached
-    (`what` says what it is, in the log)."""
-    key = _key(source, FLAGS)
-    if (key, symbol) in _registered:
-        return _registered[key, symbol]
-    path = cache_dir() / f"kernel-{key}.so"
-    jobs = [(what, source, path, FLAGS)]
-    binding = _binding_job() if not _binding else None
-    _built(jobs if binding is None else [*jobs, binding])
-    registry = _binding[0] if binding is None else _register_binding(binding[2])
-    library = _open(path)
-    try:
-        address = ctypes.cast(getattr(library, symbol), ctypes.c_void_p)
-    except AttributeError as error:
-        raise BuildError(f"cannot load {path}: {error}") from error
-    name = f"{key}:{symbol}"
-    registry.dendrax_register(name.encode(), address)
-    _registered[key, symbol] = name
+    (`kind`, "kernel" or "adjoint", names its file; `what` says what it is, in the log).
+    With `wait=False`, a compile under way goes on while the caller does (traces and
+    compiles its XLA program): the first call of the entry point waits for it, and fails
+    there if it does (`BuildError` here only where it has failed already)."""
+    _binding_library()
+    library = _library(source, kind, what)
+    name = f"{library.key}:{symbol}"
+    if wait or library.part("single").done():
+        _resolve(name)
     return name
+
+
+def _resolve(name: str) -> int:
+    """The address of the entry point `name` ("key:symbol"), compiled, loaded and registered
+    with the binding where it is not yet; `BuildError` where it cannot be."""
+    with _lock:
+        if name in _registered:
+            return _registered[name]
+        key, symbol = name.rsplit(":", 1)
+        library = _libraries.get(key)
+    if library is None:
+        raise BuildError(f"no native library {key} in this process")
+    part = "lanes" if symbol.endswith("_lanes") else "single"
+    loaded = _waited(library.part(part), library.what)
+    try:
+        address = ctypes.cast(getattr(loaded, symbol), ctypes.c_void_p).value
+    except AttributeError as error:
+        raise BuildError(f"cannot load {library.path(part)}: {error}") from error
+    with _lock:
+        _registered[name] = address
+    _binding[0].dendrax_register(name.encode(), address)
+    return address
+
+
+_RESOLVER = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_char_p)
+
+
+@_RESOLVER
+def _resolver(name: bytes) -> int | None:
+    """`_resolve` for the binding, asked from a running call: an entry point whose compile
+    was under way when the call was traced, or the lanes part of a library the first time a
+    batch needs it. None where it fails, after saying why (a batch then runs one simulation
+    at a time; another call fails, naming the entry point)."""
+    try:
+        return _resolve(name.decode())
+    except Exception as error:  # a callback from C must not raise
+        lanes = name.decode().endswith("_lanes")
+        logger.warning("dendrax: %s%s", error, "; batches run one simulation at a time" * lanes)
+        return None

@@ -24,7 +24,7 @@ def target(spec: stepping.StaticSpec, dtype) -> str:
     """The entry point of the kernel for `spec` and `dtype` (built on first use)."""
     names = ", ".join(m.name for m in spec.mechanisms) or "no mechanisms"
     source = kernel_source(spec, dtype, index_dtype())
-    return load(source, "dendrax_simulate", f"the native kernel of {names}")
+    return load(source, "dendrax_simulate", "kernel", f"the native kernel of {names}")
 
 
 def _forward(spec: stepping.StaticSpec, arrays: dict, params: dict, stimuli, clamps, n_steps):

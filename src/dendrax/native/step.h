@@ -45,8 +45,9 @@ constexpr T kSpikeLateness = T(1e-10);    // ms after the step's end (events.SPI
 constexpr int64_t kOffsets = 3;           // ring rows a connection reads (events.OFFSETS)
 
 // Lanes per group of a batch: one vector register of T. A model's library is compiled in two
-// parts, in parallel processes (dendrax/native/library.py): DENDRAX_PART 0 runs single
-// simulations (W = 1) and holds the entry points, 1 runs batches in groups of kLanes.
+// parts, two shared libraries (dendrax/native/library.py): DENDRAX_PART 0 runs single
+// simulations (W = 1) and holds the entry points, 1 runs batches in groups of kLanes and is
+// compiled the first time a batch needs it (`DendraxCall.companion`).
 #if defined(__AVX512F__)
 constexpr int kLanes = 64 / sizeof(T);
 #elif defined(__AVX__)
