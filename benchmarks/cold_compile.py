@@ -1,5 +1,6 @@
 """Time to first result with the native backend: build, first forward and first gradient,
-then a first batch of 16 (forward, then gradient: the lanes parts compile on first use).
+then a first batch of 16 runs of 20 ms (forward, then gradient: the lanes parts compile on
+first use).
 
 Each model runs in a fresh process (`import dendrax` not counted); "cold" with an empty
 `DENDRAX_CACHE` (the native kernel, its adjoint and the FFI binding compiled by g++), "new
@@ -50,14 +51,14 @@ def worker(model: str) -> dict:
     forward = time.perf_counter() - start
 
     def loss(params):
-        return jnp.mean(sim.run(params, t_max=t_max)[0])
+        return jnp.mean(sim.run(params, t_max=20.0)[0])
 
     jax.block_until_ready(jax.value_and_grad(loss)(sim.params))
     gradient = time.perf_counter() - start
 
     def scaled(factor):  # the simulation with every parameter scaled by `factor`
         params = jax.tree.map(lambda x: x * factor, sim.params)
-        return jnp.mean(sim.run(params, t_max=t_max)[0])
+        return jnp.mean(sim.run(params, t_max=20.0)[0])
 
     factors = jnp.linspace(0.99, 1.01, 16)
     start = time.perf_counter()
