@@ -200,6 +200,9 @@ class _Library:
     def path(self, part: str) -> pathlib.Path:
         return self.folder / f"{self.kind}-{self.key}-{part}.so"
 
+    def what_of(self, part: str) -> str:
+        return self.what if part == "single" else f"{self.what} for batches"
+
     def part(self, part: str) -> Future:
         """The loaded library of `part` (a future: compiled first where not cached)."""
         with self._part_lock:
@@ -214,8 +217,7 @@ class _Library:
             linked = (str(self.path("single")),) if part == "lanes" else ()
             if linked:
                 self.part("single").result()
-            what = self.what if part == "single" else f"{self.what} for batches"
-            _logged_compile(what, self.source, path, (*FLAGS, PARTS[part]), linked)
+            _logged_compile(self.what_of(part), self.source, path, (*FLAGS, PARTS[part]), linked)
         return _open(path)
 
 
@@ -306,7 +308,7 @@ def _resolve(name: str) -> int:
     if library is None:
         raise BuildError(f"no native library {key} in this process")
     part = "lanes" if symbol.endswith("_lanes") else "single"
-    loaded = _waited(library.part(part), library.what)
+    loaded = _waited(library.part(part), library.what_of(part))
     try:
         address = ctypes.cast(getattr(loaded, symbol), ctypes.c_void_p).value
     except AttributeError as error:
