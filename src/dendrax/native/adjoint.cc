@@ -290,22 +290,20 @@ void backward_step(const Model& model, const Group<W>& group, const Row& row,
     inverse[q] = T(1) / diag[q];
     factor[q] = coupling[q] * inverse[q];
   }
-  // As in the forward solve, the parent's value is carried in a register where it is the
-  // previous node.
-  T r[W] = {};
-  for (int l = 0; l < W && n > 0; ++l) r[l] = lam_rhs[(n - 1) * W + l];
+  // As in the forward solve, the parent's value is carried in a register (a vector of the
+  // lanes) where it is the previous node.
+  using V = LaneVector<W>;
+  V r{};
+  if (n > 0) r = lanes<W>(lam_rhs + (n - 1) * W);
   for (int64_t i = n - 1; i >= 0; --i) {
     const int64_t p = model.parent[i];
-    for (int l = 0; l < W; ++l) {
-      const int64_t iw = i * W + l, pw = p * W + l;
-      lam_rhs[iw] = r[l];
-      if (p == i - 1) {
-        r[l] = lam_rhs[pw] + factor[iw] * r[l];
-      } else {
-        if (p != i) lam_rhs[pw] += factor[iw] * r[l];
-        if (i > 0) r[l] = lam_rhs[iw - W];
-      }
+    put(lam_rhs + i * W, r);
+    if (p == i - 1) {
+      r = lanes<W>(lam_rhs + p * W) + lanes<W>(factor + i * W) * r;
+      continue;
     }
+    if (p != i) put(lam_rhs + p * W, lanes<W>(lam_rhs + p * W) + lanes<W>(factor + i * W) * r);
+    if (i > 0) r = lanes<W>(lam_rhs + (i - 1) * W);
   }
   // The coupling c_i is in A at (i, parent) and (parent, i) as -c_i, and the axial
   // current c_i (v_p - v_i) enters rhs_i and leaves rhs_p. Without clamps both are swept
@@ -323,20 +321,28 @@ void backward_step(const Model& model, const Group<W>& group, const Row& row,
     next[iw] -= lam_flow * axial[iw];
   };
   const bool clamps = model.n_clamp_pairs > 0;
-  T previous[W] = {};
+  V previous{};
   for (int64_t i = 0; i < n; ++i) {
     const int64_t p = model.parent[i];
-    for (int l = 0; l < W; ++l) {
-      const int64_t iw = i * W + l, pw = p * W + l;
-      const T parent_value = p == i - 1 ? previous[l] : (p == i ? T(0) : lam_rhs[pw]);
-      previous[l] = lam_rhs[iw] * inverse[iw] + factor[iw] * parent_value;
-      lam_rhs[iw] = previous[l];
+    V parent_value{};  // a root's is 0
+    if (p == i - 1) {
+      parent_value = previous;
+    } else if (p != i) {
+      parent_value = lanes<W>(lam_rhs + p * W);
     }
+    const V lam_i =
+        lanes<W>(lam_rhs + i * W) * lanes<W>(inverse + i * W) + lanes<W>(factor + i * W) * parent_value;
+    put(lam_rhs + i * W, lam_i);
+    previous = lam_i;
     if (clamps || p == i) continue;
-    for (int l = 0; l < W; ++l) {
-      matrix_vjp(i * W + l, p * W + l);
-      flow_vjp(i * W + l, p * W + l);
-    }
+    // matrix_vjp and flow_vjp of the node's lanes, as vectors.
+    const V lam_p = lanes<W>(lam_rhs + p * W), lam_flow = lam_i - lam_p;
+    const V matrix = lam_i * lanes<W>(delta + p * W) + lam_p * lanes<W>(delta + i * W);
+    const V flow = lam_flow * (lanes<W>(v + p * W) - lanes<W>(v + i * W));
+    const V across = lam_flow * lanes<W>(axial + i * W);
+    put(bar_coupling + i * W, (lanes<W>(bar_coupling + i * W) + matrix) + flow);
+    put(next + p * W, lanes<W>(next + p * W) + across);
+    put(next + i * W, lanes<W>(next + i * W) - across);
   }
   if (clamps) {  // a coupling that a clamp decoupled is not in A
     for (int64_t i = 0; i < n; ++i) {

@@ -64,6 +64,34 @@ inline bool in_lane_groups(int64_t batch, int64_t threads) {
   return batch >= kLanes * std::max<int64_t>(threads, 1);
 }
 
+// The W lanes of one value as one vector (GCC's and Clang's vector extension): the tree
+// solves carry a node's lanes from one node to the next in registers, which the compiler
+// keeps as vectors only when told (as arrays of W it split them into scalars).
+// (A typedef in a class: GCC ignores the attribute on an alias template.)
+template <int W>
+struct Lanes {
+  typedef T Vector __attribute__((vector_size(sizeof(T) * W)));
+};
+template <>
+struct Lanes<1> {  // a single simulation: a plain value (a vector of one runs slower)
+  typedef T Vector;
+};
+template <int W>
+using LaneVector = typename Lanes<W>::Vector;
+static_assert(sizeof(LaneVector<kLanes>) == sizeof(T) * kLanes, "lanes as one vector");
+
+template <int W>
+inline LaneVector<W> lanes(const T* at) {
+  LaneVector<W> x;
+  std::memcpy(&x, at, sizeof(x));
+  return x;
+}
+
+template <class V>
+inline void put(T* at, const V& x) {
+  std::memcpy(at, &x, sizeof(x));
+}
+
 // Mechanism functions, generated from the mechanisms' jaxprs.
 @MECHANISM_FUNCTIONS@
 
@@ -551,56 +579,47 @@ void solve(const Model& model, const Group<W>& group, const T* v, Work<W>& w, T*
            T* delta) {
   const int64_t n = model.n_nodes;
   if (n == 0) return;
+  using V = LaneVector<W>;
   const bool sweep_flows = model.n_clamp_pairs == 0;
   const T* coupling = group.solve_coupling();
   T* rhs = w.rhs.data();
   T* up = w.up.data();
   T* scaled_rhs = w.scaled_rhs.data();
-  T d[W], r[W];
-  for (int l = 0; l < W; ++l) {
-    d[l] = diag[(n - 1) * W + l];
-    r[l] = rhs[(n - 1) * W + l];
-  }
+  V d = lanes<W>(diag + (n - 1) * W), r = lanes<W>(rhs + (n - 1) * W);
   for (int64_t i = n - 1; i >= 0; --i) {
     const int64_t p = model.parent[i];
-    T factor[W], flow_in[W];
-    for (int l = 0; l < W; ++l) {
-      const T c = coupling[i * W + l];
-      flow_in[l] = sweep_flows ? c * (v[p * W + l] - v[i * W + l]) : T(0);
-      r[l] = r[l] + flow_in[l];
-      factor[l] = c / d[l];
-      diag[i * W + l] = d[l];
-      up[i * W + l] = factor[l];
-      scaled_rhs[i * W + l] = r[l] / d[l];
-    }
+    const V c = lanes<W>(coupling + i * W);
+    const V flow_in = sweep_flows ? c * (lanes<W>(v + p * W) - lanes<W>(v + i * W)) : V{};
+    r = r + flow_in;
+    const V factor = c / d;
+    put(diag + i * W, d);
+    put(up + i * W, factor);
+    put(scaled_rhs + i * W, r / d);
     if (p == i - 1) {
-      for (int l = 0; l < W; ++l) {
-        d[l] = diag[p * W + l] - factor[l] * coupling[i * W + l];
-        r[l] = (rhs[p * W + l] - flow_in[l]) + factor[l] * r[l];
-      }
+      d = lanes<W>(diag + p * W) - factor * c;
+      r = (lanes<W>(rhs + p * W) - flow_in) + factor * r;
       continue;
     }
     if (p != i) {
-      for (int l = 0; l < W; ++l) {
-        diag[p * W + l] -= factor[l] * coupling[i * W + l];
-        rhs[p * W + l] = (rhs[p * W + l] - flow_in[l]) + factor[l] * r[l];
-      }
+      put(diag + p * W, lanes<W>(diag + p * W) - factor * c);
+      put(rhs + p * W, (lanes<W>(rhs + p * W) - flow_in) + factor * r);
     }
     if (i > 0) {
-      for (int l = 0; l < W; ++l) {
-        d[l] = diag[(i - 1) * W + l];
-        r[l] = rhs[(i - 1) * W + l];
-      }
+      d = lanes<W>(diag + (i - 1) * W);
+      r = lanes<W>(rhs + (i - 1) * W);
     }
   }
-  T previous[W] = {};
+  V previous{};
   for (int64_t i = 0; i < n; ++i) {
     const int64_t p = model.parent[i];
-    for (int l = 0; l < W; ++l) {
-      const T parent_delta = p == i - 1 ? previous[l] : (p == i ? T(0) : delta[p * W + l]);
-      previous[l] = scaled_rhs[i * W + l] + up[i * W + l] * parent_delta;
-      delta[i * W + l] = previous[l];
+    V parent_delta{};  // a root's parent change is 0
+    if (p == i - 1) {
+      parent_delta = previous;
+    } else if (p != i) {
+      parent_delta = lanes<W>(delta + p * W);
     }
+    previous = lanes<W>(scaled_rhs + i * W) + lanes<W>(up + i * W) * parent_delta;
+    put(delta + i * W, previous);
   }
 }
 
