@@ -5,10 +5,17 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from dendrax.mechanisms.base import Mechanism, Parameter, State, implicit_euler
+from dendrax.mechanisms.base import (
+    SELF_EVENT,
+    SELF_EVENT_NONE,
+    Mechanism,
+    Parameter,
+    State,
+    implicit_euler,
+)
 from dendrax.mechanisms.ions import STANDARD_IONS, Ion
 from dendrax.nmodl import syntax as s
-from dendrax.nmodl.interpreter import Interpreter
+from dendrax.nmodl.interpreter import SEND_FLAG, SEND_TIME, Interpreter
 from dendrax.nmodl.kinetic import Linear, Scheme
 from dendrax.nmodl.lexer import ModError
 
@@ -49,6 +56,13 @@ def mechanism_class(mod: s.ModFile) -> type[Mechanism]:
     provided = {*parameters, *ion_variables, *currents, *mod.pointers}
     for name, unit in _persistent(mod, provided).items():
         states[name] = State(unit or "1", "an ASSIGNED value kept from one block to the next")
+    routine = mod.net_receive
+    connection = _connection_states(mod, {*states, *provided})
+    states.update(connection)
+    sends = weight and "net_send" in _called(mod, routine.body)
+    if sends:
+        states[SEND_TIME] = State("ms", "when the event sent by net_send is due")
+        states[SEND_FLAG] = State("1", "the flag of the event sent by net_send")
 
     def values_of(params, v, celsius, **more):
         values = dict(params)
@@ -59,10 +73,9 @@ def mechanism_class(mod: s.ModFile) -> type[Mechanism]:
 
     def steady_state(self, v, params, celsius):
         values = values_of(params, v, celsius, t=0.0)
-        for state in states:
-            values.setdefault(
-                state, 0.0
-            )  # NEURON starts a state at 0, a concentration at its ion's
+        for state in states:  # NEURON starts a state at 0, a concentration at its ion's
+            if state not in (SEND_TIME, SEND_FLAG):
+                values.setdefault(state, 0.0)
         for statement in mod.initial:
             if isinstance(statement, s.Solve) and statement.block in linears:
                 values = linears[statement.block].step(values)
@@ -70,6 +83,12 @@ def mechanism_class(mod: s.ModFile) -> type[Mechanism]:
                 values = schemes[statement.block].step(values, None, steady=True)
             else:
                 interpreter.run((statement,), values)
+        if connection:  # NET_RECEIVE's INITIAL, once per connection (each is a site)
+            local = {routine.args[0]: values["weight"], **dict.fromkeys(connection, 0.0)}
+            interpreter.run(routine.initial, values, local)
+            values.update((name, local[name]) for name in connection)
+        if sends:
+            values[SEND_TIME], values[SEND_FLAG] = SELF_EVENT_NONE, 0.0
         return {state: jnp.broadcast_to(values[state], jnp.shape(v)) for state in states}
 
     def update(self, state_values, v, params, dt, celsius, t):
@@ -98,11 +117,21 @@ def mechanism_class(mod: s.ModFile) -> type[Mechanism]:
         sign = {c: -1.0 if c in mod.electrode else 1.0 for c in currents}  # outward
         return {c: sign[c] * jnp.broadcast_to(values[c], jnp.shape(v)) for c in currents}
 
-    def receive(self, state_values, params, lag):
+    def receive(self, state_values, params, time):
+        """NET_RECEIVE for an event at `time` (ms; `SELF_EVENT` for one it sent itself, at
+        the time and with the flag that net_send stored)."""
         values = dict(params)
         values.update(state_values)
-        routine = mod.net_receive
-        interpreter.run(routine.body, values, {routine.args[0]: params["weight"]})
+        values["t"], flag = time, 0.0
+        if sends:
+            own = jnp.asarray(time) <= SELF_EVENT
+            values["t"] = jnp.where(own, values[SEND_TIME], time)
+            flag = jnp.where(own, values[SEND_FLAG], 0.0)
+            values[SEND_TIME] = jnp.where(own, SELF_EVENT_NONE, values[SEND_TIME])
+        local = {routine.args[0]: params["weight"], "flag": flag}
+        local.update((name, values[name]) for name in connection)
+        interpreter.run(routine.body, values, local)
+        values.update((name, local[name]) for name in connection)
         return {
             state: jnp.broadcast_to(values[state], jnp.shape(params["weight"])) for state in states
         }
@@ -123,7 +152,7 @@ def mechanism_class(mod: s.ModFile) -> type[Mechanism]:
         "source_file": mod.source,
     }
     if weight:
-        namespace["receive"] = receive
+        namespace.update(receive=receive, event_time=True, self_events=SEND_TIME if sends else None)
     return type(mod.suffix, (Mechanism,), namespace)
 
 
@@ -184,16 +213,36 @@ def _weight(mod: s.ModFile, parameters: dict) -> bool:
     routine = mod.net_receive
     if routine is None:
         return False
-    if not mod.point_process or len(routine.args) != 1:
+    if not mod.point_process or not routine.args:
         raise ModError(
-            mod.source,
-            1,
-            "NET_RECEIVE is supported in a POINT_PROCESS with one argument (the weight)",
+            mod.source, 1, "NET_RECEIVE is supported in a POINT_PROCESS, with the weight first"
         )
     if "weight" in parameters and routine.args[0] != "weight":
         raise ModError(mod.source, 1, "a PARAMETER named weight and a NET_RECEIVE weight")
     parameters["weight"] = Parameter(0.0, routine.units[0] or "1", "the weight of each event")
     return True
+
+
+def _connection_states(mod: s.ModFile, taken: set) -> dict[str, State]:
+    """NET_RECEIVE's arguments after the weight: NEURON keeps a copy per NetCon, and a
+    connection is one site here, so each is a state named by the argument."""
+    routine = mod.net_receive
+    if routine is None:
+        return {}
+    found = {}
+    for name, unit in zip(routine.args[1:], routine.units[1:], strict=True):
+        if name in taken or name in (SEND_TIME, SEND_FLAG, "flag"):
+            raise ModError(
+                mod.source, 1, f"NET_RECEIVE argument {name} has the name of another variable"
+            )
+        found[name] = State(unit or "1", "a value of each connection (a NET_RECEIVE argument)")
+    return found
+
+
+def _called(mod: s.ModFile, body) -> set[str]:
+    """The names of the functions that `body` calls, directly or through its routines."""
+    routines = {**mod.procedures, **mod.functions}
+    return {x.name for x in s.expressions(body, routines) if isinstance(x, s.Call)}
 
 
 def _persistent(mod: s.ModFile, provided: set) -> dict[str, str]:
@@ -203,14 +252,20 @@ def _persistent(mod: s.ModFile, provided: set) -> dict[str, str]:
     the next, so they become states here. Name -> unit."""
     routines = {**mod.procedures, **mod.functions}
     body = [x for x in mod.breakpoint if not isinstance(x, s.Solve)]
-    if mod.net_receive is not None:
-        body += list(mod.net_receive.body)
+    if mod.net_receive is not None:  # its arguments and flag are its own
+        names = (*mod.net_receive.args, "flag")
+        body += [s.Local(names), *mod.net_receive.body]
     kept = set()
     blocks = (*mod.derivatives.values(), *mod.kinetics.values(), *mod.linears.values())
     for part in (body, *blocks):
         kept |= s.read_before_set(part, routines, mod.arrays)
     assigned = {a.name: a.unit for a in mod.assigned}
     kept &= set(assigned)
+    # An array that no statement reads (only sets, as a log of spike times nothing uses)
+    # needs no state: its elements are not kept.
+    parts = (body, *blocks)
+    used = {x.name for p in parts for x in s.expressions(p, routines) if isinstance(x, s.Index)}
+    kept = {x for x in kept if "[" not in x or x.split("[")[0] in used}
     return {name: assigned[name] for name in sorted(kept - provided - set(ENGINE_VARIABLES))}
 
 

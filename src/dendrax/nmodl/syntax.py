@@ -145,6 +145,8 @@ class Routine:
     body: tuple
     units: tuple = ()
     """The unit of each argument ("" where none is given)."""
+    initial: tuple = ()
+    """NET_RECEIVE's INITIAL block: run once per connection when the model is initialised."""
 
 
 @dataclass(frozen=True)
@@ -199,7 +201,8 @@ class ModFile:
     procedures: dict[str, Routine] = field(default_factory=dict)
     functions: dict[str, Routine] = field(default_factory=dict)
     net_receive: Routine | None = None
-    """NET_RECEIVE: its arguments (the weight first) and body."""
+    """NET_RECEIVE: its arguments (the weight first, then the connection's own values),
+    body and INITIAL block."""
 
 
 def static_value(node, known: dict) -> float | None:
@@ -321,3 +324,50 @@ def read_before_set(body, routines: dict, arrays: dict | None = None) -> set[str
 
     statements(body, set(), {})
     return early
+
+
+def expressions(body, routines: dict):
+    """Every expression node that statements `body` evaluate, subexpressions included,
+    following calls into the PROCEDUREs and FUNCTIONs of `routines` (each once)."""
+    seen: set[str] = set()
+    found: list = []
+
+    def expression(node):
+        found.append(node)
+        children = {
+            Index: lambda: (node.index,),
+            Unary: lambda: (node.operand,),
+            Binary: lambda: (node.left, node.right),
+            Call: lambda: node.args,
+        }.get(type(node), tuple)()
+        for child in children:
+            expression(child)
+        routine = routines.get(node.name) if isinstance(node, Call) else None
+        if routine is not None and routine.name not in seen:
+            seen.add(routine.name)
+            statements(routine.body)
+
+    def statements(statements_of):
+        for statement in statements_of:
+            parts = {
+                Assign: lambda: (statement.value, statement.index),
+                Derivative: lambda: (statement.value,),
+                If: lambda: (statement.condition,),
+                From: lambda: (statement.start, statement.stop, statement.step),
+                Call: lambda: (statement,),
+                Reaction: lambda: (statement.forward, statement.backward),
+                Conserve: lambda: (statement.total,),
+                Compartment: lambda: (statement.volume,),
+                Equation: lambda: (statement.left, statement.right),
+            }.get(type(statement), tuple)()
+            for part in parts:
+                if part is not None:
+                    expression(part)
+            if isinstance(statement, If):
+                statements(statement.then)
+                statements(statement.otherwise)
+            elif isinstance(statement, From):
+                statements(statement.body)
+
+    statements(body)
+    return found
