@@ -270,7 +270,6 @@ class Interpreter:
         self.run(routine.body, values, scope)
         return scope[routine.name]
 
-
     def _net_send(self, node: s.Call, args: list, values: dict, local: dict):
         """`net_send(delay, flag)` in NET_RECEIVE: an event to the same connection at t +
         delay (NEURON's self-event), which replaces one not yet delivered."""

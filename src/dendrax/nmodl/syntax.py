@@ -326,20 +326,33 @@ def read_before_set(body, routines: dict, arrays: dict | None = None) -> set[str
     return early
 
 
-def expressions(body, routines: dict):
+_PARTS = {
+    Index: ("index",),
+    Unary: ("operand",),
+    Binary: ("left", "right"),
+    Assign: ("value", "index"),
+    Derivative: ("value",),
+    If: ("condition",),
+    From: ("start", "stop", "step"),
+    Reaction: ("forward", "backward"),
+    Conserve: ("total",),
+    Compartment: ("volume",),
+    Equation: ("left", "right"),
+}
+"""The fields of each node that hold expressions (a Call's are its arguments)."""
+
+
+def expressions(body, routines: dict) -> list:
     """Every expression node that statements `body` evaluate, subexpressions included,
     following calls into the PROCEDUREs and FUNCTIONs of `routines` (each once)."""
     seen: set[str] = set()
     found: list = []
 
-    def expression(node):
+    def expression(node) -> None:
+        if node is None:
+            return
         found.append(node)
-        children = {
-            Index: lambda: (node.index,),
-            Unary: lambda: (node.operand,),
-            Binary: lambda: (node.left, node.right),
-            Call: lambda: node.args,
-        }.get(type(node), tuple)()
+        children = node.args if isinstance(node, Call) else _parts(node)
         for child in children:
             expression(child)
         routine = routines.get(node.name) if isinstance(node, Call) else None
@@ -347,27 +360,20 @@ def expressions(body, routines: dict):
             seen.add(routine.name)
             statements(routine.body)
 
-    def statements(statements_of):
-        for statement in statements_of:
-            parts = {
-                Assign: lambda: (statement.value, statement.index),
-                Derivative: lambda: (statement.value,),
-                If: lambda: (statement.condition,),
-                From: lambda: (statement.start, statement.stop, statement.step),
-                Call: lambda: (statement,),
-                Reaction: lambda: (statement.forward, statement.backward),
-                Conserve: lambda: (statement.total,),
-                Compartment: lambda: (statement.volume,),
-                Equation: lambda: (statement.left, statement.right),
-            }.get(type(statement), tuple)()
-            for part in parts:
-                if part is not None:
-                    expression(part)
+    def statements(body) -> None:
+        for statement in body:
+            if isinstance(statement, Call):
+                expression(statement)
+            for part in _parts(statement):
+                expression(part)
             if isinstance(statement, If):
-                statements(statement.then)
-                statements(statement.otherwise)
+                statements(statement.then + statement.otherwise)
             elif isinstance(statement, From):
                 statements(statement.body)
 
     statements(body)
     return found
+
+
+def _parts(node) -> tuple:
+    return tuple(getattr(node, name) for name in _PARTS.get(type(node), ()))
