@@ -204,6 +204,18 @@ BREAKPOINT { i = g*(v - e) }
 """
 
 
+SYNAPSE = """
+NEURON { POINT_PROCESS syn NONSPECIFIC_CURRENT i }
+ASSIGNED { v (mV) i (nA) }
+STATE { g (uS) }
+BREAKPOINT { i = g*v }
+INITIAL { g = 0 }
+NET_RECEIVE (w, n) {
+    g = g + w
+}
+"""
+
+
 KINETIC = """
 NEURON { SUFFIX scheme NONSPECIFIC_CURRENT i }
 BREAKPOINT { SOLVE scheme METHOD sparse i = 0.001*(v + 70)*b }
@@ -241,7 +253,15 @@ STEADY = "INITIAL { SOLVE scheme STEADYSTATE sparse }"
         (KINETIC.replace("(1, 2)", "(1, 2) CONSERVE a + v = 1"), "line 7: v is not a STATE"),
         (KINETIC.replace("(1, 2)", "(1, 2) ~ b << (1) CONSERVE a + b = 1"), "b is conserved"),
         (GOOD + "NET_RECEIVE (w) { }", "NET_RECEIVE is supported in a POINT_PROCESS"),
-        (GOOD + "NET_RECEIVE (w) {\nINITIAL { } }", "line 7: an INITIAL block inside NET_REC"),
+        (SYNAPSE.replace("g = g + w", "INITIAL { }\nINITIAL { }"), "line 9: INITIAL is a block"),
+        (SYNAPSE.replace("n)", "g)"), "NET_RECEIVE argument g has the name of another"),
+        (SYNAPSE.replace("g = 0", "net_send(1, 1)"), "line 6: net_send.. is supported in NET_"),
+        (SYNAPSE.replace("g = g + w", "net_move(t + 1)"), r"line 8: net_move\(\) is not supp"),
+        (SYNAPSE.replace("g = g + w", "net_send(1)"), r"line 8: net_send\(\) takes \(delay"),
+        (
+            SYNAPSE.replace("g = g + w", "FROM k = 0 TO n { g = g + w }"),
+            "line 8: FROM k: bounds that vary at run time",
+        ),
         (GOOD.replace("RANGE g", "RANGE g POINTER a, b"), "only one POINTER"),
         (GOOD.replace("SUFFIX leaky", ""), "no SUFFIX"),
         (GOOD.replace("g*(v - e)", "g*(v - erev)"), "line 5: erev is not defined"),

@@ -252,7 +252,7 @@ class Interpreter:
     def call(self, node: s.Call, values: dict, local: dict):
         """Call a math function, a FUNCTION (its value) or a PROCEDURE (0)."""
         args = [self.value(arg, values, local) for arg in node.args]
-        if node.name in ("net_send", "net_event", "net_move"):
+        if node.name == "net_send":
             return self._net_send(node, args, values, local)
         if node.name in MATH:
             return MATH[node.name](*args)
@@ -271,16 +271,9 @@ class Interpreter:
         return scope[routine.name]
 
     def _net_send(self, node: s.Call, args: list, values: dict, local: dict):
-        """`net_send(delay, flag)` in NET_RECEIVE: an event to the same connection at t +
-        delay (NEURON's self-event), which replaces one not yet delivered."""
-        if node.name != "net_send":
-            raise ModError(self.mod.source, node.line, f"{node.name}() is not supported")
-        if SEND_TIME not in values:
-            raise ModError(
-                self.mod.source, node.line, "net_send() is supported in NET_RECEIVE's body only"
-            )
-        if len(args) != 2:
-            raise ModError(self.mod.source, node.line, "net_send() takes (delay, flag)")
+        """`net_send(delay, flag)` in NET_RECEIVE (`mechanism._check_events` checks where and
+        how it is called): an event to the same connection at t + delay (NEURON's
+        self-event), which replaces one not yet delivered."""
         now = self.value(s.Name("t", node.line), values, local)
         values[SEND_TIME] = now + args[0]
         values[SEND_FLAG] = args[1] + 0.0 * now

@@ -29,6 +29,8 @@ def mechanism_class(mod: s.ModFile) -> type[Mechanism]:
     reads = tuple(v for ion in mod.ions for v in ion.read if v not in _all_written(mod))
     writes = _all_written(mod)
     ion_variables = set(reads) | set(writes)
+    _check_loops(mod)
+    _check_events(mod)
     interpreter = Interpreter(mod)
     schemes = {name: Scheme(mod, name, interpreter) for name in mod.kinetics}
     linears = {name: Linear(mod, name, interpreter) for name in mod.linears}
@@ -242,7 +244,52 @@ def _connection_states(mod: s.ModFile, taken: set) -> dict[str, State]:
 def _called(mod: s.ModFile, body) -> set[str]:
     """The names of the functions that `body` calls, directly or through its routines."""
     routines = {**mod.procedures, **mod.functions}
-    return {x.name for x in s.expressions(body, routines) if isinstance(x, s.Call)}
+    return {x.name for x in s.nodes(body, routines) if isinstance(x, s.Call)}
+
+
+def _check_loops(mod: s.ModFile) -> None:
+    """A ModError for a FROM loop whose bounds are not known before the run (numbers,
+    CONSTANTs and the variables of FROM loops): loops are unrolled when traced."""
+    routines = {**mod.procedures, **mod.functions}
+    receive = () if mod.net_receive is None else mod.net_receive.body + mod.net_receive.initial
+    blocks = (*mod.derivatives.values(), *mod.kinetics.values(), *mod.linears.values())
+    found = [
+        x for b in (mod.initial, mod.breakpoint, receive, *blocks) for x in s.nodes(b, routines)
+    ]
+    known = {*mod.constants, *(x.variable for x in found if isinstance(x, s.From))}
+    for loop in (x for x in found if isinstance(x, s.From)):
+        bounds = (loop.start, loop.stop, loop.step)
+        names = [x for b in bounds for x in s.nodes((s.Assign("", b, loop.line),), {})]
+        if any(
+            isinstance(x, s.Index | s.Call) or (isinstance(x, s.Name) and x.name not in known)
+            for x in names
+        ):
+            raise ModError(
+                mod.source,
+                loop.line,
+                f"FROM {loop.variable}: bounds that vary at run time are not supported "
+                f"(the loop is unrolled; give its bounds as numbers)",
+            )
+
+
+def _check_events(mod: s.ModFile) -> None:
+    """A ModError for NET_RECEIVE's functions other than net_send(delay, flag) in its
+    body (net_event, net_move, and net_send elsewhere)."""
+    routines = {**mod.procedures, **mod.functions}
+    receive = () if mod.net_receive is None else mod.net_receive.body
+    elsewhere = [mod.initial, mod.breakpoint, *mod.derivatives.values(), *mod.kinetics.values()]
+    if mod.net_receive is not None:
+        elsewhere.append(mod.net_receive.initial)
+    for body, sending in ((receive, True), *((b, False) for b in elsewhere)):
+        for call in (x for x in s.nodes(body, routines) if isinstance(x, s.Call)):
+            if call.name in ("net_event", "net_move"):
+                raise ModError(mod.source, call.line, f"{call.name}() is not supported")
+            if call.name == "net_send" and not sending:
+                raise ModError(
+                    mod.source, call.line, "net_send() is supported in NET_RECEIVE's body only"
+                )
+            if call.name == "net_send" and len(call.args) != 2:
+                raise ModError(mod.source, call.line, "net_send() takes (delay, flag)")
 
 
 def _persistent(mod: s.ModFile, provided: set) -> dict[str, str]:
@@ -264,7 +311,7 @@ def _persistent(mod: s.ModFile, provided: set) -> dict[str, str]:
     # An array that no statement reads (only sets, as a log of spike times nothing uses)
     # needs no state: its elements are not kept.
     parts = (body, *blocks)
-    used = {x.name for p in parts for x in s.expressions(p, routines) if isinstance(x, s.Index)}
+    used = {x.name for p in parts for x in s.nodes(p, routines) if isinstance(x, s.Index)}
     kept = {x for x in kept if "[" not in x or x.split("[")[0] in used}
     return {name: assigned[name] for name in sorted(kept - provided - set(ENGINE_VARIABLES))}
 

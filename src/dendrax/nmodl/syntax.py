@@ -342,8 +342,8 @@ _PARTS = {
 """The fields of each node that hold expressions (a Call's are its arguments)."""
 
 
-def expressions(body, routines: dict) -> list:
-    """Every expression node that statements `body` evaluate, subexpressions included,
+def nodes(body, routines: dict) -> list:
+    """Every statement of `body` and expression they evaluate, nested ones included,
     following calls into the PROCEDUREs and FUNCTIONs of `routines` (each once)."""
     seen: set[str] = set()
     found: list = []
@@ -362,6 +362,7 @@ def expressions(body, routines: dict) -> list:
 
     def statements(body) -> None:
         for statement in body:
+            found.append(statement)
             if isinstance(statement, Call):
                 expression(statement)
             for part in _parts(statement):
