@@ -95,6 +95,45 @@ def voltage_gap(name: str, cls, h) -> tuple[float, str]:
     return gap, sim.spec.backend
 
 
+TRAINS = ([2.0, 2.6, 9.3, 15.1, 22.0], [4.2, 4.9, 5.3, 20.7], [1.1, 12.345, 30.5])
+"""Spike times (ms) of the three connections to a synapse; delays below."""
+DELAYS = (0.5, 1.3, 2.05)
+
+
+def synapse_gap(name: str, cls, h) -> tuple[float, str]:
+    """A synapse (a point process with NET_RECEIVE) on a one-compartment cell with a leak,
+    three connections from spike trains with their own delays (weight 1), each its own
+    point process in NEURON (a connection is one site in dendrax): the largest voltage
+    difference and dendrax's backend."""
+    cell = dx.Cell.from_parents([-1], ncomp=1, length=20.0, radius=10.0)
+    cell.insert(dx.channels.Leak())
+    dx.connect(dx.spike_source(TRAINS), cell.branch(0).loc(0.5), cls(), weight=1.0, delay=DELAYS)
+    cell.record("v")
+    sim = dx.build(cell, dt=DT, celsius=CELSIUS, v_init=-65.0)
+    ours = np.asarray(sim.run(t_max=T_MAX))[0]
+    section = h.Section()
+    section.L, section.diam, section.nseg = 20.0, 20.0, 1
+    section.insert("pas")
+    keep = []
+    for _ in TRAINS:
+        synapse = getattr(h, name)(section(0.5))
+        keep += [synapse, h.NetCon(None, synapse)]
+        keep[-1].weight[0] = 1.0
+    trace = h.Vector().record(section(0.5)._ref_v)
+    if hasattr(h, f"usetable_{name}"):
+        setattr(h, f"usetable_{name}", 0)
+    h.dt, h.celsius = DT, CELSIUS
+    h.finitialize(-65.0)
+    for connection, train, delay in zip(keep[1::2], TRAINS, DELAYS, strict=True):
+        for spike in train:
+            connection.event(spike + delay)
+    for _ in range(round(T_MAX / DT)):
+        h.fadvance()
+    gap = float(np.max(np.abs(ours - np.asarray(trace))))
+    h.delete_section(sec=section)
+    return gap, sim.spec.backend
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--folder", type=pathlib.Path)
@@ -119,6 +158,10 @@ def main():
             continue
         if path.name not in accepted:
             rows.append((path.name, "read", "but nrnivmodl rejects it"))
+            continue
+        if cls.kind == "point" and cls().receives_events:
+            gap, backend = synapse_gap(cls.__name__, cls, h)
+            rows.append((path.name, "read", f"synapse: max |dV| {gap:.1e} mV ({backend})"))
             continue
         if cls.kind != "density":
             rows.append((path.name, "read", f"a {cls.kind} mechanism (not run here)"))

@@ -85,7 +85,7 @@ def mechanism_class(mod: s.ModFile) -> type[Mechanism]:
                 values = schemes[statement.block].step(values, None, steady=True)
             else:
                 interpreter.run((statement,), values)
-        if connection:  # NET_RECEIVE's INITIAL, once per connection (each is a site)
+        if weight and routine.initial:  # once per connection (each is a site)
             local = {routine.args[0]: values["weight"], **dict.fromkeys(connection, 0.0)}
             interpreter.run(routine.initial, values, local)
             values.update((name, local[name]) for name in connection)
@@ -248,22 +248,18 @@ def _called(mod: s.ModFile, body) -> set[str]:
 
 
 def _check_loops(mod: s.ModFile) -> None:
-    """A ModError for a FROM loop whose bounds are not known before the run (numbers,
-    CONSTANTs and the variables of FROM loops): loops are unrolled when traced."""
+    """A ModError for a FROM loop whose bounds read a variable of the file (a PARAMETER,
+    STATE or ASSIGNED value, an array's element, NET_RECEIVE's arguments, v or t): loops
+    are unrolled when traced, so their bounds must be known before the run."""
     routines = {**mod.procedures, **mod.functions}
     receive = () if mod.net_receive is None else mod.net_receive.body + mod.net_receive.initial
     blocks = (*mod.derivatives.values(), *mod.kinetics.values(), *mod.linears.values())
-    found = [
-        x for b in (mod.initial, mod.breakpoint, receive, *blocks) for x in s.nodes(b, routines)
-    ]
-    known = {*mod.constants, *(x.variable for x in found if isinstance(x, s.From))}
-    for loop in (x for x in found if isinstance(x, s.From)):
-        bounds = (loop.start, loop.stop, loop.step)
-        names = [x for b in bounds for x in s.nodes((s.Assign("", b, loop.line),), {})]
-        if any(
-            isinstance(x, s.Index | s.Call) or (isinstance(x, s.Name) and x.name not in known)
-            for x in names
-        ):
+    bodies = (mod.initial, mod.breakpoint, receive, *blocks)
+    varying = {x.name for x in (*mod.parameters, *mod.assigned, *mod.states)}
+    varying |= {*ENGINE_VARIABLES, "flag", *(mod.net_receive.args if mod.net_receive else ())}
+    for loop in (x for b in bodies for x in s.nodes(b, routines) if isinstance(x, s.From)):
+        read = [x for bound in (loop.start, loop.stop, loop.step) for x in s.subexpressions(bound)]
+        if any(isinstance(x, s.Index) or getattr(x, "name", None) in varying for x in read):
             raise ModError(
                 mod.source,
                 loop.line,

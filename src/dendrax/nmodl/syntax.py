@@ -376,5 +376,11 @@ def nodes(body, routines: dict) -> list:
     return found
 
 
+def subexpressions(node) -> list:
+    """Expression `node` and every expression inside it (not following calls)."""
+    children = node.args if isinstance(node, Call) else _parts(node)
+    return [node, *(x for child in children if child is not None for x in subexpressions(child))]
+
+
 def _parts(node) -> tuple:
     return tuple(getattr(node, name) for name in _PARTS.get(type(node), ()))
