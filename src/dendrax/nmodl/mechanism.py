@@ -304,11 +304,16 @@ def _persistent(mod: s.ModFile, provided: set) -> dict[str, str]:
         kept |= s.read_before_set(part, routines, mod.arrays)
     assigned = {a.name: a.unit for a in mod.assigned}
     kept &= set(assigned)
-    # An array that no statement reads (only sets, as a log of spike times nothing uses)
-    # needs no state: its elements are not kept.
-    parts = (body, *blocks)
-    used = {x.name for p in parts for x in s.nodes(p, routines) if isinstance(x, s.Index)}
-    kept = {x for x in kept if "[" not in x or x.split("[")[0] in used}
+    # Array elements that no statement reads (a log of spike times nothing uses, set at a
+    # computed index) need no state: an element is kept if it is read at its own index
+    # or at one computed at run time.
+    used = set()
+    for x in (x for part in (body, *blocks) for x in s.nodes(part, routines)):
+        if isinstance(x, s.Index):
+            at = s.static_value(x.index, {})
+            size = range(mod.arrays.get(x.name, 0)) if at is None else [int(at)]
+            used.update(s.element(x.name, k) for k in size)
+    kept = {x for x in kept if "[" not in x or x in used}
     return {name: assigned[name] for name in sorted(kept - provided - set(ENGINE_VARIABLES))}
 
 
