@@ -463,3 +463,27 @@ def test_event_times_give_gradients_through_spike_times_natively_as_in_jax():
     assert abs(grads["jax"]) > 1.0
     assert abs(grads["native"] - grads["jax"]) / abs(grads["jax"]) < 1e-8
     assert abs(grads["jax"] - numeric) / abs(numeric) < 1e-4
+
+
+LOGGER = """
+NEURON { POINT_PROCESS logger NONSPECIFIC_CURRENT i }
+ASSIGNED { v (mV) i (nA) times[50] count }
+STATE { g }
+INITIAL { g = 0 count = 0 }
+BREAKPOINT { i = g*v }
+NET_RECEIVE (w) {
+    times[fmod(count, 50)] = t
+    count = count + 1
+    g = g + w
+}
+"""
+
+
+def test_arrays_that_nothing_reads_are_not_kept():
+    """A log of spike times written at a computed index (fmod) and never read is no state;
+    reading one element keeps that element alone, reading at a computed index all."""
+    assert set(load_mod(LOGGER).states) == {"g", "count"}
+    one = LOGGER.replace("i = g*v", "i = g*v + 0*times[3]")
+    assert set(load_mod(one).states) == {"g", "count", "times[3]"}
+    every = LOGGER.replace("i = g*v", "i = g*v + 0*times[count]")
+    assert len(load_mod(every).states) == 52
