@@ -253,6 +253,13 @@ STEADY = "INITIAL { SOLVE scheme STEADYSTATE sparse }"
         (KINETIC.replace("(1, 2)", "(1, 2) CONSERVE a + v = 1"), "line 7: v is not a STATE"),
         (KINETIC.replace("(1, 2)", "(1, 2) ~ b << (1) CONSERVE a + b = 1"), "b is conserved"),
         (GOOD + "NET_RECEIVE (w) { }", "NET_RECEIVE is supported in a POINT_PROCESS"),
+        (
+            GOOD.replace("i = g*(v - e)", "k = 2\nSOLVE s METHOD cnexp\ni = g*(v - e)*x").replace(
+                "i (mA/cm2) }", "i (mA/cm2) k }\nSTATE { x }"
+            )
+            + "DERIVATIVE s { x' = k - x }",
+            "line 7: SOLVE s: it reads k, which BREAKPOINT sets outside the SOLVE",
+        ),
         (SYNAPSE.replace("g = g + w", "INITIAL { }\nINITIAL { }"), "line 9: INITIAL is a block"),
         (SYNAPSE.replace("n)", "g)"), "NET_RECEIVE argument g has the name of another"),
         (SYNAPSE.replace("g = 0", "net_send(1, 1)"), "line 6: net_send.. is supported in NET_"),
@@ -344,9 +351,9 @@ def synapse_cell(stem, backend="auto", events="step", t_max=30.0):
     return dx.build(cell, dt=0.025, v_init=-70.0, backend=backend, events=events), t_max
 
 
-def neuron_synapse_voltage(stem, shared: bool) -> np.ndarray:
+def neuron_synapse_voltage(stem, together: bool) -> np.ndarray:
     """The same in NEURON: the trains' events sent by NetCon.event at spike + delay (as a
-    VecStim's would arrive), to one point process for all connections (`shared`) or one
+    VecStim's would arrive), to one point process for all connections (`together`) or one
     each."""
     from neuron import h
 
@@ -357,7 +364,7 @@ def neuron_synapse_voltage(stem, shared: bool) -> np.ndarray:
     section(0.5).pas.g, section(0.5).pas.e = 1e-4, -70.0
     synapses, connections = [], []
     for weight in weights:
-        if not synapses or not shared:
+        if not synapses or not together:
             synapses.append(getattr(h, name)(section(0.5)))
             for key, value in params.items():
                 setattr(synapses[-1], key, value)
@@ -374,8 +381,10 @@ def neuron_synapse_voltage(stem, shared: bool) -> np.ndarray:
     return np.array(v)
 
 
-@pytest.mark.parametrize(("stem", "shared"), [("depressing_syn", True), ("pulse_syn", False)])
-def test_synapses_with_connection_state_and_own_events_match_neuron(tmp_path_factory, stem, shared):
+@pytest.mark.parametrize(("stem", "together"), [("depressing_syn", True), ("pulse_syn", False)])
+def test_synapses_with_connection_state_and_own_events_match_neuron(
+    tmp_path_factory, stem, together
+):
     """NET_RECEIVE arguments per connection with an INITIAL block, t at the event
     (depressing_syn: one NEURON point process takes the three NetCons, as its conductance
     sums them), and net_send with flags (pulse_syn: one point process per NetCon, its
@@ -385,7 +394,7 @@ def test_synapses_with_connection_state_and_own_events_match_neuron(tmp_path_fac
     from neuron_mechanisms import load_test_mechanisms
 
     load_test_mechanisms(tmp_path_factory)
-    theirs = neuron_synapse_voltage(stem, shared)
+    theirs = neuron_synapse_voltage(stem, together)
     runs = {}
     for backend in ("native", "jax"):
         sim, t_max = synapse_cell(stem, backend)

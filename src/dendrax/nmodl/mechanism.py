@@ -58,6 +58,7 @@ def mechanism_class(mod: s.ModFile) -> type[Mechanism]:
     provided = {*parameters, *ion_variables, *currents, *mod.pointers}
     for name, unit in _persistent(mod, provided).items():
         states[name] = State(unit or "1", "an ASSIGNED value kept from one block to the next")
+    _check_breakpoint_values(mod, set(states))
     routine = mod.net_receive
     connection = _connection_states(mod, {*states, *provided})
     states.update(connection)
@@ -286,6 +287,26 @@ def _check_events(mod: s.ModFile) -> None:
                 )
             if call.name == "net_send" and len(call.args) != 2:
                 raise ModError(mod.source, call.line, "net_send() takes (delay, flag)")
+
+
+def _check_breakpoint_values(mod: s.ModFile, kept: set) -> None:
+    """A ModError for a SOLVE'd block that reads a value BREAKPOINT's other statements set
+    (NEURON solves with the value of the last current evaluation, which the state update
+    here does not see)."""
+    routines = {**mod.procedures, **mod.functions}
+    body = [x for x in mod.breakpoint if not isinstance(x, s.Solve)]
+    set_there = {x.target for x in s.nodes(body, routines) if isinstance(x, s.Assign)}
+    blocks = {**mod.derivatives, **mod.kinetics, **mod.linears}
+    for solve in _solves(mod):
+        read = s.read_before_set(blocks.get(solve.block, ()), routines, mod.arrays)
+        found = sorted(read & set_there & kept)
+        if found:
+            raise ModError(
+                mod.source,
+                solve.line,
+                f"SOLVE {solve.block}: it reads {found[0]}, which BREAKPOINT sets outside the "
+                f"SOLVE; this is not supported (set it in the solved block)",
+            )
 
 
 def _persistent(mod: s.ModFile, provided: set) -> dict[str, str]:
