@@ -100,16 +100,16 @@ TRAINS = ([2.0, 2.6, 9.3, 15.1, 22.0], [4.2, 4.9, 5.3, 20.7], [1.1, 12.345, 30.5
 DELAYS = (0.5, 1.3, 2.05)
 
 
-def synapse_gap(name: str, cls, h) -> tuple[float, str]:
+def synapse_gap(name: str, cls, h) -> tuple[float, float, str]:
     """A synapse (a point process with NET_RECEIVE) on a one-compartment cell with a leak,
     three connections from spike trains with their own delays (weight 1), each its own
-    point process in NEURON (a connection is one site in dendrax): the largest voltage
-    difference and dendrax's backend."""
+    point process in NEURON (a connection is one site in dendrax), from rest (-70 mV): the
+    largest voltage difference, the largest depolarisation (mV) and dendrax's backend."""
     cell = dx.Cell.from_parents([-1], ncomp=1, length=20.0, radius=10.0)
     cell.insert(dx.channels.Leak())
     dx.connect(dx.spike_source(TRAINS), cell.branch(0).loc(0.5), cls(), weight=1.0, delay=DELAYS)
     cell.record("v")
-    sim = dx.build(cell, dt=DT, celsius=CELSIUS, v_init=-65.0)
+    sim = dx.build(cell, dt=DT, celsius=CELSIUS, v_init=-70.0)
     ours = np.asarray(sim.run(t_max=T_MAX))[0]
     section = h.Section()
     section.L, section.diam, section.nseg = 20.0, 20.0, 1
@@ -123,7 +123,7 @@ def synapse_gap(name: str, cls, h) -> tuple[float, str]:
     if hasattr(h, f"usetable_{name}"):
         setattr(h, f"usetable_{name}", 0)
     h.dt, h.celsius = DT, CELSIUS
-    h.finitialize(-65.0)
+    h.finitialize(-70.0)
     for connection, train, delay in zip(keep[1::2], TRAINS, DELAYS, strict=True):
         for spike in train:
             connection.event(spike + delay)
@@ -131,7 +131,7 @@ def synapse_gap(name: str, cls, h) -> tuple[float, str]:
         h.fadvance()
     gap = float(np.max(np.abs(ours - np.asarray(trace))))
     h.delete_section(sec=section)
-    return gap, sim.spec.backend
+    return gap, float(np.max(np.abs(ours + 70.0))), sim.spec.backend
 
 
 def main():
@@ -160,8 +160,9 @@ def main():
             rows.append((path.name, "read", "but nrnivmodl rejects it"))
             continue
         if cls.kind == "point" and cls().receives_events:
-            gap, backend = synapse_gap(cls.__name__, cls, h)
-            rows.append((path.name, "read", f"synapse: max |dV| {gap:.1e} mV ({backend})"))
+            gap, response, backend = synapse_gap(cls.__name__, cls, h)
+            text = f"synapse: max |dV| {gap:.1e} mV of a {response:.2g} mV response ({backend})"
+            rows.append((path.name, "read", text))
             continue
         if cls.kind != "density":
             rows.append((path.name, "read", f"a {cls.kind} mechanism (not run here)"))
