@@ -89,6 +89,12 @@ RESERVED_NAMES = frozenset(
 """Names the engine gives a meaning (voltage, time, temperature, geometry): no mechanism,
 parameter or state may take them."""
 
+SELF_EVENT = -1e30
+"""The time (ms) `receive` is given for the event a site sent itself (`self_events`)."""
+
+SELF_EVENT_NONE = 1e30
+"""The `self_events` state of a site that has sent itself no event (ms: never due)."""
+
 _SIGNATURES = {
     "steady_state": ("v", "params", "celsius"),
     "update": ("states", "v", "params", "dt", "celsius", "t"),
@@ -114,6 +120,13 @@ class Mechanism(abc.ABC):
     slope_by_difference: ClassVar[bool] = False
     """Take di/dv for the implicit voltage step as NEURON does, (i(v + 0.001) - i(v)) / 0.001,
     instead of the exact derivative: only differs for currents nonlinear in v (GHK)."""
+    event_time: ClassVar[bool] = False
+    """`receive` takes the event's time (ms) instead of its lag (NEURON's `t` inside
+    NET_RECEIVE: a spike's time plus its delay), in both event modes."""
+    self_events: ClassVar[str | None] = None
+    """The state that holds the time (ms) of the event a site has sent itself (NEURON's
+    net_send), or None. The engine delivers it when due, in time order with the site's
+    spike event, by calling `receive` with the time `SELF_EVENT`; needs `event_time`."""
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -199,7 +212,9 @@ class Mechanism(abc.ABC):
         `build(events="step")` (NEURON's fixed-step delivery), in [0, dt) with
         `events="interpolated"`, where a state that decays after the event should be
         scaled as if it had decayed for `lag` (an exponential synapse: weight x
-        exp(-lag / tau)). Only point mechanisms implement it."""
+        exp(-lag / tau)). Only point mechanisms implement it. A mechanism with
+        `event_time = True` gets the event's time (ms) instead of `lag`, and `SELF_EVENT`
+        for an event it sent itself (`self_events`)."""
         raise NotImplementedError(f"{self.name} does not receive events")
 
 
@@ -270,6 +285,10 @@ def _check_declaration(cls) -> None:
                 f"{name} receives events, so it declares the weight they carry: "
                 f'parameters = {{"weight": Parameter(0.0, "uS"), ...}}'
             )
+    if cls.self_events is not None and (not cls.event_time or cls.self_events not in cls.states):
+        raise ValueError(
+            f"{name}.self_events must name one of its states and needs event_time = True"
+        )
     if cls.kind != "density" and (cls.reads or cls.writes):
         raise ValueError(
             f"{name}: a {cls.kind} mechanism cannot read or write ion variables yet "

@@ -461,7 +461,8 @@ struct EventSweep {
       const T lam_lag = receive_vjp_at<W>(model, j, site, w, data[0], data + 1,
                                           group.site_values.data(), lam_states,
                                           b.site_values.data());
-      if (log.spike[e] >= 0) lam_spike[log.spike[e]] -= lam_lag;
+      // The lag is t minus (spike + delay); an event time (kEventTime) is spike + delay.
+      if (log.spike[e] >= 0) lam_spike[log.spike[e]] += kEventTime[j] ? lam_lag : -lam_lag;
       const int64_t stride = model.site_count[j] * W;
       T* at = states + model.state_begin[j] * W + site * W + w;
       for (int64_t r = 0; r < kStateRows[j]; ++r) at[r * stride] = data[1 + r];

@@ -264,6 +264,12 @@ class Sites:
             "}",
         ]
 
+    def self_event_row(self) -> int:
+        """The state row of the time of a site's own event (`Mechanism.self_events`), -1
+        for none."""
+        own = self.mechanism.self_events
+        return list(self.mechanism.states).index(own) if self.receives and own else -1
+
     def _received_params(self) -> list[str]:
         return [f"p[{q} * stride + k]" for q in range(self.n_received)]
 
@@ -394,6 +400,8 @@ def step_replacements(spec: StaticSpec, dtype) -> dict[str, str]:
         "@RECEIVES@": ", ".join(str(int(s.receives)) for s in all_sites) + ", 0",
         "@MAX_RECEIVED_STATES@": str(max([0, *(s.n_states for s in all_sites if s.receives)])),
         "@RECEIVE_CASES@": lines(s.receive_case() for s in all_sites if s.receives),
+        "@EVENT_TIME@": ", ".join(str(int(s.mechanism.event_time)) for s in all_sites) + ", 0",
+        "@SELF_EVENT_ROWS@": ", ".join(str(s.self_event_row()) for s in all_sites) + ", -1",
     }
 
 

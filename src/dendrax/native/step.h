@@ -40,6 +40,12 @@ constexpr bool kEvents = @EVENTS@;
 constexpr bool kInterpolated = @INTERPOLATED@;
 constexpr int64_t kReceives[kMechanisms + 1] = {@RECEIVES@};
 constexpr int64_t kMaxReceivedStates = @MAX_RECEIVED_STATES@;
+// Per mechanism: whether its receive takes the event's time instead of its lag
+// (Mechanism.event_time), and the state row of the time of the event a site sent itself
+// (Mechanism.self_events; -1 for none), delivered with receive's time kSelfEvent.
+constexpr int64_t kEventTime[kMechanisms + 1] = {@EVENT_TIME@};
+constexpr int64_t kSelfEventRow[kMechanisms + 1] = {@SELF_EVENT_ROWS@};
+constexpr T kSelfEvent = T(-1e30);  // (base.SELF_EVENT)
 constexpr T kNoSpike = T(-1e30);          // a ring entry without a spike (events.NO_SPIKE)
 constexpr T kSpikeLateness = T(1e-10);    // ms after the step's end (events.SPIKE_LATENESS)
 constexpr int64_t kOffsets = 3;           // ring rows a connection reads (events.OFFSETS)
@@ -356,7 +362,8 @@ void start_events(const Model& model, Work<W>& w, int64_t index) {
 // `states`, and this delivery window closed: a connection reads its source's ring rows its
 // delay's whole steps back and the two before; an event is due once its time (spike plus
 // delay) is past the last window's end and at most t + dt/2 (t when interpolated: then it
-// arrives t minus its time late). Where the log is replayed, its deliveries of `step` instead.
+// arrives t minus its time late). A mechanism's own events (kSelfEventRow) are due by the same
+// window. Where the log is replayed, its deliveries of `step` instead.
 template <int W>
 void deliver(const Model& model, const Group<W>& group, Work<W>& w, int64_t step, int64_t index,
              T t, T* states) {
@@ -395,21 +402,35 @@ void deliver(const Model& model, const Group<W>& group, Work<W>& w, int64_t step
             spike = w.ring_spike.empty() ? -1 : w.ring_spike[entry];
           }
         }
-        if (!hit) continue;
-        const T lag = kInterpolated ? t - arrival : T(0);
-        if (w.log) {
-          EventLog& log = *w.log;
-          log.step.push_back(step);
-          log.mechanism.push_back(j);
-          log.site.push_back(site);
-          log.lane.push_back(l);
-          log.spike.push_back(spike);
-          log.data.push_back(lag);
-          for (int64_t r = 0; r < kMaxReceivedStates; ++r) {
-            log.data.push_back(r < kStateRows[j] ? s[r * stride + site * W + l] : T(0));
+        const T time = kEventTime[j] ? arrival : kInterpolated ? t - arrival : T(0);
+        // Deliver one event (its lag, or its time), logged with the states before it.
+        auto one = [&](T lag, int64_t from) {
+          if (w.log) {
+            EventLog& log = *w.log;
+            log.step.push_back(step);
+            log.mechanism.push_back(j);
+            log.site.push_back(site);
+            log.lane.push_back(l);
+            log.spike.push_back(from);
+            log.data.push_back(lag);
+            for (int64_t r = 0; r < kMaxReceivedStates; ++r) {
+              log.data.push_back(r < kStateRows[j] ? s[r * stride + site * W + l] : T(0));
+            }
           }
+          receive_at<W>(model, j, site, l, lag, states, params);
+        };
+        if (kSelfEventRow[j] < 0) {
+          if (hit) one(time, spike);
+          continue;
         }
-        receive_at<W>(model, j, site, l, lag, states, params);
+        // The site's own event and its spike event in time order (its own first at a tie);
+        // an own event that the spike event sends into this window is delivered after it
+        // (as stepping._deliver).
+        const T* pending = s + kSelfEventRow[j] * stride + site * W + l;
+        const bool first = *pending > w.bound && *pending <= until && !(hit && arrival < *pending);
+        if (first) one(kSelfEvent, -1);
+        if (hit) one(time, spike);
+        if (hit && *pending > w.bound && *pending <= until) one(kSelfEvent, -1);
       }
     }
   }

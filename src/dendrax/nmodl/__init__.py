@@ -3,7 +3,8 @@
 The importer parses NMODL and runs its statements on JAX arrays with NEURON's meaning, so
 that an imported mechanism is inserted, simulated (on the native kernel too: it is
 generated from the same jnp code), differentiated and vectorised like a written one.
-Supported so far: density mechanisms and point processes (POINTER, NET_RECEIVE(weight)),
+Supported so far: density mechanisms and point processes (POINTER, NET_RECEIVE with
+per-connection arguments, net_send and flag),
 DERIVATIVE blocks (cnexp, derivimplicit, euler) and KINETIC schemes (sparse); see
 docs/mechanisms.md for the list and what raises an error.
 """

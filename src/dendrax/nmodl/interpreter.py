@@ -35,11 +35,16 @@ MATH = {
     "ceil": jnp.ceil,
     "fmin": jnp.minimum,
     "fmax": jnp.maximum,
+    "fmod": jnp.fmod,
     "exprelr": lambda x: jnp.where(jnp.abs(x) < 1e-5, 1.0 - x / 2.0, x / jnp.expm1(x)),
 }
 """The functions NMODL code may call, as NEURON defines them."""
 
 CONSTANTS = {"PI": jnp.pi, "E": jnp.e}
+
+SEND_TIME, SEND_FLAG = "net_send_time", "net_send_flag"
+"""The values that hold the time (ms) and flag of the event a NET_RECEIVE sent its own
+site (`net_send(delay, flag)`): present while a NET_RECEIVE that sends runs."""
 
 _BINARY = {
     "+": jnp.add,
@@ -247,6 +252,8 @@ class Interpreter:
     def call(self, node: s.Call, values: dict, local: dict):
         """Call a math function, a FUNCTION (its value) or a PROCEDURE (0)."""
         args = [self.value(arg, values, local) for arg in node.args]
+        if node.name == "net_send":
+            return self._net_send(node, args, values, local)
         if node.name in MATH:
             return MATH[node.name](*args)
         routine = self.mod.functions.get(node.name) or self.mod.procedures.get(node.name)
@@ -262,6 +269,15 @@ class Interpreter:
         scope[routine.name] = 0.0
         self.run(routine.body, values, scope)
         return scope[routine.name]
+
+    def _net_send(self, node: s.Call, args: list, values: dict, local: dict):
+        """`net_send(delay, flag)` in NET_RECEIVE (`mechanism._check_events` checks where and
+        how it is called): an event to the same connection at t + delay (NEURON's
+        self-event), which replaces one not yet delivered."""
+        now = self.value(s.Name("t", node.line), values, local)
+        values[SEND_TIME] = now + args[0]
+        values[SEND_FLAG] = args[1] + 0.0 * now
+        return 0.0
 
 
 def _chosen(condition, first, second):

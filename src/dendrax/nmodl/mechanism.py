@@ -5,10 +5,17 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from dendrax.mechanisms.base import Mechanism, Parameter, State, implicit_euler
+from dendrax.mechanisms.base import (
+    SELF_EVENT,
+    SELF_EVENT_NONE,
+    Mechanism,
+    Parameter,
+    State,
+    implicit_euler,
+)
 from dendrax.mechanisms.ions import STANDARD_IONS, Ion
 from dendrax.nmodl import syntax as s
-from dendrax.nmodl.interpreter import Interpreter
+from dendrax.nmodl.interpreter import SEND_FLAG, SEND_TIME, Interpreter
 from dendrax.nmodl.kinetic import Linear, Scheme
 from dendrax.nmodl.lexer import ModError
 
@@ -22,6 +29,8 @@ def mechanism_class(mod: s.ModFile) -> type[Mechanism]:
     reads = tuple(v for ion in mod.ions for v in ion.read if v not in _all_written(mod))
     writes = _all_written(mod)
     ion_variables = set(reads) | set(writes)
+    _check_loops(mod)
+    _check_events(mod)
     interpreter = Interpreter(mod)
     schemes = {name: Scheme(mod, name, interpreter) for name in mod.kinetics}
     linears = {name: Linear(mod, name, interpreter) for name in mod.linears}
@@ -49,6 +58,14 @@ def mechanism_class(mod: s.ModFile) -> type[Mechanism]:
     provided = {*parameters, *ion_variables, *currents, *mod.pointers}
     for name, unit in _persistent(mod, provided).items():
         states[name] = State(unit or "1", "an ASSIGNED value kept from one block to the next")
+    _check_breakpoint_values(mod, set(states))
+    routine = mod.net_receive
+    connection = _connection_states(mod, {*states, *provided})
+    states.update(connection)
+    sends = weight and "net_send" in _called(mod, routine.body)
+    if sends:
+        states[SEND_TIME] = State("ms", "when the event sent by net_send is due")
+        states[SEND_FLAG] = State("1", "the flag of the event sent by net_send")
 
     def values_of(params, v, celsius, **more):
         values = dict(params)
@@ -59,10 +76,9 @@ def mechanism_class(mod: s.ModFile) -> type[Mechanism]:
 
     def steady_state(self, v, params, celsius):
         values = values_of(params, v, celsius, t=0.0)
-        for state in states:
-            values.setdefault(
-                state, 0.0
-            )  # NEURON starts a state at 0, a concentration at its ion's
+        for state in states:  # NEURON starts a state at 0, a concentration at its ion's
+            if state not in (SEND_TIME, SEND_FLAG):
+                values.setdefault(state, 0.0)
         for statement in mod.initial:
             if isinstance(statement, s.Solve) and statement.block in linears:
                 values = linears[statement.block].step(values)
@@ -70,6 +86,12 @@ def mechanism_class(mod: s.ModFile) -> type[Mechanism]:
                 values = schemes[statement.block].step(values, None, steady=True)
             else:
                 interpreter.run((statement,), values)
+        if weight and routine.initial:  # once per connection (each is a site)
+            local = {routine.args[0]: values["weight"], **dict.fromkeys(connection, 0.0)}
+            interpreter.run(routine.initial, values, local)
+            values.update((name, local[name]) for name in connection)
+        if sends:
+            values[SEND_TIME], values[SEND_FLAG] = SELF_EVENT_NONE, 0.0
         return {state: jnp.broadcast_to(values[state], jnp.shape(v)) for state in states}
 
     def update(self, state_values, v, params, dt, celsius, t):
@@ -98,11 +120,21 @@ def mechanism_class(mod: s.ModFile) -> type[Mechanism]:
         sign = {c: -1.0 if c in mod.electrode else 1.0 for c in currents}  # outward
         return {c: sign[c] * jnp.broadcast_to(values[c], jnp.shape(v)) for c in currents}
 
-    def receive(self, state_values, params, lag):
+    def receive(self, state_values, params, time):
+        """NET_RECEIVE for an event at `time` (ms; `SELF_EVENT` for one it sent itself, at
+        the time and with the flag that net_send stored)."""
         values = dict(params)
         values.update(state_values)
-        routine = mod.net_receive
-        interpreter.run(routine.body, values, {routine.args[0]: params["weight"]})
+        values["t"], flag = time, 0.0
+        if sends:
+            own = jnp.asarray(time) <= SELF_EVENT
+            values["t"] = jnp.where(own, values[SEND_TIME], time)
+            flag = jnp.where(own, values[SEND_FLAG], 0.0)
+            values[SEND_TIME] = jnp.where(own, SELF_EVENT_NONE, values[SEND_TIME])
+        local = {routine.args[0]: params["weight"], "flag": flag}
+        local.update((name, values[name]) for name in connection)
+        interpreter.run(routine.body, values, local)
+        values.update((name, local[name]) for name in connection)
         return {
             state: jnp.broadcast_to(values[state], jnp.shape(params["weight"])) for state in states
         }
@@ -123,7 +155,7 @@ def mechanism_class(mod: s.ModFile) -> type[Mechanism]:
         "source_file": mod.source,
     }
     if weight:
-        namespace["receive"] = receive
+        namespace.update(receive=receive, event_time=True, self_events=SEND_TIME if sends else None)
     return type(mod.suffix, (Mechanism,), namespace)
 
 
@@ -184,16 +216,97 @@ def _weight(mod: s.ModFile, parameters: dict) -> bool:
     routine = mod.net_receive
     if routine is None:
         return False
-    if not mod.point_process or len(routine.args) != 1:
+    if not mod.point_process or not routine.args:
         raise ModError(
-            mod.source,
-            1,
-            "NET_RECEIVE is supported in a POINT_PROCESS with one argument (the weight)",
+            mod.source, 1, "NET_RECEIVE is supported in a POINT_PROCESS, with the weight first"
         )
     if "weight" in parameters and routine.args[0] != "weight":
         raise ModError(mod.source, 1, "a PARAMETER named weight and a NET_RECEIVE weight")
     parameters["weight"] = Parameter(0.0, routine.units[0] or "1", "the weight of each event")
     return True
+
+
+def _connection_states(mod: s.ModFile, taken: set) -> dict[str, State]:
+    """NET_RECEIVE's arguments after the weight: NEURON keeps a copy per NetCon, and a
+    connection is one site here, so each is a state named by the argument."""
+    routine = mod.net_receive
+    if routine is None:
+        return {}
+    found = {}
+    for name, unit in zip(routine.args[1:], routine.units[1:], strict=True):
+        if name in taken or name in (SEND_TIME, SEND_FLAG, "flag"):
+            raise ModError(
+                mod.source, 1, f"NET_RECEIVE argument {name} has the name of another variable"
+            )
+        found[name] = State(unit or "1", "a value of each connection (a NET_RECEIVE argument)")
+    return found
+
+
+def _called(mod: s.ModFile, body) -> set[str]:
+    """The names of the functions that `body` calls, directly or through its routines."""
+    routines = {**mod.procedures, **mod.functions}
+    return {x.name for x in s.nodes(body, routines) if isinstance(x, s.Call)}
+
+
+def _check_loops(mod: s.ModFile) -> None:
+    """A ModError for a FROM loop whose bounds read a variable of the file (a PARAMETER,
+    STATE or ASSIGNED value, an array's element, NET_RECEIVE's arguments, v or t): loops
+    are unrolled when traced, so their bounds must be known before the run."""
+    routines = {**mod.procedures, **mod.functions}
+    receive = () if mod.net_receive is None else mod.net_receive.body + mod.net_receive.initial
+    blocks = (*mod.derivatives.values(), *mod.kinetics.values(), *mod.linears.values())
+    bodies = (mod.initial, mod.breakpoint, receive, *blocks)
+    varying = {x.name for x in (*mod.parameters, *mod.assigned, *mod.states)}
+    varying |= {*ENGINE_VARIABLES, "flag", *(mod.net_receive.args if mod.net_receive else ())}
+    for loop in (x for b in bodies for x in s.nodes(b, routines) if isinstance(x, s.From)):
+        read = [x for bound in (loop.start, loop.stop, loop.step) for x in s.subexpressions(bound)]
+        if any(isinstance(x, s.Index) or getattr(x, "name", None) in varying for x in read):
+            raise ModError(
+                mod.source,
+                loop.line,
+                f"FROM {loop.variable}: bounds that vary at run time are not supported "
+                f"(the loop is unrolled; give its bounds as numbers)",
+            )
+
+
+def _check_events(mod: s.ModFile) -> None:
+    """A ModError for NET_RECEIVE's functions other than net_send(delay, flag) in its
+    body (net_event, net_move, and net_send elsewhere)."""
+    routines = {**mod.procedures, **mod.functions}
+    receive = () if mod.net_receive is None else mod.net_receive.body
+    elsewhere = [mod.initial, mod.breakpoint, *mod.derivatives.values(), *mod.kinetics.values()]
+    if mod.net_receive is not None:
+        elsewhere.append(mod.net_receive.initial)
+    for body, sending in ((receive, True), *((b, False) for b in elsewhere)):
+        for call in (x for x in s.nodes(body, routines) if isinstance(x, s.Call)):
+            if call.name in ("net_event", "net_move"):
+                raise ModError(mod.source, call.line, f"{call.name}() is not supported")
+            if call.name == "net_send" and not sending:
+                raise ModError(
+                    mod.source, call.line, "net_send() is supported in NET_RECEIVE's body only"
+                )
+            if call.name == "net_send" and len(call.args) != 2:
+                raise ModError(mod.source, call.line, "net_send() takes (delay, flag)")
+
+
+def _check_breakpoint_values(mod: s.ModFile, kept: set) -> None:
+    """A ModError for a SOLVE'd block that reads a value BREAKPOINT's other statements set
+    (NEURON solves with the value of the last current evaluation, which the state update
+    here does not see)."""
+    routines = {**mod.procedures, **mod.functions}
+    body = [x for x in mod.breakpoint if not isinstance(x, s.Solve)]
+    set_there = {x.target for x in s.nodes(body, routines) if isinstance(x, s.Assign)}
+    blocks = {**mod.derivatives, **mod.kinetics, **mod.linears}
+    for solve in _solves(mod):
+        read = s.read_before_set(blocks.get(solve.block, ()), routines, mod.arrays)
+        found = sorted(read & set_there & kept)
+        if found:
+            raise ModError(
+                mod.source,
+                solve.line,
+                f"SOLVE {solve.block}: it reads {found[0]}, which BREAKPOINT sets outside the "
+                f"SOLVE; this is not supported (set it in the solved block)",
+            )
 
 
 def _persistent(mod: s.ModFile, provided: set) -> dict[str, str]:
@@ -203,14 +316,25 @@ def _persistent(mod: s.ModFile, provided: set) -> dict[str, str]:
     the next, so they become states here. Name -> unit."""
     routines = {**mod.procedures, **mod.functions}
     body = [x for x in mod.breakpoint if not isinstance(x, s.Solve)]
-    if mod.net_receive is not None:
-        body += list(mod.net_receive.body)
+    if mod.net_receive is not None:  # its arguments and flag are its own
+        names = (*mod.net_receive.args, "flag")
+        body += [s.Local(names), *mod.net_receive.body]
     kept = set()
     blocks = (*mod.derivatives.values(), *mod.kinetics.values(), *mod.linears.values())
     for part in (body, *blocks):
         kept |= s.read_before_set(part, routines, mod.arrays)
     assigned = {a.name: a.unit for a in mod.assigned}
     kept &= set(assigned)
+    # Array elements that no statement reads (a log of spike times nothing uses, set at a
+    # computed index) need no state: an element is kept if it is read at its own index
+    # or at one computed at run time.
+    used = set()
+    for x in (x for part in (body, *blocks) for x in s.nodes(part, routines)):
+        if isinstance(x, s.Index):
+            at = s.static_value(x.index, {})
+            size = range(mod.arrays.get(x.name, 0)) if at is None else [int(at)]
+            used.update(s.element(x.name, k) for k in size)
+    kept = {x for x in kept if "[" not in x or x in used}
     return {name: assigned[name] for name in sorted(kept - provided - set(ENGINE_VARIABLES))}
 
 

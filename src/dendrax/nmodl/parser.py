@@ -11,6 +11,7 @@ raises a `ModError` naming the file, line and construct.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from dendrax.mechanisms.ions import FARADAY, GAS_CONSTANT
@@ -48,6 +49,9 @@ class _Parser:
         self.source = source
         self.in_linear = False
         """Whether the block being read is LINEAR (its `~` lines are equations)."""
+        self.in_net_receive = False
+        self.net_initial = None
+        """NET_RECEIVE's INITIAL block, once read (None before)."""
 
     # -- tokens ---------------------------------------------------------------------------
 
@@ -121,7 +125,10 @@ class _Parser:
                 self.in_linear = False
             elif keyword == "NET_RECEIVE":
                 self.at -= 1
-                mod.net_receive = self.routine(False)
+                self.in_net_receive, self.net_initial = True, None
+                routine = self.routine(False)
+                self.in_net_receive = False
+                mod.net_receive = dataclasses.replace(routine, initial=self.net_initial or ())
             elif keyword in ("PROCEDURE", "FUNCTION"):
                 routine = self.routine(keyword == "FUNCTION")
                 table = mod.functions if keyword == "FUNCTION" else mod.procedures
@@ -318,7 +325,11 @@ class _Parser:
         if token.text == "FROM":
             return self.from_loop()
         if token.text == "INITIAL":
-            raise self.error("an INITIAL block inside NET_RECEIVE is not supported", token)
+            if self.net_initial is not None or not self.in_net_receive:
+                raise self.error("INITIAL is a block of its own, or once in NET_RECEIVE", token)
+            self.take()
+            self.net_initial = self.block()
+            return None
         if token.text == "SOLVE":
             self.take()
             block = self.name().text

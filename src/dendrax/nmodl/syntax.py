@@ -145,6 +145,8 @@ class Routine:
     body: tuple
     units: tuple = ()
     """The unit of each argument ("" where none is given)."""
+    initial: tuple = ()
+    """NET_RECEIVE's INITIAL block: run once per connection when the model is initialised."""
 
 
 @dataclass(frozen=True)
@@ -199,7 +201,8 @@ class ModFile:
     procedures: dict[str, Routine] = field(default_factory=dict)
     functions: dict[str, Routine] = field(default_factory=dict)
     net_receive: Routine | None = None
-    """NET_RECEIVE: its arguments (the weight first) and body."""
+    """NET_RECEIVE: its arguments (the weight first, then the connection's own values),
+    body and INITIAL block."""
 
 
 def static_value(node, known: dict) -> float | None:
@@ -321,3 +324,63 @@ def read_before_set(body, routines: dict, arrays: dict | None = None) -> set[str
 
     statements(body, set(), {})
     return early
+
+
+_PARTS = {
+    Index: ("index",),
+    Unary: ("operand",),
+    Binary: ("left", "right"),
+    Assign: ("value", "index"),
+    Derivative: ("value",),
+    If: ("condition",),
+    From: ("start", "stop", "step"),
+    Reaction: ("forward", "backward"),
+    Conserve: ("total",),
+    Compartment: ("volume",),
+    Equation: ("left", "right"),
+}
+"""The fields of each node that hold expressions (a Call's are its arguments)."""
+
+
+def nodes(body, routines: dict) -> list:
+    """Every statement of `body` and expression they evaluate, nested ones included,
+    following calls into the PROCEDUREs and FUNCTIONs of `routines` (each once)."""
+    seen: set[str] = set()
+    found: list = []
+
+    def expression(node) -> None:
+        if node is None:
+            return
+        found.append(node)
+        children = node.args if isinstance(node, Call) else _parts(node)
+        for child in children:
+            expression(child)
+        routine = routines.get(node.name) if isinstance(node, Call) else None
+        if routine is not None and routine.name not in seen:
+            seen.add(routine.name)
+            statements(routine.body)
+
+    def statements(body) -> None:
+        for statement in body:
+            found.append(statement)
+            if isinstance(statement, Call):
+                expression(statement)
+            for part in _parts(statement):
+                expression(part)
+            if isinstance(statement, If):
+                statements(statement.then + statement.otherwise)
+            elif isinstance(statement, From):
+                statements(statement.body)
+
+    statements(body)
+    return found
+
+
+def subexpressions(node) -> list:
+    """Expression `node` and every expression inside it (not following calls)."""
+    children = node.args if isinstance(node, Call) else _parts(node)
+    return [node, *(x for child in children if child is not None for x in subexpressions(child))]
+
+
+def _parts(node) -> tuple:
+    return tuple(getattr(node, name) for name in _PARTS.get(type(node), ()))

@@ -103,7 +103,7 @@ def start_step(spec: EventSpec, events: dict, buffer: tuple, step) -> tuple:
 
 def arrivals(spec: EventSpec, buffer: tuple, sites: dict, step, t, dt: float) -> tuple:
     """(which sites receive an event at the start of `step`, at time `t` (ms); how late
-    each is (ms); the buffer with this delivery window closed).
+    each is (ms); its time (ms; 0 where none); the buffer with this delivery window closed).
 
     `sites` holds per site its "event_source" (a buffer column), "delay" (ms) and
     "delay_steps" (whole steps in it)."""
@@ -119,7 +119,15 @@ def arrivals(spec: EventSpec, buffer: tuple, sites: dict, step, t, dt: float) ->
         hit = hit | now
         arrival = jnp.where(now, due, arrival)
     lag = jnp.where(hit, t - arrival, 0.0) if spec.mode == "interpolated" else jnp.zeros_like(t)
-    return hit, lag, (ring, until)
+    return hit, lag, arrival, (ring, until)
+
+
+def due(spec: EventSpec, buffer: tuple, time, t, dt: float):
+    """Whether events at `time` (ms) fall in the delivery window of the step at `t` that
+    `arrivals` opens (after the last window, up to t + dt/2 or t when interpolated)."""
+    _, bound = buffer
+    until = t + 0.5 * dt if spec.mode == "step" else t
+    return (time > bound) & (time <= until)
 
 
 def detect(spec: EventSpec, events: dict, buffer: tuple, step, t, dt: float, v_old, v_new):

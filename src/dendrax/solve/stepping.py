@@ -19,6 +19,7 @@ import jax.numpy as jnp
 
 from dendrax import units
 from dendrax.mechanisms import membrane
+from dendrax.mechanisms.base import SELF_EVENT
 from dendrax.solve import events
 from dendrax.solve.checkpoint import checkpointed_scan
 from dendrax.solve.gather import sum_over_children, sum_to_slots, to_slots
@@ -231,12 +232,26 @@ def _deliver(spec: StaticSpec, arrays: dict, params: dict, states: dict, buffer,
             continue
         name = mechanism.name
         site = arrays["sites"][name]
-        hit, lag, closed = events.arrivals(spec.events, buffer, site, index, t, spec.dt)
-        received = mechanism.receive(states[name], params[name], lag)
-        received = membrane.checked_states(mechanism, "receive", received)
-        states[name] = {
-            key: jnp.where(hit, received[key], value) for key, value in states[name].items()
-        }
+        hit, lag, arrival, closed = events.arrivals(spec.events, buffer, site, index, t, spec.dt)
+        time = arrival if mechanism.event_time else lag
+
+        def received(where, mine, at, mechanism=mechanism, name=name):
+            new = mechanism.receive(mine, params[name], at)
+            new = membrane.checked_states(mechanism, "receive", new)
+            return {key: jnp.where(where, new[key], value) for key, value in mine.items()}
+
+        own = mechanism.self_events
+        if own is None:
+            states[name] = received(hit, states[name], time)
+            continue
+        # The site's own event and its spike event in time order (its own first at a tie);
+        # an own event that the spike event sends into this window is delivered after it.
+        pending = states[name][own]
+        first = events.due(spec.events, buffer, pending, t, spec.dt) & ~(hit & (arrival < pending))
+        mine = received(first, states[name], SELF_EVENT)
+        mine = received(hit, mine, time)
+        again = hit & events.due(spec.events, buffer, mine[own], t, spec.dt)
+        states[name] = received(again, mine, SELF_EVENT)
     return states, closed
 
 
