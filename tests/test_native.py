@@ -56,7 +56,7 @@ def fresh_native(monkeypatch, tmp_path):
     monkeypatch.setenv("DENDRAX_CACHE", str(tmp_path))
     monkeypatch.setattr(library, "_registered", {})
     monkeypatch.setattr(library, "_libraries", {})
-    monkeypatch.setattr(backend, "_said", set())
+    monkeypatch.setattr(library, "_said", set())
     return tmp_path
 
 

@@ -6,13 +6,11 @@ mechanism or feature it does not support, no compiler, a failed build or load), 
 takes the pure-JAX path and says why once, on the "dendrax" logger.
 """
 
-import logging
-
 import jax
 
 from dendrax.native import gradient
 from dendrax.native.codegen import Unsupported
-from dendrax.native.library import BuildError
+from dendrax.native.library import BuildError, say_once
 from dendrax.native.simulate import simulate as native_simulate
 from dendrax.native.simulate import target
 from dendrax.solve import stepping
@@ -22,15 +20,6 @@ BACKENDS = ("auto", "jax", "native")
 PREPARE_ADJOINT = True
 """Whether building a model for the native kernel starts compiling its adjoint in the
 background (`dendrax.native.gradient.prepare`)."""
-
-logger = logging.getLogger("dendrax")
-_said: set[str] = set()
-
-
-def _say_once(message: str) -> None:
-    if message not in _said:
-        _said.add(message)
-        logger.warning(message)
 
 
 def unavailable(spec: stepping.StaticSpec, dtype) -> str | None:
@@ -56,7 +45,7 @@ def choose(requested: str, spec: stepping.StaticSpec, dtype) -> str:
             gradient.prepare(spec, dtype)
         return "native"
     if requested == "native" or jax.default_backend() == "cpu":
-        _say_once(f"dendrax: native backend not used ({reason}); running pure JAX")
+        say_once(f"dendrax: native backend not used ({reason}); running pure JAX")
     return "jax"
 
 
@@ -66,5 +55,5 @@ def simulate(spec: stepping.StaticSpec, arrays: dict, params: dict, stimuli, cla
         reason = unavailable(spec, params["radius"].dtype)
         if reason is None:
             return native_simulate(spec, arrays, params, stimuli, clamps, n_steps)
-        _say_once(f"dendrax: native backend not used ({reason}); running pure JAX")
+        say_once(f"dendrax: native backend not used ({reason}); running pure JAX")
     return stepping.simulate(spec, arrays, params, stimuli, clamps, n_steps)

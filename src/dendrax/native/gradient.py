@@ -18,7 +18,7 @@ import numpy as np
 from dendrax.native import library
 from dendrax.native.adjoint_source import adjoint_source
 from dendrax.native.codegen import Unsupported
-from dendrax.native.library import TARGET, BuildError, load, usable_cores
+from dendrax.native.library import TARGET, BuildError, load, say_once, usable_cores
 from dendrax.native.operands import Values, index_dtype, operands
 from dendrax.solve import stepping
 
@@ -67,7 +67,11 @@ def forward(spec: stepping.StaticSpec, n_steps: int, params, stimuli, clamps, ar
     dtype = params["radius"].dtype
     try:
         entry = _entry(spec, dtype, "dendrax_forward")
-    except (Unsupported, BuildError):
+    except (Unsupported, BuildError) as error:
+        say_once(
+            f"dendrax: the native adjoint does not differentiate this model ({error}); "
+            "gradients recompute the simulation in pure JAX"
+        )
         out = _forward(spec, arrays, params, stimuli, clamps, n_steps)
         return out, (params, stimuli, clamps, arrays, None)
     values, indices = operands(spec, arrays, params, stimuli, clamps)

@@ -82,6 +82,17 @@ _binding: list[ctypes.CDLL] = []
 _compiling: dict[subprocess.Popen, pathlib.Path] = {}
 """The compiler processes running, with their scratch folders (stopped at exit)."""
 
+_said: set[str] = set()
+"""The warnings `say_once` has given."""
+
+
+def say_once(message: str) -> None:
+    """Warn with `message` on the "dendrax" logger, once per process (why a path is not
+    native, for instance)."""
+    if message not in _said:
+        _said.add(message)
+        logger.warning(message)
+
 
 class BuildError(Exception):
     """The native code could not be compiled or loaded."""

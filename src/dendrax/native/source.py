@@ -98,7 +98,8 @@ def check_supported(spec: StaticSpec, gradient: bool = False) -> None:
     The kernel records v, mechanism states, the ion variables of compartments ("cai",
     "eca", "ica"), the current densities of mechanisms ("Ca_HVA.ica") and spikes. The adjoint
     covers the same, except a mechanism that writes a concentration while reading one that
-    another mechanism writes.
+    another mechanism writes, and a mechanism that sends itself events (the times of those
+    depend on its parameters; the adjoint does not carry that dependence).
     """
     for mechanism in spec.mechanisms:
         for variable in mechanism.writes:
@@ -112,6 +113,9 @@ def check_supported(spec: StaticSpec, gradient: bool = False) -> None:
             raise Unsupported(f"recording {group!r} (not a state, current or ion variable)")
     if not gradient:
         return
+    for mechanism in spec.mechanisms:
+        if mechanism.self_events is not None:
+            raise Unsupported(f"{mechanism.name} sends itself events (net_send)")
     written = set(ion_rows(spec).written)
     for mechanism in spec.mechanisms:
         if not membrane.writes_concentration(mechanism):
