@@ -10,12 +10,15 @@ eFEL feature (spike count, mean frequency, AP amplitude, voltage base), the diff
 the target's in units of a tolerance (5 % of the target's value, at least 1 spike, 2 Hz,
 2 mV, 1 mV), `MISSING` where eFEL finds no value (no spike); success is a mean squared
 error below `--threshold`. CMA-ES and IBEA minimise that error itself (IBEA with one
-objective per step and feature); gradient descent a smooth stand-in for it: per step the
-squared difference of soft spike counts plus the mean and standard deviation of v in four
-windows of the step, and it is judged by the eFEL error of the traces of every gradient it
-takes. A protocol run (all steps) counts as one simulation.
+objective per step and feature); gradient descent a differentiable stand-in for it: the
+same errors of `dx.losses.spike_features` (soft spike count, mean frequency from the
+interpolated spike times, AP amplitude from peaks and onsets, voltage base) against the
+target's, capped softly at `MISSING`, with `--restarts` starts run as one batch besides a
+single start. GD is judged by the eFEL error of the traces of every gradient it takes. A
+protocol run (all steps) counts as one simulation, a gradient as one. The example first
+prints the rank correlation of the stand-in and the error at `--check` random points.
 
-    python examples/steps_fit.py [--seeds 1] [--budget 60] [--full] [--out steps.png]
+    python examples/steps_fit.py [--seeds 1] [--budget 60] [--restarts 4] [--full]
 
 `--full`: 5 seeds, 200 runs each. Needs dendrax[fit,plot,train].
 """
