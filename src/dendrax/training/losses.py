@@ -56,6 +56,7 @@ def soft_spike_count(traces, threshold: float = 0.0, width: float = 2.0):
     above = jax.nn.sigmoid((jnp.asarray(traces) - threshold) / width)
     return jnp.sum(jax.nn.relu(jnp.diff(above, axis=-1)), axis=-1)
 
+
 def spike_features(
     traces,
     dt: float,
@@ -69,12 +70,12 @@ def spike_features(
 ) -> dict:
     """Spike features of traces under a step from `start` to `stop` (ms), with gradients.
 
-    A spike is an upward crossing of `threshold` (mV); its time is the crossing's,
-    interpolated linearly between samples; its peak is the highest v before the next
-    crossing; its onset is where dv/dt last rose past `onset_slope` (mV/ms) before the
-    crossing. Gradients flow through the soft count, the interpolated times and the
-    values of v at peaks and onsets (which spike a sample belongs to is not
-    differentiated).
+    A spike is an upward crossing of `threshold` (mV); its peak is the highest sample
+    before the next crossing, its time the peak's, interpolated by the parabola through
+    that sample and its neighbours; its onset is where dv/dt last rose past
+    `onset_slope` (mV/ms) before the crossing. Gradients flow through the soft count, the
+    interpolated times and the values of v at peaks and onsets (which spike a sample
+    belongs to is not differentiated).
 
     Args:
         traces: (..., n_samples), sample k at time k dt (as `sim.run` returns them).
@@ -87,8 +88,8 @@ def spike_features(
 
     Returns:
         {name: (...)} for the names of `SPIKE_FEATURES`: "spike_count" (soft count of
-        the whole trace), "mean_frequency" (Hz: the soft count within the step over the
-        time from `start` to its last spike), "AP_amplitude" (mV: the mean of peak minus
+        the whole trace), "mean_frequency" (Hz: the spikes within the step over the time
+        from `start` to the last of them), "AP_amplitude" (mV: the mean of peak minus
         onset voltage of the spikes within the step) and "voltage_base" (mV: mean v
         before the step); frequency and amplitude are NaN where no spike is in the step.
     """
@@ -108,13 +109,15 @@ def spike_features(
         up = (v[:-1] < threshold) & (v[1:] >= threshold)  # a crossing from k to k + 1
         (k,) = jnp.nonzero(up, size=max_spikes, fill_value=0)
         real = jnp.arange(max_spikes) < up.sum()
-        step = jnp.where(real, v[k + 1] - v[k], 1.0)
-        times = dt * (k + (threshold - v[k]) / step)
-        within = real & (times >= start) & (times <= stop)
         # sample j + 1 belongs to the spike of the last crossing at or before j
         owner = jnp.concatenate([jnp.zeros(1, int), jnp.cumsum(up)]) - 1
         mine = owner[None] == jnp.arange(max_spikes)[:, None]
-        peaks = jnp.max(jnp.where(mine, v[None], -jnp.inf), axis=1)
+        top = jnp.clip(jnp.argmax(jnp.where(mine, v[None], -jnp.inf), axis=1), 1, n - 2)
+        before, peaks, after = v[top - 1], v[top], v[top + 1]
+        bend = before - 2 * peaks + after  # < 0 at a peak
+        safe = jnp.where(real & (bend < 0), bend, -1.0)
+        times = dt * (top + jnp.where(real & (bend < 0), 0.5 * (before - after) / safe, 0.0))
+        within = real & (times >= start) & (times <= stop)
         slow = jnp.diff(v) < onset_slope * dt
         last_slow = jax.lax.cummax(jnp.where(slow, jnp.arange(n - 1), 0))
         onsets = v[last_slow[k] + 1]
@@ -123,10 +126,9 @@ def spike_features(
         amplitude = jnp.sum(jnp.where(within, peaks - onsets, 0.0)) / jnp.maximum(spikes, 1)
         last_time = jnp.max(jnp.where(within, times, start))
         span = jnp.where(some, jnp.maximum(last_time - start, dt), 1.0)
-        frequency = 1000.0 * jnp.sum(rise[first:last]) / span
         return {
             "spike_count": jnp.sum(rise),
-            "mean_frequency": jnp.where(some, frequency, jnp.nan),
+            "mean_frequency": jnp.where(some, 1000.0 * spikes / span, jnp.nan),
             "AP_amplitude": jnp.where(some, amplitude, jnp.nan),
             "voltage_base": jnp.mean(v[base:first]),
         }
