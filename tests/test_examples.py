@@ -61,10 +61,22 @@ def test_steps_fit_tiny(tmp_path, capsys, monkeypatch):
         pytest.importorskip(package)
     monkeypatch.syspath_prepend(str(EXAMPLES))  # it takes the cell from l5pc_fit.py
     out = tmp_path / "steps.png"
-    args = ["--t-max", "30", "--amplitudes", "2.0", "3.0", "--budget", "4", "--threshold", "0"]
+    args = [
+        "--t-max",
+        "30",
+        "--amplitudes",
+        "2.0",
+        "3.0",
+        "--budget",
+        "4",
+        "--threshold",
+        "0",
+        "--check",
+        "3",
+    ]
     result = _example("steps_fit").main([*args, "--out", str(out)])
     assert out.stat().st_size > 0 and "22 conductances" in capsys.readouterr().out
     for method, runs in result["results"].items():
         success, n_runs, seconds, best = runs[0]
         assert not success and n_runs == 4 and seconds > 0 and np.isfinite(best), method
-    assert set(result["curves"]) == {"GD", "CMA-ES", "IBEA"}
+    assert set(result["curves"]) == {"GD", "GD x4", "CMA-ES", "IBEA"}

@@ -1,6 +1,7 @@
 """Training: trainables with sharing and bounds, transforms, losses, the fit loop, saving."""
 
 import copy
+import importlib.util
 
 import jax
 import jax.numpy as jnp
@@ -212,6 +213,31 @@ def test_soft_spike_count_counts_spikes_and_has_gradients():
     three = -65.0 + sum(100.0 * np.exp(-(((time - c) / 0.5) ** 2)) for c in (5.0, 12.0, 20.0))
     assert abs(float(dx.losses.soft_spike_count(three)) - 3) < 1e-3
     grad = jax.grad(lambda shift: dx.losses.soft_spike_count(three - shift, threshold=30.0))(0.0)
+    assert np.isfinite(grad) and grad != 0
+
+
+def test_spike_features_match_efel_and_have_gradients():
+    time = np.arange(0.0, 30.0, DT)
+    three = -65.0 + sum(100.0 * np.exp(-(((time - c) / 0.5) ** 2)) for c in (5.0, 12.0, 20.0))
+    batch = np.stack([three, three - 60.0])  # the second never reaches -20 mV
+    found = dx.losses.spike_features(batch, DT, 2.0, 25.0)
+    assert set(found) == set(dx.losses.SPIKE_FEATURES)
+    assert all(value.shape == (2,) for value in found.values())
+    assert abs(float(found["spike_count"][0]) - 3) < 1e-3
+    assert np.isnan(found["mean_frequency"][1]) and np.isnan(found["AP_amplitude"][1])
+    assert float(found["voltage_base"][1]) == pytest.approx(-125.0)
+    if importlib.util.find_spec("efel") is not None:
+        wanted = dx.efel_features(DT, three, 2.0, 25.0, list(dx.losses.SPIKE_FEATURES))
+        frequency = float(found["mean_frequency"][0])
+        assert frequency == pytest.approx(wanted["mean_frequency"], rel=0.05)
+        assert float(found["AP_amplitude"][0]) == pytest.approx(wanted["AP_amplitude"], abs=2.0)
+        assert float(found["voltage_base"][0]) == pytest.approx(wanted["voltage_base"], abs=1e-6)
+
+    def total(scale):
+        features = dx.losses.spike_features(three * scale, DT, 2.0, 25.0)
+        return features["mean_frequency"] + features["AP_amplitude"] + features["voltage_base"]
+
+    grad = jax.grad(total)(1.0)
     assert np.isfinite(grad) and grad != 0
 
 

@@ -1,7 +1,9 @@
 """Electrophysiological features of traces by eFEL (`pip install dendrax[fit]`), to
 evaluate fits: spike counts, frequencies, AP shapes of a target and a fitted model.
 
-These are not differentiable (eFEL runs in C++ on NumPy arrays); train on `dx.losses`.
+These are not differentiable (eFEL runs in C++ on NumPy arrays); train on `dx.losses`
+(`dx.losses.spike_features` measures spike count, mean frequency, AP amplitude and voltage
+base as eFEL does, with gradients).
 """
 
 from __future__ import annotations
