@@ -242,7 +242,7 @@ def test_native_budget_below_the_least_is_refused_with_the_sizes():
     sim = _native(branched_cell(), 1000)
     row, point = gradient.step_values(sim.spec, sim.arrays)
     least = minimum_bytes(480, 8 * row, 8 * point)
-    with pytest.raises(Exception, match="Checkpointing") as error:
+    with pytest.raises(jax.errors.JaxRuntimeError, match="Checkpointing") as error:
         jax.block_until_ready(jax.grad(full_loss(sim))(sim.params, sim.stimuli))
     message = str(error.value)
     for named in ("memory_bytes=1000", f"{8 * row} bytes a step", f">= {least}"):
