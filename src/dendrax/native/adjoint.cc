@@ -594,11 +594,26 @@ void adjoint(const Model& model, const Group<W>& group, int64_t stored_bytes, co
     storage = take_storage(layout.values);
   }
   T* const rows = storage.data() + layout.offset[levels];
+  // The steps of [from, to) back from their rows (the innermost segment's, or every step's).
+  auto sweep_rows = [&](int64_t from, int64_t to) {
+    if (to == n_steps) add_recorded(n_steps, rows + (to - from) * size);
+    for (int64_t s = to - 1; s >= from; --s) {
+      T* here = rows + (s - from) * size;
+      sweep_back(here, s);
+      add_recorded(s, here);
+    }
+  };
+  if (forward_kept && levels == 0) {  // every step stored by the forward pass
+    events.begin();
+    sweep_rows(0, n_steps);
+    finish(std::move(storage));
+    return;
+  }
   // Steps [from, to) of a segment of `level` (0: the run) from the values at `from` in `work`:
   // the checkpoints of the levels below along the segment's tail (the start of every
   // segment but the last of each level, within the last of the level above), as the forward
   // pass keeps them for the run, and the rows of its last innermost segment.
-  std::vector<T> work(forward_kept && levels == 0 ? 0 : 2 * size);
+  std::vector<T> work(2 * size);  // the rows of the steps run without storing them
   auto pass = [&](size_t level, int64_t from, int64_t to) {
     Row row = row_at<W>(model, work.data()), next = row_at<W>(model, work.data() + size);
     int64_t s = from;
@@ -621,15 +636,7 @@ void adjoint(const Model& model, const Group<W>& group, int64_t stored_bytes, co
   // The sweep back through steps [from, to), a segment of `level` whose `pass` has run: its
   // last segment of the level below first, then the others, each run again from its checkpoint.
   auto sweep = [&](auto& self, size_t level, int64_t from, int64_t to) -> void {
-    if (level == levels) {
-      if (to == n_steps) add_recorded(n_steps, rows + (to - from) * size);
-      for (int64_t s = to - 1; s >= from; --s) {
-        T* here = rows + (s - from) * size;
-        sweep_back(here, s);
-        add_recorded(s, here);
-      }
-      return;
-    }
+    if (level == levels) return sweep_rows(from, to);
     const int64_t k = lengths[level], m = (to - from + k - 1) / k;
     self(self, level + 1, std::max(from, to - k), to);
     const T* checkpoints = storage.data() + layout.offset[level];
@@ -700,33 +707,33 @@ int64_t forward(const Model& model, const Group<W>& group, T* const* out, const 
   };
   record(row.values, 0);
   std::vector<T> settled;
-  int64_t s = 0;
-  // The steps up to `end`, each step's row stored `rows` on from step `first` (if any rows).
-  auto run = [&](int64_t end, T* rows, int64_t first) {
-    for (; s < end; ++s) {
+  // Steps [from, to), each one's row stored at `rows` + (step - from) rows where given.
+  auto run = [&](int64_t from, int64_t to, T* rows) {
+    for (int64_t s = from; s < to; ++s) {
       advance(model, group, row, s, w, next.values);
-      if (rows) stream_copy(row.values, size, rows + (s - first) * size);
+      if (rows) stream_copy(row.values, size, rows + (s - from) * size);
       record(recorded_values(model, group, w, s, next.values, settled), s + 1);
       std::swap(row, next);
     }
   };
   if (!store) {
-    run(n_steps, nullptr, 0);
+    run(0, n_steps, nullptr);
     return 0;
   }
-  int64_t parent = n_steps;
+  int64_t first = 0, parent = n_steps;
   for (size_t l = 0; l < layout.lengths.size(); ++l) {
     const int64_t k = layout.lengths[l], m = (parent + k - 1) / k;
     T* checkpoints = steps.data() + layout.offset[l];
     for (int64_t g = 0; g + 1 < m; ++g) {
       std::copy(row.values, row.values + n_values, checkpoints + g * n_values);
-      run(n_steps - (m - 1 - g) * k, nullptr, 0);
+      const int64_t end = n_steps - (m - 1 - g) * k;
+      run(first, end, nullptr);
+      first = end;
     }
     parent = k;
   }
   T* rows = steps.data() + layout.offset.back();
-  const int64_t first = s;
-  run(n_steps, rows, first);
+  run(first, n_steps, rows);
   stream_copy(row.values, n_values, rows + (n_steps - first) * size);
 #if defined(__SSE2__)
   _mm_sfence();  // the streamed stores done before another thread takes the rows
