@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 import dendrax as dx
+from dendrax.checkpointing import minimum_bytes
 from dendrax.mechanisms import exponential_euler
-from dendrax.native import gradient, operands
+from dendrax.native import gradient
 from dendrax.native.codegen import Unsupported
 
 DT = 0.025
@@ -125,10 +126,11 @@ def test_native_adjoint_under_vmap():
     assert np.ptp(np.asarray(batch["HH.gNa"])) > 0.0  # the three gradients differ
 
 
-@pytest.mark.parametrize("memory_bytes", [None, 1])
+@pytest.mark.parametrize("memory_bytes", [None, 150_000])
 def test_native_adjoint_of_lane_groups_matches_single_simulations(memory_bytes, one_core):
     """Ten simulations: lane groups of the adjoint (several, the last one padded), their steps
-    stored or (with no room) recomputed group by group; each as its own gradient."""
+    stored or (in 150 kB, whatever the lanes of a group: 2 to 16) recomputed group by group
+    from two or more levels of checkpoints; each as its own gradient."""
     checkpointing = dx.Checkpointing(memory_bytes)
     sim = dx.build(branched_cell(), dt=DT, backend="native", checkpointing=checkpointing)
     grad = jax.grad(scaled_loss(sim))
@@ -144,11 +146,11 @@ def test_native_adjoint_of_lane_groups_matches_single_simulations(memory_bytes, 
         assert_trees_close(jax.tree_util.tree_map(lambda x, k=k: x[k], batch), single, 1e-13)
 
 
-def test_native_adjoint_checkpoints_long_runs():
-    """With storage for fewer steps than the run has, segments are recomputed from
-    checkpoints (sqrt(n) steps each, the last one shorter), kept by the forward pass where
-    they fit, else recomputed by the backward pass; same gradients."""
-    t_max = 20.1  # 804 steps: 29 segments of 28 steps, the last of 20
+def test_native_adjoint_checkpoints_long_runs_within_the_least_budget():
+    """804 steps in the least budget of any schedule (`checkpointing.minimum_bytes`): ten
+    levels of checkpoints, two segments each; same gradients as every step stored (more
+    budgets: tests/test_checkpoint.py)."""
+    t_max = 20.1
 
     def built(memory_bytes=None):
         checkpointing = dx.Checkpointing(memory_bytes)
@@ -156,14 +158,9 @@ def test_native_adjoint_checkpoints_long_runs():
 
     sim = built()
     stored_all = jax.jit(jax.grad(full_loss(sim), argnums=(0, 1)))(sim.params, sim.stimuli)
-    sim = built(memory_bytes=1)
-    ours = jax.jit(jax.grad(full_loss(sim), argnums=(0, 1)))(sim.params, sim.stimuli)
-    assert_trees_close(ours, stored_all, 1e-13)
-    # Room for the forward pass's checkpoints (29 of them), not for its 804 steps: the
-    # backward pass starts from those checkpoints.
-    floats, _ = operands.operands(sim.spec, sim.arrays, sim.params, sim.stimuli, sim.clamps)
-    n_values = floats.v0.size + floats.states0.size + floats.ion_values.size
-    sim = built(memory_bytes=8 * 40 * n_values)
+    row, point = gradient.step_values(sim.spec, sim.arrays)
+    sim = built(memory_bytes=minimum_bytes(804, 8 * row, 8 * point))
+    assert gradient.checkpoint_schedule(sim.spec, sim.arrays, 804).levels == 10
     ours = jax.jit(jax.grad(full_loss(sim), argnums=(0, 1)))(sim.params, sim.stimuli)
     assert_trees_close(ours, stored_all, 1e-13)
 

@@ -16,15 +16,16 @@
 //                lam_i - lam_p; currents get -lam, slopes -lam delta, both through the
 //                current's VJP (times the site's area scale, whose cotangent they give too).
 // The sweep needs each step's values and two of its intermediates (delta and the eliminated
-// diagonal): one forward pass stores them for all steps where
-// they fit in `stored_bytes`; longer runs keep the values at every sqrt(n_steps)-th step and
-// recompute each segment from there before its sweep (Griewank 1992), one more forward pass
-// for memory of about 2 sqrt(n_steps) steps. A batch runs in groups of kLanes simulations,
-// as in the forward kernel (step.h), each group's steps stored under one ticket.
+// diagonal): one forward pass stores them for all steps where they fit in the group's share
+// of `stored_bytes`; else it keeps checkpoints, in as many levels as that share needs
+// (checkpoint_schedule.h, Griewank 1992), and the backward pass recomputes one segment at a
+// time from them, about one more forward pass per level. A batch runs in groups of kLanes
+// simulations, as in the forward kernel (step.h), each group's steps stored under one ticket.
 
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #if defined(__SSE2__)
 #include <immintrin.h>
@@ -40,6 +41,8 @@
 #endif
 
 @CALL@
+
+@CHECKPOINT_SCHEDULE@
 
 namespace {
 
@@ -97,10 +100,10 @@ void evaluation_vjps(const Model& model, const T* v, const T* states, const T* p
 // ticket, with the values reserved for them (at most `stored_bytes` in all).
 namespace dendrax_stored {
 struct Deposit {
-  std::vector<T> rows;  // every step's row and the values after the last, or checkpoints
+  std::vector<T> rows;  // every step's row and the values after the last, or see Layout
   size_t reserved;
-  int64_t segment;  // 0: every step; else the values at the start of every segment steps
-  EventLog events;  // the run's deliveries and spikes (step.h)
+  std::vector<int64_t> lengths;  // the schedule's (Layout): none where every step is stored
+  EventLog events;               // the run's deliveries and spikes (step.h)
 };
 extern std::mutex kept_mutex;
 extern std::vector<std::vector<T>> kept;
@@ -163,7 +166,8 @@ bool reserve(size_t values, int64_t stored_bytes) {
   return true;
 }
 
-int64_t deposit(std::vector<T>&& rows, size_t values, int64_t segment, EventLog&& events) {
+int64_t deposit(std::vector<T>&& rows, size_t values, const std::vector<int64_t>& lengths,
+                EventLog&& events) {
   std::lock_guard<std::mutex> lock(kept_mutex);
   // Tickets count up to the largest Index and start again at 1 (entries that old are gone).
   last_ticket = last_ticket == std::numeric_limits<Index>::max() ? 1 : last_ticket + 1;
@@ -172,7 +176,7 @@ int64_t deposit(std::vector<T>&& rows, size_t values, int64_t segment, EventLog&
     reserved -= old->second.reserved;
     deposited.erase(old);
   }
-  deposited.emplace(last_ticket, Deposit{std::move(rows), values, segment, std::move(events)});
+  deposited.emplace(last_ticket, Deposit{std::move(rows), values, lengths, std::move(events)});
   return last_ticket;
 }
 
@@ -180,16 +184,67 @@ int64_t deposit(std::vector<T>&& rows, size_t values, int64_t segment, EventLog&
 Deposit withdraw(int64_t ticket) {
   std::lock_guard<std::mutex> lock(kept_mutex);
   auto it = deposited.find(ticket);
-  if (it == deposited.end()) return Deposit{{}, 0, 0, {}};
+  if (it == deposited.end()) return Deposit{{}, 0, {}, {}};
   Deposit taken = std::move(it->second);
   reserved -= taken.reserved;
   deposited.erase(it);
   return taken;
 }
 
-// Steps per segment of a run recomputed from checkpoints: about sqrt(n_steps).
-int64_t segment_length(int64_t n_steps) {
-  return std::max<int64_t>(1, std::ceil(std::sqrt(static_cast<double>(n_steps))));
+// A group's steps as stored for its backward pass, in values of T, by the schedule that its
+// share of the budget allows (checkpoint_schedule.h): per level of checkpoints, outermost
+// first, those of one segment of the level above (the values at the start of all of its
+// segments but the last); then the rows of one innermost segment and the values after it.
+// Without levels, the rows of every step.
+struct Layout {
+  bool fits;
+  std::vector<int64_t> lengths;  // per level, its segments' steps
+  std::vector<int64_t> offset;   // where each level's checkpoints begin, then the rows
+  int64_t values;                // in all
+  // The group's share of the budget and the fewest bytes a schedule needs (for the error).
+  int64_t share, least;
+};
+
+template <int W>
+Layout layout_of(const Model& model, int64_t stored_bytes, int64_t groups) {
+  const int64_t n_values = model.n_values * W, size = row_size(model) * W;
+  const int64_t step_bytes = size * sizeof(T), checkpoint_bytes = n_values * sizeof(T);
+  Layout layout;
+  layout.share = stored_bytes / std::max<int64_t>(groups, 1);
+  const auto schedule =
+      dendrax_checkpoints::schedule(model.n_steps, step_bytes, checkpoint_bytes, layout.share);
+  layout.fits = schedule.fits;
+  layout.lengths = schedule.lengths;
+  layout.least = dendrax_checkpoints::minimum_bytes(model.n_steps, step_bytes, checkpoint_bytes);
+  int64_t at = 0, parent = model.n_steps;
+  for (const int64_t k : layout.lengths) {
+    layout.offset.push_back(at);
+    at += ((parent + k - 1) / k - 1) * n_values;
+    parent = k;
+  }
+  layout.offset.push_back(at);
+  layout.values = at + (parent + 1) * size;
+  return layout;
+}
+
+// Why a batch's gradient does not fit in its budget (the message of the call's error).
+const char* too_small(const Model& model, const Layout& layout, int64_t stored_bytes,
+                      int64_t groups, int lanes) {
+  thread_local char message[640];
+  const int64_t size = row_size(model) * lanes * static_cast<int64_t>(sizeof(T));
+  const int64_t values = model.n_values * lanes * static_cast<int64_t>(sizeof(T));
+  const double least = static_cast<double>(layout.least) * static_cast<double>(groups);
+  std::snprintf(message, sizeof(message),
+                "dendrax: Checkpointing(memory_bytes=%lld) is too small for this gradient: its "
+                "%lld steps store %lld bytes a step (%lld a checkpoint) per group of %d "
+                "simulation(s), and %lld group(s) share the budget (%lld bytes each); the "
+                "fewest that any schedule stores take %lld bytes a group: give memory_bytes "
+                ">= %.0f",
+                static_cast<long long>(stored_bytes), static_cast<long long>(model.n_steps),
+                static_cast<long long>(size), static_cast<long long>(values), lanes,
+                static_cast<long long>(groups), static_cast<long long>(layout.share),
+                static_cast<long long>(layout.least), least);
+  return message;
 }
 
 // The cotangents of a group's interleaved operands (see Group), and the backward sweep's
@@ -476,11 +531,11 @@ struct EventSweep {
   int64_t delivery = 0, spike = 0;  // the deliveries and spikes the sweep has not reached
 };
 
-// The cotangents of a group. Its steps are stored `segment` at a time (with the values after
-// the segment's last step): every step at once where they fit in `stored_bytes`, else about
-// sqrt(n_steps) per segment.
+// The cotangents of a group, its steps stored by `layout`: by the forward pass under
+// `ticket` where it kept them, else stored here first (one more forward pass).
 template <int W>
-void adjoint(const Model& model, const Group<W>& group, int64_t stored_bytes, int64_t ticket) {
+void adjoint(const Model& model, const Group<W>& group, int64_t stored_bytes, const Layout& layout,
+             int64_t ticket) {
   const int64_t n = model.n_nodes, n_steps = model.n_steps;
   const int64_t n_values = model.n_values * W, columns = n_steps + 1;
   const int64_t size = row_size(model) * W;
@@ -520,7 +575,7 @@ void adjoint(const Model& model, const Group<W>& group, int64_t stored_bytes, in
                     [&](int l) { return group.lane[l].bar.site_values; });
     keep_storage(std::move(storage), stored_bytes);
   };
-  Deposit deposited = ticket ? withdraw(ticket) : Deposit{{}, 0, 0, {}};
+  Deposit deposited = ticket ? withdraw(ticket) : Deposit{{}, 0, {}, {}};
   EventLog& log = deposited.events;
   EventSweep<W> events(model, log);
   // Backward step s with its events: the cotangents of its detected spike times first, those
@@ -530,73 +585,88 @@ void adjoint(const Model& model, const Group<W>& group, int64_t stored_bytes, in
     backward_step(model, group, row_at<W>(model, here), here + size, s, w, b);
     if (kEvents) events.deliveries_after(group, here, s, b);
   };
-  if (n_steps > 0 && deposited.segment == 0 &&
-      static_cast<int64_t>(deposited.rows.size()) >= (n_steps + 1) * size) {
-    add_recorded(n_steps, deposited.rows.data() + n_steps * size);
-    events.begin();
-    for (int64_t s = n_steps - 1; s >= 0; --s) {
-      T* here = deposited.rows.data() + s * size;
-      sweep_back(here, s);
-      add_recorded(s, here);
-    }
+  if (n_steps == 0) {
+    add_recorded(0, nullptr);  // no steps (and no settling)
     finish(std::move(deposited.rows));
     return;
   }
-  // Checkpoints: the values at the start of every segment, from the forward pass or
-  // recomputed here.
-  int64_t length = deposited.segment;
-  const bool recompute = length == 0;
-  if (recompute) {
-    length = std::max<int64_t>(1, n_steps);
-    if (static_cast<double>(length + 1) * size * sizeof(T) > static_cast<double>(stored_bytes)) {
-      length = segment_length(n_steps);
-    }
-  }
-  const int64_t n_segments = (n_steps + length - 1) / length;
-  if (n_segments == 0) add_recorded(0, nullptr);  // no steps (and no settling)
-  std::vector<T> checkpoints;
-  if (!recompute) {
-    checkpoints = std::move(deposited.rows);
+  const std::vector<int64_t>& lengths = layout.lengths;
+  const size_t levels = lengths.size();
+  std::vector<T> storage;
+  const bool forward_kept = deposited.lengths == lengths &&
+                            static_cast<int64_t>(deposited.rows.size()) >= layout.values;
+  if (forward_kept) {
+    storage = std::move(deposited.rows);
   } else {
     keep_storage(std::move(deposited.rows), stored_bytes);
-    checkpoints.resize(n_segments * n_values);
-    std::vector<T> scratch_row(size);
-    const Row scratch = row_at<W>(model, scratch_row.data());
-    if (n_segments > 0) initial_values(model, group, w, checkpoints.data());
-    std::vector<T> values(checkpoints.begin(), checkpoints.begin() + (n_segments ? n_values : 0));
-    // With events, the whole run, to log its deliveries and spikes for the segments.
-    w.log = kEvents ? &log : nullptr;
-    const int64_t until = kEvents ? n_steps : (n_segments - 1) * length;
-    for (int64_t s = 0; s < until; ++s) {
-      std::copy(values.begin(), values.end(), scratch.values);
-      advance(model, group, scratch, s, w, values.data());
-      if ((s + 1) % length == 0 && (s + 1) / length < n_segments) {
-        std::copy(values.begin(), values.end(), checkpoints.begin() + (s + 1) / length * n_values);
-      }
-    }
+    storage = take_storage(layout.values);
   }
-  // The segments run again from their checkpoints take their events from the log.
-  w.log = &log;
-  w.replay = true;
-  events.begin();
-  std::vector<T> stored = take_storage((length + 1) * size);
-  for (int64_t g = n_segments - 1; g >= 0; --g) {
-    const int64_t first = g * length, last = std::min(n_steps, first + length);
-    std::copy(checkpoints.begin() + g * n_values, checkpoints.begin() + (g + 1) * n_values,
-              stored.begin());
-    for (int64_t s = first; s < last; ++s) {
-      T* here = stored.data() + (s - first) * size;
-      advance(model, group, row_at<W>(model, here), s, w, here + size);
-    }
-    if (last == n_steps) add_recorded(n_steps, stored.data() + (last - first) * size);
-    for (int64_t s = last - 1; s >= first; --s) {
-      T* here = stored.data() + (s - first) * size;
+  T* const rows = storage.data() + layout.offset[levels];
+  // The steps of [from, to) back from their rows (the innermost segment's, or every step's).
+  auto sweep_rows = [&](int64_t from, int64_t to) {
+    if (to == n_steps) add_recorded(n_steps, rows + (to - from) * size);
+    for (int64_t s = to - 1; s >= from; --s) {
+      T* here = rows + (s - from) * size;
       sweep_back(here, s);
       add_recorded(s, here);
     }
+  };
+  if (forward_kept && levels == 0) {  // every step stored by the forward pass
+    events.begin();
+    sweep_rows(0, n_steps);
+    finish(std::move(storage));
+    return;
   }
-  keep_storage(std::move(checkpoints), stored_bytes);
-  finish(std::move(stored));
+  // Steps [from, to) of a segment of `level` (0: the run) from the values at `from` in `work`:
+  // the checkpoints of the levels below along the segment's tail (the start of every
+  // segment but the last of each level, within the last of the level above), as the forward
+  // pass keeps them for the run, and the rows of its last innermost segment.
+  std::vector<T> work(2 * size);  // the rows of the steps run without storing them
+  auto pass = [&](size_t level, int64_t from, int64_t to) {
+    Row row = row_at<W>(model, work.data()), next = row_at<W>(model, work.data() + size);
+    int64_t s = from;
+    for (size_t l = level; l < levels; ++l) {
+      const int64_t k = lengths[l], m = (to - s + k - 1) / k;
+      T* checkpoints = storage.data() + layout.offset[l];
+      for (int64_t g = 0; g + 1 < m; ++g) {
+        std::copy(row.values, row.values + n_values, checkpoints + g * n_values);
+        for (const int64_t end = to - (m - 1 - g) * k; s < end; ++s) {
+          advance(model, group, row, s, w, next.values);
+          std::swap(row, next);
+        }
+      }
+    }
+    std::copy(row.values, row.values + n_values, rows);
+    for (T* here = rows; s < to; ++s, here += size) {
+      advance(model, group, row_at<W>(model, here), s, w, here + size);
+    }
+  };
+  // The sweep back through steps [from, to), a segment of `level` whose `pass` has run: its
+  // last segment of the level below first, then the others, each run again from its checkpoint.
+  auto sweep = [&](auto& self, size_t level, int64_t from, int64_t to) -> void {
+    if (level == levels) return sweep_rows(from, to);
+    const int64_t k = lengths[level], m = (to - from + k - 1) / k;
+    self(self, level + 1, std::max(from, to - k), to);
+    const T* checkpoints = storage.data() + layout.offset[level];
+    for (int64_t g = m - 2; g >= 0; --g) {
+      const int64_t first = g == 0 ? from : to - (m - g) * k, last = to - (m - 1 - g) * k;
+      std::copy(checkpoints + g * n_values, checkpoints + (g + 1) * n_values, work.begin());
+      pass(level + 1, first, last);
+      self(self, level + 1, first, last);
+    }
+  };
+  if (!forward_kept) {  // the forward pass again, logging the run's events
+    log = EventLog();
+    initial_values(model, group, w, work.data());
+    w.log = kEvents ? &log : nullptr;
+    pass(0, 0, n_steps);
+  }
+  // Segments run again from their checkpoints take their events from the log.
+  w.log = &log;
+  w.replay = true;
+  events.begin();
+  sweep(sweep, 0, 0, n_steps);
+  finish(std::move(storage));
 }
 
 // `count` values from `from` to `to`, past the caches where the CPU can (the stored steps are
@@ -619,26 +689,24 @@ void stream_copy(const T* from, int64_t count, T* to) {
 #endif
 }
 
-// A group forward, the recordings of lane l into out[l]. Its steps (and the values after the
-// last) are stored where they fit in `stored_bytes`, else checkpoints every
-// `segment_length` steps where those fit, under the ticket returned (0 where neither fits).
-// The steps run on two rows that stay in the caches, as the forward kernel's.
+// A group forward, the recordings of lane l into out[l]. What `layout` keeps of its steps is
+// stored under the ticket returned where the budget has room (else 0: the backward pass
+// stores them itself): every step and the values after the last; or the checkpoints along
+// the run's tail and the rows of its last innermost segment, as `pass` in `adjoint` keeps
+// those of a segment. The steps run on two rows that stay in the caches, as the forward
+// kernel's.
 template <int W>
-int64_t forward(const Model& model, const Group<W>& group, T* const* out, int64_t stored_bytes) {
+int64_t forward(const Model& model, const Group<W>& group, T* const* out, const Layout& layout,
+                int64_t stored_bytes) {
   const int64_t n_steps = model.n_steps, n_values = model.n_values * W;
   const int64_t columns = n_steps + 1, size = row_size(model) * W;
-  const int64_t segment = segment_length(n_steps);
-  const size_t values = (n_steps + 1) * size;
-  const size_t checkpoint_values = (n_steps + segment - 1) / segment * n_values;
-  const bool store = n_steps > 0 && reserve(values, stored_bytes);
-  const bool checkpoint = n_steps > 0 && !store && reserve(checkpoint_values, stored_bytes);
-  std::vector<T> rows = store ? take_storage(values) : std::vector<T>();
-  std::vector<T> checkpoints = checkpoint ? take_storage(checkpoint_values) : std::vector<T>();
+  const bool store = n_steps > 0 && reserve(layout.values, stored_bytes);
+  std::vector<T> steps = store ? take_storage(layout.values) : std::vector<T>();
   std::vector<T> work(2 * size);
   Row row = row_at<W>(model, work.data()), next = row_at<W>(model, work.data() + size);
   Work<W> w(model);
   EventLog log;
-  if (kEvents && (store || checkpoint)) w.log = &log;
+  if (kEvents && store) w.log = &log;
   initial_values(model, group, w, row.values);
   auto record = [&](const T* values, int64_t column) {
     for (int64_t r = 0; r < model.n_records; ++r) {
@@ -647,24 +715,38 @@ int64_t forward(const Model& model, const Group<W>& group, T* const* out, int64_
   };
   record(row.values, 0);
   std::vector<T> settled;
-  for (int64_t s = 0; s < n_steps; ++s) {
-    if (checkpoint && s % segment == 0) {
-      std::copy(row.values, row.values + n_values, checkpoints.begin() + s / segment * n_values);
+  // Steps [from, to), each one's row stored at `rows` + (step - from) rows where given.
+  auto run = [&](int64_t from, int64_t to, T* rows) {
+    for (int64_t s = from; s < to; ++s) {
+      advance(model, group, row, s, w, next.values);
+      if (rows) stream_copy(row.values, size, rows + (s - from) * size);
+      record(recorded_values(model, group, w, s, next.values, settled), s + 1);
+      std::swap(row, next);
     }
-    advance(model, group, row, s, w, next.values);
-    if (store) stream_copy(row.values, size, rows.data() + s * size);
-    record(recorded_values(model, group, w, s, next.values, settled), s + 1);
-    std::swap(row, next);
+  };
+  if (!store) {
+    run(0, n_steps, nullptr);
+    return 0;
   }
-  if (store) {
-    stream_copy(row.values, n_values, rows.data() + n_steps * size);
+  int64_t first = 0, parent = n_steps;
+  for (size_t l = 0; l < layout.lengths.size(); ++l) {
+    const int64_t k = layout.lengths[l], m = (parent + k - 1) / k;
+    T* checkpoints = steps.data() + layout.offset[l];
+    for (int64_t g = 0; g + 1 < m; ++g) {
+      std::copy(row.values, row.values + n_values, checkpoints + g * n_values);
+      const int64_t end = n_steps - (m - 1 - g) * k;
+      run(first, end, nullptr);
+      first = end;
+    }
+    parent = k;
+  }
+  T* rows = steps.data() + layout.offset.back();
+  run(first, n_steps, rows);
+  stream_copy(row.values, n_values, rows + (n_steps - first) * size);
 #if defined(__SSE2__)
-    _mm_sfence();  // the streamed stores done before another thread takes the rows
+  _mm_sfence();  // the streamed stores done before another thread takes the rows
 #endif
-    return deposit(std::move(rows), values, 0, std::move(log));
-  }
-  return checkpoint ? deposit(std::move(checkpoints), checkpoint_values, segment, std::move(log))
-                    : 0;
+  return deposit(std::move(steps), layout.values, layout.lengths, std::move(log));
 }
 
 // Cotangent storage for the lanes of a group past the batch: as many values per operand as
@@ -695,14 +777,16 @@ const char* forward_batch(const DendraxCall* call) {
   const Model model = model_of(operands, out.dims[out.rank - 2], out.dims[out.rank - 1]);
   const int64_t per_sim = model.n_records * (model.n_steps + 1);
   Index* tickets = static_cast<Index*>(call->results[1].data);
-  const int64_t lanes = (batch + W - 1) / W * W;
-  make_room(lanes * (model.n_steps + 1) * row_size(model), call->stored_bytes);
+  const int64_t groups = (batch + W - 1) / W;
+  const Layout layout = layout_of<W>(model, call->stored_bytes, groups);
+  if (!layout.fits) return too_small(model, layout, call->stored_bytes, groups, W);
+  make_room(groups * layout.values, call->stored_bytes);
   over_groups<W>(batch, call->threads, [&](int64_t first) {
     std::vector<T> scratch;
     Lane in[W];
     T* result[W];
     group_lanes<W>(operands, first, static_cast<T*>(out.data), per_sim, scratch, in, result);
-    const int64_t ticket = forward(model, Group<W>(model, in), result, call->stored_bytes);
+    const int64_t ticket = forward(model, Group<W>(model, in), result, layout, call->stored_bytes);
     for (int64_t b = first; b < std::min(batch, first + W); ++b) {
       tickets[b] = static_cast<Index>(ticket);
     }
@@ -726,6 +810,9 @@ const char* adjoint_batch(const DendraxCall* call) {
     std::fill(data, data + call->results[k].count, T(0));
   }
   const Index* ticket_of = static_cast<const Index*>(tickets.data);
+  const int64_t groups = (batch + W - 1) / W;
+  const Layout layout = layout_of<W>(model, call->stored_bytes, groups);
+  if (!layout.fits) return too_small(model, layout, call->stored_bytes, groups, W);
   over_groups<W>(batch, call->threads, [&](int64_t first) {
     std::vector<T> scratch, zeros;  // past the batch: the operands' cotangents, the recordings'
     const Values<T*> spare =
@@ -743,7 +830,7 @@ const char* adjoint_batch(const DendraxCall* call) {
     for (int64_t b = first + 1; b < std::min(batch, first + W); ++b) {
       if (ticket_of[b] != ticket) ticket = 0;
     }
-    adjoint(model, Group<W>(model, in), call->stored_bytes, ticket);
+    adjoint(model, Group<W>(model, in), call->stored_bytes, layout, ticket);
   });
   return nullptr;
 }

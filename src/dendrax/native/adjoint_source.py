@@ -25,6 +25,7 @@ from dendrax.native.source import (
     ion_rows,
     nernst_callable,
     receive_callable,
+    template_text,
     update_callable,
 )
 from dendrax.static_spec import StaticSpec
@@ -146,6 +147,7 @@ def adjoint_source(spec: StaticSpec, dtype, index_dtype) -> str:
         return "\n".join(line for part in parts for line in part)
 
     replacements = {
+        "@CHECKPOINT_SCHEDULE@": template_text("checkpoint_schedule.h"),
         "@N_WRITTEN@": str(len(rows.written)),
         "@WRITTEN_ROWS@": ", ".join(str(rows.row(x)) for x in rows.written),
         "@VJP_FUNCTIONS@": "\n\n".join(functions),

@@ -15,11 +15,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dendrax.checkpointing import Schedule, schedule
 from dendrax.native import library
 from dendrax.native.adjoint_source import adjoint_source
 from dendrax.native.codegen import Unsupported
 from dendrax.native.library import TARGET, BuildError, load, say_once, usable_cores
 from dendrax.native.operands import Values, index_dtype, operands
+from dendrax.native.source import ion_rows, recorded_densities
 from dendrax.solve import stepping
 
 
@@ -27,11 +29,40 @@ def stored_bytes(spec: stepping.StaticSpec) -> np.int64:
     """Bytes of stored steps (per step: v, every state, the ion rows, the voltage change and
     the tree solve's eliminated diagonal) that the library holds for backward passes, and
     as much again kept for reuse (fresh memory costs a page fault per page): the budget of
-    `spec.checkpointing`. A gradient's forward pass stores its steps where they fit; a
-    backward pass whose steps were not stored (or were dropped for newer ones) recomputes
-    them, all at once if they fit, else from a checkpoint every sqrt(n_steps) steps, one
-    segment at a time: one more forward pass."""
+    `spec.checkpointing`, shared evenly by the groups of a batch. A gradient's forward pass
+    stores its steps, or the checkpoints of `checkpoint_schedule`, under a ticket; a
+    backward pass whose ticket's were dropped (for newer ones) stores them itself first:
+    one more forward pass."""
     return np.int64(spec.checkpointing.budget)
+
+
+def step_values(spec: stepping.StaticSpec, arrays: dict) -> tuple[int, int]:
+    """Values of one simulation that the native adjoint keeps of a step for the backward
+    sweep (v, the states, the ion rows, the recorded current densities, the detectors'
+    spike rows, then the voltage change and the tree solve's eliminated diagonal) and of a
+    checkpoint (the same without the last two)."""
+    n_nodes = arrays["parent"].shape[0]
+    n_values = n_nodes * (1 + len(ion_rows(spec).names))
+    for mechanism in spec.mechanisms:
+        n_sites = arrays["sites"][mechanism.name]["comp"].shape[0]
+        n_values += n_sites * (len(mechanism.states) + len(recorded_densities(mechanism, spec)))
+    if spec.events is not None:
+        n_values += arrays["events"]["detector_node"].shape[0]
+    return n_values + 2 * n_nodes, n_values
+
+
+def checkpoint_schedule(
+    spec: stepping.StaticSpec, arrays: dict, n_steps: int, dtype=np.float64, lanes=1, groups=1
+) -> Schedule:
+    """The checkpoints of the native adjoint for a gradient of `n_steps` steps (and the
+    settling steps before them) of a batch run in `groups` groups of `lanes` simulations
+    (one simulation per group, unless a batch fills a SIMD lane group per usable core),
+    each group's share of the budget its own (`dendrax.checkpointing.schedule`, which the
+    library mirrors). Raises ValueError where even the fewest states would not fit."""
+    row, checkpoint = step_values(spec, arrays)
+    scale = lanes * np.dtype(dtype).itemsize
+    share = int(stored_bytes(spec)) // groups
+    return schedule(spec.settle_steps + n_steps, row * scale, checkpoint * scale, share)
 
 
 def _what(spec: stepping.StaticSpec) -> str:
