@@ -39,10 +39,10 @@ def choose(requested: str, spec: stepping.StaticSpec, dtype) -> str:
         raise ValueError(f"unknown backend {requested!r}; choose one of {list(BACKENDS)}")
     if requested == "jax":
         return "jax"
+    if PREPARE_ADJOINT and jax.default_backend() == "cpu":
+        gradient.prepare(spec, dtype)  # beside the kernel's compile, which `unavailable` waits for
     reason = unavailable(spec, dtype)
     if reason is None:
-        if PREPARE_ADJOINT:
-            gradient.prepare(spec, dtype)
         return "native"
     if requested == "native" or jax.default_backend() == "cpu":
         say_once(f"dendrax: native backend not used ({reason}); running pure JAX")
