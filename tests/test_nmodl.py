@@ -253,6 +253,7 @@ STEADY = "INITIAL { SOLVE scheme STEADYSTATE sparse }"
         (KINETIC.replace("(1, 2)", "(1, 2) CONSERVE a + v = 1"), "line 7: v is not a STATE"),
         (KINETIC.replace("(1, 2)", "(1, 2) ~ b << (1) CONSERVE a + b = 1"), "b is conserved"),
         (GOOD + "NET_RECEIVE (w) { }", "NET_RECEIVE is supported in a POINT_PROCESS"),
+        (GOOD + "INITIAL { e = v }", "line 6: INITIAL assigns the PARAMETER e, whose new value"),
         (
             GOOD.replace("i = g*(v - e)", "k = 2\nSOLVE s METHOD cnexp\ni = g*(v - e)*x").replace(
                 "i (mA/cm2) }", "i (mA/cm2) k }\nSTATE { x }"

@@ -31,6 +31,7 @@ def mechanism_class(mod: s.ModFile) -> type[Mechanism]:
     ion_variables = set(reads) | set(writes)
     _check_loops(mod)
     _check_events(mod)
+    _check_initial_parameters(mod)
     interpreter = Interpreter(mod)
     schemes = {name: Scheme(mod, name, interpreter) for name in mod.kinetics}
     linears = {name: Linear(mod, name, interpreter) for name in mod.linears}
@@ -287,6 +288,21 @@ def _check_events(mod: s.ModFile) -> None:
                 )
             if call.name == "net_send" and len(call.args) != 2:
                 raise ModError(mod.source, call.line, "net_send() takes (delay, flag)")
+
+
+def _check_initial_parameters(mod: s.ModFile) -> None:
+    """A ModError for a PARAMETER that INITIAL assigns: NEURON keeps the new value for the
+    run, and dendrax's parameters are inputs that INITIAL cannot change."""
+    routines = {**mod.procedures, **mod.functions}
+    names = {p.name for p in mod.parameters} - set(ENGINE_VARIABLES)
+    for node in s.nodes(mod.initial, routines):
+        if isinstance(node, s.Assign) and node.target in names:
+            raise ModError(
+                mod.source,
+                node.line,
+                f"INITIAL assigns the PARAMETER {node.target}, whose new value NEURON keeps for "
+                "the run: not supported (declare it ASSIGNED, or compute it where it is read)",
+            )
 
 
 def _check_breakpoint_values(mod: s.ModFile, kept: set) -> None:
