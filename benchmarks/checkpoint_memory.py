@@ -30,11 +30,10 @@ HERE = pathlib.Path(__file__).resolve()
 
 def worker(args) -> dict:
     import jax
-    import jax.numpy as jnp
 
     jax.config.update("jax_enable_x64", True)
     sys.path.insert(0, str(HERE.parent))
-    from networks import DT, graded_network
+    from networks import DT, graded_network, trained_loss, trained_values
 
     import dendrax as dx
     from dendrax.native import gradient
@@ -55,19 +54,7 @@ def worker(args) -> dict:
     forward_cpu, forward_wall = timed(jax.jit(lambda sim: sim.run()), sim)
     forward_peak = _peak_mib()
 
-    def loss(trained, sim):
-        params = {
-            **sim.params,
-            "Ionotropic": {**sim.params["Ionotropic"], "gmax": trained["gmax"]},
-            "HH": {**sim.params["HH"], **trained["HH"]},
-        }
-        return jnp.mean(sim.run(params))
-
-    trained = {
-        "gmax": sim.params["Ionotropic"]["gmax"],
-        "HH": {name: sim.params["HH"][name] for name in ("gNa", "gK", "gLeak")},
-    }
-    gradient_cpu, gradient_wall = timed(jax.jit(jax.grad(loss)), trained, sim)
+    gradient_cpu, gradient_wall = timed(jax.jit(jax.grad(trained_loss)), trained_values(sim), sim)
     return {
         "budget_mib": args.worker,
         "compartments": int(sim.compartment_cells.size),

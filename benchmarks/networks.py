@@ -87,6 +87,25 @@ def reconstructed_network(n_cells, n_synapses, t_max):
     return net
 
 
+def trained_values(sim) -> dict:
+    """What the gradients of these benchmarks are taken with respect to: every synapse's
+    gmax and every compartment's HH conductances."""
+    return {
+        "gmax": sim.params["Ionotropic"]["gmax"],
+        "HH": {name: sim.params["HH"][name] for name in ("gNa", "gK", "gLeak")},
+    }
+
+
+def trained_loss(trained, sim):
+    """The mean of the recordings with `trained` (as `trained_values`) in the parameters."""
+    params = {
+        **sim.params,
+        "Ionotropic": {**sim.params["Ionotropic"], "gmax": trained["gmax"]},
+        "HH": {**sim.params["HH"], **trained["HH"]},
+    }
+    return jnp.mean(sim.run(params))
+
+
 def graded_network(n_cells, n_synapses, ncomp, t_max):
     """HH cells joined by Ionotropic synapses at random, a current into cell 0."""
     net = dx.Network(hh_cells(n_cells, ncomp))
@@ -215,20 +234,9 @@ def scale(args):
         flush=True,
     )
 
-    def loss(trained, sim):
-        params = {
-            **sim.params,
-            "Ionotropic": {**sim.params["Ionotropic"], "gmax": trained["gmax"]},
-            "HH": {**sim.params["HH"], **trained["HH"]},
-        }
-        return jnp.mean(sim.run(params))
-
-    trained = {
-        "gmax": sim.params["Ionotropic"]["gmax"],
-        "HH": {name: sim.params["HH"][name] for name in ("gNa", "gK", "gLeak")},
-    }
+    trained = trained_values(sim)
     start = time.perf_counter()
-    grad = jax.jit(jax.grad(loss)).lower(trained, sim).compile()
+    grad = jax.jit(jax.grad(trained_loss)).lower(trained, sim).compile()
     grad_compiled = time.perf_counter() - start
     start = time.perf_counter()
     jax.block_until_ready(grad(trained, sim))

@@ -844,12 +844,7 @@ const char* adjoint_batch(const DendraxCall* call) {
 extern "C" const char* dendrax_forward(const DendraxCall* call) {
   if (call->n_results != 2 || call->results[0].rank < 2) return "recordings must be 2-d";
   const int64_t batch = call->results[1].count;
-  if (in_lane_groups(batch, call->threads)) {
-    if (const DendraxEntry lanes = call->companion(call, "dendrax_forward_lanes")) {
-      return lanes(call);
-    }
-  }
-  return forward_batch<1>(call);  // also where the lanes part could not be built
+  return run_batch(call, batch, "dendrax_forward_lanes", forward_batch<1>);
 }
 
 // The cotangents (call.h): the operands of dendrax/native/operands.py, the recordings'
@@ -859,14 +854,9 @@ extern "C" const char* dendrax_adjoint(const DendraxCall* call) {
   if (call->n_results != kValueOperands) return "dendrax: one cotangent per value operand";
   if (call->args[kValueOperands + kIndexOperands].rank < 2) return "cotangent must be 2-d";
   const int64_t batch = call->args[kValueOperands + kIndexOperands + 1].count;
-  if (in_lane_groups(batch, call->threads)) {
-    // Forward passes of the same batch took the same way, or stored their groups under
-    // other tickets (then recomputed: `adjoint_batch`).
-    if (const DendraxEntry lanes = call->companion(call, "dendrax_adjoint_lanes")) {
-      return lanes(call);
-    }
-  }
-  return adjoint_batch<1>(call);
+  // Forward passes of the same batch took the same way, or stored their groups under other
+  // tickets (then recomputed: `adjoint_batch`).
+  return run_batch(call, batch, "dendrax_adjoint_lanes", adjoint_batch<1>);
 }
 #endif
 

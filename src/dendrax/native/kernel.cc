@@ -90,12 +90,7 @@ extern "C" const char* dendrax_simulate(const DendraxCall* call) {
   const int64_t per_sim = out.dims[out.rank - 2] * out.dims[out.rank - 1];
   if (per_sim == 0) return nullptr;
   const int64_t batch = out.count / per_sim;
-  if (in_lane_groups(batch, call->threads)) {
-    if (const DendraxEntry lanes = call->companion(call, "dendrax_simulate_lanes")) {
-      return lanes(call);
-    }
-  }
-  return simulate_batch<1>(call);  // also where the lanes part could not be built
+  return run_batch(call, batch, "dendrax_simulate_lanes", simulate_batch<1>);
 }
 #endif
 

@@ -70,6 +70,17 @@ inline bool in_lane_groups(int64_t batch, int64_t threads) {
   return batch >= kLanes * std::max<int64_t>(threads, 1);
 }
 
+// A call's batch run by the library's lanes part (entry point `symbol`, compiled the first
+// time it is asked for) where it fills lane groups, else one simulation at a time by
+// `single`: also where the lanes part could not be built.
+template <class Single>
+const char* run_batch(const DendraxCall* call, int64_t batch, const char* symbol, Single single) {
+  if (in_lane_groups(batch, call->threads)) {
+    if (const DendraxEntry lanes = call->companion(call, symbol)) return lanes(call);
+  }
+  return single(call);
+}
+
 // The W lanes of one value as one vector (GCC's and Clang's vector extension): the tree
 // solves carry a node's lanes from one node to the next in registers, which the compiler
 // keeps as vectors only when told (as arrays of W it split them into scalars).
