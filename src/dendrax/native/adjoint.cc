@@ -254,11 +254,11 @@ struct Backward {
   explicit Backward(const Model& m)
       : coupling(m.n_nodes * W), diag_fixed(m.n_nodes * W),
         site_values(m.param_begin[kMechanisms] * W), factor(m.n_nodes * W),
-        inverse(m.n_nodes * W), lam_v_new(m.n_nodes * W), lam_rhs(m.n_nodes * W),
+        inverse(m.n_nodes * W), lam_rhs(m.n_nodes * W),
         lam_current(m.n_nodes * W), lam_slope(m.n_nodes * W), ion_eval(kIonRows * m.n_nodes * W),
         next(m.n_values * W), lam(m.n_values * W) {}
   std::vector<T> coupling, diag_fixed, site_values;  // the cotangents
-  std::vector<T> factor, inverse, lam_v_new, lam_rhs, lam_current, lam_slope, ion_eval, next;
+  std::vector<T> factor, inverse, lam_rhs, lam_current, lam_slope, ion_eval, next;
   std::vector<T> lam;  // the cotangents of the values at the step swept back to
 };
 
@@ -321,30 +321,28 @@ void backward_step(const Model& model, const Group<W>& group, const Row& row,
     const T* start = states + sw + kWrittenRows[r] * nw;
     std::copy(start, start + nw, ion_eval + kWrittenRows[r] * nw);
   }
+  // b.lam's v rows become those of v' (the updates add theirs in place), b.next gathers
+  // the cotangents before the step (its v rows are set below, its state rows added to).
   T* lam = b.lam.data();
   T* lam_ion = lam + nw + sw;
   T* next = b.next.data();
-  T* lam_v_new = b.lam_v_new.data();
-  std::fill(next, next + nw + sw, T(0));
-  std::copy(lam, lam + nw, lam_v_new);
+  std::fill(next + nw, next + nw + sw, T(0));
   const T t = step_time(model, step);
   update_vjps<W>(model, next_values, states, params, ion_eval, ion_next, lam + nw, w.scratch(),
-                 lam_v_new, next + nw, b.site_values.data(), lam_ion, t + kDt);
-  T* lam_rhs = b.lam_rhs.data();
-  for (int64_t q = 0; q < nw; ++q) {
-    next[q] = lam_v_new[q];
-    lam_rhs[q] = kFactor * lam_v_new[q];
-  }
-  second_order_vjp<W>(model, delta, ion_next, lam_ion, lam_rhs);
+                 lam, next + nw, b.site_values.data(), lam_ion, t + kDt);
   // lam_rhs = A^-1 lam_delta, with A's elimination kept from the forward solve; the
   // divisions first, all at once (they vectorise), out of the sequential sweeps.
+  T* lam_rhs = b.lam_rhs.data();
   T* factor = b.factor.data();
   T* inverse = b.inverse.data();
   const T* coupling = group.solve_coupling();
   for (int64_t q = 0; q < nw; ++q) {
+    next[q] = lam[q];
+    lam_rhs[q] = kFactor * lam[q];
     inverse[q] = T(1) / diag[q];
     factor[q] = coupling[q] * inverse[q];
   }
+  second_order_vjp<W>(model, delta, ion_next, lam_ion, lam_rhs);
   // As in the forward solve, the parent's value is carried in a register (a vector of the
   // lanes) where it is the previous node.
   using V = LaneVector<W>;
@@ -375,6 +373,16 @@ void backward_step(const Model& model, const Group<W>& group, const Row& row,
     next[pw] += lam_flow * axial[iw];
     next[iw] -= lam_flow * axial[iw];
   };
+  // The cotangents of node i's membrane current and slope from its final lam_rhs.
+  T* lam_slope = b.lam_slope.data();
+  T* lam_current = b.lam_current.data();
+  T* bar_diag = b.diag_fixed.data();
+  auto reach_currents = [&](int64_t i, const V& lam_i) {
+    const V slope = -lam_i * lanes<W>(delta + i * W);
+    put(lam_slope + i * W, slope);
+    put(lam_current + i * W, -lam_i);
+    put(bar_diag + i * W, lanes<W>(bar_diag + i * W) + slope);
+  };
   const bool clamps = model.n_clamp_pairs > 0;
   V previous{};
   for (int64_t i = 0; i < n; ++i) {
@@ -389,7 +397,9 @@ void backward_step(const Model& model, const Group<W>& group, const Row& row,
         lanes<W>(lam_rhs + i * W) * lanes<W>(inverse + i * W) + lanes<W>(factor + i * W) * parent_value;
     put(lam_rhs + i * W, lam_i);
     previous = lam_i;
-    if (clamps || p == i) continue;
+    if (clamps) continue;
+    reach_currents(i, lam_i);
+    if (p == i) continue;
     // matrix_vjp and flow_vjp of the node's lanes, as vectors.
     const V lam_p = lanes<W>(lam_rhs + p * W), lam_flow = lam_i - lam_p;
     const V matrix = lam_i * lanes<W>(delta + p * W) + lam_p * lanes<W>(delta + i * W);
@@ -406,13 +416,7 @@ void backward_step(const Model& model, const Group<W>& group, const Row& row,
       for (int l = 0; l < W; ++l) matrix_vjp(i * W + l, p * W + l);
     }
     clamp_vjp(model, group, v, step, w, b, lam_rhs, next);
-  }
-  for (int64_t q = 0; q < nw; ++q) {
-    b.lam_slope[q] = -lam_rhs[q] * delta[q];
-    b.lam_current[q] = -lam_rhs[q];
-    b.diag_fixed[q] += b.lam_slope[q];
-  }
-  if (clamps) {
+    for (int64_t i = 0; i < n; ++i) reach_currents(i, lanes<W>(lam_rhs + i * W));
     for (int64_t i = 0; i < n; ++i) {
       const int64_t p = model.parent[i];
       if (p == i) continue;
@@ -428,7 +432,10 @@ void backward_step(const Model& model, const Group<W>& group, const Row& row,
   evaluation_vjps<W>(model, v, states, params, ion_eval, b.lam_current.data(),
                      b.lam_slope.data(), w.scratch(), next, next + nw, b.site_values.data(),
                      lam_ion, lam_ion + kIonRows * nw, t + kHalfDt);
-  std::copy(next, next + nw + sw, lam);
+  // b.next becomes b.lam, with the cotangents of the rows after the states (ions) carried
+  // over.
+  std::copy(lam_ion, lam + model.n_values * W, next + nw + sw);
+  std::swap(b.lam, b.next);
 }
 
 // Cotangents through `evaluate_values` at time t from `values`: `lam` holds those of the

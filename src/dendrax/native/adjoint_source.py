@@ -107,19 +107,25 @@ class _Replay:
         return [read(atom) for atom in jaxpr.outvars]
 
 
-def _vjp_functions(sites: loops.Sites, spec: StaticSpec, dtype) -> list[str]:
+def _vjp_functions(sites: loops.Sites, spec: StaticSpec, dtype, zeros: dict) -> list[str]:
     """The vector-Jacobian products of a mechanism's current function (with its outputs),
-    of its update and of its receiving an event."""
+    of its update and of its receiving an event; `zeros` gains, under ("current", j) and
+    ("update", j), the indices of their input cotangents that are the constant 0."""
     j, mechanism = sites.j, sites.mechanism
     current, n_inputs, n_outputs = current_callable(mechanism, spec)
     vjp = _vjp(current, n_inputs, dtype, with_primal=True)
     n_all = n_inputs + n_outputs
-    functions = [scalar_function(f"current_vjp{j}", vjp, n_all, n_all, dtype)]
+    constant = set()
+    functions = [scalar_function(f"current_vjp{j}", vjp, n_all, n_all, dtype, constant)]
+    zeros["current", j] = {k - n_outputs for k in constant if k >= n_outputs}
+    zeros["update", j] = set()
     if sites.n_states:
         update, n_inputs = update_callable(mechanism, spec)
         vjp = _vjp(update, n_inputs, dtype)
         n_all = n_inputs + sites.n_states
-        functions.append(scalar_function(f"update_vjp{j}", vjp, n_all, n_inputs, dtype))
+        functions.append(
+            scalar_function(f"update_vjp{j}", vjp, n_all, n_inputs, dtype, zeros["update", j])
+        )
     if sites.receives:
         receive, n_inputs = receive_callable(mechanism)
         vjp = _vjp(receive, n_inputs, dtype)
@@ -136,7 +142,8 @@ def adjoint_source(spec: StaticSpec, dtype, index_dtype) -> str:
     check_value_type(dtype)
     rows = ion_rows(spec)
     all_sites = loops.model_sites(spec)
-    functions = [f for sites in all_sites for f in _vjp_functions(sites, spec, dtype)]
+    zeros = {}
+    functions = [f for sites in all_sites for f in _vjp_functions(sites, spec, dtype, zeros)]
     for r, (*_, charge) in enumerate(rows.reversals):
         potential = nernst_callable(charge)
         functions.append(scalar_function(f"nernst_vjp{r}", _vjp(potential, 3, dtype), 4, 3, dtype))
@@ -154,14 +161,17 @@ def adjoint_source(spec: StaticSpec, dtype, index_dtype) -> str:
         "@RECEIVE_VJP_CASES@": lines(s.receive_vjp_case() for s in all_sites if s.receives),
         "@UPDATE_VJPS@": lines(
             [
-                *(sites.update_vjp("ion_next") for sites in others),
-                *(sites.update_vjp("ion_eval") for sites in reversed(writers)),
+                *(sites.update_vjp("ion_next", zeros["update", sites.j]) for sites in others),
+                *(
+                    sites.update_vjp("ion_eval", zeros["update", sites.j])
+                    for sites in reversed(writers)
+                ),
             ]
         ),
         "@SECOND_ORDER_VJP@": "\n".join(loops.second_order(rows, spec)[1]),
         "@EVALUATION_VJPS@": lines(
             [
-                *(sites.evaluation_vjp() for sites in all_sites),
+                *(sites.evaluation_vjp(zeros["current", sites.j]) for sites in all_sites),
                 loops.cleared(rows, "lam_ion"),
                 reversal_vjps,
             ]

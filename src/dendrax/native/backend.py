@@ -11,6 +11,7 @@ import jax
 from dendrax.native import gradient
 from dendrax.native.codegen import Unsupported
 from dendrax.native.library import BuildError, say_once
+from dendrax.native.simulate import prepare as native_prepare
 from dendrax.native.simulate import simulate as native_simulate
 from dendrax.native.simulate import target
 from dendrax.solve import stepping
@@ -19,7 +20,7 @@ BACKENDS = ("auto", "jax", "native")
 
 PREPARE_ADJOINT = True
 """Whether building a model for the native kernel starts compiling its adjoint in the
-background (`dendrax.native.gradient.prepare`)."""
+background (`dendrax.native.gradient.prepare`), after its kernel's compile has started."""
 
 
 def unavailable(spec: stepping.StaticSpec, dtype) -> str | None:
@@ -40,7 +41,9 @@ def choose(requested: str, spec: stepping.StaticSpec, dtype) -> str:
     if requested == "jax":
         return "jax"
     if PREPARE_ADJOINT and jax.default_backend() == "cpu":
-        gradient.prepare(spec, dtype)  # beside the kernel's compile, which `unavailable` waits for
+        # The kernel first (a first forward run waits for it), the adjoint beside it.
+        native_prepare(spec, dtype)
+        gradient.prepare(spec, dtype)
     reason = unavailable(spec, dtype)
     if reason is None:
         return "native"

@@ -226,10 +226,14 @@ def _integer_pow(x: str, y: int, out_type: str) -> str:
     return f"({out_type}(1) / {accumulated})" if y < 0 else accumulated
 
 
-def scalar_function(name: str, fn: Callable, n_inputs: int, n_outputs: int, dtype) -> str:
+def scalar_function(
+    name: str, fn: Callable, n_inputs: int, n_outputs: int, dtype, zeros: set | None = None
+) -> str:
     """A C++ function `name(in0, ..., out0&, ...)` computing `fn` on scalars of `dtype`.
 
-    `fn` takes `n_inputs` scalars and returns a tuple of `n_outputs` scalars.
+    `fn` takes `n_inputs` scalars and returns a tuple of `n_outputs` scalars. `zeros`, where
+    given, gains the indices of the outputs that are the constant 0 (cotangents of inputs
+    that a function does not depend on: their accumulations can be left out).
     """
     scalar = jnp.zeros((), dtype)
     try:
@@ -242,6 +246,8 @@ def scalar_function(name: str, fn: Callable, n_inputs: int, n_outputs: int, dtyp
     if len(outputs) != n_outputs:
         raise Unsupported(f"{name} returned {len(outputs)} values, expected {n_outputs}")
     t = c_type(dtype)
+    if zeros is not None:
+        zeros.update(k for k, o in enumerate(outputs) if o == literal(0, dtype))
     signature = ", ".join(
         [f"const {t} {i}" for i in inputs] + [f"{t}& out{k}" for k in range(n_outputs)]
     )

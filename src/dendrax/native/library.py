@@ -300,10 +300,11 @@ def load(source: str, symbol: str, kind: str, what: str, wait: bool = True) -> s
     With `wait=False`, a compile under way goes on while the caller does (traces and
     compiles its XLA program): the first call of the entry point waits for it, and fails
     there if it does (`BuildError` here only where it has failed already)."""
-    _binding_library()
     library = _library(source, kind, what)
+    single = library.part("single")  # its compile starts before the binding's
+    _binding_library()
     name = f"{library.key}:{symbol}"
-    if wait or library.part("single").done():
+    if wait or single.done():
         _resolve(name)
     return name
 

@@ -119,14 +119,23 @@ class Sites:
             *(f"{self.g(d)} = {self.gathered(x, ion, v)};" for d, x in enumerate(ions)),
         ]
 
-    def accumulate(self, outs: list[str], ion_first: int) -> list[str]:
+    def accumulate(self, outs: list[str], ion_first: int, zeros: set[int]) -> list[str]:
         """Input cotangents `outs` (of v, states, site inputs, ion rows; t's is dropped) to
-        scratch.a, bs, bp and the g rows from `ion_first` on."""
+        scratch.a, bs, bp and the g rows from `ion_first` on; the states' and site inputs'
+        whose index is in `zeros` (constant 0) are not added."""
         n_states, n_params = self.n_states, self.n_params
         outs = outs[: len(outs) - self.timed]
         lines = [f"scratch.a[k] = {outs[0]};"]
-        lines += [f"{self.state(s, 'bs')} += {outs[1 + s]};" for s in range(n_states)]
-        lines += [f"{self.param(q, 'bp')} += {outs[1 + n_states + q]};" for q in range(n_params)]
+        lines += [
+            f"{self.state(s, 'bs')} += {outs[1 + s]};"
+            for s in range(n_states)
+            if 1 + s not in zeros
+        ]
+        lines += [
+            f"{self.param(q, 'bp')} += {outs[1 + n_states + q]};"
+            for q in range(n_params)
+            if 1 + n_states + q not in zeros
+        ]
         ions = outs[1 + n_states + n_params :]
         lines += [f"{self.g(ion_first + d)} = {o};" for d, o in enumerate(ions)]
         return lines
@@ -163,7 +172,8 @@ class Sites:
         pointers = ("p", "s", "rd") if self.recorded else ("p", "s")
         return self.block(pointers, [self.gather("v", "ion", False), compute, scatter])
 
-    def evaluation_vjp(self) -> list[str]:
+    def evaluation_vjp(self, zeros: set[int]) -> list[str]:
+        """`zeros`: the input cotangents of current_vjp that are the constant 0."""
         j, scale = self.j, self.param(self.n_params)
         ions = self.ion_names(False)
         n_flux = 2 * len(self.fluxes)
@@ -191,7 +201,7 @@ class Sites:
             f"current_vjp{j}({', '.join(self.inputs(False))}, lam_i * {scale}, "
             f"lam_di * {scale}, {', '.join([*lam_fluxes, *lam_recorded, *primal, *outs])});",
             f"{self.param(self.n_params, 'bp')} += lam_i * i + lam_di * di;",
-            *self.accumulate(outs, len(ions) + n_flux),
+            *self.accumulate(outs, len(ions) + n_flux, zeros),
         ]
         scatter = self.scatter(ions, len(ions) + n_flux)
         pointers = ("p", "s", "bp", "bs", *(("lrd",) if n_recorded else ()))
@@ -211,8 +221,9 @@ class Sites:
         states = list(self.mechanism.states)
         return [(states.index(x), x) for x in self.mechanism.writes if x in self.rows.written]
 
-    def update_vjp(self, ion: str) -> list[str]:
-        """Reads the ion rows from `ion`; a writer first takes its rows' cotangents."""
+    def update_vjp(self, ion: str, zeros: set[int]) -> list[str]:
+        """Reads the ion rows from `ion`; a writer first takes its rows' cotangents. `zeros`:
+        the input cotangents of update_vjp that are the constant 0."""
         j, ions = self.j, self.ion_names(True)
         refresh = []
         for s, x in self.written():
@@ -225,7 +236,7 @@ class Sites:
         compute = [
             f"T {', '.join(outs)};",
             f"update_vjp{j}({', '.join([*self.inputs(True), *lam_new, *outs])});",
-            *self.accumulate(outs, len(ions)),
+            *self.accumulate(outs, len(ions), zeros),
         ]
         gather = refresh + self.gather("v", ion, True)
         loops = [gather, compute, self.scatter(ions, len(ions))]

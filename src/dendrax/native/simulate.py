@@ -13,18 +13,33 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from dendrax.native import gradient
-from dendrax.native.library import TARGET, load, usable_cores
+from dendrax.native import gradient, library
+from dendrax.native.codegen import Unsupported
+from dendrax.native.library import TARGET, usable_cores
 from dendrax.native.operands import index_dtype, operands
 from dendrax.native.source import kernel_source
 from dendrax.solve import stepping
 
 
+def _what(spec: stepping.StaticSpec) -> str:
+    names = ", ".join(m.name for m in spec.mechanisms) or "no mechanisms"
+    return f"the native kernel of {names}"
+
+
+def prepare(spec: stepping.StaticSpec, dtype) -> None:
+    """Start compiling the kernel for `spec` and `dtype` in the background where it is not
+    cached and the kernel supports the model (`target` waits for it)."""
+    try:
+        source = kernel_source(spec, dtype, index_dtype())
+    except Unsupported:
+        return  # `target` says why
+    library.prepare(source, "kernel", _what(spec))
+
+
 def target(spec: stepping.StaticSpec, dtype) -> str:
     """The entry point of the kernel for `spec` and `dtype` (built on first use)."""
-    names = ", ".join(m.name for m in spec.mechanisms) or "no mechanisms"
     source = kernel_source(spec, dtype, index_dtype())
-    return load(source, "dendrax_simulate", "kernel", f"the native kernel of {names}")
+    return library.load(source, "dendrax_simulate", "kernel", _what(spec))
 
 
 def _forward(spec: stepping.StaticSpec, arrays: dict, params: dict, stimuli, clamps, n_steps):
