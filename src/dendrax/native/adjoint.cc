@@ -56,7 +56,8 @@ constexpr int64_t kWrittenRows[@N_WRITTEN@ + 1] = {@WRITTEN_ROWS@};
 
 // Cotangents through the state updates, in reverse: from the new states' lam_states (the
 // writers' entries gain their refreshed rows' cotangents) to v' (added to lam_v), the old
-// states (bar_states), the site inputs (bar_params) and the ion rows (lam_ion). The others
+// states (set in bar_states: every state row is some mechanism's, whose update sets it
+// first), the site inputs (added to bar_params) and the ion rows (lam_ion). The others
 // read `ion_next` (the rows after the step), the writers `ion_eval` (as they were when the
 // writers updated).
 template <int W>
@@ -322,11 +323,11 @@ void backward_step(const Model& model, const Group<W>& group, const Row& row,
     std::copy(start, start + nw, ion_eval + kWrittenRows[r] * nw);
   }
   // b.lam's v rows become those of v' (the updates add theirs in place), b.next gathers
-  // the cotangents before the step (its v rows are set below, its state rows added to).
+  // the cotangents before the step (its v rows are set below, its state rows by the
+  // updates, then added to).
   T* lam = b.lam.data();
   T* lam_ion = lam + nw + sw;
   T* next = b.next.data();
-  std::fill(next + nw, next + nw + sw, T(0));
   const T t = step_time(model, step);
   update_vjps<W>(model, next_values, states, params, ion_eval, ion_next, lam + nw, w.scratch(),
                  lam, next + nw, b.site_values.data(), lam_ion, t + kDt);

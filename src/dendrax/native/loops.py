@@ -119,18 +119,24 @@ class Sites:
             *(f"{self.g(d)} = {self.gathered(x, ion, v)};" for d, x in enumerate(ions)),
         ]
 
-    def accumulate(self, outs: list[str], ion_first: int, zeros: set[int]) -> list[str]:
+    def accumulate(
+        self, outs: list[str], ion_first: int, zeros: set[int], first: bool = False
+    ) -> list[str]:
         """Input cotangents `outs` (of v, states, site inputs, ion rows; t's is dropped) to
         scratch.a, bs, bp and the g rows from `ion_first` on; the states' and site inputs'
-        whose index is in `zeros` (constant 0) are not added."""
+        whose index is in `zeros` (constant 0) are not added. `first`: the states' are the
+        first written to bs in the step, which they set."""
         n_states, n_params = self.n_states, self.n_params
         outs = outs[: len(outs) - self.timed]
         lines = [f"scratch.a[k] = {outs[0]};"]
-        lines += [
-            f"{self.state(s, 'bs')} += {outs[1 + s]};"
-            for s in range(n_states)
-            if 1 + s not in zeros
-        ]
+        if first:
+            lines += [f"{self.state(s, 'bs')} = {outs[1 + s]};" for s in range(n_states)]
+        else:
+            lines += [
+                f"{self.state(s, 'bs')} += {outs[1 + s]};"
+                for s in range(n_states)
+                if 1 + s not in zeros
+            ]
         lines += [
             f"{self.param(q, 'bp')} += {outs[1 + n_states + q]};"
             for q in range(n_params)
@@ -236,7 +242,7 @@ class Sites:
         compute = [
             f"T {', '.join(outs)};",
             f"update_vjp{j}({', '.join([*self.inputs(True), *lam_new, *outs])});",
-            *self.accumulate(outs, len(ions), zeros),
+            *self.accumulate(outs, len(ions), zeros, first=True),
         ]
         gather = refresh + self.gather("v", ion, True)
         loops = [gather, compute, self.scatter(ions, len(ions))]
