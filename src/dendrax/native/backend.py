@@ -6,6 +6,8 @@ mechanism or feature it does not support, no compiler, a failed build or load), 
 takes the pure-JAX path and says why once, on the "dendrax" logger.
 """
 
+import dataclasses
+
 import jax
 
 from dendrax.native import gradient
@@ -40,6 +42,9 @@ def choose(requested: str, spec: stepping.StaticSpec, dtype) -> str:
         raise ValueError(f"unknown backend {requested!r}; choose one of {list(BACKENDS)}")
     if requested == "jax":
         return "jax"
+    # As the model will be if native is chosen, so that its sources, generated here once per
+    # spec, are not generated again for its first run and gradient.
+    spec = dataclasses.replace(spec, backend="native")
     if PREPARE_ADJOINT and jax.default_backend() == "cpu":
         # The kernel first (a first forward run waits for it), the adjoint beside it.
         native_prepare(spec, dtype)
