@@ -10,6 +10,8 @@ channel) see the new concentration, as in NEURON when the accumulation mechanism
 first.
 """
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -267,8 +269,10 @@ def input_names(mechanism: Mechanism) -> tuple[str, ...]:
     return (*mechanism.parameters, *mechanism.reads, *mechanism.writes, *peer)
 
 
+@functools.lru_cache(maxsize=1024)
 def current_names(mechanism: Mechanism) -> tuple[str, ...]:
-    """Names of the densities that `mechanism.current` returns (traced once, abstractly)."""
+    """Names of the densities that `mechanism.current` returns (traced once per mechanism,
+    abstractly)."""
     one = jax.ShapeDtypeStruct((1,), jnp.zeros(0).dtype)
     states = {name: one for name in mechanism.states}
     params = {name: one for name in input_names(mechanism)}

@@ -34,9 +34,9 @@ _CALLS = ("pjit", "jit", "closed_call", "core_call")
 """Primitives that call a jaxpr: inlined when a vector-Jacobian product is replayed."""
 
 
-def _vjp(fn, n_inputs: int, dtype, with_primal: bool = False):
+def _vjp(fn, n_inputs: int, n_outputs: int, dtype, with_primal: bool = False):
     """(*inputs, *output cotangents) -> input cotangents of `fn` (after its outputs, if
-    `with_primal`), as a function of scalars.
+    `with_primal`), as a function of scalars; `fn` takes `n_inputs` and returns `n_outputs`.
 
     The transposed jaxpr sums cotangents with `add_any`, which is re-emitted as `add`
     (the same operation on scalars) so that the code generator translates it; its divisions
@@ -48,7 +48,6 @@ def _vjp(fn, n_inputs: int, dtype, with_primal: bool = False):
         cotangents = pullback(tuple(values[n_inputs:]))
         return (*outputs, *cotangents) if with_primal else cotangents
 
-    n_outputs = len(jax.eval_shape(fn, *[jax.ShapeDtypeStruct((), dtype)] * n_inputs))
     closed = jax.make_jaxpr(vjp)(*[np.zeros((), dtype)] * (n_inputs + n_outputs))
 
     def replayed(*values):
@@ -113,7 +112,7 @@ def _vjp_functions(sites: loops.Sites, spec: StaticSpec, dtype, zeros: dict) -> 
     ("update", j), the indices of their input cotangents that are the constant 0."""
     j, mechanism = sites.j, sites.mechanism
     current, n_inputs, n_outputs = current_callable(mechanism, spec)
-    vjp = _vjp(current, n_inputs, dtype, with_primal=True)
+    vjp = _vjp(current, n_inputs, n_outputs, dtype, with_primal=True)
     n_all = n_inputs + n_outputs
     constant = set()
     functions = [scalar_function(f"current_vjp{j}", vjp, n_all, n_all, dtype, constant)]
@@ -121,14 +120,14 @@ def _vjp_functions(sites: loops.Sites, spec: StaticSpec, dtype, zeros: dict) -> 
     zeros["update", j] = set()
     if sites.n_states:
         update, n_inputs = update_callable(mechanism, spec)
-        vjp = _vjp(update, n_inputs, dtype)
+        vjp = _vjp(update, n_inputs, sites.n_states, dtype)
         n_all = n_inputs + sites.n_states
         functions.append(
             scalar_function(f"update_vjp{j}", vjp, n_all, n_inputs, dtype, zeros["update", j])
         )
     if sites.receives:
         receive, n_inputs = receive_callable(mechanism)
-        vjp = _vjp(receive, n_inputs, dtype)
+        vjp = _vjp(receive, n_inputs, sites.n_states, dtype)
         n_all = n_inputs + sites.n_states
         functions.append(scalar_function(f"receive_vjp{j}", vjp, n_all, n_inputs, dtype))
     return functions
@@ -146,7 +145,8 @@ def adjoint_source(spec: StaticSpec, dtype, index_dtype) -> str:
     functions = [f for sites in all_sites for f in _vjp_functions(sites, spec, dtype, zeros)]
     for r, (*_, charge) in enumerate(rows.reversals):
         potential = nernst_callable(charge)
-        functions.append(scalar_function(f"nernst_vjp{r}", _vjp(potential, 3, dtype), 4, 3, dtype))
+        vjp = _vjp(potential, 3, 1, dtype)
+        functions.append(scalar_function(f"nernst_vjp{r}", vjp, 4, 3, dtype))
     _, reversal_vjps = loops.reversals(rows)
     writers, others = loops.update_order(all_sites)
 

@@ -6,6 +6,8 @@ lane-interleaved (step.h): node value i of lane w at [i * W + w], row r of a mec
 site values or states at [(r * count + k) * W + w].
 """
 
+import functools
+
 from dendrax.mechanisms import membrane
 from dendrax.mechanisms.base import Mechanism
 from dendrax.native.codegen import scalar_function
@@ -295,8 +297,11 @@ class Sites:
         return max(current, 2 * len(self.ion_names(True)))
 
 
-def model_sites(spec: StaticSpec) -> list[Sites]:
-    return [Sites(j, m, spec) for j, m in enumerate(spec.mechanisms)]
+@functools.lru_cache(maxsize=64)
+def model_sites(spec: StaticSpec) -> tuple[Sites, ...]:
+    """The `Sites` of each of the model's mechanisms (made once per spec: the kernel's and
+    the adjoint's sources share them)."""
+    return tuple(Sites(j, m, spec) for j, m in enumerate(spec.mechanisms))
 
 
 def update_order(all_sites: list[Sites]) -> tuple[list[Sites], list[Sites]]:
