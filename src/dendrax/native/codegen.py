@@ -75,6 +75,11 @@ _BINARY = {
     "or": "({0} | {1})",
 }
 
+MAX_ARRAY = 256
+"""The most elements of an array in generated code (a .mod file's array read at a computed
+index: a spike buffer of 100 compiles in about 20 s, one of 800 did not within 2 minutes
+and 12 GB)."""
+
 _INLINED = ("pjit", "jit", "closed_call", "core_call", "custom_jvp_call", "custom_vjp_call")
 
 
@@ -195,6 +200,11 @@ class _Emitter:
         for var in (*eqn.invars, *eqn.outvars):
             if len(_shape(var)) > 1:
                 raise Unsupported(f"an array of shape {_shape(var)} (primitive {name!r})")
+            if _shape(var) and _shape(var)[0] > MAX_ARRAY:
+                raise Unsupported(
+                    f"an array of {_shape(var)[0]} elements (more than {MAX_ARRAY}: the C++ "
+                    "compiler takes minutes and gigabytes on such code)"
+                )
         if name == "unstack":
             for k, var in enumerate(eqn.outvars):
                 self.names[var] = f"{args[0]}[{k}]"
@@ -220,6 +230,9 @@ class _Emitter:
                 raise Unsupported(f"primitive {name!r} to a scalar from an array")
             self.lines.append(f"const {out_type} {target} = {args[0]}[0];")
             return
+        if name in ("dynamic_slice", "dynamic_update_slice"):
+            self._dynamic_slice(eqn, args, target, out_type)
+            return
         if name == "iota":
             element = f"static_cast<{out_type}>(q)"
         elif name in ("broadcast_in_dim", "reshape", "squeeze", "copy", "copy_p"):
@@ -229,6 +242,25 @@ class _Emitter:
             element = _statement(name, elements, eqn, out_type)
         self.lines.append(f"{out_type} {target}[{size}];")
         self.lines.append(f"for (int q = 0; q < {size}; ++q) {target}[q] = {element};")
+
+    def _dynamic_slice(self, eqn, args: list[str], target: str, out_type: str) -> None:
+        """`dynamic_slice` (elements from a start index) or `dynamic_update_slice` (an
+        array with elements replaced from a start index), the start clamped as XLA's."""
+        size = _shape(eqn.invars[0])[0]
+        if eqn.primitive.name == "dynamic_slice":
+            (width,) = eqn.params["slice_sizes"]
+            start = f"std::min<int64_t>(std::max<int64_t>({args[1]}, 0), {size - width})"
+            self.lines.append(f"{out_type} {target}[{width}];")
+            self.lines.append(
+                f"for (int q = 0; q < {width}; ++q) {target}[q] = {args[0]}[{start} + q];"
+            )
+            return
+        width = (_shape(eqn.invars[1]) or (1,))[0]
+        start = f"std::min<int64_t>(std::max<int64_t>({args[2]}, 0), {size - width})"
+        update = _element(eqn.invars[1], args[1])
+        self.lines.append(f"{out_type} {target}[{size}];")
+        self.lines.append(f"for (int q = 0; q < {size}; ++q) {target}[q] = {args[0]}[q];")
+        self.lines.append(f"for (int q = 0; q < {width}; ++q) {target}[{start} + q] = {update};")
 
 
 def _shape(atom) -> tuple:

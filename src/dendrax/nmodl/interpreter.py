@@ -5,7 +5,7 @@ both arms and keeps, per site, the values of the arm its condition chose (`jnp.w
 so that imported mechanisms trace, vectorise and differentiate like written ones. An
 array's elements are variables of their own (`name[k]`): an index known when the code is
 traced (a number, a FROM loop's variable) names one; an index computed from the values
-reads the elements stacked in an array through a one-hot mask, and writes each element
+reads the elements stacked in an array at that index, and writes each element
 with `jnp.where`, so that the code stays elementwise. A FROM loop whose bounds vary at
 run time runs its most iterations (`bounds.loop_trips`), each masked as an `if`.
 """
@@ -16,6 +16,7 @@ import operator
 
 import jax
 import jax.numpy as jnp
+from jax import lax
 
 from dendrax.nmodl import syntax as s
 from dendrax.nmodl.lexer import ModError
@@ -247,21 +248,23 @@ class Interpreter:
             values[name] = jnp.where(index == k, new, values.get(name, 0.0))
 
     def _element_at(self, name: str, index, names: list, values: dict, local: dict):
-        """The element of array `name` (elements `names`) at the computed `index`: the
-        elements stacked (last axis), the one at the index picked by a one-hot mask, so that
-        a read is a few array operations, however large the array."""
+        """The element of array `name` (elements `names`) at the computed `index` (clamped
+        to the array): the elements stacked (last axis), the one at the index taken, so
+        that a read is one array operation, however large the array."""
         found = tuple(self.value(s.Name(x, 0), values, local) for x in names)
         kept = self._stacked.get(name)
         if kept is None or len(kept[0]) != len(found) or any(map(operator.is_not, kept[0], found)):
             kept = (found, jnp.stack(jnp.broadcast_arrays(*found), axis=-1))
             if all(isinstance(x, jax.core.Tracer) for x in found):  # values of one trace
                 self._stacked[name] = kept
-        stacked, index = kept[1], jnp.asarray(index)
-        shape = (*jnp.broadcast_shapes(index.shape, stacked.shape[:-1]), len(names))
-        picked = jnp.broadcast_to(index[..., None], shape) == jnp.broadcast_to(
-            jnp.arange(len(names)), shape
-        )
-        return jnp.sum(jnp.where(picked, jnp.broadcast_to(stacked, shape), 0.0), axis=-1)
+        stacked = kept[1]
+        at = jnp.clip(jnp.asarray(index), 0, len(names) - 1).astype(int)
+        if at.ndim == 0 and stacked.ndim == 1:  # one site (the native code's functions)
+            return lax.dynamic_index_in_dim(stacked, at, keepdims=False)
+        shape = jnp.broadcast_shapes(at.shape, stacked.shape[:-1])
+        stacked = jnp.broadcast_to(stacked, (*shape, len(names)))
+        at = jnp.broadcast_to(at, shape)[..., None]
+        return jnp.take_along_axis(stacked, at, axis=-1, mode="clip")[..., 0]
 
     def value(self, node, values: dict, local: dict):
         """The value of expression `node`."""

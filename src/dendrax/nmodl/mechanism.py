@@ -125,6 +125,9 @@ def mechanism_class(mod: s.ModFile) -> type[Mechanism]:
             interpreter.run(mod.derivatives[solve.block], values, derivatives=derivatives)
             for state, rate in derivatives.items():
                 values[state] = STEPPERS[solve.method](rate, values[state], dt)
+        # NET_RECEIVE's arguments change with events only (a file's variable of the same
+        # name, which the solved blocks may set, is another)
+        values.update((name, state_values[name]) for name in connection)
         return stored(values, jnp.shape(v))
 
     def current(self, state_values, v, params, celsius, t):
