@@ -523,3 +523,40 @@ def test_files_neuron_rejects_are_rejected_with_file_line_and_reason(stem, tmp_p
     from neuron_mechanisms import nrnivmodl_rejects
 
     assert nrnivmodl_rejects(path, tmp_path)
+
+
+LOOPS = """
+NEURON { SUFFIX loops NONSPECIFIC_CURRENT i }
+ASSIGNED { v (mV) i (mA/cm2) n }
+FUNCTION imax(a, b) { if (a > b) { imax = a } else { imax = b } }
+BREAKPOINT {
+    LOCAL first, k
+    first = imax(n - 100, 0)
+    FROM k = first TO n { }
+    FROM k = fmax(n - 5, 2) TO n + 1 { }
+    FROM k = n - 3 TO fmin(n, 7) BY 2 { }
+    i = 0
+}
+"""
+
+
+def test_loops_with_bounds_that_vary_run_their_most_iterations():
+    """The bound on the iterations follows from the bounds by algebra, plus one for their
+    truncation to integers."""
+    from dendrax.nmodl.bounds import loop_trips
+    from dendrax.nmodl.parser import parse
+
+    assert sorted(loop_trips(parse(LOOPS, "<text>")).values()) == [3, 8, 102]
+    with pytest.raises(ModError, match=r"line 10: FROM k: bounds that vary .* has none"):
+        load_mod(LOOPS.replace("TO fmin(n, 7)", "TO fmax(n, 7)"))
+
+
+def test_an_array_too_large_for_native_code_runs_in_pure_jax():
+    """Arrays read at computed indices become arrays of the generated code up to 256
+    elements; a larger one makes the model fall back to pure JAX, saying why."""
+    text = LOGGER.replace("times[50]", "times[300]").replace("fmod(count, 50)", "fmod(count, 300)")
+    cls = load_mod(text.replace("i = g*v", "i = g*v + 0*times[count]"))
+    cell = dx.Cell.from_parents([-1], ncomp=1, length=20.0, radius=10.0)
+    dx.connect(dx.spike_source([[1.0]]), cell.branch(0).loc(0.5), cls(), weight=0.001)
+    cell.record("v")
+    assert dx.build(cell, backend="auto").spec.backend == "jax"
