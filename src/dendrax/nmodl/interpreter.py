@@ -247,11 +247,12 @@ class Interpreter:
         for k, name in enumerate(names):
             values[name] = jnp.where(index == k, new, values.get(name, 0.0))
 
-    def _element_at(self, name: str, index, names: list, values: dict, local: dict):
-        """The element of array `name` (elements `names`) at the computed `index` (clamped
-        to the array): the elements stacked (last axis), the one at the index taken, so
-        that a read is one array operation, however large the array."""
-        found = tuple(self.value(s.Name(x, 0), values, local) for x in names)
+    def _element_at(self, node: s.Index, index, names: list, values: dict, local: dict):
+        """The element that `node` reads at the computed `index` (clamped to the array;
+        its elements `names`): the elements stacked (last axis), the one at the index taken,
+        so that a read is one array operation, however large the array."""
+        found = tuple(self.value(s.Name(x, node.line), values, local) for x in names)
+        name = node.name
         kept = self._stacked.get(name)
         if kept is None or len(kept[0]) != len(found) or any(map(operator.is_not, kept[0], found)):
             kept = (found, jnp.stack(jnp.broadcast_arrays(*found), axis=-1))
@@ -274,7 +275,7 @@ class Interpreter:
             index, names = self._elements(node, values, local)
             if len(names) == 1:
                 return self.value(s.Name(names[0], node.line), values, local)
-            return self._element_at(node.name, index, names, values, local)
+            return self._element_at(node, index, names, values, local)
         if isinstance(node, s.Name):
             for table in (local, values, self.mod.constants, CONSTANTS):
                 if node.name in table:
