@@ -17,10 +17,10 @@ NEURON 9's nrnivmodl rejects are rejected with the line and NEURON's reason: the
 cdp5 files (cao, a USEION variable, declared again in CONSTANT), the granule-cell Na
 files and HCN1__golgi (a FUNCTION, alfa or r, also declared RANGE). The 26 density
 mechanisms run on the native kernel within 5.1e-8 mV of NEURON (24 within 5e-13 mV;
-Cav2_3's arrays and FROM loop and Nav1_1's LINEAR block 3e-13 mV). The 7 synapses run
-natively: GABA__biexp within 8.5e-14 mV (of a 1.4 mV response); the AMPA, GABA and NMDA
+Cav2_3's arrays and FROM loop and Nav1_1's LINEAR block 3e-13 mV). Of the 7 synapses, 6
+run natively: GABA__biexp within 8.5e-14 mV (of a 1.4 mV response); the AMPA, GABA and NMDA
 ones, whose transmitter sums diffusion waves over the recent spikes in a FROM loop with
-bounds that vary at run time over 100-element spike buffers: AMPA__granule 1.9e-13 mV
+bounds that vary at run time over 100-element spike buffers: AMPA__granule 1.8e-13 mV
 (of 4.6 mV), GABA__0, GABA__granule and NMDA__stellate 1.4e-14 mV, NMDA__granule 0 (of
 0.14 to 0.69 mV). AMPA__0 (800-element buffers, 1,619 states) is read, not run (see
 MOST_STATES).
