@@ -46,6 +46,13 @@ def load_test_mechanisms(tmp_path_factory) -> Path:
     return library
 
 
+def nrnivmodl_rejects(path: Path, folder: Path) -> bool:
+    """Whether NEURON's nrnivmodl fails on the .mod file at `path` (compiled in `folder`)."""
+    shutil.copy(path, folder)
+    nrnivmodl = Path(sys.executable).parent / "nrnivmodl"
+    return subprocess.run([str(nrnivmodl), "."], cwd=folder, capture_output=True).returncode != 0
+
+
 def clamp_command(t_max: float) -> np.ndarray:
     """The protocol's command at the middle of each step (NEURON's SEClamp reads it there)."""
     middle = (np.arange(round(t_max / DT)) + 0.5) * DT

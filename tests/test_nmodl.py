@@ -18,7 +18,7 @@ CHANNELS = [
     "Ca_LVAst", "CaGHK", "PospischilNa", "PospischilKd", "PospischilM", "PospischilCaL",
     "PospischilCaT", "pospischil_hh2", "pospischil_im", "pospischil_ical", "pospischil_it",
     "kinetic_k", "euler_k", "user_ion", "arrays", "linear_init",
-    "linear_step",
+    "linear_step", "initial_parameter",
 ]  # fmt: skip
 """Files of tests/mod (file stems) that are channels: each is run with a leak."""
 
@@ -253,13 +253,13 @@ STEADY = "INITIAL { SOLVE scheme STEADYSTATE sparse }"
         (KINETIC.replace("(1, 2)", "(1, 2) CONSERVE a + v = 1"), "line 7: v is not a STATE"),
         (KINETIC.replace("(1, 2)", "(1, 2) ~ b << (1) CONSERVE a + b = 1"), "b is conserved"),
         (GOOD + "NET_RECEIVE (w) { }", "NET_RECEIVE is supported in a POINT_PROCESS"),
-        (GOOD + "INITIAL { e = v }", "line 6: INITIAL assigns the PARAMETER e, whose new value"),
+        (GOOD.replace("i = g", "e = 1\ni = g"), "line 5: BREAKPOINT assigns the PARAMETER e"),
         (
-            GOOD.replace("i = g*(v - e)", "k = 2\nSOLVE s METHOD cnexp\ni = g*(v - e)*x").replace(
+            GOOD.replace("i = g*(v - e)", "k = v\nSOLVE s METHOD cnexp\ni = g*(v - e)*x").replace(
                 "i (mA/cm2) }", "i (mA/cm2) k }\nSTATE { x }"
             )
             + "DERIVATIVE s { x' = k - x }",
-            "line 7: SOLVE s: it reads k, which BREAKPOINT sets outside the SOLVE",
+            "line 7: SOLVE s: it reads k, which BREAKPOINT sets from v outside the SOLVE",
         ),
         (SYNAPSE.replace("g = g + w", "INITIAL { }\nINITIAL { }"), "line 9: INITIAL is a block"),
         (SYNAPSE.replace("n)", "g)"), "NET_RECEIVE argument g has the name of another"),
@@ -335,6 +335,7 @@ DELAYS = [0.5, 1.3, 2.05]
 SYNAPSES = {
     "depressing_syn": ("DepressingSyn", {}, [0.004, 0.002, 0.006]),
     "pulse_syn": ("PulseSyn", {"dur": 0.8}, [0.4, 0.2, 0.6]),
+    "buffer_syn": ("BufferSyn", {}, [4.0, 2.0, 6.0]),
 }
 """Per file: its mechanism, parameters and the weights of the three connections."""
 
@@ -382,7 +383,9 @@ def neuron_synapse_voltage(stem, together: bool) -> np.ndarray:
     return np.array(v)
 
 
-@pytest.mark.parametrize(("stem", "together"), [("depressing_syn", True), ("pulse_syn", False)])
+@pytest.mark.parametrize(
+    ("stem", "together"), [("depressing_syn", True), ("pulse_syn", False), ("buffer_syn", False)]
+)
 def test_synapses_with_connection_state_and_own_events_match_neuron(
     tmp_path_factory, stem, together
 ):
@@ -421,10 +424,15 @@ def test_connection_states_and_own_events_are_per_site():
 
 @pytest.mark.parametrize(
     ("stem", "mechanism", "parameter"),
-    [("depressing_syn", "DepressingSyn", "use"), ("pulse_syn", "PulseSyn", "alpha")],
+    [
+        ("depressing_syn", "DepressingSyn", "use"),
+        ("pulse_syn", "PulseSyn", "alpha"),
+        ("buffer_syn", "BufferSyn", "tau"),
+    ],
 )
 def test_gradients_through_connection_state_match_finite_differences(stem, mechanism, parameter):
-    """Through per-connection state and own events, natively (measured: 1e-9 relative)."""
+    """Through per-connection state, own events and spike buffers read at computed indices
+    in a loop, natively (measured: 1e-9 relative)."""
     sim, t_max = synapse_cell(stem)
     assert sim.spec.backend == "native"
 
@@ -497,3 +505,58 @@ def test_arrays_that_nothing_reads_are_not_kept():
     assert set(load_mod(one).states) == {"g", "count", "times[3]"}
     every = LOGGER.replace("i = g*v", "i = g*v + 0*times[count]")
     assert len(load_mod(every).states) == 52
+
+
+REJECTED = {
+    "constant_ion": r"constant_ion\.mod, line 4: cao is a variable of USEION ca and cannot be",
+    "function_and_range": r"function_and_range\.mod, line 3: alfa is both a variable \(RANGE\)",
+}
+"""Files of tests/mod/rejected that NEURON's nrnivmodl rejects, and dendrax's error."""
+
+
+@pytest.mark.parametrize("stem", sorted(REJECTED))
+def test_files_neuron_rejects_are_rejected_with_file_line_and_reason(stem, tmp_path):
+    path = MODS / "rejected" / f"{stem}.mod"
+    with pytest.raises(ModError, match=REJECTED[stem]):
+        load_mod(path)
+    pytest.importorskip("neuron", reason="nrnivmodl comes with NEURON")
+    from neuron_mechanisms import nrnivmodl_rejects
+
+    assert nrnivmodl_rejects(path, tmp_path)
+
+
+LOOPS = """
+NEURON { SUFFIX loops NONSPECIFIC_CURRENT i }
+ASSIGNED { v (mV) i (mA/cm2) n }
+FUNCTION imax(a, b) { if (a > b) { imax = a } else { imax = b } }
+BREAKPOINT {
+    LOCAL first, k
+    first = imax(n - 100, 0)
+    FROM k = first TO n { }
+    FROM k = fmax(n - 5, 2) TO n + 1 { }
+    FROM k = n - 3 TO fmin(n, 7) BY 2 { }
+    i = 0
+}
+"""
+
+
+def test_loops_with_bounds_that_vary_run_their_most_iterations():
+    """The bound on the iterations follows from the bounds by algebra, plus one for their
+    truncation to integers."""
+    from dendrax.nmodl.bounds import loop_trips
+    from dendrax.nmodl.parser import parse
+
+    assert sorted(loop_trips(parse(LOOPS, "<text>")).values()) == [3, 8, 102]
+    with pytest.raises(ModError, match=r"line 10: FROM k: bounds that vary .* has none"):
+        load_mod(LOOPS.replace("TO fmin(n, 7)", "TO fmax(n, 7)"))
+
+
+def test_an_array_too_large_for_native_code_runs_in_pure_jax():
+    """Arrays read at computed indices become arrays of the generated code up to 256
+    elements; a larger one makes the model fall back to pure JAX, saying why."""
+    text = LOGGER.replace("times[50]", "times[300]").replace("fmod(count, 50)", "fmod(count, 300)")
+    cls = load_mod(text.replace("i = g*v", "i = g*v + 0*times[count]"))
+    cell = dx.Cell.from_parents([-1], ncomp=1, length=20.0, radius=10.0)
+    dx.connect(dx.spike_source([[1.0]]), cell.branch(0).loc(0.5), cls(), weight=0.001)
+    cell.record("v")
+    assert dx.build(cell, backend="auto").spec.backend == "jax"

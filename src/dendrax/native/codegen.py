@@ -75,6 +75,11 @@ _BINARY = {
     "or": "({0} | {1})",
 }
 
+MAX_ARRAY = 256
+"""The most elements of an array in generated code (a .mod file's array read at a computed
+index: a spike buffer of 100 compiles in about 20 s, one of 800 did not within 2 minutes
+and 12 GB)."""
+
 _INLINED = ("pjit", "jit", "closed_call", "core_call", "custom_jvp_call", "custom_vjp_call")
 
 
@@ -142,8 +147,13 @@ class _Emitter:
     def emit(self, jaxpr, consts: Sequence, inputs: Sequence[str]) -> list[str]:
         """Statements of `jaxpr` applied to the C++ expressions `inputs`; its outputs."""
         for var, value in zip(jaxpr.constvars, consts, strict=True):
-            if np.ndim(value) != 0:
-                raise Unsupported("a non-scalar constant captured by the function")
+            if np.ndim(value) > 1:
+                raise Unsupported("a constant of more than one dimension")
+            if np.ndim(value) == 1:  # such as the indices of an array's elements
+                name, dtype = self.fresh(var), var.aval.dtype
+                items = ", ".join(literal(x, dtype) for x in np.asarray(value))
+                self.lines.append(f"const {c_type(dtype)} {name}[{len(value)}] = {{{items}}};")
+                continue
             self.names[var] = literal(value, var.aval.dtype)
             self.constants[var] = value
         for var, expression in zip(jaxpr.invars, inputs, strict=True):
@@ -155,9 +165,9 @@ class _Emitter:
     def _equation(self, eqn) -> None:
         name = eqn.primitive.name
         args = [self.ref(v) for v in eqn.invars]
-        for var in eqn.outvars:
-            if var.aval.shape != ():
-                raise Unsupported(f"a non-scalar value (primitive {name!r})")
+        if name not in _INLINED and any(_shape(v) != () for v in (*eqn.invars, *eqn.outvars)):
+            self._array_equation(eqn, args)
+            return
         if name in _INLINED:
             closed = eqn.params.get(
                 "jaxpr", eqn.params.get("call_jaxpr", eqn.params.get("fun_jaxpr"))
@@ -182,6 +192,88 @@ class _Emitter:
             expression = _statement(name, args, eqn, out_type)
         target = self.fresh(eqn.outvars[0])
         self.lines.append(f"const {out_type} {target} = {expression};")
+
+    def _array_equation(self, eqn, args: list[str]) -> None:
+        """An equation on small one-dimensional arrays (a .mod file's array read at a
+        computed index): each a C++ array, computed by a loop over its elements."""
+        name = eqn.primitive.name
+        for var in (*eqn.invars, *eqn.outvars):
+            if len(_shape(var)) > 1:
+                raise Unsupported(f"an array of shape {_shape(var)} (primitive {name!r})")
+            if _shape(var) and _shape(var)[0] > MAX_ARRAY:
+                raise Unsupported(
+                    f"an array of {_shape(var)[0]} elements (more than {MAX_ARRAY}: the C++ "
+                    "compiler takes minutes and gigabytes on such code)"
+                )
+        if name == "unstack":
+            for k, var in enumerate(eqn.outvars):
+                self.names[var] = f"{args[0]}[{k}]"
+            return
+        out = eqn.outvars[0]
+        out_type = c_type(out.aval.dtype)
+        if name in ("reduce_sum", "reduce_max", "reduce_min"):
+            size = _shape(eqn.invars[0])[0]
+            combine = {"reduce_sum": "({0} + {1})", "reduce_max": "dx_max({0}, {1})"}
+            combine["reduce_min"] = "dx_min({0}, {1})"
+            target = self.fresh(out)
+            self.lines.append(f"{out_type} {target} = {args[0]}[0];")
+            step = combine[name].format(target, f"{args[0]}[q]")
+            self.lines.append(f"for (int q = 1; q < {size}; ++q) {target} = {step};")
+            return
+        size = (_shape(out) or (1,))[0]
+        target = self.fresh(out)
+        if name == "stack":
+            self.lines.append(f"const {out_type} {target}[{size}] = {{{', '.join(args)}}};")
+            return
+        if out.aval.shape == ():  # one element of an array: (1,) -> ()
+            if name not in ("reshape", "squeeze"):
+                raise Unsupported(f"primitive {name!r} to a scalar from an array")
+            self.lines.append(f"const {out_type} {target} = {args[0]}[0];")
+            return
+        if name in ("dynamic_slice", "dynamic_update_slice"):
+            self._dynamic_slice(eqn, args, target, out_type)
+            return
+        if name == "iota":
+            element = f"static_cast<{out_type}>(q)"
+        elif name in ("broadcast_in_dim", "reshape", "squeeze", "copy", "copy_p"):
+            element = _element(eqn.invars[0], args[0])
+        else:
+            elements = [_element(v, a) for v, a in zip(eqn.invars, args, strict=True)]
+            element = _statement(name, elements, eqn, out_type)
+        self.lines.append(f"{out_type} {target}[{size}];")
+        self.lines.append(f"for (int q = 0; q < {size}; ++q) {target}[q] = {element};")
+
+    def _dynamic_slice(self, eqn, args: list[str], target: str, out_type: str) -> None:
+        """`dynamic_slice` (elements from a start index) or `dynamic_update_slice` (an
+        array with elements replaced from a start index), the start clamped as XLA's."""
+        size = _shape(eqn.invars[0])[0]
+        if eqn.primitive.name == "dynamic_slice":
+            (width,) = eqn.params["slice_sizes"]
+            start = f"std::min<int64_t>(std::max<int64_t>({args[1]}, 0), {size - width})"
+            self.lines.append(f"{out_type} {target}[{width}];")
+            self.lines.append(
+                f"for (int q = 0; q < {width}; ++q) {target}[q] = {args[0]}[{start} + q];"
+            )
+            return
+        width = (_shape(eqn.invars[1]) or (1,))[0]
+        start = f"std::min<int64_t>(std::max<int64_t>({args[2]}, 0), {size - width})"
+        update = _element(eqn.invars[1], args[1])
+        self.lines.append(f"{out_type} {target}[{size}];")
+        self.lines.append(f"for (int q = 0; q < {size}; ++q) {target}[q] = {args[0]}[q];")
+        self.lines.append(f"for (int q = 0; q < {width}; ++q) {target}[{start} + q] = {update};")
+
+
+def _shape(atom) -> tuple:
+    return tuple(atom.aval.shape)
+
+
+def _element(atom, expression: str) -> str:
+    """Element q of `atom` (C++ `expression`) in a loop over an array's elements: a scalar
+    is broadcast, an array of one element repeated."""
+    shape = _shape(atom)
+    if shape == ():
+        return expression
+    return f"{expression}[0]" if shape == (1,) else f"{expression}[q]"
 
 
 def _statement(name: str, args: list[str], eqn, out_type: str) -> str:

@@ -61,7 +61,8 @@ def split(fn, n_inputs: int, at: int) -> Split:
     known_vars = {jaxpr.invars[at], *consts}
     known, rest = [], []
     for eqn in jaxpr.eqns:
-        if all(isinstance(x, Literal) or x in known_vars for x in eqn.invars):
+        scalar = all(x.aval.shape == () for x in eqn.outvars)  # terms are per-site rows
+        if scalar and all(isinstance(x, Literal) or x in known_vars for x in eqn.invars):
             known_vars.update(eqn.outvars)
             known.append(eqn)
         else:

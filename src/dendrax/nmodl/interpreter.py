@@ -5,12 +5,18 @@ both arms and keeps, per site, the values of the arm its condition chose (`jnp.w
 so that imported mechanisms trace, vectorise and differentiate like written ones. An
 array's elements are variables of their own (`name[k]`): an index known when the code is
 traced (a number, a FROM loop's variable) names one; an index computed from the values
-selects among all of them with `jnp.where`, so that the code stays elementwise.
+reads the elements stacked in an array at that index, and writes each element
+with `jnp.where`, so that the code stays elementwise. A FROM loop whose bounds vary at
+run time runs its most iterations (`bounds.loop_trips`), each masked as an `if`.
 """
 
 from __future__ import annotations
 
+import operator
+
+import jax
 import jax.numpy as jnp
+from jax import lax
 
 from dendrax.nmodl import syntax as s
 from dendrax.nmodl.lexer import ModError
@@ -66,8 +72,14 @@ _BINARY = {
 class Interpreter:
     """Runs statements of `mod` on a dict of named values (the mechanism's variables)."""
 
-    def __init__(self, mod: s.ModFile):
+    def __init__(self, mod: s.ModFile, trips: dict[int, int]):
         self.mod = mod
+        self.trips = trips
+        """The most iterations of each FROM loop whose bounds vary at run time, by the id
+        of its node (`bounds.loop_trips`)."""
+        self._stacked: dict[str, tuple] = {}
+        """Per array, its elements when last stacked and the stack (reused while they are
+        the same values: a loop reads an array at many indices)."""
 
     def run(
         self, body, values: dict, local: dict | None = None, derivatives=None, kinetic=None
@@ -88,6 +100,8 @@ class Interpreter:
                 local.update(dict.fromkeys(statement.names, 0.0))
             elif isinstance(statement, s.If):
                 self._branch(statement, values, local, derivatives)
+            elif isinstance(statement, s.From) and id(statement) in self.trips:
+                self._masked_loop(statement, values, local, derivatives)
             elif isinstance(statement, s.From):
                 for value in self._loop_values(statement, values, local):
                     local[statement.variable] = value
@@ -159,20 +173,25 @@ class Interpreter:
 
     def _branch(self, statement: s.If, values: dict, local: dict, derivatives) -> None:
         condition = self.value(statement.condition, values, local)
+        self._choose(condition, statement.then, statement.otherwise, values, local, derivatives)
+
+    def _choose(self, condition, then, otherwise, values: dict, local: dict, derivatives) -> None:
+        """Run statements `then` and `otherwise` and keep, per site, the values of the one
+        `condition` chose."""
         arms = []
-        for body in (statement.then, statement.otherwise):
+        for body in (then, otherwise):
             arm_values, arm_local = dict(values), dict(local)
             arm_derivatives = None if derivatives is None else dict(derivatives)
             self.run(body, arm_values, arm_local, arm_derivatives)
             arms.append((arm_values, arm_local, arm_derivatives))
         (then_values, then_local, then_d), (else_values, else_local, else_d) = arms
-        for merged, then, otherwise in (
+        for merged, first, second in (
             (values, then_values, else_values),
             (local, then_local, else_local),
         ):
-            for name in set(then) | set(otherwise):
+            for name in set(first) | set(second):
                 before = merged.get(name, 0.0)
-                chosen = then.get(name, before), otherwise.get(name, before)
+                chosen = first.get(name, before), second.get(name, before)
                 if chosen[0] is not chosen[1]:  # unchanged values stay as they are
                     merged[name] = jnp.where(condition, *chosen)
         if derivatives is not None:
@@ -181,17 +200,21 @@ class Interpreter:
                 first, second = then_d.get(name, before), else_d.get(name, before)
                 derivatives[name] = _chosen(condition, first, second)
 
+    def _masked_loop(self, loop: s.From, values: dict, local: dict, derivatives) -> None:
+        """A FROM loop whose bounds vary at run time: its most iterations, each kept where
+        its value of the variable is within the bounds (truncated to integers, as NEURON's
+        loop counter is)."""
+        start, stop = (jnp.trunc(self.value(x, values, local)) for x in (loop.start, loop.stop))
+        step = s.static_value(loop.step, self.mod.constants)
+        for k in range(self.trips[id(loop)]):
+            local[loop.variable] = start + k * step
+            inside = local[loop.variable] <= stop if step > 0 else local[loop.variable] >= stop
+            self._choose(inside, loop.body, (), values, local, derivatives)
+
     def _loop_values(self, loop: s.From, values: dict, local: dict) -> list[float]:
-        """The values of a FROM loop's variable: its bounds must be known when the code is
-        traced (numbers, CONSTANTs, an enclosing loop's variable)."""
+        """The values of a FROM loop's variable, its bounds known when the code is traced
+        (numbers, CONSTANTs, an enclosing loop's variable: `bounds.loop_trips`)."""
         bounds = [self.value(x, values, local) for x in (loop.start, loop.stop, loop.step)]
-        if not all(isinstance(x, int | float) for x in bounds):
-            raise ModError(
-                self.mod.source,
-                loop.line,
-                f"FROM {loop.variable}: bounds that vary at run time are not supported "
-                f"(the loop is unrolled; give its bounds as numbers)",
-            )
         found = s.loop_values(*bounds)
         if found is None:
             raise ModError(self.mod.source, loop.line, f"FROM {loop.variable}: a step of 0")
@@ -224,17 +247,35 @@ class Interpreter:
         for k, name in enumerate(names):
             values[name] = jnp.where(index == k, new, values.get(name, 0.0))
 
+    def _element_at(self, node: s.Index, index, names: list, values: dict, local: dict):
+        """The element that `node` reads at the computed `index` (clamped to the array;
+        its elements `names`): the elements stacked (last axis), the one at the index taken,
+        so that a read is one array operation, however large the array."""
+        found = tuple(self.value(s.Name(x, node.line), values, local) for x in names)
+        name = node.name
+        kept = self._stacked.get(name)
+        if kept is None or len(kept[0]) != len(found) or any(map(operator.is_not, kept[0], found)):
+            kept = (found, jnp.stack(jnp.broadcast_arrays(*found), axis=-1))
+            if all(isinstance(x, jax.core.Tracer) for x in found):  # values of one trace
+                self._stacked[name] = kept
+        stacked = kept[1]
+        at = jnp.clip(jnp.asarray(index), 0, len(names) - 1).astype(int)
+        if at.ndim == 0 and stacked.ndim == 1:  # one site (the native code's functions)
+            return lax.dynamic_index_in_dim(stacked, at, keepdims=False)
+        shape = jnp.broadcast_shapes(at.shape, stacked.shape[:-1])
+        stacked = jnp.broadcast_to(stacked, (*shape, len(names)))
+        at = jnp.broadcast_to(at, shape)[..., None]
+        return jnp.take_along_axis(stacked, at, axis=-1, mode="clip")[..., 0]
+
     def value(self, node, values: dict, local: dict):
         """The value of expression `node`."""
         if isinstance(node, s.Number):
             return node.value
         if isinstance(node, s.Index):
             index, names = self._elements(node, values, local)
-            found = [self.value(s.Name(name, node.line), values, local) for name in names]
-            chosen = found[0]
-            for k, element in enumerate(found[1:], start=1):
-                chosen = jnp.where(index == k, element, chosen)
-            return chosen
+            if len(names) == 1:
+                return self.value(s.Name(names[0], node.line), values, local)
+            return self._element_at(node, index, names, values, local)
         if isinstance(node, s.Name):
             for table in (local, values, self.mod.constants, CONSTANTS):
                 if node.name in table:

@@ -15,6 +15,8 @@ from dendrax.mechanisms.base import (
 )
 from dendrax.mechanisms.ions import STANDARD_IONS, Ion
 from dendrax.nmodl import syntax as s
+from dendrax.nmodl.bounds import loop_trips
+from dendrax.nmodl.carried import breakpoint_values, run_parameters
 from dendrax.nmodl.interpreter import SEND_FLAG, SEND_TIME, Interpreter
 from dendrax.nmodl.kinetic import Linear, Scheme
 from dendrax.nmodl.lexer import ModError
@@ -29,10 +31,8 @@ def mechanism_class(mod: s.ModFile) -> type[Mechanism]:
     reads = tuple(v for ion in mod.ions for v in ion.read if v not in _all_written(mod))
     writes = _all_written(mod)
     ion_variables = set(reads) | set(writes)
-    _check_loops(mod)
     _check_events(mod)
-    _check_initial_parameters(mod)
-    interpreter = Interpreter(mod)
+    interpreter = Interpreter(mod, loop_trips(mod))
     schemes = {name: Scheme(mod, name, interpreter) for name in mod.kinetics}
     linears = {name: Linear(mod, name, interpreter) for name in mod.linears}
     for solve in _solves(mod, mod.initial):
@@ -59,10 +59,14 @@ def mechanism_class(mod: s.ModFile) -> type[Mechanism]:
     provided = {*parameters, *ion_variables, *currents, *mod.pointers}
     for name, unit in _persistent(mod, provided).items():
         states[name] = State(unit or "1", "an ASSIGNED value kept from one block to the next")
-    _check_breakpoint_values(mod, set(states))
+    recomputed = breakpoint_values(mod, _solved_reads(mod))
     routine = mod.net_receive
     connection = _connection_states(mod, {*states, *provided})
     states.update(connection)
+    changed = run_parameters(mod, set(parameters) - {"weight"})
+    for state, name in changed.items():
+        states[state] = State(parameters[name].unit, f"{name} as the file's statements set it")
+    breakpoint_body = [x for x in mod.breakpoint if not isinstance(x, s.Solve)]
     sends = weight and "net_send" in _called(mod, routine.body)
     if sends:
         states[SEND_TIME] = State("ms", "when the event sent by net_send is due")
@@ -74,6 +78,16 @@ def mechanism_class(mod: s.ModFile) -> type[Mechanism]:
         if peer is not None:
             values[peer] = values.pop("v_peer")
         return values
+
+    def loaded(values: dict, state_values: dict) -> dict:
+        """`values` with the states, each changed PARAMETER taking its state's value."""
+        values.update(state_values)
+        values.update((name, values[state]) for state, name in changed.items())
+        return values
+
+    def stored(values: dict, shape) -> dict:
+        """The states in `values` (a changed PARAMETER's from the parameter's name)."""
+        return {x: jnp.broadcast_to(values[changed.get(x, x)], shape) for x in states}
 
     def steady_state(self, v, params, celsius):
         values = values_of(params, v, celsius, t=0.0)
@@ -93,11 +107,13 @@ def mechanism_class(mod: s.ModFile) -> type[Mechanism]:
             values.update((name, local[name]) for name in connection)
         if sends:
             values[SEND_TIME], values[SEND_FLAG] = SELF_EVENT_NONE, 0.0
-        return {state: jnp.broadcast_to(values[state], jnp.shape(v)) for state in states}
+        return stored(values, jnp.shape(v))
 
     def update(self, state_values, v, params, dt, celsius, t):
-        values = values_of(params, v, celsius, dt=dt, t=t)
-        values.update(state_values)
+        values = loaded(values_of(params, v, celsius, dt=dt, t=t), state_values)
+        if recomputed:  # as the current evaluation at the step's midpoint left them
+            evaluated = interpreter.run(breakpoint_body, {**values, "t": t - 0.5 * dt})
+            values.update((name, evaluated[name]) for name in recomputed)
         for solve in _solves(mod):
             if solve.block in linears:
                 values = linears[solve.block].step(values)
@@ -109,11 +125,13 @@ def mechanism_class(mod: s.ModFile) -> type[Mechanism]:
             interpreter.run(mod.derivatives[solve.block], values, derivatives=derivatives)
             for state, rate in derivatives.items():
                 values[state] = STEPPERS[solve.method](rate, values[state], dt)
-        return {state: jnp.broadcast_to(values[state], jnp.shape(v)) for state in states}
+        # NET_RECEIVE's arguments change with events only (a file's variable of the same
+        # name, which the solved blocks may set, is another)
+        values.update((name, state_values[name]) for name in connection)
+        return stored(values, jnp.shape(v))
 
     def current(self, state_values, v, params, celsius, t):
-        values = values_of(params, v, celsius, t=t)
-        values.update(state_values)
+        values = loaded(values_of(params, v, celsius, t=t), state_values)
         interpreter.run(mod.breakpoint, values)
         missing = [c for c in currents if c not in values]
         if missing:
@@ -124,8 +142,7 @@ def mechanism_class(mod: s.ModFile) -> type[Mechanism]:
     def receive(self, state_values, params, time):
         """NET_RECEIVE for an event at `time` (ms; `SELF_EVENT` for one it sent itself, at
         the time and with the flag that net_send stored)."""
-        values = dict(params)
-        values.update(state_values)
+        values = loaded(dict(params), state_values)
         values["t"], flag = time, 0.0
         if sends:
             own = jnp.asarray(time) <= SELF_EVENT
@@ -136,9 +153,7 @@ def mechanism_class(mod: s.ModFile) -> type[Mechanism]:
         local.update((name, values[name]) for name in connection)
         interpreter.run(routine.body, values, local)
         values.update((name, local[name]) for name in connection)
-        return {
-            state: jnp.broadcast_to(values[state], jnp.shape(params["weight"])) for state in states
-        }
+        return stored(values, jnp.shape(params["weight"]))
 
     namespace = {
         "__doc__": f"Imported from {mod.source} (NMODL, {mod.suffix}).",
@@ -249,27 +264,6 @@ def _called(mod: s.ModFile, body) -> set[str]:
     return {x.name for x in s.nodes(body, routines) if isinstance(x, s.Call)}
 
 
-def _check_loops(mod: s.ModFile) -> None:
-    """A ModError for a FROM loop whose bounds read a variable of the file (a PARAMETER,
-    STATE or ASSIGNED value, an array's element, NET_RECEIVE's arguments, v or t): loops
-    are unrolled when traced, so their bounds must be known before the run."""
-    routines = {**mod.procedures, **mod.functions}
-    receive = () if mod.net_receive is None else mod.net_receive.body + mod.net_receive.initial
-    blocks = (*mod.derivatives.values(), *mod.kinetics.values(), *mod.linears.values())
-    bodies = (mod.initial, mod.breakpoint, receive, *blocks)
-    varying = {x.name for x in (*mod.parameters, *mod.assigned, *mod.states)}
-    varying |= {*ENGINE_VARIABLES, "flag", *(mod.net_receive.args if mod.net_receive else ())}
-    for loop in (x for b in bodies for x in s.nodes(b, routines) if isinstance(x, s.From)):
-        read = [x for bound in (loop.start, loop.stop, loop.step) for x in s.subexpressions(bound)]
-        if any(isinstance(x, s.Index) or getattr(x, "name", None) in varying for x in read):
-            raise ModError(
-                mod.source,
-                loop.line,
-                f"FROM {loop.variable}: bounds that vary at run time are not supported "
-                f"(the loop is unrolled; give its bounds as numbers)",
-            )
-
-
 def _check_events(mod: s.ModFile) -> None:
     """A ModError for NET_RECEIVE's functions other than net_send(delay, flag) in its
     body (net_event, net_move, and net_send elsewhere)."""
@@ -290,39 +284,15 @@ def _check_events(mod: s.ModFile) -> None:
                 raise ModError(mod.source, call.line, "net_send() takes (delay, flag)")
 
 
-def _check_initial_parameters(mod: s.ModFile) -> None:
-    """A ModError for a PARAMETER that INITIAL assigns: NEURON keeps the new value for the
-    run, and dendrax's parameters are inputs that INITIAL cannot change."""
+def _solved_reads(mod: s.ModFile) -> set[str]:
+    """The names that BREAKPOINT's solved blocks read before they set them."""
     routines = {**mod.procedures, **mod.functions}
-    names = {p.name for p in mod.parameters} - set(ENGINE_VARIABLES)
-    for node in s.nodes(mod.initial, routines):
-        if isinstance(node, s.Assign) and node.target in names:
-            raise ModError(
-                mod.source,
-                node.line,
-                f"INITIAL assigns the PARAMETER {node.target}, whose new value NEURON keeps for "
-                "the run: not supported (declare it ASSIGNED, or compute it where it is read)",
-            )
-
-
-def _check_breakpoint_values(mod: s.ModFile, kept: set) -> None:
-    """A ModError for a SOLVE'd block that reads a value BREAKPOINT's other statements set
-    (NEURON solves with the value of the last current evaluation, which the state update
-    here does not see)."""
-    routines = {**mod.procedures, **mod.functions}
-    body = [x for x in mod.breakpoint if not isinstance(x, s.Solve)]
-    set_there = {x.target for x in s.nodes(body, routines) if isinstance(x, s.Assign)}
     blocks = {**mod.derivatives, **mod.kinetics, **mod.linears}
-    for solve in _solves(mod):
-        read = s.read_before_set(blocks.get(solve.block, ()), routines, mod.arrays)
-        found = sorted(read & set_there & kept)
-        if found:
-            raise ModError(
-                mod.source,
-                solve.line,
-                f"SOLVE {solve.block}: it reads {found[0]}, which BREAKPOINT sets outside the "
-                f"SOLVE; this is not supported (set it in the solved block)",
-            )
+    return {
+        name
+        for solve in _solves(mod)
+        for name in s.read_before_set(blocks.get(solve.block, ()), routines, mod.arrays)
+    }
 
 
 def _persistent(mod: s.ModFile, provided: set) -> dict[str, str]:

@@ -52,6 +52,8 @@ class _Parser:
         self.in_net_receive = False
         self.net_initial = None
         """NET_RECEIVE's INITIAL block, once read (None before)."""
+        self.variables: dict[str, tuple[str, int]] = {}
+        """Names of RANGE, GLOBAL and CONSTANT: where they are declared, and how."""
 
     # -- tokens ---------------------------------------------------------------------------
 
@@ -108,6 +110,7 @@ class _Parser:
             elif keyword == "CONSTANT":
                 for entry in self.declarations({}):
                     mod.constants[entry.name] = entry.default
+                    self.variables[entry.name] = ("CONSTANT", entry.line)
             elif keyword == "LOCAL":  # variables of the whole file
                 line = token.line
                 mod.assigned.extend(s.Declared(n, None, "", None, line) for n in self.names())
@@ -139,7 +142,35 @@ class _Parser:
                 raise self.error(f"unknown block {keyword!r}", token)
         if not mod.suffix:
             raise ModError(self.source, 1, "the NEURON block names no SUFFIX or POINT_PROCESS")
+        self.check_names(mod)
         return mod
+
+    def check_names(self, mod: s.ModFile) -> None:
+        """A ModError for what NEURON's nrnivmodl rejects among the names: a variable of
+        USEION declared again in CONSTANT, and a FUNCTION or PROCEDURE with the name of a
+        variable (RANGE, GLOBAL, CONSTANT, PARAMETER, ASSIGNED or STATE)."""
+        declared = dict(self.variables)
+        for entry in (*mod.parameters, *mod.assigned, *mod.states):
+            declared.setdefault(entry.name, ("declared", entry.line))
+        for ion in mod.ions:
+            for name in (*ion.read, *ion.write):
+                kind, line = declared.get(name, (None, 0))
+                if kind == "CONSTANT":
+                    raise ModError(
+                        self.source,
+                        line,
+                        f"{name} is a variable of USEION {ion.ion} and cannot be declared again "
+                        "in CONSTANT (NEURON's nrnivmodl rejects it too)",
+                    )
+        for routine in (*mod.functions.values(), *mod.procedures.values()):
+            if routine.name in declared:
+                kind, line = declared[routine.name]
+                raise ModError(
+                    self.source,
+                    line,
+                    f"{routine.name} is both a variable ({kind}) and a FUNCTION or PROCEDURE; "
+                    "a name is one or the other (NEURON's nrnivmodl rejects it too)",
+                )
 
     def enclosed(self, opening: str, closing: str, unclosed: str) -> list[str]:
         """The texts of the tokens between `opening` (next) and its matching `closing`;
@@ -179,7 +210,8 @@ class _Parser:
             elif token.text == "POINTER":
                 mod.pointers.extend(self.names())
             elif token.text in ("RANGE", "GLOBAL"):
-                self.names()
+                line = self.peek.line
+                self.variables.update((x, (token.text, line)) for x in self.names())
             elif token.text == "THREADSAFE":
                 continue
             else:
