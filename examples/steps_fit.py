@@ -13,12 +13,18 @@ error below `--threshold`. CMA-ES and IBEA minimise that error itself (IBEA with
 objective per step and feature); gradient descent a differentiable stand-in for it: the
 same errors of `dx.losses.spike_features` (soft spike count, mean frequency from the
 interpolated spike times, AP amplitude from peaks and onsets, voltage base) against the
-target's, capped softly at `MISSING`, with `--restarts` starts run as one batch besides a
-single start. GD is judged by the eFEL error of the traces of every gradient it takes. A
-protocol run (all steps) counts as one simulation, a gradient as one. The example first
-prints the rank correlation of the stand-in and the error at `--check` random points.
+target's, capped softly at `MISSING`, plus `--presence` times a presence term for spikes
+missing or extra: for each of the target's spikes, how far the smooth maximum of v
+(`dx.losses.window_max`) within `--half-width` ms of it falls below the target's there
+(or 0 mV), and after the target's last spike, how far it rises above the target's (or
+-30 mV). GD runs from a single start and as a batch of `--restarts` starts. It is judged
+by the eFEL error of the traces of every gradient it takes. A protocol run (all steps)
+counts as one simulation, a gradient as one. The example first prints the rank
+correlation of the stand-in and the error at `--check` random points.
 
     python examples/steps_fit.py [--seeds 1] [--budget 60] [--restarts 4] [--full]
+    python examples/steps_fit.py --full --methods GD      # GD alone, seeds 0-4
+    python examples/steps_fit.py --seeds 5 --first-seed 4 --methods CMA-ES IBEA
 
 `--full`: 5 seeds, 200 runs each. Needs dendrax[fit,plot,train].
 """
@@ -69,7 +75,7 @@ the unit of their shortfalls."""
 class Protocol:
     """The model under the steps, the target's features and the errors of candidates."""
 
-    def __init__(self, t_max: float, amplitudes, factor: float, width: float, half_width=2.0):
+    def __init__(self, t_max: float, amplitudes, factor: float, width: float, half_width: float):
         cell = hay_l5pc()
         cell.soma.stimulate(dx.step_current(0.1 * t_max, 0.8 * t_max, 1.0, DT, t_max))
         cell.soma.record("v")
@@ -225,7 +231,7 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=1, help="seeds first-seed to seeds - 1")
     parser.add_argument("--first-seed", type=int, default=0)
-    parser.add_argument("--methods", nargs="+", default=["GD", "CMA-ES", "IBEA"])
+    parser.add_argument("--methods", nargs="+", default=["GD", "CMA-ES", "IBEA"], help="of these")
     parser.add_argument("--t-max", type=float, default=100.0, help="ms")
     parser.add_argument("--amplitudes", type=float, nargs="+", default=[1.0, 2.0, 3.0])
     parser.add_argument("--budget", type=int, default=60, help="protocol runs per method")
@@ -235,13 +241,14 @@ def main(argv=None) -> dict:
     parser.add_argument("--restarts", type=int, default=4, help="GD's batch of starts")
     parser.add_argument("--width", type=float, default=2.0, help="soft count's width, mV")
     parser.add_argument("--presence", type=float, default=0.1, help="presence term's weight")
+    parser.add_argument("--half-width", type=float, default=2.0, help="spike windows', ms")
     parser.add_argument("--check", type=int, default=20, help="points of the rank check")
     parser.add_argument("--full", action="store_true", help="5 seeds, 200 runs each")
     parser.add_argument("--out", default=str(pathlib.Path(tempfile.gettempdir()) / "steps.png"))
     args = parser.parse_args(argv)
     if args.full:
         args.seeds, args.budget = 5, 200
-    problem = Protocol(args.t_max, args.amplitudes, args.range, args.width)
+    problem = Protocol(args.t_max, args.amplitudes, args.range, args.width, args.half_width)
     counts = [round(target["spike_count"]) for target in problem.target]
     print(f"{len(problem.keys)} conductances; target spikes per step {counts}")
     rho = rank_check(problem, args.check)
