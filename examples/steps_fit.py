@@ -151,8 +151,8 @@ class Protocol:
     def presence(self, traces):
         """How far traces (n_steps, n_samples) are from the target's spikes: the mean
         square, over the target's spikes and the quiet window after its last at each step,
-        of how far the smooth maximum of v in the window is below PEAK (spike windows) or
-        above QUIET (quiet windows), in units of SHORTFALL. Zero where the target's spikes
+        of how far the smooth maximum of v in the window is below its bound (spike
+        windows) or above it (quiet windows), in units of SHORTFALL. Zero where the target's spikes
         have one each within `half_width` and nothing spikes after, with gradients from
         v's highest samples in a window where a spike is missing or extra."""
         short = []
@@ -173,7 +173,7 @@ def spike_windows(v, half_width: float, stop: float):
     (half_width at least) to `stop`. A spike window ends before `stop`, the quiet one at it."""
     times = np.asarray(dx.losses.spike_times(v, DT))
     times = times[np.isfinite(times)]
-    quiet = times[-1] + max(half_width, *np.diff(times[-2:])) if times.size else 0.0
+    quiet = times[-1] + max([half_width, *np.diff(times[-2:])]) if times.size else 0.0
     starts = np.array([*(times - half_width), quiet])
     return starts, np.array([*np.minimum(times + half_width, stop - DT), stop])
 
