@@ -241,6 +241,31 @@ def test_spike_features_match_efel_and_have_gradients():
     assert np.isfinite(grad) and grad != 0
 
 
+def test_spike_times_and_window_max_find_spikes_with_gradients():
+    time = np.arange(0.0, 30.0, DT)
+    three = -65.0 + sum(100.0 * np.exp(-(((time - c) / 0.5) ** 2)) for c in (5.0, 12.3, 20.01))
+    batch = np.stack([three, three - 60.0])  # the second never reaches -20 mV
+    times = dx.losses.spike_times(batch, DT, max_spikes=4)
+    assert times.shape == (2, 4) and np.all(np.isnan(times[0, 3])) and np.all(np.isnan(times[1]))
+    np.testing.assert_allclose(times[0, :3], [5.0, 12.3, 20.01], atol=1e-3)
+    slope = np.gradient(three, DT)  # v - s dv/dt is v delayed by s ms, to first order
+
+    def first(s):
+        return dx.losses.spike_times(three - s * slope, DT, max_spikes=1)[0]
+
+    assert float(jax.grad(first)(0.0)) == pytest.approx(1.0, abs=0.05)
+
+    tops = dx.losses.window_max(batch, DT, [[0.0, 8.0, 25.0]], [[8.0, 10.0, 30.0]], softness=0.5)
+    assert tops.shape == (2, 3)
+    assert 35.0 <= float(tops[0, 0]) <= 35.0 + 0.5 * np.log(320)  # the peak of 100 - 65 mV
+    np.testing.assert_allclose(tops[1], tops[0] - 60.0, rtol=1e-12)
+    assert float(tops[0, 1]) < -60.0  # between spikes
+    grad = jax.grad(lambda s: dx.losses.window_max(three + s, DT, [9.0], [15.0])[0])(0.0)
+    assert grad == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="softness"):
+        dx.losses.window_max(three, DT, [0.0], [1.0], softness=0.0)
+
+
 # -- gradients through params_from --------------------------------------------------------
 
 

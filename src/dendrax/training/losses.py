@@ -57,6 +57,37 @@ def soft_spike_count(traces, threshold: float = 0.0, width: float = 2.0):
     return jnp.sum(jax.nn.relu(jnp.diff(above, axis=-1)), axis=-1)
 
 
+def window_max(traces, dt: float, starts, stops, softness: float = 1.0):
+    """A smooth maximum of each trace in time windows, so that a loss can ask for a
+    spike (or its absence) in a window with gradients from wherever v is highest there.
+
+    The smooth maximum is softness · log Σ exp(v / softness) over the window's samples:
+    at least the maximum and at most softness · log(n_samples) (mV) above it.
+
+    Args:
+        traces: (..., n_samples), sample k at time k dt (as `sim.run` returns them).
+        dt: time step (ms).
+        starts, stops: window bounds (ms), arrays of one shape (..., n_windows) that
+            broadcasts with the traces' leading axes; a window holds the samples with
+            start <= t < stop.
+        softness: mV; smaller is closer to the maximum, with gradients on fewer samples.
+
+    Returns:
+        (..., n_windows) in mV; -inf for a window without samples.
+    """
+    if not softness > 0:
+        raise ValueError(f"softness must be > 0 mV, got {softness}")
+    traces, starts, stops = jnp.asarray(traces), jnp.asarray(starts), jnp.asarray(stops)
+    n = traces.shape[-1]
+    lead = jnp.broadcast_shapes(traces.shape[:-1], starts.shape[:-1], stops.shape[:-1])
+    traces = jnp.broadcast_to(traces, (*lead, n))[..., None, :]
+    starts, stops = (jnp.broadcast_to(x, (*lead, x.shape[-1]))[..., None] for x in (starts, stops))
+    time = (dt * jnp.arange(n)).reshape((1,) * (starts.ndim - 1) + (n,))
+    inside = (time >= starts) & (time < stops)
+    scaled = jnp.where(inside, traces / softness, -jnp.inf)
+    return softness * jax.nn.logsumexp(scaled, axis=-1)
+
+
 def spike_features(
     traces,
     dt: float,
@@ -106,17 +137,8 @@ def spike_features(
 
     def one(v):
         rise = jax.nn.relu(jnp.diff(jax.nn.sigmoid((v - threshold) / width)))
-        up = (v[:-1] < threshold) & (v[1:] >= threshold)  # a crossing from k to k + 1
-        (k,) = jnp.nonzero(up, size=max_spikes, fill_value=0)
-        real = jnp.arange(max_spikes) < up.sum()
-        # sample j + 1 belongs to the spike of the last crossing at or before j
-        owner = jnp.concatenate([jnp.zeros(1, int), jnp.cumsum(up)]) - 1
-        mine = owner[None] == jnp.arange(max_spikes)[:, None]
-        top = jnp.clip(jnp.argmax(jnp.where(mine, v[None], -jnp.inf), axis=1), 1, n - 2)
-        before, peaks, after = v[top - 1], v[top], v[top + 1]
-        bend = before - 2 * peaks + after  # < 0 at a peak
-        safe = jnp.where(real & (bend < 0), bend, -1.0)
-        times = dt * (top + jnp.where(real & (bend < 0), 0.5 * (before - after) / safe, 0.0))
+        k, real, top, times = _peaks(v, dt, threshold, max_spikes)
+        peaks = v[top]
         within = real & (times >= start) & (times <= stop)
         slow = jnp.diff(v) < onset_slope * dt
         last_slow = jax.lax.cummax(jnp.where(slow, jnp.arange(n - 1), 0))
@@ -135,6 +157,50 @@ def spike_features(
 
     flat = jax.vmap(one)(traces.reshape(-1, n))
     return {name: value.reshape(traces.shape[:-1]) for name, value in flat.items()}
+
+
+def spike_times(traces, dt: float, *, threshold: float = -20.0, max_spikes: int = 32):
+    """Spike times (ms) of traces, with gradients: the times of the peaks after upward
+    crossings of `threshold` (mV), interpolated by a parabola as in `spike_features`.
+
+    Args:
+        traces: (..., n_samples), sample k at time k dt (as `sim.run` returns them).
+        dt: time step (ms).
+        threshold: the spike threshold (mV), eFEL's -20 by default.
+        max_spikes: the number of times returned; spikes after this many are left out.
+
+    Returns:
+        (..., max_spikes) in ms, in order, NaN after the last spike (replace the NaN with
+        `jnp.where` before any other function of it, so that gradients stay finite).
+    """
+    traces = jnp.asarray(traces)
+    n = traces.shape[-1]
+
+    def one(v):
+        _, real, _, times = _peaks(v, dt, threshold, max_spikes)
+        return jnp.where(real, times, jnp.nan)
+
+    return jax.vmap(one)(traces.reshape(-1, n)).reshape(*traces.shape[:-1], max_spikes)
+
+
+def _peaks(v, dt: float, threshold: float, max_spikes: int):
+    """For one trace (n_samples,), per spike slot: the sample k of its upward crossing
+    (from k to k + 1), whether the slot holds a spike, its peak's sample (the highest
+    before the next crossing) and its time (ms, by the parabola through the peak and its
+    neighbours)."""
+    n = v.shape[-1]
+    up = (v[:-1] < threshold) & (v[1:] >= threshold)
+    (k,) = jnp.nonzero(up, size=max_spikes, fill_value=0)
+    real = jnp.arange(max_spikes) < up.sum()
+    # sample j + 1 belongs to the spike of the last crossing at or before j
+    owner = jnp.concatenate([jnp.zeros(1, int), jnp.cumsum(up)]) - 1
+    mine = owner[None] == jnp.arange(max_spikes)[:, None]
+    top = jnp.clip(jnp.argmax(jnp.where(mine, v[None], -jnp.inf), axis=1), 1, n - 2)
+    before, peaks, after = v[top - 1], v[top], v[top + 1]
+    bend = before - 2 * peaks + after  # < 0 at a peak
+    safe = jnp.where(real & (bend < 0), bend, -1.0)
+    times = dt * (top + jnp.where(real & (bend < 0), 0.5 * (before - after) / safe, 0.0))
+    return k, real, top, times
 
 
 def weighted_sum(losses: dict, weights: dict):
