@@ -57,3 +57,15 @@ def test_a_cold_compile_says_what_it_compiles(tmp_path, monkeypatch, capsys):
     assert "compiling the native kernel of HH (cached afterwards)" in capsys.readouterr().err
     build()  # loaded: nothing to say
     assert capsys.readouterr().err == ""
+
+
+def test_a_bar_written_to_a_log_is_redrawn_seldom(capsys):
+    import time
+
+    from dendrax.progress import shown
+
+    with shown(10, True, None, description="work"):
+        time.sleep(1.0)  # POLL_S would redraw it five times
+    err = capsys.readouterr().err  # captured: not a terminal
+    assert "10/10" in err
+    assert err.count("work") <= 3  # its first drawing, at most one more, its last

@@ -3,6 +3,7 @@ steps as it runs, `dendrax.native.library.steps_done`) and the first compile of 
 native code. A thread moves a tqdm bar with a count while the work goes on."""
 
 import contextlib
+import sys
 import threading
 from collections.abc import Callable
 
@@ -11,6 +12,16 @@ AUTO_DELAY_S = 2.0
 
 POLL_S = 0.2
 """How often the bar reads the count (s)."""
+
+LOGGED_INTERVAL_S = 10.0
+"""The least time between two redraws of a bar written to a file or a pipe (s), where each
+redraw is a line of the log; a terminal's or notebook's redraws replace each other."""
+
+
+def _interactive() -> bool:
+    """Whether stderr is a terminal or a notebook's output (where redraws replace each other)."""
+    isatty = getattr(sys.stderr, "isatty", None)
+    return bool(isatty and isatty()) or "ipykernel" in sys.modules
 
 
 @contextlib.contextmanager
@@ -36,7 +47,8 @@ def shown(
         yield
         return
     delay = 0.0 if progress else AUTO_DELAY_S
-    bar = tqdm(total=total, unit=unit, desc=description, delay=delay)
+    interval = POLL_S if _interactive() else LOGGED_INTERVAL_S
+    bar = tqdm(total=total, unit=unit, desc=description, delay=delay, mininterval=interval)
     start, stop = (count() if count else 0), threading.Event()
 
     def follow():
