@@ -1,6 +1,8 @@
 """Progress bars of long runs: the native kernel counts its steps as it runs, and `run` shows
 them in a tqdm bar (always, never, or once a run has lasted 2 s)."""
 
+import time
+
 import jax
 import numpy as np
 import pytest
@@ -60,11 +62,7 @@ def test_a_cold_compile_says_what_it_compiles(tmp_path, monkeypatch, capsys):
 
 
 def test_a_bar_written_to_a_log_is_redrawn_seldom(capsys):
-    import time
-
-    from dendrax.progress import shown
-
-    with shown(10, True, None, description="work"):
+    with dx.progress.shown(10, True, None, description="work"):
         time.sleep(1.0)  # POLL_S would redraw it five times
     err = capsys.readouterr().err  # captured: not a terminal
     assert "10/10" in err
