@@ -41,7 +41,7 @@ def scalar_math(request, tmp_path_factory):
     headers = "".join(f"#include <{h}>\n" for h in ("cmath", "cstdint", "cstring", "limits"))
     source.write_text(f"{headers}namespace {{\n{template_text('scalar_math.cc')}\n}}\n{WRAPPERS}")
     target = folder / "scalar_math.so"
-    command = [library.compiler(), *library.FLAGS, *request.param, str(source), "-o", str(target)]
+    command = [library.compiler(), *library.flags(), *request.param, str(source), "-o", str(target)]
     subprocess.run(command, check=True)
     return ctypes.CDLL(str(target))
 
