@@ -11,7 +11,7 @@ than `WHOLE_ARRAY` elements is one value held whole, of shape (sites, size) (`he
 read by `take_along_axis` and written by one `jnp.where` over its elements. A FROM loop
 whose bounds vary at run time runs its most iterations (`bounds.loop_trips`), each masked
 as an `if`; one with known bounds is unrolled, or runs as one `lax.fori_loop` where it has
-more than `LONGEST_UNROLLED` iterations (`_rolled_loop`).
+more than `LONGEST_UNROLLED` iterations over an array held whole (`_rolled_loop`).
 """
 
 from __future__ import annotations
@@ -58,9 +58,9 @@ WHOLE_ARRAY = 256
 takes it (its arrays have at most 256 elements)."""
 
 LONGEST_UNROLLED = 256
-"""A FROM loop with bounds known when traced and more iterations than this runs as one
-`lax.fori_loop` where its body allows (`_rollable`); a shorter one is unrolled, its
-indices known when traced (as the native code generator takes it)."""
+"""A FROM loop with bounds known when traced, more iterations than this and an array held
+whole in its body runs as one `lax.fori_loop` where its body allows (`_rollable`); another
+is unrolled, its indices known when traced (as the native code generator takes it)."""
 
 SEND_TIME, SEND_FLAG = "net_send_time", "net_send_flag"
 """The values that hold the time (ms) and flag of the event a NET_RECEIVE sent its own
@@ -256,13 +256,16 @@ class Interpreter:
             self._choose(inside, loop.body, (), values, local, derivatives)
 
     def _rollable(self, loop: s.From, derivatives) -> bool:
-        """Whether `loop` may run as one `lax.fori_loop`: outside DERIVATIVE, and no loop,
-        derivative or reaction in its body (nor in the routines it calls)."""
+        """Whether `loop` may run as one `lax.fori_loop`: outside DERIVATIVE, its body (and
+        the routines it calls) reading or writing an array held whole, with no loop,
+        derivative or reaction. (Other loops are unrolled, as the native code takes them.)"""
         if derivatives is not None:
             return False
         inner = s.nodes(loop.body, {**self.mod.procedures, **self.mod.functions})
         kinds = s.From | s.Derivative | s.Reaction | s.Conserve | s.Compartment | s.Equation
-        return not any(isinstance(x, kinds) for x in inner)
+        whole = {x.name for x in inner if isinstance(x, s.Index)}
+        whole |= {x.target for x in inner if isinstance(x, s.Assign) and x.index is not None}
+        return bool(whole & set(self.whole)) and not any(isinstance(x, kinds) for x in inner)
 
     def _rolled_loop(self, loop: s.From, found: list, values: dict, local: dict) -> None:
         """A FROM loop whose variable takes the values `found` as one `lax.fori_loop`, its
