@@ -141,8 +141,10 @@ class Interpreter:
                 self._masked_loop(statement, values, local, derivatives)
             elif isinstance(statement, s.From):
                 found = self._loop_values(statement, values, local)
-                if len(found) > LONGEST_UNROLLED and self._rollable(statement, derivatives):
-                    self._rolled_loop(statement, found, values, local)
+                over_whole = self._reads_or_writes_whole(statement)
+                if len(found) > LONGEST_UNROLLED and over_whole and self._rollable(statement):
+                    step = (found[-1] - found[0]) / (len(found) - 1)
+                    self._rolled_loop(statement, len(found), found[0], step, values, local)
                     continue
                 for value in found:
                     local[statement.variable] = value
@@ -247,40 +249,62 @@ class Interpreter:
     def _masked_loop(self, loop: s.From, values: dict, local: dict, derivatives) -> None:
         """A FROM loop whose bounds vary at run time: its most iterations, each kept where
         its value of the variable is within the bounds (truncated to integers, as NEURON's
-        loop counter is)."""
+        loop counter is); one `lax.fori_loop` where its body allows (`_rollable`)."""
         start, stop = (jnp.trunc(self.value(x, values, local)) for x in (loop.start, loop.stop))
         step = s.static_value(loop.step, self.mod.constants)
+        if derivatives is None and self._rollable(loop):
+            self._rolled_loop(loop, self.trips[id(loop)], start, step, values, local, stop)
+            return
         for k in range(self.trips[id(loop)]):
             local[loop.variable] = start + k * step
             inside = local[loop.variable] <= stop if step > 0 else local[loop.variable] >= stop
             self._choose(inside, loop.body, (), values, local, derivatives)
 
-    def _rollable(self, loop: s.From, derivatives) -> bool:
-        """Whether `loop` may run as one `lax.fori_loop`: outside DERIVATIVE, its body (and
-        the routines it calls) reading or writing an array held whole, with no loop,
-        derivative or reaction. (Other loops are unrolled, as the native code takes them.)"""
-        if derivatives is not None:
-            return False
-        inner = s.nodes(loop.body, {**self.mod.procedures, **self.mod.functions})
-        kinds = s.From | s.Derivative | s.Reaction | s.Conserve | s.Compartment | s.Equation
-        whole = {x.name for x in inner if isinstance(x, s.Index)}
-        whole |= {x.target for x in inner if isinstance(x, s.Assign) and x.index is not None}
-        return bool(whole & set(self.whole)) and not any(isinstance(x, kinds) for x in inner)
+    def _inner(self, loop: s.From) -> list:
+        """The nodes of the body of `loop`, and of the routines it calls."""
+        return s.nodes(loop.body, {**self.mod.procedures, **self.mod.functions})
 
-    def _rolled_loop(self, loop: s.From, found: list, values: dict, local: dict) -> None:
-        """A FROM loop whose variable takes the values `found` as one `lax.fori_loop`, its
-        variable traced: the values its body may set are carried, with the shapes and
-        dtypes that a pass of the body gives them (traced abstractly until they no longer
-        change)."""
-        first, step = found[0], (found[-1] - found[0]) / (len(found) - 1)
+    def _rollable(self, loop: s.From) -> bool:
+        """Whether `loop` may run as one `lax.fori_loop`: no loop, derivative or reaction
+        in its body (nor in the routines it calls)."""
+        kinds = s.From | s.Derivative | s.Reaction | s.Conserve | s.Compartment | s.Equation
+        return not any(isinstance(x, kinds) for x in self._inner(loop))
+
+    def _reads_or_writes_whole(self, loop: s.From) -> bool:
+        """Whether the body of `loop` reads or writes an array held whole (a loop with
+        bounds known when traced runs as one `lax.fori_loop` then; otherwise it is
+        unrolled, its indices known when traced)."""
+        inner = self._inner(loop)
+        names = {x.name for x in inner if isinstance(x, s.Index)}
+        names |= {x.target for x in inner if isinstance(x, s.Assign) and x.index is not None}
+        return bool(names & set(self.whole))
+
+    def _rolled_loop(
+        self, loop: s.From, trips: int, first, step, values: dict, local: dict, stop=None
+    ) -> None:
+        """`trips` iterations of a FROM loop as one `lax.fori_loop`, its variable (traced)
+        first + k step at iteration k; where `stop` is given, each iteration kept where
+        the variable is within it (as an `if`). The values the body may set are carried,
+        with the shapes and dtypes that a pass of the body gives them (traced abstractly
+        until they no longer change); arrays of variables that it reads at computed
+        indices are stacked once, before the loop."""
+        for x in self._inner(loop):
+            if isinstance(x, s.Index) and s.static_value(x.index, self.mod.constants) is None:
+                defined = {*values, *local}
+                if x.name not in self.whole and s.element(x.name, 0) in defined:
+                    self._stack(x, values, local)  # kept in `_stacked` (values of this trace)
 
         def body(k, carry):
             self._stacked = dict(saved)
             inner_values, inner_local = dict(values), dict(local)
             inner_values.update(carry[0])
             inner_local.update(carry[1])
-            inner_local[loop.variable] = first + step * k
-            self.run(loop.body, inner_values, inner_local)
+            at = inner_local[loop.variable] = first + step * k
+            if stop is None:
+                self.run(loop.body, inner_values, inner_local)
+            else:
+                inside = at <= stop if step > 0 else at >= stop
+                self._choose(inside, loop.body, (), inner_values, inner_local, None)
             return self._carried(inner_values, values), self._carried(inner_local, local)
 
         saved = dict(self._stacked)  # stacks traced in the body stay there
@@ -297,11 +321,11 @@ class Interpreter:
             if jax.tree.map(jnp.shape, fitted) == jax.tree.map(jnp.shape, carry):
                 break
             carry = fitted
-        after = lax.fori_loop(0, len(found), body, fitted)
+        after = lax.fori_loop(0, trips, body, fitted)
         self._stacked = saved
         values.update(after[0])
         local.update(after[1])
-        local[loop.variable] = found[-1]
+        local[loop.variable] = first + step * (trips - 1)
 
     @staticmethod
     def _carried(now: dict, before: dict) -> dict:
@@ -351,18 +375,17 @@ class Interpreter:
         for k, name in enumerate(names):
             values[name] = jnp.where(index == k, new, values.get(name, 0.0))
 
-    def _element_at(self, node: s.Index, index, names: list, values: dict, local: dict):
-        """The element that `node` reads at the computed `index` (clamped to the array;
-        its elements `names`): the elements stacked (last axis), the one at the index taken,
-        so that a read is one array operation, however large the array."""
+    def _stack(self, node: s.Index, values: dict, local: dict):
+        """The elements of the array that `node` reads, stacked (last axis); kept while
+        they are the same values of one trace."""
+        names = [s.element(node.name, k) for k in range(self.mod.arrays[node.name])]
         found = tuple(self.value(s.Name(x, node.line), values, local) for x in names)
-        name = node.name
-        kept = self._stacked.get(name)
+        kept = self._stacked.get(node.name)
         if kept is None or len(kept[0]) != len(found) or any(map(operator.is_not, kept[0], found)):
             kept = (found, jnp.stack(jnp.broadcast_arrays(*found), axis=-1))
             if all(isinstance(x, jax.core.Tracer) for x in found):  # values of one trace
-                self._stacked[name] = kept
-        return _taken(kept[1], index)
+                self._stacked[node.name] = kept
+        return kept[1]
 
     def _held(self, name: str, values: dict):
         """The array `name`, held whole (its last axis the elements; 0 before any is set)."""
@@ -396,7 +419,7 @@ class Interpreter:
             index, names = self._elements(node, values, local)
             if len(names) == 1:
                 return self.value(s.Name(names[0], node.line), values, local)
-            return self._element_at(node, index, names, values, local)
+            return _taken(self._stack(node, values, local), index)
         if isinstance(node, s.Name):
             for table in (local, values, self.mod.constants, CONSTANTS):
                 if node.name in table:
