@@ -2,7 +2,10 @@
 NEURON (live), on the native kernel and pure JAX, with gradients; and the errors of files
 the importer cannot read."""
 
+import os
 import pathlib
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -628,3 +631,37 @@ def test_a_large_state_array_is_one_state():
     derivative = COUNTS.replace("BREAKPOINT {", "DERIVATIVE d { hits' = 1 }\nBREAKPOINT {")
     with pytest.raises(ModError, match=r"line 6: hits': an array of more than 256 elements"):
         load_mod(derivative)
+
+
+ORDER = """
+NEURON { SUFFIX order NONSPECIFIC_CURRENT i }
+ASSIGNED { v (mV) i (mA/cm2) a b c d }
+BREAKPOINT {
+    if (v > 0) { a = 1 b = 2 c = 3 d = 4 } else { d = 5 c = 6 }
+    i = (a + 2*b + 3*c + 4*d)*1e-6
+}
+"""
+
+TRACED = f"""
+import jax
+from dendrax.nmodl import load_mod
+mechanism = load_mod({ORDER!r})()
+print(jax.make_jaxpr(lambda v: mechanism.current({{}}, v, {{}}, 6.3, 0.0))(0.0))
+"""
+
+
+def test_the_traced_code_is_the_same_in_every_process():
+    """The branches of an `if` are merged in a fixed order (not a set's, which varies with
+    the process's hash seed), so that the generated native code, and the key of its
+    compiled library in the cache, are the same in every process."""
+    traced = [
+        subprocess.run(
+            [sys.executable, "-c", TRACED],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2", "3")
+    ]
+    assert "select_n" in traced[0] and traced[1] == traced[0] and traced[2] == traced[0]

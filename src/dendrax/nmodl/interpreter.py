@@ -232,7 +232,9 @@ class Interpreter:
             (values, then_values, else_values),
             (local, then_local, else_local),
         ):
-            for name in set(first) | set(second):
+            # in a fixed order (a set of strings has none), so that the generated code is
+            # the same in every process and its compiled library is found in the cache
+            for name in {**first, **second}:
                 before = merged.get(name, 0.0)
                 chosen = first.get(name, before), second.get(name, before)
                 if chosen[0] is not chosen[1]:  # unchanged values stay as they are
@@ -241,7 +243,7 @@ class Interpreter:
                     else:
                         merged[name] = jnp.where(condition, *chosen)
         if derivatives is not None:
-            for name in set(then_d) | set(else_d):
+            for name in {**then_d, **else_d}:
                 before = derivatives.get(name, lambda x: 0.0 * x)
                 first, second = then_d.get(name, before), else_d.get(name, before)
                 derivatives[name] = _chosen(condition, first, second)
@@ -348,21 +350,35 @@ class Interpreter:
         size = self.mod.arrays.get(name)
         if size is None:
             raise ModError(self.mod.source, node.line, f"{name}[...]: {name} is not an array")
-        index = self.value(node.index, values, local)
-        if isinstance(index, int | float):
-            if not 0 <= int(index) < size:
-                raise ModError(
-                    self.mod.source, node.line, f"{name}[{int(index)}]: out of {name}[{size}]"
-                )
+        index = self._index(node, name, size, values, local)
+        if isinstance(index, float):
             return index, [s.element(name, int(index))]
-        return jnp.floor(index), [s.element(name, k) for k in range(size)]
+        return index, [s.element(name, k) for k in range(size)]
+
+    def _index(self, node, name: str, size: int, values: dict, local: dict):
+        """The index of `node` (an Index or an indexed Assign) into the array `name` of
+        `size` elements: a number where it is known when traced (from numbers, CONSTANTs
+        and unrolled loops' variables: not a traced value), checked against the size;
+        else the computed index, truncated."""
+        index = self.value(node.index, values, local)
+        if isinstance(index, jax.core.Tracer) or jnp.ndim(index) != 0:
+            return jnp.floor(index)
+        if not 0 <= int(index) < size:
+            raise ModError(
+                self.mod.source, node.line, f"{name}[{int(index)}]: out of {name}[{size}]"
+            )
+        return float(int(index))
 
     def _set_element(self, statement: s.Assign, values: dict, local: dict) -> None:
         """`name[index] = value`: at a computed index, each element takes the value where
         the index is its own (NEURON truncates a real index)."""
         new = self.value(statement.value, values, local)
         if statement.target in self.whole:
-            at = _per_element(self._whole_index(statement, statement.target, values, local))
+            at = _per_element(
+                self._index(
+                    statement, statement.target, self.whole[statement.target], values, local
+                )
+            )
             held = self._held(statement.target, values)
             elements = jnp.arange(self.whole[statement.target])
             at, new, held, elements = _broadcast(at, _per_element(new), held, elements)
@@ -392,25 +408,12 @@ class Interpreter:
         found = values.get(name)
         return jnp.broadcast_to(0.0, (self.whole[name],)) if found is None else found
 
-    def _whole_index(self, node, name: str, values: dict, local: dict):
-        """The index of `node` (an Index or an indexed Assign) into the array `name` held
-        whole: a number checked against its size, or the computed index truncated."""
-        index = self.value(node.index, values, local)
-        size = self.whole[name]
-        if not isinstance(index, int | float):
-            return jnp.floor(index)
-        if not 0 <= int(index) < size:
-            raise ModError(
-                self.mod.source, node.line, f"{name}[{int(index)}]: out of {name}[{size}]"
-            )
-        return float(int(index))
-
     def value(self, node, values: dict, local: dict):
         """The value of expression `node`."""
         if isinstance(node, s.Number):
             return node.value
         if isinstance(node, s.Index) and node.name in self.whole:
-            at = self._whole_index(node, node.name, values, local)
+            at = self._index(node, node.name, self.whole[node.name], values, local)
             held = self._held(node.name, values)
             if isinstance(at, float):
                 return held[..., int(at)]
