@@ -358,10 +358,13 @@ class Interpreter:
     def _index(self, node, name: str, size: int, values: dict, local: dict):
         """The index of `node` (an Index or an indexed Assign) into the array `name` of
         `size` elements: a number where it is known when traced (from numbers, CONSTANTs
-        and unrolled loops' variables: not a traced value), checked against the size;
-        else the computed index, truncated."""
-        index = self.value(node.index, values, local)
-        if isinstance(index, jax.core.Tracer) or jnp.ndim(index) != 0:
+        and unrolled loops' variables by arithmetic, which JAX would trace), checked
+        against the size; else the computed index, truncated."""
+        known = {k: v for k, v in {**self.mod.constants, **local}.items() if _number(v)}
+        index = s.static_value(node.index, known)
+        if index is None:
+            index = self.value(node.index, values, local)
+        if not _number(index):
             return jnp.floor(index)
         if not 0 <= int(index) < size:
             raise ModError(
@@ -466,6 +469,11 @@ class Interpreter:
         values[SEND_TIME] = now + args[0]
         values[SEND_FLAG] = args[1] + 0.0 * now
         return 0.0
+
+
+def _number(value) -> bool:
+    """Whether `value` is a Python number (known when the code is traced)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _per_element(value):
