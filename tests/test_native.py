@@ -658,6 +658,26 @@ def test_integer_pow_follows_jax_products(y):
     assert _canonical(naive) != _jax_products(y)  # the check tells groupings apart
 
 
+def test_a_loop_is_one_cpp_loop_and_so_is_its_transpose():
+    """A `fori_loop` of 100 iterations (an NMODL FROM loop) is one C++ loop whose body is
+    emitted once, as is the reverse loop of its vector-Jacobian product; a loop longer
+    than an array of the generated code is unsupported."""
+
+    def summed(x, trips=100):
+        return (jax.lax.fori_loop(0, trips, lambda k, total: total + jnp.exp(-k * x), 0.0 * x),)
+
+    source = scalar_function("summed", summed, 1, 1, jnp.float64)
+    assert source.count("for (int") == 1 and "< 100;" in source and source.count("dx_exp") == 1
+
+    def gradient(x, cotangent):
+        return jax.vjp(summed, x)[1]((cotangent,))
+
+    source = scalar_function("gradient", gradient, 2, 1, jnp.float64)
+    assert ">= 0; --" in source  # the reverse loop
+    with pytest.raises(Unsupported, match="a loop of 300 iterations"):
+        scalar_function("f", lambda x: summed(x, 300), 1, 1, jnp.float64)
+
+
 def test_unsupported_primitive_is_named():
     with pytest.raises(Unsupported, match="erf_inv"):
         scalar_function("f", lambda x: (jax.lax.erf_inv(x),), 1, 1, jnp.float64)

@@ -2,7 +2,10 @@
 NEURON (live), on the native kernel and pure JAX, with gradients; and the errors of files
 the importer cannot read."""
 
+import os
 import pathlib
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -336,6 +339,7 @@ SYNAPSES = {
     "depressing_syn": ("DepressingSyn", {}, [0.004, 0.002, 0.006]),
     "pulse_syn": ("PulseSyn", {"dur": 0.8}, [0.4, 0.2, 0.6]),
     "buffer_syn": ("BufferSyn", {}, [4.0, 2.0, 6.0]),
+    "long_buffer_syn": ("LongBufferSyn", {}, [4.0, 2.0, 6.0]),
 }
 """Per file: its mechanism, parameters and the weights of the three connections."""
 
@@ -407,6 +411,45 @@ def test_synapses_with_connection_state_and_own_events_match_neuron(
         np.testing.assert_allclose(runs[backend], theirs, atol=1e-8, rtol=0)
     assert np.ptp(theirs) > 5.0
     np.testing.assert_allclose(runs["native"], runs["jax"], atol=1e-10, rtol=0)
+
+
+def test_large_buffers_are_states_held_whole_and_match_neuron(tmp_path_factory, caplog):
+    """Ring buffers of 500 elements (long_buffer_syn.mod) are one state each, of shape
+    (sites, 500), filled in INITIAL by one loop of 500 iterations and written and read
+    at computed indices; the native kernel does not hold them (the model runs in pure
+    JAX, saying why), within 1e-8 mV of NEURON (measured: 6e-13 mV)."""
+    pytest.importorskip("neuron", reason="the parity tests run NEURON")
+    from neuron_mechanisms import load_test_mechanisms
+
+    cls = imported("long_buffer_syn")
+    assert cls.states["times"].shape == (500,) and cls.states["amounts"].shape == (500,)
+    assert not any("[" in name for name in cls.states)
+    load_test_mechanisms(tmp_path_factory)
+    theirs = neuron_synapse_voltage("long_buffer_syn", together=False)
+    with caplog.at_level("WARNING", logger="dendrax"):
+        sim, t_max = synapse_cell("long_buffer_syn", backend="native")
+    assert sim.spec.backend == "jax"
+    assert "LongBufferSyn.amounts is an array of shape (500,) at each site" in caplog.text
+    ours = np.asarray(sim.run(t_max=t_max))[0]
+    assert np.ptp(theirs) > 5.0
+    np.testing.assert_allclose(ours, theirs, atol=1e-8, rtol=0)
+
+
+def test_gradients_through_large_buffers_match_finite_differences():
+    """Through buffers held whole and the INITIAL loop run as one loop (pure JAX;
+    measured: 4e-10 relative)."""
+    sim, t_max = synapse_cell("long_buffer_syn")
+
+    def loss(scale):
+        values = {**sim.params["LongBufferSyn"]}
+        values["tau"] = values["tau"] * scale
+        return jnp.mean(sim.run({**sim.params, "LongBufferSyn": values}, t_max=t_max)[0])
+
+    analytic = float(jax.grad(loss)(1.0))
+    eps = 1e-6
+    numeric = float(loss(1.0 + eps) - loss(1.0 - eps)) / (2 * eps)
+    assert abs(analytic) > 1e-3
+    assert abs(analytic - numeric) / abs(numeric) < 1e-6
 
 
 def test_connection_states_and_own_events_are_per_site():
@@ -553,10 +596,72 @@ def test_loops_with_bounds_that_vary_run_their_most_iterations():
 
 def test_an_array_too_large_for_native_code_runs_in_pure_jax():
     """Arrays read at computed indices become arrays of the generated code up to 256
-    elements; a larger one makes the model fall back to pure JAX, saying why."""
+    elements; a larger one is held whole, one state of shape (sites, size), which the
+    native kernel does not hold: the model falls back to pure JAX."""
     text = LOGGER.replace("times[50]", "times[300]").replace("fmod(count, 50)", "fmod(count, 300)")
     cls = load_mod(text.replace("i = g*v", "i = g*v + 0*times[count]"))
+    assert set(cls.states) == {"g", "count", "times"} and cls.states["times"].shape == (300,)
     cell = dx.Cell.from_parents([-1], ncomp=1, length=20.0, radius=10.0)
     dx.connect(dx.spike_source([[1.0]]), cell.branch(0).loc(0.5), cls(), weight=0.001)
     cell.record("v")
     assert dx.build(cell, backend="auto").spec.backend == "jax"
+
+
+COUNTS = """
+NEURON { POINT_PROCESS counts NONSPECIFIC_CURRENT i }
+ASSIGNED { v (mV) i (nA) }
+STATE { hits[300] }
+INITIAL { FROM k = 0 TO 299 { hits[k] = k } }
+BREAKPOINT { i = 1e-3*(hits[0] + hits[299]) }
+NET_RECEIVE (w) { hits[0] = hits[0] + w  hits[299] = hits[299] + 2*w }
+"""
+
+
+def test_a_large_state_array_is_one_state():
+    """A STATE array of more than 256 elements is one state of shape (sites, size), set in
+    INITIAL by one loop of 300 iterations and at indices known when traced; its
+    derivative is refused with the line."""
+    cls = load_mod(COUNTS)
+    assert set(cls.states) == {"hits"} and cls.states["hits"].shape == (300,)
+    cell = dx.Cell.from_parents([-1], ncomp=1, length=20.0, radius=10.0)
+    dx.connect(dx.spike_source([[1.0], [2.0]]), cell.branch(0).loc(0.5), cls(), weight=[1, 3])
+    cell.record("counts.i")
+    total = 1e3 * np.asarray(dx.build(cell, dt=0.025).run(t_max=4.0))  # hits[0] + hits[299]
+    np.testing.assert_allclose(total[:, [0, -1]], [[299, 302], [299, 308]], rtol=1e-12)
+    derivative = COUNTS.replace("BREAKPOINT {", "DERIVATIVE d { hits' = 1 }\nBREAKPOINT {")
+    with pytest.raises(ModError, match=r"line 6: hits': an array of more than 256 elements"):
+        load_mod(derivative)
+
+
+ORDER = """
+NEURON { SUFFIX order NONSPECIFIC_CURRENT i }
+ASSIGNED { v (mV) i (mA/cm2) a b c d }
+BREAKPOINT {
+    if (v > 0) { a = 1 b = 2 c = 3 d = 4 } else { d = 5 c = 6 }
+    i = (a + 2*b + 3*c + 4*d)*1e-6
+}
+"""
+
+TRACED = f"""
+import jax
+from dendrax.nmodl import load_mod
+mechanism = load_mod({ORDER!r})()
+print(jax.make_jaxpr(lambda v: mechanism.current({{}}, v, {{}}, 6.3, 0.0))(0.0))
+"""
+
+
+def test_the_traced_code_is_the_same_in_every_process():
+    """The branches of an `if` are merged in a fixed order (not a set's, which varies with
+    the process's hash seed), so that the generated native code, and the key of its
+    compiled library in the cache, are the same in every process."""
+    traced = [
+        subprocess.run(
+            [sys.executable, "-c", TRACED],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2", "3")
+    ]
+    assert "select_n" in traced[0] and traced[1] == traced[0] and traced[2] == traced[0]

@@ -57,7 +57,8 @@ class InvalidValue:
     Attributes:
         step: the step after which it appeared (0: the initial state, before any step).
         time: its time (ms); negative during `build(settle=...)`'s steps before t = 0.
-        quantity: "v" or "Mechanism.state".
+        quantity: "v" or "Mechanism.state" ("Mechanism.state[k]" for element k of a state
+            that is an array at each site).
         compartment: the compartment's index (`cell.describe(compartment)` names it); -1
             for a node between sections (a zero-area section end), which has no compartment.
         value: the value found (NaN, ±inf, a voltage beyond ±`VOLTAGE_LIMIT` mV, or a
@@ -97,7 +98,8 @@ def _concentration_states(mechanism) -> tuple[str, ...]:
 
 
 def _invalid_masks(spec: StaticSpec, v, states) -> dict:
-    """Per quantity ("v", "Mechanism.state"), where its values are invalid."""
+    """Per quantity ("v", "Mechanism.state"), where its values are invalid (per site, and
+    per element of a state that is an array at each site)."""
     masks = {"v": ~(jnp.abs(v) <= VOLTAGE_LIMIT)}
     for mechanism in spec.mechanisms:
         concentrations = _concentration_states(mechanism)
@@ -166,7 +168,10 @@ def first_invalid(
             index = int(comp_node[compartment]) if in_compartments.size else index
         else:
             mech_name, _, state = quantity.partition(".")
-            values = np.asarray(states[mech_name][state])
+            at = np.unravel_index(index, mask.shape)  # the site, and an array's element
+            if len(at) > 1:  # a state that is an array at each site: the element named
+                quantity += f"[{', '.join(str(int(k)) for k in at[1:])}]"
+            values, index = np.asarray(states[mech_name][state])[(slice(None), *at[1:])], at[0]
             compartment = int(np.asarray(arrays["sites"][mech_name]["comp"])[index])
         return InvalidValue(
             step=first,

@@ -14,10 +14,11 @@ applies it to every compartment where it is inserted at once. Subclasses declare
 and implement `steady_state`, `update` and `current`. A point mechanism that receives spike
 events (a synapse driven by NEURON's NetCon) also implements `receive` and declares the
 weight its events carry as a parameter named "weight". Values reach these methods as dicts
-of arrays, one entry per site: `params` holds the mechanism's own parameters and, under
-their NEURON names, the ion variables it reads or writes (reversal potentials in mV,
-concentrations in mM). An ion current it reads ("ica", the sum over every channel of the
-compartment in this step, mA/cm²) is present only in `update`.
+of arrays, one entry per site (a state declared with a `shape` has it as trailing
+dimensions): `params` holds the mechanism's own parameters and, under their NEURON names,
+the ion variables it reads or writes (reversal potentials in mV, concentrations in mM).
+An ion current it reads ("ica", the sum over every channel of the compartment in this
+step, mA/cm²) is present only in `update`.
 
 `current` returns the outward current density (mA/cm²): a dict from current names to
 arrays, where ion currents ("ina") go to their ion and any other name is a non-specific
@@ -62,17 +63,30 @@ class State:
 
     `initial`: the value it starts at (NEURON's INITIAL block setting it); None (the
     default) starts it at its steady state, as `steady_state` gives it.
+
+    `shape`: () for one value per site (the default); else the state is an array of that
+    shape at each site (a .mod file's buffer of 800 spike times: `shape=(800,)`), whose
+    values reach the mechanism's methods with these trailing dimensions after the sites'.
+    Such a state is simulated, differentiated and vectorised as the others, but is not
+    recorded, and the native kernel does not hold it (the model runs in pure JAX).
     """
 
     unit: str
     description: str = ""
     initial: float | None = None
+    shape: tuple[int, ...] = ()
 
     def __post_init__(self):
         if self.initial is not None and not (
             isinstance(self.initial, int | float) and np.isfinite(self.initial)
         ):
             raise ValueError(f"a State's initial value must be a finite number, got {self.initial}")
+        if not isinstance(self.shape, tuple) or not all(
+            isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in self.shape
+        ):
+            raise ValueError(
+                f"a State's shape must be a tuple of positive ints, got {self.shape!r}"
+            )
 
 
 KINDS = ("density", "point", "junction")

@@ -216,7 +216,7 @@ def initial_states(mechanisms, arrays: dict, params: dict, v, celsius: float) ->
         states[mechanism.name] = {
             name: steady[name]
             if declared.initial is None
-            else jnp.full_like(site_v, declared.initial)
+            else jnp.full((*site_v.shape, *declared.shape), declared.initial, site_v.dtype)
             for name, declared in mechanism.states.items()
         }
     return {m.name: states[m.name] for m in mechanisms}
@@ -274,15 +274,34 @@ def current_names(mechanism: Mechanism) -> tuple[str, ...]:
     """Names of the densities that `mechanism.current` returns (traced once per mechanism,
     abstractly)."""
     one = jax.ShapeDtypeStruct((1,), jnp.zeros(0).dtype)
-    states = {name: one for name in mechanism.states}
+    states = {
+        name: jax.ShapeDtypeStruct((1, *declared.shape), one.dtype)
+        for name, declared in mechanism.states.items()
+    }
     params = {name: one for name in input_names(mechanism)}
     out = jax.eval_shape(lambda s, v, p: mechanism.current(s, v, p, 6.3, 0.0), states, one, params)
     return tuple(as_densities(mechanism, out))
 
 
 def recordable(mechanism: Mechanism) -> tuple[str, ...]:
-    """What `.record("Mech.x")` accepts for this mechanism: its states and its currents."""
-    return (*mechanism.states, *current_names(mechanism))
+    """What `.record("Mech.x")` accepts for this mechanism: its states (but those that are
+    arrays at each site, `array_states`) and its currents."""
+    arrays = array_states(mechanism)
+    return (*(x for x in mechanism.states if x not in arrays), *current_names(mechanism))
+
+
+def array_states(mechanism: Mechanism) -> tuple[str, ...]:
+    """The states of `mechanism` that are arrays at each site (declared with a `shape`)."""
+    return tuple(name for name, declared in mechanism.states.items() if declared.shape)
+
+
+def per_site(mask, value):
+    """`mask` (one entry per site) with the trailing dimensions of `value` (a state's
+    `shape`) added, so that `jnp.where(per_site(mask, value), new, value)` keeps or
+    replaces each site's whole array."""
+    mask = jnp.asarray(mask)
+    extra = jnp.ndim(value) - mask.ndim
+    return jnp.reshape(mask, mask.shape + (1,) * extra) if extra > 0 else mask
 
 
 def ion_defaults(mechanisms) -> dict[str, float]:
@@ -344,7 +363,10 @@ def check_outputs(mechanism: Mechanism, dt: float, celsius: float) -> None:
     }
 
     def states_of(v):
-        return {name: jnp.ones_like(v) for name in mechanism.states}
+        return {
+            name: jnp.ones((*v.shape, *declared.shape), v.dtype)
+            for name, declared in mechanism.states.items()
+        }
 
     species = ion_species((mechanism,))
     for method, call in calls.items():

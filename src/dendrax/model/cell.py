@@ -603,6 +603,12 @@ class Cell(Selection):
             mech_name, _, state = name.partition(".")
             everything = {**self.mechanisms, **self.placed}
             inserted = everything.get(mech_name)
+            if inserted is not None and state in membrane.array_states(inserted.mechanism):
+                shape = inserted.mechanism.states[state].shape
+                raise ValueError(
+                    f"cannot record {name!r}: it is an array of shape {shape} at each site "
+                    "(a buffer), which recordings do not hold"
+                )
             if inserted is None or state not in membrane.recordable(inserted.mechanism):
                 known = ["v", *ion_variables] + [
                     f"{m}.{s}"

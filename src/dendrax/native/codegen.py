@@ -57,6 +57,7 @@ _UNARY = {
 
 _BINARY = {
     "add": "({0} + {1})",
+    "add_any": "({0} + {1})",
     "sub": "({0} - {1})",
     "mul": "({0} * {1})",
     "div": "({0} / {1})",
@@ -162,9 +163,17 @@ class _Emitter:
             self._equation(eqn)
         return [self.ref(v) for v in jaxpr.outvars]
 
+    def temporary(self) -> str:
+        """A fresh C++ name that no variable of the jaxpr takes."""
+        self.count += 1
+        return f"t{self.count - 1}"
+
     def _equation(self, eqn) -> None:
         name = eqn.primitive.name
         args = [self.ref(v) for v in eqn.invars]
+        if name == "scan":
+            self._scan(eqn, args)
+            return
         if name not in _INLINED and any(_shape(v) != () for v in (*eqn.invars, *eqn.outvars)):
             self._array_equation(eqn, args)
             return
@@ -261,6 +270,63 @@ class _Emitter:
         self.lines.append(f"{out_type} {target}[{size}];")
         self.lines.append(f"for (int q = 0; q < {size}; ++q) {target}[q] = {args[0]}[q];")
         self.lines.append(f"for (int q = 0; q < {width}; ++q) {target}[{start} + q] = {update};")
+
+    def _scan(self, eqn, args: list[str]) -> None:
+        """`scan` (a loop of a fixed number of iterations: `lax.fori_loop`, and its
+        transpose in a vector-Jacobian product) as a C++ loop whose body is the scan's
+        jaxpr, emitted once: its carried values (scalars, small arrays) are variables of
+        the loop, its inputs and outputs per iteration arrays of one value per iteration."""
+        params = eqn.params
+        length, n_consts, n_carry = params["length"], params["num_consts"], params["num_carry"]
+        if length > MAX_ARRAY:
+            raise Unsupported(f"a loop of {length} iterations (more than {MAX_ARRAY})")
+        for var in (*eqn.invars[n_consts + n_carry :], *eqn.outvars[n_carry:]):
+            if _shape(var) != (length,):
+                raise Unsupported(f"a loop's values per iteration of shape {_shape(var)}")
+        for var in eqn.invars[n_consts : n_consts + n_carry]:
+            if len(_shape(var)) > 1 or (_shape(var) and _shape(var)[0] > MAX_ARRAY):
+                raise Unsupported(f"a loop carrying an array of shape {_shape(var)}")
+        carried = [self.fresh(var) for var in eqn.outvars[:n_carry]]
+        for name, var, initial in zip(
+            carried, eqn.invars[n_consts:], args[n_consts : n_consts + n_carry], strict=False
+        ):
+            self._declare(name, var, initial)
+        stacked = [self.fresh(var) for var in eqn.outvars[n_carry:]]
+        for name, var in zip(stacked, eqn.outvars[n_carry:], strict=True):
+            self.lines.append(f"{c_type(var.aval.dtype)} {name}[{length}];")
+        k = self.temporary()
+        if params["reverse"]:
+            self.lines.append(f"for (int {k} = {length - 1}; {k} >= 0; --{k}) {{")
+        else:
+            self.lines.append(f"for (int {k} = 0; {k} < {length}; ++{k}) {{")
+        each = [f"{x}[{k}]" for x in args[n_consts + n_carry :]]
+        closed = params["jaxpr"]
+        outputs = self.emit(closed.jaxpr, closed.consts, [*args[:n_consts], *carried, *each])
+        # the new carried values all computed before any is replaced
+        new = [self.temporary() for _ in carried]
+        for name, var, value in zip(new, eqn.outvars, outputs, strict=False):
+            self._declare(name, var, value)
+        for name, var, value in zip(carried, eqn.outvars, new, strict=False):
+            self._copy(name, var, value)
+        for name, value in zip(stacked, outputs[n_carry:], strict=True):
+            self.lines.append(f"{name}[{k}] = {value};")
+        self.lines.append("}")
+
+    def _declare(self, name: str, var, value: str) -> None:
+        """A C++ variable `name` of the type of `var` (a scalar or 1-D array), set to `value`."""
+        shape, out_type = _shape(var), c_type(var.aval.dtype)
+        if not shape:
+            self.lines.append(f"{out_type} {name} = {value};")
+            return
+        self.lines.append(f"{out_type} {name}[{shape[0]}];")
+        self._copy(name, var, value)
+
+    def _copy(self, name: str, var, value: str) -> None:
+        """`name` = `value` (C++ variables of the type of `var`: a scalar or 1-D array)."""
+        if not _shape(var):
+            self.lines.append(f"{name} = {value};")
+            return
+        self.lines.append(f"for (int q = 0; q < {_shape(var)[0]}; ++q) {name}[q] = {value}[q];")
 
 
 def _shape(atom) -> tuple:

@@ -95,13 +95,19 @@ def check_supported(spec: StaticSpec, gradient: bool = False) -> None:
     """Raise `Unsupported` (with the reason) if the native kernel cannot run `spec` (with
     `gradient`: if the native adjoint cannot differentiate it).
 
-    The kernel records v, mechanism states, the ion variables of compartments ("cai",
+    The kernel holds states of one value per site (not those declared with a `shape`) and
+    records v, mechanism states, the ion variables of compartments ("cai",
     "eca", "ica"), the current densities of mechanisms ("Ca_HVA.ica") and spikes. The adjoint
     covers the same, except a mechanism that writes a concentration while reading one that
     another mechanism writes, and a mechanism that sends itself events (the times of those
     depend on its parameters; the adjoint does not carry that dependence).
     """
     for mechanism in spec.mechanisms:
+        for name in membrane.array_states(mechanism):
+            raise Unsupported(
+                f"{mechanism.name}.{name} is an array of shape {mechanism.states[name].shape} "
+                "at each site, and the kernel holds one value per site and state"
+            )
         for variable in mechanism.writes:
             kind = membrane.ion_variable_kind(variable, spec.mechanisms)
             if kind in membrane.CONCENTRATIONS and variable not in mechanism.states:

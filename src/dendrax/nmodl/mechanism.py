@@ -33,6 +33,7 @@ def mechanism_class(mod: s.ModFile) -> type[Mechanism]:
     ion_variables = set(reads) | set(writes)
     _check_events(mod)
     interpreter = Interpreter(mod, loop_trips(mod))
+    whole = interpreter.whole
     schemes = {name: Scheme(mod, name, interpreter) for name in mod.kinetics}
     linears = {name: Linear(mod, name, interpreter) for name in mod.linears}
     for solve in _solves(mod, mod.initial):
@@ -51,15 +52,19 @@ def mechanism_class(mod: s.ModFile) -> type[Mechanism]:
     }
     peer = _peer(mod)
     weight = _weight(mod, parameters)
-    states = {x.name: State(x.unit or "1") for x in mod.states}
+    states = _declared_states(mod, whole)
     for name in _written_concentrations(mod):  # an ASSIGNED cai set from a STATE
         states.setdefault(name, State("mM", "a concentration the file writes"))
     currents = tuple(w for w in writes if w not in states) + tuple(mod.nonspecific)
     currents += tuple(mod.electrode)
     provided = {*parameters, *ion_variables, *currents, *mod.pointers}
-    for name, unit in _persistent(mod, provided).items():
-        states[name] = State(unit or "1", "an ASSIGNED value kept from one block to the next")
-    recomputed = breakpoint_values(mod, _solved_reads(mod))
+    for name, unit in _persistent(mod, provided, whole).items():
+        states[name] = State(
+            unit or "1",
+            "an ASSIGNED value kept from one block to the next",
+            shape=(whole[name],) if name in whole else (),
+        )
+    recomputed = breakpoint_values(mod, _whole_names(_solved_reads(mod), whole))
     routine = mod.net_receive
     connection = _connection_states(mod, {*states, *provided})
     states.update(connection)
@@ -86,14 +91,18 @@ def mechanism_class(mod: s.ModFile) -> type[Mechanism]:
         return values
 
     def stored(values: dict, shape) -> dict:
-        """The states in `values` (a changed PARAMETER's from the parameter's name)."""
-        return {x: jnp.broadcast_to(values[changed.get(x, x)], shape) for x in states}
+        """The states in `values` (a changed PARAMETER's from the parameter's name), with
+        the sites' `shape`."""
+        return {
+            x: jnp.broadcast_to(values[changed.get(x, x)], (*shape, *states[x].shape))
+            for x in states
+        }
 
     def steady_state(self, v, params, celsius):
         values = values_of(params, v, celsius, t=0.0)
         for state in states:  # NEURON starts a state at 0, a concentration at its ion's
             if state not in (SEND_TIME, SEND_FLAG):
-                values.setdefault(state, 0.0)
+                values.setdefault(state, jnp.broadcast_to(0.0, states[state].shape))
         for statement in mod.initial:
             if isinstance(statement, s.Solve) and statement.block in linears:
                 values = linears[statement.block].step(values)
@@ -295,11 +304,27 @@ def _solved_reads(mod: s.ModFile) -> set[str]:
     }
 
 
-def _persistent(mod: s.ModFile, provided: set) -> dict[str, str]:
+def _declared_states(mod: s.ModFile, whole: dict) -> dict[str, State]:
+    """The STATEs of `mod`, an array held whole (`whole`: name -> size) as one state."""
+    found = {}
+    for x in mod.states:
+        name = x.name.split("[")[0]
+        shape = (whole[name],) if name in whole else ()
+        found[name if shape else x.name] = State(x.unit or "1", shape=shape)
+    return found
+
+
+def _whole_names(names: set, whole: dict) -> set:
+    """`names`, each element of an array held whole (`whole`) named by its array."""
+    return {x.split("[")[0] if x.split("[")[0] in whole else x for x in names}
+
+
+def _persistent(mod: s.ModFile, provided: set, whole: dict) -> dict[str, str]:
     """ASSIGNED variables that BREAKPOINT, NET_RECEIVE or a DERIVATIVE block reads before
     it sets them (computed by the state update or INITIAL, as a rate held over a step, a
     factor set once, or a total of events): NEURON keeps their values from one block to
-    the next, so they become states here. Name -> unit."""
+    the next, so they become states here; an array held whole (`whole`) as one. Name ->
+    unit."""
     routines = {**mod.procedures, **mod.functions}
     body = [x for x in mod.breakpoint if not isinstance(x, s.Solve)]
     if mod.net_receive is not None:  # its arguments and flag are its own
@@ -321,6 +346,8 @@ def _persistent(mod: s.ModFile, provided: set) -> dict[str, str]:
             size = range(mod.arrays.get(x.name, 0)) if at is None else [int(at)]
             used.update(s.element(x.name, k) for k in size)
     kept = {x for x in kept if "[" not in x or x in used}
+    assigned.update((x, assigned[s.element(x, 0)]) for x in whole if s.element(x, 0) in assigned)
+    kept = _whole_names(kept, whole)
     return {name: assigned[name] for name in sorted(kept - provided - set(ENGINE_VARIABLES))}
 
 

@@ -238,7 +238,10 @@ def _deliver(spec: StaticSpec, arrays: dict, params: dict, states: dict, buffer,
         def received(where, mine, at, mechanism=mechanism, name=name):
             new = mechanism.receive(mine, params[name], at)
             new = membrane.checked_states(mechanism, "receive", new)
-            return {key: jnp.where(where, new[key], value) for key, value in mine.items()}
+            return {
+                key: jnp.where(membrane.per_site(where, value), new[key], value)
+                for key, value in mine.items()
+            }
 
         own = mechanism.self_events
         if own is None:
