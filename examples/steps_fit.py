@@ -17,7 +17,15 @@ target's, capped softly at `MISSING`, plus `--presence` times a presence term fo
 missing or extra: for each of the target's spikes, how far the smooth maximum of v
 (`dx.losses.window_max`) within `--half-width` ms of it falls below the target's there
 (or 0 mV), and after the target's last spike, how far it rises above the target's (or
--30 mV). GD runs from a single start and as a batch of `--restarts` starts. It is judged
+-30 mV); plus `--timing` times a timing term: for each of the target's spikes, the offset
+of the model's nearest spike (`dx.losses.spike_time_offsets`, in ms, softly capped at
+`MISSING`), squared and averaged; plus `--quiet` times how far v, clipped at -40 mV,
+rises above the target's in the quiet window after its last spike (the squared excess in
+10 mV integrated over ms, per step), whose gradient comes from the ramp into an extra
+spike rather than its peak; plus `--late` times, for each spike beyond the target's count
+at a step, the squared time (in 10 ms) from it to the step's end, whose gradient delays
+an extra spike until it leaves the step. Adam from `--lr` with cosine decay. GD runs from
+a single start and as a batch of `--restarts` starts. It is judged
 by the eFEL error of the traces of every gradient it takes. A protocol run (all steps)
 counts as one simulation, a gradient as one. The example first prints the rank
 correlation of the stand-in and the error at `--check` random points.
@@ -70,6 +78,9 @@ MISSING = 10.0
 PEAK, QUIET, SHORTFALL = 0.0, -30.0, 10.0
 """mV: the least smooth maximum of v around a target spike, the most after its last, and
 the unit of their shortfalls."""
+MAX_SPIKES, TIME_UNIT, CAP, LATE = 16, 1.0, -40.0, 10.0
+"""The model's spikes timed per step, the unit (ms) of spike time offsets, and the voltage
+(mV) that v is clipped to in the quiet window's term."""
 
 
 class Protocol:
@@ -107,6 +118,11 @@ class Protocol:
             top = np.asarray(dx.losses.window_max(v, DT, starts, stops))
             bound = np.where(stops < self.window[1], np.minimum(top, PEAK), np.maximum(top, QUIET))
             self.spike_windows.append((starts, stops, bound))
+        self.target_times = np.asarray(dx.losses.spike_times(self.target_v, DT, max_spikes=8))
+        time = DT * np.arange(self.target_v.shape[-1])
+        quiet = [time >= starts[-1] for starts, _, _ in self.spike_windows]
+        self.quiet_mask = np.array(quiet) & (time < self.window[1])
+        self.quiet_target = np.minimum(self.target_v, CAP)
 
     def runs(self, theta):
         """The somatic v (mV) under every step, (n_steps, n_samples)."""
@@ -161,10 +177,45 @@ class Protocol:
             short.append(jax.nn.relu(jnp.where(stops < self.window[1], bound - top, top - bound)))
         return jnp.mean((jnp.concatenate(short) / SHORTFALL) ** 2)
 
-    def surrogate(self, theta, presence=0.0):
-        """The stand-in plus `presence` times the presence term at theta, with the traces."""
+    def timing(self, traces):
+        """The mean square over the target's spikes of the offset of the model's nearest
+        spike (`dx.losses.spike_time_offsets`) in TIME_UNIT, softly capped at MISSING,
+        MISSING at a step where the model does not spike."""
+        times = dx.losses.spike_times(traces, DT, max_spikes=MAX_SPIKES)
+        offsets = dx.losses.spike_time_offsets(times, self.target_times)
+        real = np.isfinite(self.target_times)
+        error = jnp.where(jnp.isnan(offsets), 0.0, offsets) / TIME_UNIT
+        capped = MISSING * jnp.tanh(jnp.abs(error) / MISSING)
+        capped = jnp.where(real & jnp.isnan(offsets), MISSING, capped)
+        return jnp.sum(jnp.where(real, capped**2, 0.0)) / real.sum()
+
+    def quiet(self, traces):
+        """How far v, clipped at CAP, rises above the target's (also clipped) in the quiet
+        window after the target's last spike at each step: the integral over time (ms) of
+        its square in units of SHORTFALL, averaged over the steps. Spikes' tops are
+        clipped off, so that the gradient comes from the ramp of v leading into an extra
+        spike and delays it rather than moving its peak."""
+        excess = jax.nn.relu(jnp.minimum(traces, CAP) - self.quiet_target) * self.quiet_mask
+        return DT * jnp.sum((excess / SHORTFALL) ** 2) / len(traces)
+
+    def late(self, traces):
+        """How early the model's extra spikes are (those after as many as the target fires
+        at a step): the sum over them of the time from each to the end of the step in
+        units of LATE, squared, averaged over the steps. Its gradient delays an extra
+        spike until it leaves the step; the spikes the target has are left to `timing`."""
+        times = dx.losses.spike_times(traces, DT, max_spikes=MAX_SPIKES)
+        counts = np.isfinite(self.target_times).sum(-1, keepdims=True)
+        extra = jnp.isfinite(times) & (np.arange(MAX_SPIKES) >= counts)
+        early = jnp.where(extra, self.window[1] - jnp.where(extra, times, 0.0), 0.0) / LATE
+        return jnp.sum(jax.nn.relu(early) ** 2) / len(traces)
+
+    def surrogate(self, theta, presence=0.0, timing=0.0, quiet=0.0, late=0.0):
+        """The stand-in plus `presence`, `timing`, `quiet` and `late` times those terms at
+        theta, with the traces."""
         traces = self.runs(theta)
-        return self.stand_in(traces) + presence * self.presence(traces), traces
+        loss = self.stand_in(traces) + presence * self.presence(traces)
+        loss = loss + timing * self.timing(traces) + quiet * self.quiet(traces)
+        return loss + late * self.late(traces), traces
 
 
 def spike_windows(v, half_width: float, stop: float):
@@ -179,11 +230,11 @@ def spike_windows(v, half_width: float, stop: float):
 
 
 def run_gd(problem: Protocol, x0, seed, args, restarts=1):
-    """Adam on the stand-in plus `args.presence` times the presence term (cosine-decayed
-    rate) from x0 and, with restarts, from `restarts - 1` more starts (x0's theta plus
-    normal noise of deviation 1), all run as one batch; every gradient counts as one
-    protocol run and its traces are judged by the feature error. Returns (success, runs,
-    seconds, errors per run, best theta)."""
+    """Adam on the stand-in plus the weighted presence, timing, quiet and late terms
+    (cosine-decayed rate) from x0 and, with restarts, from `restarts - 1` more starts
+    (x0's theta plus normal noise of deviation 1), all run as one batch; every gradient
+    counts as one protocol run and its traces are judged by the feature error. Returns
+    (success, runs, seconds, errors per run, best theta)."""
     steps = args.budget // restarts
     optimizer = optax.adam(optax.cosine_decay_schedule(args.lr, steps, alpha=0.1))
     noise = np.random.default_rng(seed).normal(size=(restarts, len(x0)))
@@ -193,7 +244,13 @@ def run_gd(problem: Protocol, x0, seed, args, restarts=1):
         for i, (k, v) in enumerate(problem.theta(x0).items())
     }
     state = jax.vmap(optimizer.init)(theta)
-    loss = functools.partial(problem.surrogate, presence=args.presence)
+    loss = functools.partial(
+        problem.surrogate,
+        presence=args.presence,
+        timing=args.timing,
+        quiet=args.quiet,
+        late=args.late,
+    )
     grad = jax.jit(jax.vmap(jax.value_and_grad(loss, has_aux=True)))
     update = jax.jit(jax.vmap(optimizer.update))
     grad(theta)  # compile, not timed
@@ -237,11 +294,14 @@ def main(argv=None) -> dict:
     parser.add_argument("--budget", type=int, default=60, help="protocol runs per method")
     parser.add_argument("--threshold", type=float, default=0.1, help="mean squared error")
     parser.add_argument("--range", type=float, default=3.0)
-    parser.add_argument("--lr", type=float, default=0.1)
+    parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--restarts", type=int, default=4, help="GD's batch of starts")
     parser.add_argument("--width", type=float, default=2.0, help="soft count's width, mV")
     parser.add_argument("--presence", type=float, default=0.1, help="presence term's weight")
     parser.add_argument("--half-width", type=float, default=2.0, help="spike windows', ms")
+    parser.add_argument("--timing", type=float, default=0.3, help="timing term's weight")
+    parser.add_argument("--quiet", type=float, default=1.0, help="quiet term's weight")
+    parser.add_argument("--late", type=float, default=1.0, help="late term's weight")
     parser.add_argument("--check", type=int, default=20, help="points of the rank check")
     parser.add_argument("--full", action="store_true", help="5 seeds, 200 runs each")
     parser.add_argument("--out", default=str(pathlib.Path(tempfile.gettempdir()) / "steps.png"))
@@ -258,6 +318,9 @@ def main(argv=None) -> dict:
         threshold=args.threshold,
         lr=args.lr,
         presence=args.presence,
+        timing=args.timing,
+        quiet=args.quiet,
+        late=args.late,
     )
     methods = {
         "GD": run_gd,

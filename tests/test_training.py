@@ -266,6 +266,32 @@ def test_spike_times_and_window_max_find_spikes_with_gradients():
         dx.losses.window_max(three, DT, [0.0], [1.0], softness=0.0)
 
 
+def test_spike_time_offsets_match_the_nearest_spike_with_gradients():
+    nan = np.nan
+    times = np.array([[5.0, 12.0, 30.0, nan], [nan, nan, nan, nan]])
+    reference = np.array([4.0, 13.0, 14.0, nan])
+    offsets = dx.losses.spike_time_offsets(times, reference)
+    assert offsets.shape == (2, 4)
+    np.testing.assert_allclose(offsets[0, :3], [1.0, -1.0, -2.0])
+    assert np.isnan(offsets[0, 3]) and np.all(np.isnan(offsets[1]))
+    batched = jax.vmap(lambda t: dx.losses.spike_time_offsets(t, reference))(times)
+    np.testing.assert_allclose(batched, offsets)
+
+    def loss(shift):  # shift the model's second spike only
+        offsets = dx.losses.spike_time_offsets(times[0] + shift * np.eye(4)[1], reference)
+        return jnp.sum(jnp.where(jnp.isnan(offsets), 0.0, offsets) ** 2)
+
+    grad = jax.grad(loss)(0.0)  # 2 (-1) + 2 (-2): the 13 and 14 ms spikes both match 12 ms
+    assert grad == pytest.approx(-6.0)
+
+    def total(times):  # NaN slots (no spike) give zero gradients, not NaN
+        offsets = dx.losses.spike_time_offsets(times, reference)
+        return jnp.sum(jnp.where(jnp.isnan(offsets), 0.0, offsets) ** 2)
+
+    grads = jax.grad(total)(jnp.asarray(times))
+    assert np.all(np.isfinite(grads)) and np.all(grads[1] == 0.0)
+
+
 # -- gradients through params_from --------------------------------------------------------
 
 

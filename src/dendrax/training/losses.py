@@ -183,6 +183,33 @@ def spike_times(traces, dt: float, *, threshold: float = -20.0, max_spikes: int 
     return jax.vmap(one)(traces.reshape(-1, n)).reshape(*traces.shape[:-1], max_spikes)
 
 
+def spike_time_offsets(times, reference):
+    """For each spike of `reference`, the time of the nearest spike of `times` minus its
+    own (ms), with gradients through both: a loss on the offsets aligns spike trains whose
+    counts differ, each reference spike with whichever spike is nearest it.
+
+    Args:
+        times: (..., n) spike times (ms), NaN for no spike (as `spike_times` gives them).
+        reference: (..., m) spike times (ms), NaN for no spike; broadcast with `times`'
+            leading axes.
+
+    Returns:
+        (..., m) in ms; NaN where the reference slot is NaN or `times` has no spike
+        (replace the NaN with `jnp.where` before any other function of it, so that
+        gradients stay finite).
+    """
+    times, reference = jnp.asarray(times), jnp.asarray(reference)
+    lead = jnp.broadcast_shapes(times.shape[:-1], reference.shape[:-1])
+    times = jnp.broadcast_to(times, (*lead, times.shape[-1]))
+    reference = jnp.broadcast_to(reference, (*lead, reference.shape[-1]))
+    offsets = times[..., None, :] - reference[..., :, None]  # (..., m, n)
+    valid = jnp.isfinite(offsets)
+    offsets = jnp.where(valid, offsets, 0.0)
+    nearest = jnp.argmin(jnp.where(valid, jnp.abs(offsets), jnp.inf), axis=-1)
+    chosen = jnp.take_along_axis(offsets, nearest[..., None], axis=-1)[..., 0]
+    return jnp.where(jnp.any(valid, axis=-1), chosen, jnp.nan)
+
+
 def _peaks(v, dt: float, threshold: float, max_spikes: int):
     """For one trace (n_samples,), per spike slot: the sample k of its upward crossing
     (from k to k + 1), whether the slot holds a spike, its peak's sample (the highest
