@@ -582,11 +582,11 @@ BREAKPOINT {
     LOCAL k
     FROM k = (n - 3)/2 TO (n + 1)/2 BY 2 { x[k] = 1 }
     x[n + 1] = 1
-    i = x[2*n - 1] + x[(n)] + x[n/2] + f(x[n + 1])
+    i = x[2*n - 1] + x[(n)] + x[n/2] + f(x[n + 1]) + x[INT(t/dt)]
 }
 """
 """What NEURON's nrnivmodl 9 compiles (checked): arithmetic on names in indices and
-bounds, an array's element as a call's argument; the parts it rejects, replacing
+bounds, INT(...), an array's element as a call's argument; the parts it rejects, replacing
 `x[n/2]` (each checked live: "Illegal integer expression")."""
 
 

@@ -426,7 +426,7 @@ class _Parser:
         if outside is not None:
             raise self.error(
                 f"{what} contains {outside}, which NEURON's nrnivmodl rejects too ('Illegal "
-                "integer expression': names, whole numbers, + - * / and parentheses only); "
+                "integer expression': names, whole numbers, + - * /, parentheses and INT() only); "
                 "compute the value into a LOCAL variable first",
                 token,
             )
