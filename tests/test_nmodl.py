@@ -533,7 +533,9 @@ STATE { g }
 INITIAL { g = 0 count = 0 }
 BREAKPOINT { i = g*v }
 NET_RECEIVE (w) {
-    times[fmod(count, 50)] = t
+    LOCAL k
+    k = fmod(count, 50)
+    times[k] = t
     count = count + 1
     g = g + w
 }
@@ -541,7 +543,7 @@ NET_RECEIVE (w) {
 
 
 def test_arrays_that_nothing_reads_are_not_kept():
-    """A log of spike times written at a computed index (fmod) and never read is no state;
+    """A log of spike times written at a computed index (from fmod) and never read is no state;
     reading one element keeps that element alone, reading at a computed index all."""
     assert set(load_mod(LOGGER).states) == {"g", "count"}
     one = LOGGER.replace("i = g*v", "i = g*v + 0*times[3]")
@@ -551,6 +553,10 @@ def test_arrays_that_nothing_reads_are_not_kept():
 
 
 REJECTED = {
+    "call_in_index": r"call_in_index\.mod, line 7: the index of times\[\.\.\.\] contains a "
+    r"function call, fmod\(\.\.\.\), which NEURON's nrnivmodl rejects too",
+    "call_in_loop_bound": r"call_in_loop_bound\.mod, line 8: FROM k's TO bound contains a "
+    r"function call, fmin\(\.\.\.\)",
     "constant_ion": r"constant_ion\.mod, line 4: cao is a variable of USEION ca and cannot be",
     "function_and_range": r"function_and_range\.mod, line 3: alfa is both a variable \(RANGE\)",
 }
@@ -568,16 +574,50 @@ def test_files_neuron_rejects_are_rejected_with_file_line_and_reason(stem, tmp_p
     assert nrnivmodl_rejects(path, tmp_path)
 
 
+INDEXED = """
+NEURON { SUFFIX indexed NONSPECIFIC_CURRENT i }
+ASSIGNED { v (mV) i (mA/cm2) x[10] y[10] n }
+FUNCTION f(a) { f = a }
+BREAKPOINT {
+    LOCAL k
+    FROM k = (n - 3)/2 TO (n + 1)/2 BY 2 { x[k] = 1 }
+    x[n + 1] = 1
+    i = x[2*n - 1] + x[(n)] + x[n/2] + f(x[n + 1]) + x[INT(t/dt)]
+}
+"""
+"""What NEURON's nrnivmodl 9 compiles (checked): arithmetic on names in indices and
+bounds, INT(...), an array's element as a call's argument; the parts it rejects, replacing
+`x[n/2]` (each checked live: "Illegal integer expression")."""
+
+
+@pytest.mark.parametrize(
+    "index, outside",
+    [
+        ("nint(t/dt)", r"a function call, nint"),
+        ("2*f(n)", r"a function call, f"),
+        ("y[1]", r"an array's element, y"),
+        ("-n + 3", r"a unary -"),
+        ("n^2", r"the operator \^"),
+    ],
+)
+def test_an_index_is_an_integer_expression_as_in_neuron(index, outside):
+    load_mod(INDEXED)
+    with pytest.raises(ModError, match=rf"line 9: the index of x\[\.\.\.\] contains {outside}"):
+        load_mod(INDEXED.replace("x[n/2]", f"x[{index}]"))
+
+
 LOOPS = """
 NEURON { SUFFIX loops NONSPECIFIC_CURRENT i }
 ASSIGNED { v (mV) i (mA/cm2) n }
 FUNCTION imax(a, b) { if (a > b) { imax = a } else { imax = b } }
 BREAKPOINT {
-    LOCAL first, k
+    LOCAL first, second, last, k
     first = imax(n - 100, 0)
+    second = fmax(n - 5, 2)
+    last = fmin(n, 7)
     FROM k = first TO n { }
-    FROM k = fmax(n - 5, 2) TO n + 1 { }
-    FROM k = n - 3 TO fmin(n, 7) BY 2 { }
+    FROM k = second TO n + 1 { }
+    FROM k = n - 3 TO last BY 2 { }
     i = 0
 }
 """
@@ -590,15 +630,15 @@ def test_loops_with_bounds_that_vary_run_their_most_iterations():
     from dendrax.nmodl.parser import parse
 
     assert sorted(loop_trips(parse(LOOPS, "<text>")).values()) == [3, 8, 102]
-    with pytest.raises(ModError, match=r"line 10: FROM k: bounds that vary .* has none"):
-        load_mod(LOOPS.replace("TO fmin(n, 7)", "TO fmax(n, 7)"))
+    with pytest.raises(ModError, match=r"line 12: FROM k: bounds that vary .* has none"):
+        load_mod(LOOPS.replace("last = fmin(n, 7)", "last = fmax(n, 7)"))
 
 
 def test_an_array_too_large_for_native_code_runs_in_pure_jax():
     """Arrays read at computed indices become arrays of the generated code up to 256
     elements; a larger one is held whole, one state of shape (sites, size), which the
     native kernel does not hold: the model falls back to pure JAX."""
-    text = LOGGER.replace("times[50]", "times[300]").replace("fmod(count, 50)", "fmod(count, 300)")
+    text = LOGGER.replace("times[50]", "times[300]").replace("count, 50)", "count, 300)")
     cls = load_mod(text.replace("i = g*v", "i = g*v + 0*times[count]"))
     assert set(cls.states) == {"g", "count", "times"} and cls.states["times"].shape == (300,)
     cell = dx.Cell.from_parents([-1], ncomp=1, length=20.0, radius=10.0)

@@ -1,12 +1,14 @@
 """How many times a FROM loop with bounds that vary at run time may run, known before the run.
 
-Such a loop (`FROM i = imax(numpulses - 100, 0) TO numpulses`) runs as a fixed number of
-masked iterations, so that the code traces to a static graph that runs natively and
-differentiates. The number comes from an upper bound of `stop - start` found by algebra on
-the bounds: each is an affine form in the values it reads (LOCALs set before the loop in
-the same block are replaced by what they were set to), or a max or min of such forms (the
-math functions fmax and fmin, and FUNCTIONs of the form `if (a > b) { f = a } else { f = b
-}`). Where the difference has no bound (`FROM i = 0 TO n`), the file cannot be read.
+Such a loop (`FROM i = cntc TO numpulses` after `cntc = imax(numpulses - 100, 0)`) runs
+as a fixed number of masked iterations, so that the code traces to a static graph that
+runs natively and differentiates. The number comes from an upper bound of `stop - start`
+found by algebra on the bounds: each is an affine form in the values it reads (LOCALs set
+before the loop in the same block are replaced by what they were set to, so that a bound,
+which NEURON's grammar keeps to names, numbers and + - * /, may name a LOCAL set to a
+call), or a max or min of such forms (the math functions fmax and fmin, and FUNCTIONs of
+the form `if (a > b) { f = a } else { f = b }`). Where the difference has no bound
+(`FROM i = 0 TO n`), the file cannot be read.
 """
 
 from __future__ import annotations
@@ -239,8 +241,8 @@ def _trips(loop: s.From, algebra: _Algebra) -> int:
             mod.source,
             loop.line,
             f"FROM {loop.variable}: bounds that vary at run time are supported where their "
-            f"difference has a bound known before the run (as in FROM i = imax(n - 100, 0) "
-            f"TO n); {reason}",
+            f"difference has a bound known before the run (as in FROM i = first TO n after "
+            f"first = imax(n - 100, 0)); {reason}",
         )
 
     step = s.static_value(loop.step, mod.constants)

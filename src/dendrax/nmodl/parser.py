@@ -4,7 +4,8 @@ It reads what channel and concentration models use: NEURON (SUFFIX, POINT_PROCES
 USEION, RANGE, GLOBAL, NONSPECIFIC_CURRENT), UNITS, PARAMETER, CONSTANT, ASSIGNED, STATE,
 INITIAL, BREAKPOINT with SOLVE, DERIVATIVE, KINETIC (reactions, fluxes, COMPARTMENT,
 CONSERVE), LINEAR, PROCEDURE, FUNCTION, LOCAL, if/else, FROM loops, array variables
-(`name[size]`, each element a variable `name[k]`) and TABLE (ignored: dendrax computes what
+(`name[size]`, each element a variable `name[k]`; an index and a FROM loop's bounds are
+integer expressions, as NEURON's grammar has them) and TABLE (ignored: dendrax computes what
 a table would hold exactly). Any other construct
 raises a `ModError` naming the file, line and construct.
 """
@@ -391,17 +392,17 @@ class _Parser:
         if name.text == "printf":
             self.skip_parentheses()
             return None
-        index = self.index() if self.peek.text == "[" else None
+        index = self.index(name.text) if self.peek.text == "[" else None
         if self.accept("="):
             return s.Assign(name.text, self.expression(), name.line, index)
         if self.peek.text == "(" and index is None:
             return self.call(name)
         raise self.error(f"cannot read the statement starting with {name.text!r}", name)
 
-    def index(self):
+    def index(self, array: str):
         """`[expression]` after an array's name."""
         self.expect("[")
-        index = self.expression()
+        index = self.integer(f"the index of {array}[...]")
         self.expect("]")
         return index
 
@@ -410,11 +411,26 @@ class _Parser:
         line = self.expect("FROM").line
         variable = self.name().text
         self.expect("=")
-        start = self.expression()
+        start = self.integer(f"FROM {variable}'s start")
         self.expect("TO")
-        stop = self.expression()
-        step = self.expression() if self.accept("BY") else s.Number(1.0)
+        stop = self.integer(f"FROM {variable}'s TO bound")
+        step = self.integer(f"FROM {variable}'s BY step") if self.accept("BY") else s.Number(1.0)
         return s.From(variable, start, stop, step, self.block(), line)
+
+    def integer(self, what: str):
+        """An expression where NEURON's grammar wants an integer expression (an array's
+        index, a FROM loop's bounds); a ModError for a part that NEURON rejects there."""
+        token = self.peek
+        expression = self.expression()
+        outside = _outside_integer(expression)
+        if outside is not None:
+            raise self.error(
+                f"{what} contains {outside}, which NEURON's nrnivmodl rejects too ('Illegal "
+                "integer expression': names, whole numbers, + - * /, parentheses and INT() only); "
+                "compute the value into a LOCAL variable first",
+                token,
+            )
+        return expression
 
     def equation(self) -> s.Equation:
         """`~ left = right` in a LINEAR block."""
@@ -513,7 +529,7 @@ class _Parser:
             if self.peek.text == "(":
                 return self.call(token)
             if self.peek.text == "[":
-                return s.Index(token.text, self.index(), token.line)
+                return s.Index(token.text, self.index(token.text), token.line)
             return s.Name(token.text, token.line)
         raise self.error(f"expected a value, found {token.text or 'the end'!r}", token)
 
@@ -524,3 +540,20 @@ class _Parser:
             args.append(self.expression())
             self.accept(",")
         return s.Call(name.text, tuple(args), name.line)
+
+
+def _outside_integer(node) -> str | None:
+    """The first part of expression `node` that NEURON's integer expressions exclude, in
+    words (None where there is none): a function call other than INT, an array's element,
+    a unary operator, or an operator other than + - * /."""
+    if isinstance(node, s.Binary) and node.op in ("+", "-", "*", "/"):
+        return _outside_integer(node.left) or _outside_integer(node.right)
+    if isinstance(node, s.Name | s.Number) or (isinstance(node, s.Call) and node.name == "INT"):
+        return None
+    if isinstance(node, s.Call):
+        return f"a function call, {node.name}(...)"
+    if isinstance(node, s.Index):
+        return f"an array's element, {node.name}[...]"
+    if isinstance(node, s.Unary):
+        return f"a unary {node.op}"
+    return f"the operator {node.op}"
