@@ -88,7 +88,9 @@ def scaled(n_copies: int = 1):
     return branches
 
 
-def dendrax_cell(branches=BRANCHES) -> dx.Cell:
+def dendrax_cell(branches=BRANCHES, mechanisms=None) -> dx.Cell:
+    """The cell with the library's Hay channels, or those of `mechanisms` (by suffix, for
+    instance the classes `dx.load_mods` returns)."""
     parents, regions, ncomp, length, radius = zip(*branches, strict=True)
     cell = dx.Cell.from_parents(
         list(parents), list(ncomp), list(length), list(radius), axial_resistivity=AXIAL_RESISTIVITY
@@ -100,7 +102,8 @@ def dendrax_cell(branches=BRANCHES) -> dx.Cell:
         branch.set("capacitance", capacitance)
         branch.set("Leak.gLeak", g_pas)
         for suffix, values in channels.items():
-            branch.insert(getattr(dx.channels, suffix)(**values))
+            kind = mechanisms[suffix] if mechanisms else getattr(dx.channels, suffix)
+            branch.insert(kind(**values))
     cell.set("ena", ENA)
     cell.set("ek", EK)
     return cell
