@@ -688,3 +688,35 @@ def test_performance_doc_example_runs():
     code = "\n".join(re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.DOTALL))
     assert "backend=" in code
     exec(compile(code, str(page), "exec"), {"__name__": "__docs__"})
+
+
+FIXED_FACTOR = """
+NEURON { SUFFIX fixedq NONSPECIFIC_CURRENT i RANGE g, e }
+PARAMETER { g = 0.001 (S/cm2) e = -70 (mV) }
+ASSIGNED { v (mV) i (mA/cm2) inf tau (ms) }
+STATE { m }
+BREAKPOINT { SOLVE states METHOD cnexp  i = g*m*(v - e) }
+DERIVATIVE states { rates(v) m' = (inf - m)/tau + 0 }
+INITIAL { rates(v) m = inf }
+PROCEDURE rates(u (mV)) { LOCAL qt
+    qt = 2.3^((34 - 21)/10)
+    inf = 1/(1 + exp(-(u + 40)/5))
+    tau = 2/qt
+}
+"""
+
+
+def test_temperature_terms_are_rows_and_constants_are_not():
+    """A rate's temperature factor is computed once per run into a row; a factor a file
+    fixes (2.3^((34 - 21)/10), as Hay et al.'s files do) and the tangent of its cnexp rate
+    are constants of the kernel's code, not rows loaded at every site and step."""
+    from dendrax.native.source import site_inputs, temperature_rows
+
+    fixed = dx.load_mod(FIXED_FACTOR)
+    cell = dx.Cell.from_parents([-1], ncomp=1, length=20.0, radius=10.0)
+    cell.insert(dx.channels.HH()).insert(fixed())
+    spec = dx.build(cell, backend="jax").spec
+    hh, fixedq = spec.mechanisms
+    assert temperature_rows(hh, spec)  # 3^((celsius - 6.3)/10)
+    assert temperature_rows(fixedq, spec) == ()
+    assert site_inputs(fixedq, spec) == ("g", "e")

@@ -4,6 +4,7 @@ the importer cannot read."""
 
 import os
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -705,3 +706,17 @@ def test_the_traced_code_is_the_same_in_every_process():
         for seed in ("1", "2", "3")
     ]
     assert "select_n" in traced[0] and traced[1] == traced[0] and traced[2] == traced[0]
+
+
+def test_source_shows_the_jax_code_of_each_function():
+    """`source()` lists what a file became: the JAX code of each function on one site,
+    its inputs and results named after the file's variables."""
+    synapse = imported("depressing_syn").source()
+    for function in ("steady_state", "current", "update", "receive"):
+        assert f"\ndef {function}(" in synapse
+    assert "def receive(" in synapse and "weight" in synapse.split("def receive(")[1]
+    assert "return dict(i=" in synapse.split("def current(")[1]
+    channel = imported("kinetic_k").source()
+    assert "def receive(" not in channel
+    assert re.search(r"def update\([^)]*\bgbar\b", channel)
+    assert re.search(r"return dict\(C1=t\d+, C2=t\d+, I=t\d+, O=t\d+\)", channel)

@@ -5,7 +5,10 @@ A rate's temperature factor, such as HH's 3^((celsius - 6.3) / 10), is the same 
 site and step of a run. `split` cuts the function's jaxpr in two by data dependence: the
 equations computed from that input (and constants) alone become `Split.terms` (evaluated
 once per run, in JAX, and handed to the kernel as per-site rows), the rest `Split.body`,
-which takes those terms in place of the input. The kernel then loads a value where it
+which takes those terms in place of the input. Equations of constants alone (a file's
+2.3^((34 - 21)/10), the tangent -1 of a rate's derivative) are evaluated once here and
+become constants of the body, which the kernel's compiler sees: rows would be loaded at
+every site and step. The kernel then loads a value where it
 would compute a power or an exponential at every site of every step.
 """
 
@@ -58,11 +61,17 @@ def split(fn, n_inputs: int, at: int) -> Split:
     closed = jax.make_jaxpr(fn)(*[scalar] * n_inputs)
     jaxpr = closed.jaxpr
     consts = dict(zip(jaxpr.constvars, closed.consts, strict=True))
-    known_vars = {jaxpr.invars[at], *consts}
+    known_vars = {jaxpr.invars[at]}
     known, rest = [], []
     for eqn in jaxpr.eqns:
         scalar = all(x.aval.shape == () for x in eqn.outvars)  # terms are per-site rows
-        if scalar and all(isinstance(x, Literal) or x in known_vars for x in eqn.invars):
+        fixed = (isinstance(x, Literal) or x in consts for x in eqn.invars)
+        if scalar and not eqn.effects and all(fixed):  # a constant: folded, not a row
+            folded = _evaluated([eqn], consts)
+            consts.update((x, folded[x]) for x in eqn.outvars)
+        elif scalar and all(
+            isinstance(x, Literal) or x in known_vars or x in consts for x in eqn.invars
+        ):
             known_vars.update(eqn.outvars)
             known.append(eqn)
         else:

@@ -17,6 +17,8 @@ more than `LONGEST_UNROLLED` iterations over an array held whole (`_rolled_loop`
 from __future__ import annotations
 
 import operator
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
@@ -203,7 +205,7 @@ class Interpreter:
                 total = total * self.value(s.Name(name, 0), values, local)
         return total
 
-    def _rate(self, statement: s.Derivative, values: dict, local: dict):
+    def _rate(self, statement: s.Derivative, values: dict, local: dict) -> Rate:
         """d state/dt as a function of the state, the other values as they are now."""
         if statement.state not in values:
             raise ModError(self.mod.source, statement.line, f"{statement.state} is not a STATE")
@@ -212,7 +214,11 @@ class Interpreter:
         def rate(state):
             return self.value(statement.value, {**values, statement.state: state}, dict(local))
 
-        return rate
+        parts = _relaxation_parts(statement)
+        if parts is None:
+            return Rate(rate)
+        steady, time_constant = (self.value(x, values, dict(local)) for x in parts)
+        return Rate(rate, (steady, time_constant))
 
     def _branch(self, statement: s.If, values: dict, local: dict, derivatives) -> None:
         condition = self.value(statement.condition, values, local)
@@ -436,6 +442,9 @@ class Interpreter:
             return -operand if node.op == "-" else jnp.logical_not(operand)
         if isinstance(node, s.Binary):
             left = self.value(node.left, values, local)
+            power = _whole_power(node)
+            if power is not None:  # x^2 as x*x: pow(x, 2.0) rounds it so too
+                return lax.integer_pow(jnp.asarray(left, jnp.result_type(float)), power)
             right = self.value(node.right, values, local)
             return _BINARY[node.op](left, right)
         return self.call(node, values, local)
@@ -499,6 +508,58 @@ def _taken(stacked, index):
     stacked = jnp.broadcast_to(stacked, (*shape, size))
     at = jnp.broadcast_to(at, shape)[..., None]
     return jnp.take_along_axis(stacked, at, axis=-1, mode="clip")[..., 0]
+
+
+@dataclass(frozen=True)
+class Rate:
+    """d state/dt of a DERIVATIVE block as a function of the state (`of`), the other values
+    as they were where it is written; and where it is written (A - state)/B, with neither A
+    nor B reading the state, their values (the steady state and the time constant, ms)."""
+
+    of: Callable
+    relaxation: tuple | None = None
+
+    def __call__(self, state):
+        return self.of(state)
+
+
+def _relaxation_parts(statement: s.Derivative) -> tuple | None:
+    """(A, B) where `statement` is `x' = (A - x)/B` (or `x' = -x/B`: A = 0) and A and B
+    read neither x nor a FUNCTION (which could read x); else None."""
+    rate = statement.value
+    if not (isinstance(rate, s.Binary) and rate.op == "/"):
+        return None
+    top = rate.left
+    if isinstance(top, s.Unary) and top.op == "-" and _is_name(top.operand, statement.state):
+        parts = (s.Number(0.0), rate.right)
+    elif isinstance(top, s.Binary) and top.op == "-" and _is_name(top.right, statement.state):
+        parts = (top.left, rate.right)
+    else:
+        return None
+    for node in (x for part in parts for x in s.subexpressions(part)):
+        if isinstance(node, s.Call) and node.name not in MATH:
+            return None
+        if isinstance(node, s.Name | s.Index) and node.name == statement.state:
+            return None
+    return parts
+
+
+def _is_name(node, name: str) -> bool:
+    return isinstance(node, s.Name) and node.name == name
+
+
+def _whole_power(node: s.Binary) -> int | None:
+    """n where `node` is x^n with n a whole number written in the file (|n| <= 32)."""
+    if node.op != "^":
+        return None
+    exponent = node.right
+    sign = 1
+    if isinstance(exponent, s.Unary) and exponent.op == "-":
+        sign, exponent = -1, exponent.operand
+    if not isinstance(exponent, s.Number) or not float(exponent.value).is_integer():
+        return None
+    power = sign * int(exponent.value)
+    return power if abs(power) <= 32 else None
 
 
 def _chosen(condition, first, second):

@@ -20,6 +20,7 @@ from dendrax.nmodl.carried import breakpoint_values, run_parameters
 from dendrax.nmodl.interpreter import SEND_FLAG, SEND_TIME, Interpreter
 from dendrax.nmodl.kinetic import Linear, Scheme
 from dendrax.nmodl.lexer import ModError
+from dendrax.nmodl.listing import listing
 
 ENGINE_VARIABLES = ("v", "celsius", "dt", "t", "area", "diam")
 """Names a .mod file may declare that dendrax provides (not parameters)."""
@@ -178,6 +179,7 @@ def mechanism_class(mod: s.ModFile) -> type[Mechanism]:
         "update": update,
         "current": current,
         "source_file": mod.source,
+        "source": classmethod(lambda cls: listing(cls())),
     }
     if weight:
         namespace.update(receive=receive, event_time=True, self_events=SEND_TIME if sends else None)
@@ -198,7 +200,12 @@ def _new_ions(mod: s.ModFile) -> tuple[Ion, ...]:
 
 
 def _cnexp(rate, x, dt):
-    """NEURON's cnexp for dx/dt = a + b x (b from the rate's derivative): exact."""
+    """NEURON's cnexp for dx/dt = a + b x (b from the rate's derivative): exact. For a rate
+    written (A - x)/B, x + (1 - exp(-dt/B)) (A - x): the same value with one division
+    where the general form takes three (and A where B is 0, where NEURON's gives NaN)."""
+    if rate.relaxation is not None:
+        steady, time_constant = rate.relaxation
+        return x + (1.0 - jnp.exp(-dt / time_constant)) * (steady - x)
     x = jnp.asarray(x, float)
     value, slope = jax.jvp(rate, (x,), (jnp.ones_like(x),))
     safe = jnp.where(slope == 0.0, 1.0, slope)
