@@ -39,6 +39,9 @@
 #ifndef DENDRAX_PART
 #error "compile with -DDENDRAX_PART=0 (single simulations) or 1 (lane groups)"
 #endif
+#ifndef DENDRAX_UNIT
+#error "compile with -DDENDRAX_UNIT=0 (the sweeps) and 1 (the vector-Jacobian products' loops)"
+#endif
 
 @CALL@
 
@@ -50,6 +53,32 @@ namespace {
 constexpr int64_t kWrittenRows[@N_WRITTEN@ + 1] = {@WRITTEN_ROWS@};
 
 @STEP@
+
+}  // namespace
+
+// The loops of the vector-Jacobian products over sites (below) are a compile unit of their
+// own (-DDENDRAX_UNIT=1), compiled beside the rest (0) by a second compiler process and
+// linked with it into one library (dendrax/native/library.py): a model's adjoint is ready
+// in about the time of the larger unit. They meet through these functions, hidden in the
+// library, for the lane width of the part (W = kPartLanes).
+constexpr int kPartLanes = DENDRAX_PART == 0 ? 1 : kLanes;
+#define DENDRAX_HIDDEN __attribute__((visibility("hidden")))
+extern "C" {
+DENDRAX_HIDDEN void dendrax_update_vjps(const Model& model, const T* v, const T* states,
+                                        const T* params, const T* ion_eval, const T* ion_next,
+                                        T* lam_states, Scratch scratch, T* lam_v,
+                                        T* bar_states, T* bar_params, T* lam_ion, T t);
+DENDRAX_HIDDEN void dendrax_second_order_vjp(const Model& model, const T* delta,
+                                             const T* ion_next, T* lam_ion, T* lam_delta);
+DENDRAX_HIDDEN void dendrax_evaluation_vjps(const Model& model, const T* v, const T* states,
+                                            const T* params, const T* ion_eval,
+                                            const T* lam_current, const T* lam_slope,
+                                            Scratch scratch, T* lam_v, T* bar_states,
+                                            T* bar_params, T* lam_ion, T* lam_density, T t);
+}
+
+#if DENDRAX_UNIT == 1
+namespace {
 
 // Vector-Jacobian products of the mechanisms' functions, generated from jaxprs.
 @VJP_FUNCTIONS@
@@ -89,6 +118,60 @@ void evaluation_vjps(const Model& model, const T* v, const T* states, const T* p
                      T* lam_density, T t) {
   const int64_t n = model.n_nodes;
   @EVALUATION_VJPS@
+}
+
+}  // namespace
+
+void dendrax_update_vjps(const Model& model, const T* v, const T* states, const T* params,
+                         const T* ion_eval, const T* ion_next, T* lam_states, Scratch scratch,
+                         T* lam_v, T* bar_states, T* bar_params, T* lam_ion, T t) {
+  update_vjps<kPartLanes>(model, v, states, params, ion_eval, ion_next, lam_states, scratch,
+                          lam_v, bar_states, bar_params, lam_ion, t);
+}
+
+void dendrax_second_order_vjp(const Model& model, const T* delta, const T* ion_next,
+                              T* lam_ion, T* lam_delta) {
+  second_order_vjp<kPartLanes>(model, delta, ion_next, lam_ion, lam_delta);
+}
+
+void dendrax_evaluation_vjps(const Model& model, const T* v, const T* states, const T* params,
+                             const T* ion_eval, const T* lam_current, const T* lam_slope,
+                             Scratch scratch, T* lam_v, T* bar_states, T* bar_params,
+                             T* lam_ion, T* lam_density, T t) {
+  evaluation_vjps<kPartLanes>(model, v, states, params, ion_eval, lam_current, lam_slope,
+                              scratch, lam_v, bar_states, bar_params, lam_ion, lam_density, t);
+}
+
+#else
+namespace {
+
+// Vector-Jacobian products of the mechanisms' receiving an event, generated from jaxprs.
+@RECEIVE_VJP_FUNCTIONS@
+
+template <int W>
+void update_vjps(const Model& model, const T* v, const T* states, const T* params,
+                 const T* ion_eval, const T* ion_next, T* lam_states, Scratch scratch,
+                 T* lam_v, T* bar_states, T* bar_params, T* lam_ion, T t) {
+  static_assert(W == kPartLanes, "a part's adjoint runs its own lane width");
+  dendrax_update_vjps(model, v, states, params, ion_eval, ion_next, lam_states, scratch, lam_v,
+                      bar_states, bar_params, lam_ion, t);
+}
+
+template <int W>
+void second_order_vjp(const Model& model, const T* delta, const T* ion_next, T* lam_ion,
+                      T* lam_delta) {
+  static_assert(W == kPartLanes, "a part's adjoint runs its own lane width");
+  dendrax_second_order_vjp(model, delta, ion_next, lam_ion, lam_delta);
+}
+
+template <int W>
+void evaluation_vjps(const Model& model, const T* v, const T* states, const T* params,
+                     const T* ion_eval, const T* lam_current, const T* lam_slope,
+                     Scratch scratch, T* lam_v, T* bar_states, T* bar_params, T* lam_ion,
+                     T* lam_density, T t) {
+  static_assert(W == kPartLanes, "a part's adjoint runs its own lane width");
+  dendrax_evaluation_vjps(model, v, states, params, ion_eval, lam_current, lam_slope, scratch,
+                          lam_v, bar_states, bar_params, lam_ion, lam_density, t);
 }
 
 }  // namespace
@@ -878,3 +961,4 @@ extern "C" const char* dendrax_adjoint_lanes(const DendraxCall* call) {
   return adjoint_batch<kLanes>(call);
 }
 #endif
+#endif  // DENDRAX_UNIT

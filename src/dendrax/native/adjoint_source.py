@@ -107,9 +107,9 @@ class _Replay:
 
 
 def _vjp_functions(sites: loops.Sites, spec: StaticSpec, dtype, zeros: dict) -> list[str]:
-    """The vector-Jacobian products of a mechanism's current function (with its outputs),
-    of its update and of its receiving an event; `zeros` gains, under ("current", j) and
-    ("update", j), the indices of their input cotangents that are the constant 0."""
+    """The vector-Jacobian products of a mechanism's current function (with its outputs)
+    and of its update; `zeros` gains, under ("current", j) and ("update", j), the indices of
+    their input cotangents that are the constant 0."""
     j, mechanism = sites.j, sites.mechanism
     current, n_inputs, n_outputs = current_callable(mechanism, spec)
     vjp = _vjp(current, n_inputs, n_outputs, dtype, with_primal=True)
@@ -125,12 +125,15 @@ def _vjp_functions(sites: loops.Sites, spec: StaticSpec, dtype, zeros: dict) -> 
         functions.append(
             scalar_function(f"update_vjp{j}", vjp, n_all, n_inputs, dtype, zeros["update", j])
         )
-    if sites.receives:
-        receive, n_inputs = receive_callable(mechanism)
-        vjp = _vjp(receive, n_inputs, sites.n_states, dtype)
-        n_all = n_inputs + sites.n_states
-        functions.append(scalar_function(f"receive_vjp{j}", vjp, n_all, n_inputs, dtype))
     return functions
+
+
+def _receive_vjp(sites: loops.Sites, dtype) -> str:
+    """The vector-Jacobian product of a mechanism's receiving an event."""
+    receive, n_inputs = receive_callable(sites.mechanism)
+    vjp = _vjp(receive, n_inputs, sites.n_states, dtype)
+    n_all = n_inputs + sites.n_states
+    return scalar_function(f"receive_vjp{sites.j}", vjp, n_all, n_inputs, dtype)
 
 
 @generated_once
@@ -158,6 +161,9 @@ def adjoint_source(spec: StaticSpec, dtype, index_dtype) -> str:
         "@N_WRITTEN@": str(len(rows.written)),
         "@WRITTEN_ROWS@": ", ".join(str(rows.row(x)) for x in rows.written),
         "@VJP_FUNCTIONS@": "\n\n".join(functions),
+        "@RECEIVE_VJP_FUNCTIONS@": "\n\n".join(
+            _receive_vjp(sites, dtype) for sites in all_sites if sites.receives
+        ),
         "@RECEIVE_VJP_CASES@": lines(s.receive_vjp_case() for s in all_sites if s.receives),
         "@UPDATE_VJPS@": lines(
             [

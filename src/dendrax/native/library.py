@@ -10,6 +10,7 @@ them without compiling:
   and batches one simulation at a time), compiled when it is first needed, and the lanes part
   (1: batches in SIMD lane groups, see step.h), compiled the first time a batch asks for it
   (`DendraxCall.companion`), linked against the single part whose stored steps it shares;
+  the adjoint's parts each in two compile units (`UNITS`) compiled at the same time;
 - the binding (binding.cc), one for every model: the only code that reads XLA's FFI call
   frames. It is registered as the FFI target `TARGET`, and each call names the entry point
   it runs in its attribute "entry" (see `load`); an entry point not registered yet is asked
@@ -67,6 +68,10 @@ BINDING_FLAGS = ("-O1", "-std=c++17", "-shared", "-fPIC", "-w")
 
 PARTS = {"single": "-DDENDRAX_PART=0", "lanes": "-DDENDRAX_PART=1"}
 """The parts of a model's library (see the module's docstring and step.h)."""
+
+UNITS = {"adjoint": ("-DDENDRAX_UNIT=0", "-DDENDRAX_UNIT=1")}
+"""The compile units of a kind of library, each compiled by a compiler process of its own at
+the same time (adjoint.cc: its sweeps, and its vector-Jacobian products' loops)."""
 
 TARGET = "dendrax_native"
 """The FFI target of the binding, registered once per process."""
@@ -156,9 +161,15 @@ def _cpu() -> str:
 
 
 def _compile(
-    source: str, target: pathlib.Path, options: tuple[str, ...], linked: tuple[str, ...] = ()
+    source: str,
+    target: pathlib.Path,
+    options: tuple[str, ...],
+    linked: tuple[str, ...] = (),
+    units: tuple[str, ...] = (),
 ) -> None:
-    """Compile `source` into the shared library `target` (linked against `linked`)."""
+    """Compile `source` into the shared library `target` (linked against `linked`); with
+    `units` (flags such as "-DDENDRAX_UNIT=0"), once per unit, the compiles in parallel,
+    then linked together."""
     exe = shutil.which(compiler())
     if exe is None:
         raise BuildError(f"no C++ compiler {compiler()!r} on PATH")
@@ -166,27 +177,49 @@ def _compile(
         scratch = pathlib.Path(tempfile.mkdtemp(dir=target.parent))
     except OSError as error:
         raise BuildError(f"cannot build {target}: {error}") from error
-    process = None
     try:
         src, out = scratch / "source.cc", scratch / target.name
         src.write_text(source)
         include = f"-I{jax.ffi.include_dir()}"
-        command = [exe, *options, include, str(src), *linked, "-o", str(out)]
-        with _lock:
-            process = subprocess.Popen(
-                command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        if not units:
+            _run([[exe, *options, include, str(src), *linked, "-o", str(out)]], scratch)
+        else:
+            objects = [str(scratch / f"unit{k}.o") for k in range(len(units))]
+            _run(
+                [
+                    [exe, *options, unit, include, "-c", str(src), "-o", obj]
+                    for unit, obj in zip(units, objects, strict=True)
+                ],
+                scratch,
             )
-            _compiling[process] = scratch
-        error = process.communicate()[1]
-        if process.returncode != 0:
-            raise BuildError(f"{compiler()} failed: {error.strip()[:2000]}")
+            _run([[exe, *options, *objects, *linked, "-o", str(out)]], scratch)
         os.replace(out, target)  # atomic: a concurrent process sees all of it or nothing
     except OSError as error:
         raise BuildError(f"cannot build {target}: {error}") from error
     finally:
-        with _lock:
-            _compiling.pop(process, None)
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _run(commands: list[list[str]], scratch: pathlib.Path) -> None:
+    """Run the compiler `commands` side by side; BuildError with the first one's error
+    where one fails."""
+    processes = []
+    try:
+        with _lock:
+            for command in commands:
+                process = subprocess.Popen(
+                    command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+                )
+                processes.append(process)
+                _compiling[process] = scratch
+        errors = [process.communicate()[1] for process in processes]
+        for process, error in zip(processes, errors, strict=True):
+            if process.returncode != 0:
+                raise BuildError(f"{compiler()} failed: {error.strip()[:2000]}")
+    finally:
+        with _lock:
+            for process in processes:
+                _compiling.pop(process, None)
 
 
 @atexit.register
@@ -213,13 +246,15 @@ def _in_background(work, *args) -> Future:
     return future
 
 
-def _logged_compile(what: str, source: str, target: pathlib.Path, options, linked=()) -> None:
+def _logged_compile(
+    what: str, source: str, target: pathlib.Path, options, linked=(), units=()
+) -> None:
     start = time.perf_counter()
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise BuildError(f"cannot build {target}: {error}") from error
-    _compile(source, target, options, linked)
+    _compile(source, target, options, linked, units)
     seconds = time.perf_counter() - start
     if seconds > COMPILE_NOTICE_S:
         logger.info("dendrax: compiled %s in %.1f s, cached in %s", what, seconds, target)
@@ -254,7 +289,9 @@ class _Library:
             linked = (str(self.path("single")),) if part == "lanes" else ()
             if linked:
                 self.part("single").result()
-            _logged_compile(self.what_of(part), self.source, path, (*flags(), PARTS[part]), linked)
+            options = (*flags(), PARTS[part])
+            units = UNITS.get(self.kind, ())
+            _logged_compile(self.what_of(part), self.source, path, options, linked, units)
         return _open(path)
 
 
