@@ -45,14 +45,8 @@ def worker(args) -> dict:
     chosen = gradient.checkpoint_schedule(sim.spec, sim.arrays, n_steps)
     step_bytes = 8 * gradient.step_values(sim.spec, sim.arrays)[0]
 
-    def timed(fn, *inputs):
-        jax.block_until_ready(fn(*inputs))  # compiles (and, for the gradient, the adjoint)
-        cpu, wall = time.process_time(), time.perf_counter()
-        jax.block_until_ready(fn(*inputs))
-        return time.process_time() - cpu, time.perf_counter() - wall
-
     forward_cpu, forward_wall = timed(jax.jit(lambda sim: sim.run()), sim)
-    forward_peak = _peak_mib()
+    forward_peak = peak_mib()
 
     gradient_cpu, gradient_wall = timed(jax.jit(jax.grad(trained_loss)), trained_values(sim), sim)
     return {
@@ -65,7 +59,7 @@ def worker(args) -> dict:
         "stored_mib": chosen.stored_bytes / 2**20,
         "recomputed_passes": chosen.forward_passes,
         "forward_peak_mib": forward_peak,
-        "gradient_peak_mib": _peak_mib(),
+        "gradient_peak_mib": peak_mib(),
         "forward_cpu_s": forward_cpu,
         "forward_wall_s": forward_wall,
         "gradient_cpu_s": gradient_cpu,
@@ -73,7 +67,34 @@ def worker(args) -> dict:
     }
 
 
-def _peak_mib() -> float:
+def fastest_rows(script, shared: list[str], values: list[int], rounds: int) -> dict[int, dict]:
+    """Runs `script --worker value` (with the arguments `shared`) in a fresh process for each
+    of `values`, `rounds` times interleaved, printing each row (the JSON of its last line);
+    per value, the row with the shortest gradient CPU time."""
+    best: dict[int, dict] = {}
+    for _ in range(rounds):
+        for value in values:
+            command = [sys.executable, str(script), *shared, "--worker", str(value)]
+            output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+            row = json.loads(output.strip().splitlines()[-1])
+            print(json.dumps(row), flush=True)
+            if value not in best or row["gradient_cpu_s"] < best[value]["gradient_cpu_s"]:
+                best[value] = row
+    return best
+
+
+def timed(fn, *inputs) -> tuple[float, float]:
+    """The second call's (CPU of all threads, wall-clock) seconds; the first compiles (and,
+    for a native gradient, builds the adjoint)."""
+    import jax
+
+    jax.block_until_ready(fn(*inputs))
+    cpu, wall = time.process_time(), time.perf_counter()
+    jax.block_until_ready(fn(*inputs))
+    return time.process_time() - cpu, time.perf_counter() - wall
+
+
+def peak_mib() -> float:
     """The largest resident memory of this process so far (MiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
 
@@ -93,14 +114,7 @@ def main():
         return
     shared = ["--cells", args.cells, "--ncomp", args.ncomp, "--synapses", args.synapses]
     shared = [str(x) for x in [*shared, "--t-max", args.t_max]]
-    best: dict[int, dict] = {}
-    for _ in range(args.rounds):
-        for budget in args.budgets:
-            command = [sys.executable, str(HERE), *shared, "--worker", str(budget)]
-            output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-            row = json.loads(output.strip().splitlines()[-1])
-            if budget not in best or row["gradient_cpu_s"] < best[budget]["gradient_cpu_s"]:
-                best[budget] = row
+    best = fastest_rows(HERE, shared, args.budgets, args.rounds)
     first = next(iter(best.values()))
     print(
         f"{first['compartments']} compartments, {first['synapses']} synapses, "
