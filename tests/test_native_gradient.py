@@ -95,6 +95,24 @@ def test_native_adjoint_matches_pure_jax(solver, settle):
     assert np.abs(ours[1]).max() > 0.0
 
 
+def test_adjoint_compiled_in_two_units_gives_the_same_gradient(monkeypatch):
+    """Where the machine has cores to spare, the adjoint's sweeps and its vector-Jacobian
+    products' loops are compiled side by side as two units and linked: the same gradient,
+    to the bit, as the adjoint compiled as one unit."""
+    from dendrax.native import library
+
+    sim = dx.build(branched_cell(), dt=DT, backend="native")
+    loss = full_loss(sim)
+    whole = jax.grad(loss, argnums=(0, 1))(sim.params, sim.stimuli)
+    monkeypatch.setattr(library, "usable_cores", lambda: library.SPLIT_CORES)
+    assert len(library.compile_units("adjoint")) == 2
+    split = jax.grad(loss, argnums=(0, 1))(sim.params, sim.stimuli)
+    for a, b in zip(
+        jax.tree_util.tree_leaves(split), jax.tree_util.tree_leaves(whole), strict=True
+    ):
+        np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("solver", ["backward_euler", "crank_nicolson"])
 def test_native_adjoint_matches_finite_differences(solver):
     sim = dx.build(branched_cell(), dt=DT, solver=solver, backend="native")

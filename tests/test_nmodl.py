@@ -588,7 +588,7 @@ BREAKPOINT {
 """
 """What NEURON's nrnivmodl 9 compiles (checked): arithmetic on names in indices and
 bounds, INT(...), an array's element as a call's argument; the parts it rejects, replacing
-`x[n/2]` (each checked live: "Illegal integer expression")."""
+`x[n/2]` (each checked live: "Illegal integer expression"; `x[1.0]` too)."""
 
 
 @pytest.mark.parametrize(
@@ -599,6 +599,8 @@ bounds, INT(...), an array's element as a call's argument; the parts it rejects,
         ("y[1]", r"an array's element, y"),
         ("-n + 3", r"a unary -"),
         ("n^2", r"the operator \^"),
+        ("1.0", r"the real number 1"),
+        ("n + 2e0", r"the real number 2"),
     ],
 )
 def test_an_index_is_an_integer_expression_as_in_neuron(index, outside):

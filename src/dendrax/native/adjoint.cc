@@ -40,7 +40,7 @@
 #error "compile with -DDENDRAX_PART=0 (single simulations) or 1 (lane groups)"
 #endif
 #ifndef DENDRAX_UNIT
-#error "compile with -DDENDRAX_UNIT=0 (the sweeps) and 1 (the vector-Jacobian products' loops)"
+#error "compile with -DDENDRAX_UNIT=2 (the whole), or 0 (the sweeps) and 1 (the VJPs' loops)"
 #endif
 
 @CALL@
@@ -56,11 +56,12 @@ constexpr int64_t kWrittenRows[@N_WRITTEN@ + 1] = {@WRITTEN_ROWS@};
 
 }  // namespace
 
-// The loops of the vector-Jacobian products over sites (below) are a compile unit of their
-// own (-DDENDRAX_UNIT=1), compiled beside the rest (0) by a second compiler process and
-// linked with it into one library (dendrax/native/library.py): a model's adjoint is ready
-// in about the time of the larger unit. They meet through these functions, hidden in the
-// library, for the lane width of the part (W = kPartLanes).
+// Where the machine has cores to spare (dendrax/native/library.py), the loops of the
+// vector-Jacobian products over sites (below) are a compile unit of their own
+// (-DDENDRAX_UNIT=1), compiled beside the rest (0) by a second compiler process and linked
+// with it into one library: a model's adjoint is then ready in about the time of the larger
+// unit. They meet through these functions, hidden in the library, for the lane width of the
+// part (W = kPartLanes). -DDENDRAX_UNIT=2 compiles the whole in one unit.
 constexpr int kPartLanes = DENDRAX_PART == 0 ? 1 : kLanes;
 #define DENDRAX_HIDDEN __attribute__((visibility("hidden")))
 extern "C" {
@@ -77,7 +78,7 @@ DENDRAX_HIDDEN void dendrax_evaluation_vjps(const Model& model, const T* v, cons
                                             T* bar_params, T* lam_ion, T* lam_density, T t);
 }
 
-#if DENDRAX_UNIT == 1
+#if DENDRAX_UNIT != 0
 namespace {
 
 // Vector-Jacobian products of the mechanisms' functions, generated from jaxprs.
@@ -121,7 +122,9 @@ void evaluation_vjps(const Model& model, const T* v, const T* states, const T* p
 }
 
 }  // namespace
+#endif
 
+#if DENDRAX_UNIT == 1
 void dendrax_update_vjps(const Model& model, const T* v, const T* states, const T* params,
                          const T* ion_eval, const T* ion_next, T* lam_states, Scratch scratch,
                          T* lam_v, T* bar_states, T* bar_params, T* lam_ion, T t) {
@@ -148,6 +151,7 @@ namespace {
 // Vector-Jacobian products of the mechanisms' receiving an event, generated from jaxprs.
 @RECEIVE_VJP_FUNCTIONS@
 
+#if DENDRAX_UNIT == 0
 template <int W>
 void update_vjps(const Model& model, const T* v, const T* states, const T* params,
                  const T* ion_eval, const T* ion_next, T* lam_states, Scratch scratch,
@@ -173,6 +177,7 @@ void evaluation_vjps(const Model& model, const T* v, const T* states, const T* p
   dendrax_evaluation_vjps(model, v, states, params, ion_eval, lam_current, lam_slope, scratch,
                           lam_v, bar_states, bar_params, lam_ion, lam_density, t);
 }
+#endif
 
 }  // namespace
 

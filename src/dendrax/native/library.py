@@ -10,7 +10,8 @@ them without compiling:
   and batches one simulation at a time), compiled when it is first needed, and the lanes part
   (1: batches in SIMD lane groups, see step.h), compiled the first time a batch asks for it
   (`DendraxCall.companion`), linked against the single part whose stored steps it shares;
-  the adjoint's parts each in two compile units (`UNITS`) compiled at the same time;
+  the adjoint's parts each in two compile units (`UNITS`) compiled at the same time where
+  the machine has cores to spare;
 - the binding (binding.cc), one for every model: the only code that reads XLA's FFI call
   frames. It is registered as the FFI target `TARGET`, and each call names the entry point
   it runs in its attribute "entry" (see `load`); an entry point not registered yet is asked
@@ -71,7 +72,16 @@ PARTS = {"single": "-DDENDRAX_PART=0", "lanes": "-DDENDRAX_PART=1"}
 
 UNITS = {"adjoint": ("-DDENDRAX_UNIT=0", "-DDENDRAX_UNIT=1")}
 """The compile units of a kind of library, each compiled by a compiler process of its own at
-the same time (adjoint.cc: its sweeps, and its vector-Jacobian products' loops)."""
+the same time (adjoint.cc: its sweeps, and its vector-Jacobian products' loops), where the
+machine has `SPLIT_CORES` cores or more; else as one (adjoint.cc: `WHOLE`)."""
+
+WHOLE = {"adjoint": "-DDENDRAX_UNIT=2"}
+
+SPLIT_CORES = 4
+"""Cores from which a library is compiled in `UNITS`. Splitting costs compile time (each
+unit parses the whole source: Hay's adjoint 5.6 s of g++ whole, 3.8 + 2.7 s in units) and
+saves waiting only where the units get cores of their own: on 2 cores, beside the kernel's
+compile and the first run, it made the first gradient later."""
 
 TARGET = "dendrax_native"
 """The FFI target of the binding, registered once per process."""
@@ -265,6 +275,7 @@ class _Library:
 
     def __init__(self, key: str, kind: str, source: str, what: str):
         self.key, self.kind, self.source, self.what = key, kind, source, what
+        self.units = compile_units(kind)
         self.folder = cache_dir()
         self._parts: dict[str, Future] = {}
         self._part_lock = threading.Lock()
@@ -290,7 +301,9 @@ class _Library:
             if linked:
                 self.part("single").result()
             options = (*flags(), PARTS[part])
-            units = UNITS.get(self.kind, ())
+            units = self.units
+            if len(units) == 1:
+                options, units = (*options, *units), ()
             _logged_compile(self.what_of(part), self.source, path, options, linked, units)
         return _open(path)
 
@@ -342,8 +355,16 @@ def steps_done() -> int:
     return int(_binding[0].dendrax_steps_done()) if _binding else 0
 
 
+def compile_units(kind: str) -> tuple[str, ...]:
+    """The flags of each compile unit of a library of `kind` on this machine: its `UNITS`
+    where it has `SPLIT_CORES` cores or more, else one unit (`WHOLE`, or no flag)."""
+    if kind in UNITS and usable_cores() >= SPLIT_CORES:
+        return UNITS[kind]
+    return (WHOLE[kind],) if kind in WHOLE else ()
+
+
 def _library(source: str, kind: str, what: str) -> "_Library":
-    key = _key(source, flags())
+    key = _key(source, (*flags(), *compile_units(kind)))
     with _lock:
         if key not in _libraries:
             _libraries[key] = _Library(key, kind, source, what)

@@ -520,7 +520,7 @@ class _Parser:
         if token.kind == "number":
             if self.peek.text == "(":
                 self.unit()  # a unit attached to a number, as in 37 (degC)
-            return s.Number(float(token.text))
+            return s.Number(float(token.text), real=any(c in token.text for c in ".eE"))
         if token.text == "(":
             inner = self.expression()
             self.expect(")")
@@ -544,10 +544,12 @@ class _Parser:
 
 def _outside_integer(node) -> str | None:
     """The first part of expression `node` that NEURON's integer expressions exclude, in
-    words (None where there is none): a function call other than INT, an array's element,
-    a unary operator, or an operator other than + - * /."""
+    words (None where there is none): a real number, a function call other than INT, an
+    array's element, a unary operator, or an operator other than + - * /."""
     if isinstance(node, s.Binary) and node.op in ("+", "-", "*", "/"):
         return _outside_integer(node.left) or _outside_integer(node.right)
+    if isinstance(node, s.Number) and node.real:
+        return f"the real number {node.value:g}"
     if isinstance(node, s.Name | s.Number) or (isinstance(node, s.Call) and node.name == "INT"):
         return None
     if isinstance(node, s.Call):

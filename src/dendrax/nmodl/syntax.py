@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 @dataclass(frozen=True)
 class Number:
     value: float
+    real: bool = field(default=False, compare=False)
+    """Whether the file wrote it as a real number (1.0, 1e3, .5): not an integer expression."""
 
 
 @dataclass(frozen=True)
