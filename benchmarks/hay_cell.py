@@ -16,7 +16,9 @@ With `--rounds N` the timings (NEURON, one simulation, the batch, the gradient) 
 interleaved, and the least of each is kept, so that a slow spell of a shared machine does
 not fall on one simulator only.
 
-The NMODL files of tests/mod are compiled with nrnivmodl into a temporary folder.
+NEURON runs the published .mod files of Hay et al. (tests/mod/hay2011, as distributed with
+the model); the NMODL files of tests/mod and tests/mod/hay2011 are compiled with nrnivmodl
+into a temporary folder.
 """
 
 import argparse

@@ -1,25 +1,28 @@
 """Imported .mod files against the library's hand-written twins: loading and run speed.
 
-Loads the .mod files of tests/mod with `dx.load_mods` (twice in one process: the first
-load parses and translates, the second finds them in the process's cache), then builds the
-Hay-style cell of benchmarks/hay_cell.py (about 1,000 compartments, 200 ms at dt 0.025)
-twice, once with the library's Hay channels and once with the classes imported from the
-published Hay et al. (2011) files, and times one native simulation of each (CPU time of
+Loads the .mod files of tests/mod and tests/mod/hay2011 with `dx.load_mods` (twice in one
+process: the first load parses and translates, the second finds them in the process's
+cache), then builds the Hay-style cell of benchmarks/hay_cell.py (about 1,000 compartments,
+200 ms at dt 0.025) twice, once with the library's Hay channels and once with the classes
+imported from the published Hay et al. (2011) files (tests/mod/hay2011, as distributed with
+the model), and times one native simulation of each (CPU time of
 this process, the best of `--repeats`, the two interleaved for `--rounds` rounds). Prints
 the load times, both run times, their ratio and the largest voltage difference.
 
     taskset -c 0 python benchmarks/nmodl_speed.py [--copies 28] [--rounds 3] [--repeats 3]
 
-Measured (2026-12-07, one core of the shared 2-core machine, load 1-3, two runs): the 38
-files of tests/mod load in 0.06-0.09 s (the first time in a process; their classes are
-made then, their JAX code traced when a model is built); the cell builds in 0.6-0.7 s with
-either set (kernels cached); one simulation takes 420-429 ms CPU with the hand-written
-channels and 493-505 ms with the imported ones, 1.17-1.18x (the goal is 1.05x), and the two
-differ by 1.4e-14 mV. NEURON's di/dv (imported mechanisms evaluate their currents twice per
-step for the difference quotient, `slope_by_difference`; the hand-written ones once with a
-forward-mode derivative) is a small part of the gap: with the imported classes' slope
-analytic, their voltages equal the hand-written ones bitwise and a simulation still takes
-484 against 415 ms, so their generated code does work that changes no value.
+Measured (2026-12-07, one core of the shared 2-core machine, load 1-3, two runs; with
+earlier transcriptions of the Hay files, which match the published ones to 1e-12 mV in
+the parity tests; not measured again since): the 38 files of tests/mod load in 0.06-0.09 s
+(the first time in a process; their classes are made then, their JAX code traced when a
+model is built); the cell builds in 0.6-0.7 s with either set (kernels cached); one
+simulation takes 420-429 ms CPU with the hand-written channels and 493-505 ms with the
+imported ones, 1.17-1.18x (the goal is 1.05x), and the two differ by 1.4e-14 mV. NEURON's
+di/dv (imported mechanisms evaluate their currents twice per step for the difference
+quotient, `slope_by_difference`; the hand-written ones once with a forward-mode
+derivative) is a small part of the gap: with the imported classes' slope analytic, their
+voltages equal the hand-written ones bitwise and a simulation still takes 484 against 415
+ms, so their generated code does work that changes no value.
 """
 
 import argparse
@@ -39,6 +42,7 @@ from hay_style_cell import CELSIUS, V_INIT, dendrax_cell, scaled  # noqa: E402
 import dendrax as dx  # noqa: E402
 
 MOD_FOLDER = HERE.parent / "tests" / "mod"
+HAY_FOLDER = MOD_FOLDER / "hay2011"
 T_MAX = 200.0
 
 
@@ -68,12 +72,14 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
-    files = sorted(MOD_FOLDER.glob("*.mod"))
+    files = sorted([*MOD_FOLDER.glob("*.mod"), *HAY_FOLDER.glob("*.mod")])
     start = time.perf_counter()
-    mechanisms = dx.load_mods(MOD_FOLDER)
+    dx.load_mods(MOD_FOLDER)
+    mechanisms = dx.load_mods(HAY_FOLDER)
     first = time.perf_counter() - start
     start = time.perf_counter()
     dx.load_mods(MOD_FOLDER)
+    dx.load_mods(HAY_FOLDER)
     again = time.perf_counter() - start
     print(f"load_mods: {len(files)} files, {first:.2f} s the first time, {again:.2f} s again")
 

@@ -90,17 +90,23 @@ def scaled(n_copies: int = 1):
 
 def dendrax_cell(branches=BRANCHES, mechanisms=None) -> dx.Cell:
     """The cell with the library's Hay channels, or those of `mechanisms` (by suffix, for
-    instance the classes `dx.load_mods` returns)."""
+    instance the classes `dx.load_mods` returns; the leak is their "pas" where they have
+    one, as NEURON's passive.mod, else the library's Leak)."""
     parents, regions, ncomp, length, radius = zip(*branches, strict=True)
     cell = dx.Cell.from_parents(
         list(parents), list(ncomp), list(length), list(radius), axial_resistivity=AXIAL_RESISTIVITY
     )
-    cell.insert(dx.channels.Leak(eLeak=E_PAS))
+    if mechanisms and "pas" in mechanisms:
+        cell.insert(mechanisms["pas"](e=E_PAS))
+        leak = "pas.g"
+    else:
+        cell.insert(dx.channels.Leak(eLeak=E_PAS))
+        leak = "Leak.gLeak"
     for index, region in enumerate(regions):
         capacitance, g_pas, channels = REGIONS[region]
         branch = cell.branch(index)
         branch.set("capacitance", capacitance)
-        branch.set("Leak.gLeak", g_pas)
+        branch.set(leak, g_pas)
         for suffix, values in channels.items():
             kind = mechanisms[suffix] if mechanisms else getattr(dx.channels, suffix)
             branch.insert(kind(**values))

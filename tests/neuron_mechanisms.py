@@ -1,6 +1,9 @@
 """Compile the NMODL files of tests/mod once per test process and load them into NEURON.
 
-The .mod files are written for these tests from the published equations of each channel.
+tests/mod/hay2011 holds the published files of Hay et al. (2011) as distributed with the
+model; the files directly in tests/mod are written for these tests (constructs, and the
+Pospischil et al. 2008 channels from their published equations). NEURON's own hh, pas,
+ExpSyn and Exp2Syn (tests/mod/neuron) are built into NEURON and not compiled again.
 Under pytest-xdist every worker is its own process and compiles its own copy in its own
 temporary folder.
 """
@@ -26,15 +29,20 @@ CLAMP_STEPS = ((5.0, -70.0), (15.0, -10.0), (15.0, -100.0))
 """Voltage-clamp protocol: (duration ms, command mV), from v_init = -70 mV."""
 
 MOD_FOLDER = Path(__file__).parent / "mod"
+HAY_FOLDER = MOD_FOLDER / "hay2011"
+"""Hay et al. (2011), ModelDB 139653, the files as distributed (README.md there)."""
+NEURON_FOLDER = MOD_FOLDER / "neuron"
+"""NEURON's own hh.mod, passive.mod, expsyn.mod and exp2syn.mod (README.md there)."""
 _loaded: list[Path] = []
 
 
 def load_test_mechanisms(tmp_path_factory) -> Path:
-    """Compile tests/mod/*.mod with nrnivmodl (once per process) and load the library."""
+    """Compile tests/mod/*.mod and tests/mod/hay2011/*.mod with nrnivmodl (once per
+    process) and load the library."""
     if _loaded:
         return _loaded[0]
     folder = tmp_path_factory.mktemp("nrnmech")
-    for mod in sorted(MOD_FOLDER.glob("*.mod")):
+    for mod in sorted([*MOD_FOLDER.glob("*.mod"), *HAY_FOLDER.glob("*.mod")]):
         shutil.copy(mod, folder)
     nrnivmodl = Path(sys.executable).parent / "nrnivmodl"
     result = subprocess.run([str(nrnivmodl), "."], cwd=folder, capture_output=True, text=True)
@@ -61,13 +69,16 @@ def clamp_command(t_max: float) -> np.ndarray:
     return values[np.minimum(np.searchsorted(edges, middle, side="right"), len(values) - 1)]
 
 
-def run_both(cases, t_max: float, v_init: float = -70.0, celsius: float = CELSIUS):
+def run_both(
+    cases, t_max: float, v_init: float = -70.0, celsius: float = CELSIUS, backend: str = "auto"
+):
     """Simulate independent one-compartment cells in dendrax and NEURON, one per case.
 
     Each case is a dict with "inserts": (dendrax mechanism, NEURON suffix, {parameter:
     value}), "records": (dendrax name, NEURON range variable) pairs, and either "stimulus"
     (nA, a step from 5 to 25 ms) or "clamp" (True: the CLAMP_STEPS protocol). All cases run
-    as one simulation (one compilation). Returns per case (ours, theirs), a row per record.
+    as one simulation (one compilation) on `backend`. Returns per case (ours, theirs), a
+    row per record.
     """
     n = len(cases)
     geometry = {key: value * n for key, value in GEOMETRY.items()}
@@ -94,7 +105,7 @@ def run_both(cases, t_max: float, v_init: float = -70.0, celsius: float = CELSIU
         for ours_name, their_name in case["records"]:
             here.record(ours_name)
             neuron.record(i, 0, their_name)
-    sim = dx.build(cell, dt=DT, v_init=v_init, celsius=celsius)
+    sim = dx.build(cell, dt=DT, v_init=v_init, celsius=celsius, backend=backend)
     ours = np.asarray(sim.run(t_max=t_max))
     theirs = neuron.run(t_max, DT, v_init=v_init, celsius=celsius)
     rows = np.cumsum([0] + [len(case["records"]) for case in cases])

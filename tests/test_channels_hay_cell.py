@@ -1,8 +1,12 @@
 """A Hay et al. (2011)-style pyramidal cell with all twelve mechanisms against NEURON.
 
 Soma, axon, basal and apical dendrites (tests/hay_style_cell.py), 200 ms with a somatic
-current step that makes the cell fire. The issue asks for 0.5 mV and the same spike count;
-the same arithmetic as NEURON keeps the traces far closer.
+current step that makes the cell fire. NEURON runs the published files of Hay et al.
+(tests/mod/hay2011, as distributed with the model) and its own pas. dendrax runs either the
+library's hand-written channels or every mechanism imported with `dx.load_mods` from the
+same files (the twelve Hay files and NEURON's passive.mod), natively and in pure JAX. The
+issue asks for 0.5 mV and the same spike count; the same arithmetic as NEURON keeps the
+traces within 1e-6 mV (measured: 2e-10 mV both ways, calcium 1e-13 relative).
 """
 
 import numpy as np
@@ -14,7 +18,7 @@ pytest.importorskip(
 
 from hay_style_cell import CELSIUS, V_INIT, dendrax_cell, neuron_cell
 from neuron import h
-from neuron_mechanisms import load_test_mechanisms
+from neuron_mechanisms import HAY_FOLDER, NEURON_FOLDER, load_test_mechanisms
 from neuron_reference import spike_times
 
 import dendrax as dx
@@ -24,14 +28,25 @@ T_MAX = 200.0
 RECORDED = [(0, 0, "v"), (9, 4, "v"), (7, 2, "v"), (0, 0, "cai"), (8, 4, "cai")]
 
 
-@pytest.mark.parametrize("solver", ["backward_euler", "crank_nicolson"])
-def test_hay_style_cell_matches_neuron(tmp_path_factory, solver):
+@pytest.mark.parametrize(
+    ("solver", "mechanisms", "backend"),
+    [
+        ("backward_euler", "library", "auto"),
+        ("crank_nicolson", "library", "auto"),
+        ("backward_euler", "imported", "native"),
+        ("backward_euler", "imported", "jax"),
+    ],
+)
+def test_hay_style_cell_matches_neuron(tmp_path_factory, solver, mechanisms, backend):
     load_test_mechanisms(tmp_path_factory)
-    cell = dendrax_cell()
+    imported = {**dx.load_mods(HAY_FOLDER), **dx.load_mods(NEURON_FOLDER)}
+    cell = dendrax_cell(mechanisms=imported if mechanisms == "imported" else None)
     cell.branch(0).stimulate(dx.step_current(20.0, 150.0, 0.8, DT, T_MAX))
     for branch, comp, name in RECORDED:
         cell.branch(branch).comp(comp).record(name)
-    sim = dx.build(cell, dt=DT, v_init=V_INIT, celsius=CELSIUS, solver=solver)
+    sim = dx.build(cell, dt=DT, v_init=V_INIT, celsius=CELSIUS, solver=solver, backend=backend)
+    if backend != "auto" and sim.spec.backend != backend:
+        pytest.skip(f"the {backend} backend is not available here")
     ours = np.asarray(sim.run())
 
     sections = neuron_cell()

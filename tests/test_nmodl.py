@@ -17,6 +17,10 @@ import dendrax as dx
 from dendrax.nmodl import ModError, load_mod, load_mods
 
 MODS = pathlib.Path(__file__).parent / "mod"
+HAY = MODS / "hay2011"
+"""The published files of Hay et al. (2011), as distributed with the model."""
+NEURON_MODS = MODS / "neuron"
+"""NEURON's own hh.mod, passive.mod, expsyn.mod and exp2syn.mod, as distributed."""
 CHANNELS = [
     "NaTa_t", "NaTs2_t", "Nap_Et2", "K_Pst", "K_Tst", "SKv3_1", "Im", "Ih", "Ca_HVA",
     "Ca_LVAst", "CaGHK", "PospischilNa", "PospischilKd", "PospischilM", "PospischilCaL",
@@ -24,11 +28,13 @@ CHANNELS = [
     "kinetic_k", "euler_k", "user_ion", "arrays", "linear_init",
     "linear_step", "initial_parameter",
 ]  # fmt: skip
-"""Files of tests/mod (file stems) that are channels: each is run with a leak."""
+"""Files of tests/mod and tests/mod/hay2011 (file stems) that are channels: each is run
+with a leak."""
 
 
 def imported(stem):
-    return load_mod(MODS / f"{stem}.mod")
+    folder = next((f for f in (HAY, NEURON_MODS) if (f / f"{stem}.mod").is_file()), MODS)
+    return load_mod(folder / f"{stem}.mod")
 
 
 def test_every_channel_file_matches_neuron(tmp_path_factory):
@@ -55,6 +61,80 @@ def test_every_channel_file_matches_neuron(tmp_path_factory):
     for label, (ours, theirs) in zip(labels, results, strict=True):
         assert np.max(np.abs(ours[0] - theirs[0])) < 1e-6, label
         assert relative_error(ours[1], theirs[1]) < 1e-6, label
+
+
+NEURON_DENSITY = {
+    # file: (mechanism, parameters, step nA, records: (dendrax name, NEURON name))
+    "hh": ("hh", {}, 0.2, [("ina", "ina"), ("ik", "ik"), ("hh.il", "il_hh")]),
+    "passive": ("pas", {"g": 2e-4, "e": -65.0}, 0.2, [("pas.i", "i_pas")]),
+}
+
+
+@pytest.mark.parametrize("backend", ["native", "jax"])
+def test_neurons_own_density_files_match_its_builtins(backend):
+    """NEURON's hh.mod and passive.mod (tests/mod/neuron: the files NEURON 9.0.2 builds its
+    hh and pas from), imported, against those built-in mechanisms in a current step and
+    under the clamp, at 6.3 °C (the squid axon's temperature; at 34 °C hh does not
+    fire): voltages within 1e-6 mV, currents within 1e-6 relative
+    (measured: 4e-11 mV in the step, hh firing, 5e-8 mV under the clamp, 1e-9 relative). NEURON's hh
+    runs without its rate table (usetable_hh = 0, as tests/neuron_reference.py runs it):
+    with it NEURON interpolates the rates linearly in 1 mV steps (m at rest 9e-5 off),
+    where dendrax computes them exactly."""
+    pytest.importorskip("neuron", reason="the parity tests run NEURON")
+    from neuron_mechanisms import relative_error, run_both
+
+    cases = []
+    for stem, (name, values, stimulus, records) in NEURON_DENSITY.items():
+        base = {"inserts": [(imported(stem)(), name, values)], "records": [("v", "v"), *records]}
+        cases += [{**base, "stimulus": stimulus}, {**base, "clamp": True}]
+    results = run_both(cases, 40.0, celsius=6.3, backend=backend)
+    for index, (ours, theirs) in enumerate(results):
+        label = f"{list(NEURON_DENSITY)[index // 2]} ({('step', 'clamp')[index % 2]})"
+        if index == 0:
+            assert np.max(theirs[0]) > 0.0, "hh should fire"
+        if index % 2 == 0:
+            assert np.ptp(theirs[0]) > 5.0, label
+        assert np.max(np.abs(ours[0] - theirs[0])) < 1e-6, label
+        for row in range(1, len(ours)):
+            assert relative_error(ours[row], theirs[row]) < 1e-6, label
+
+
+def hay_epsp(backend):
+    """One compartment with a leak and the epsp point process of Hay et al. (2011), its
+    current (a difference of exponentials in t, from a file-level LOCAL array) from 5 ms."""
+    cell = dx.Cell.from_parents([-1], ncomp=1, length=20.0, radius=10.0)
+    cell.insert(dx.channels.Leak(gLeak=1e-4, eLeak=-70.0))
+    cell.branch(0).comp(0).insert(imported("epsp")(onset=5.0, imax=0.05, tau0=0.5, tau1=5.0))
+    cell.record("v").record("epsp.i")
+    return dx.build(cell, dt=0.025, v_init=-70.0, celsius=34.0, backend=backend)
+
+
+def test_hay_epsp_matches_neuron(tmp_path_factory):
+    """epsp.mod as distributed with Hay et al. (2011), against NEURON compiling it: within
+    1e-9 mV and 1e-9 relative in its current, natively and in pure JAX."""
+    pytest.importorskip("neuron", reason="the parity tests run NEURON")
+    from neuron import h
+    from neuron_mechanisms import load_test_mechanisms, relative_error
+
+    load_test_mechanisms(tmp_path_factory)
+    section = h.Section()
+    section.L, section.diam, section.nseg = 20.0, 20.0, 1
+    section.insert("pas")
+    section(0.5).pas.g, section(0.5).pas.e = 1e-4, -70.0
+    epsp = h.epsp(section(0.5))
+    epsp.onset, epsp.imax, epsp.tau0, epsp.tau1 = 5.0, 0.05, 0.5, 5.0
+    records = [h.Vector().record(section(0.5)._ref_v), h.Vector().record(epsp._ref_i)]
+    h.dt, h.secondorder, h.celsius = 0.025, 0, 34.0
+    h.finitialize(-70.0)
+    for _ in range(round(30.0 / 0.025)):
+        h.fadvance()
+    theirs = np.array([np.array(r) for r in records])
+    assert np.ptp(theirs[0]) > 5.0
+    for backend in ("native", "jax"):
+        sim = hay_epsp(backend)
+        ours = np.asarray(sim.run(t_max=30.0))
+        assert np.max(np.abs(ours[0] - theirs[0])) < 1e-9, backend
+        assert relative_error(ours[1], theirs[1]) < 1e-9, backend
 
 
 def kinetic_buffer_case(clamp: bool) -> dict:
@@ -188,7 +268,7 @@ def test_gradients_through_imported_mechanisms_match_finite_differences(make, me
 
 def test_load_mods_reads_a_folder_and_a_file_twice_is_one_class(tmp_path):
     for stem in ("NaTa_t", "CaDynamics_E2"):
-        (tmp_path / f"{stem}.mod").write_text((MODS / f"{stem}.mod").read_text())
+        (tmp_path / f"{stem}.mod").write_text((HAY / f"{stem}.mod").read_text())
     assert sorted(load_mods(tmp_path)) == ["CaDynamics_E2", "NaTa_t"]
     assert {"GradedSyn", "HalfGap", "ExpSynFile", "it"} <= set(load_mods(MODS))
     (tmp_path / "bad.mod").write_text(GOOD + "NONLINEAR scheme { }")
@@ -230,6 +310,40 @@ KINETIC scheme {
 }
 """
 STEADY = "INITIAL { SOLVE scheme STEADYSTATE sparse }"
+
+
+ANNOTATED = """
+DEFINE NSTEP 3
+NEURON {
+    SUFFIX annotated REPRESENTS NCIT:C17145
+    USEION na READ ena WRITE ina REPRESENTS CHEBI:29101
+    RANGE g
+}
+PARAMETER { g[NSTEP] = 0.001 (S/cm2) }
+ASSIGNED { v (mV) ena (mV) ina (mA/cm2) }
+LOCAL w[2], total
+BREAKPOINT {
+    w[0] = g[0]
+    w[1] = g[NSTEP - 1]
+    total = w[0] + w[1]
+    ina = total*(v - ena)
+}
+"""
+
+
+def test_annotations_defines_and_file_level_local_arrays():
+    """REPRESENTS (ontology annotations, NEURON 9's own hh.mod has them) is skipped; DEFINE
+    names a whole number (an array's size, a value in an index); a file-level LOCAL may be
+    an array (Hay et al.'s epsp.mod), each element a variable of its own."""
+    cls = load_mod(ANNOTATED)
+    assert cls.reads == ("ena",) and cls.writes == ("ina",)
+    assert cls().defaults == {f"g[{k}]": 0.001 for k in range(3)}
+    assert not cls.states
+    cell = dx.Cell.from_parents([-1], ncomp=1, length=10.0, radius=5.0)
+    cell.insert(cls()).record("annotated.ina")
+    cell.set("ena", 50.0)
+    ina = np.asarray(dx.build(cell, v_init=-65.0).run(t_max=0.1))[0]
+    np.testing.assert_allclose(ina[0], 0.002 * (-65.0 - 50.0))
 
 
 @pytest.mark.parametrize(
@@ -289,6 +403,11 @@ STEADY = "INITIAL { SOLVE scheme STEADYSTATE sparse }"
             "USEION hcn needs a whole",
         ),
         (GOOD.replace("e = -70", "e = -70 $"), "unexpected character"),
+        (
+            GOOD.replace("i = g", "VERBATIM\n#include <math.h>\nENDVERBATIM\ni = g"),
+            "line 5: VERBATIM C code is not supported",
+        ),
+        ("DEFINE N 2.5\n" + GOOD, "line 1: DEFINE N: the value must be a whole number"),
     ],
 )
 def test_files_that_cannot_be_read_say_where_and_why(text, match):
@@ -341,6 +460,8 @@ SYNAPSES = {
     "pulse_syn": ("PulseSyn", {"dur": 0.8}, [0.4, 0.2, 0.6]),
     "buffer_syn": ("BufferSyn", {}, [4.0, 2.0, 6.0]),
     "long_buffer_syn": ("LongBufferSyn", {}, [4.0, 2.0, 6.0]),
+    "expsyn": ("ExpSyn", {"tau": 2.0}, [0.002, 0.001, 0.003]),
+    "exp2syn": ("Exp2Syn", {"tau1": 0.5, "tau2": 4.0}, [0.002, 0.001, 0.003]),
 }
 """Per file: its mechanism, parameters and the weights of the three connections."""
 
@@ -389,7 +510,14 @@ def neuron_synapse_voltage(stem, together: bool) -> np.ndarray:
 
 
 @pytest.mark.parametrize(
-    ("stem", "together"), [("depressing_syn", True), ("pulse_syn", False), ("buffer_syn", False)]
+    ("stem", "together"),
+    [
+        ("depressing_syn", True),
+        ("pulse_syn", False),
+        ("buffer_syn", False),
+        ("expsyn", True),
+        ("exp2syn", False),
+    ],
 )
 def test_synapses_with_connection_state_and_own_events_match_neuron(
     tmp_path_factory, stem, together
@@ -398,7 +526,8 @@ def test_synapses_with_connection_state_and_own_events_match_neuron(
     (depressing_syn: one NEURON point process takes the three NetCons, as its conductance
     sums them), and net_send with flags (pulse_syn: one point process per NetCon, its
     transmitter being its own): natively and in pure JAX within 1e-8 mV of NEURON
-    (measured: 8e-13 mV), twins within 1e-10 mV."""
+    (measured: 8e-13 mV), twins within 1e-10 mV. NEURON's own expsyn.mod and exp2syn.mod
+    (tests/mod/neuron), imported, against its built-in ExpSyn and Exp2Syn alike."""
     pytest.importorskip("neuron", reason="the parity tests run NEURON")
     from neuron_mechanisms import load_test_mechanisms
 

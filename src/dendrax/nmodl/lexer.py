@@ -32,10 +32,13 @@ _TOKEN = re.compile(
     re.VERBOSE,
 )
 
+_VERBATIM = re.compile(r"\bVERBATIM\b")
+
 
 def tokens(text: str, source: str) -> list[Token]:
     """The tokens of `text`, without comments (`:` and `?` to the end of a line, COMMENT
-    ... ENDCOMMENT) and TITLE lines."""
+    ... ENDCOMMENT) and TITLE lines. A VERBATIM block (C code) is a ModError at its line,
+    before its C text is read as NMODL."""
     found = []
     in_comment = False
     for number, line in enumerate(text.splitlines(), start=1):
@@ -48,6 +51,10 @@ def tokens(text: str, source: str) -> list[Token]:
             continue
         if stripped.startswith("TITLE"):
             continue
+        if _VERBATIM.search(_without_comment(line)):  # C code: its text is not NMODL's
+            raise ModError(
+                source, number, "VERBATIM C code is not supported by dendrax's NMODL import"
+            )
         line = _without_comment(line)
         position = 0
         while position < len(line):

@@ -1,13 +1,14 @@
 """A recursive-descent parser of NMODL (NEURON's model description language).
 
 It reads what channel and concentration models use: NEURON (SUFFIX, POINT_PROCESS,
-USEION, RANGE, GLOBAL, NONSPECIFIC_CURRENT), UNITS, PARAMETER, CONSTANT, ASSIGNED, STATE,
-INITIAL, BREAKPOINT with SOLVE, DERIVATIVE, KINETIC (reactions, fluxes, COMPARTMENT,
-CONSERVE), LINEAR, PROCEDURE, FUNCTION, LOCAL, if/else, FROM loops, array variables
-(`name[size]`, each element a variable `name[k]`; an index and a FROM loop's bounds are
-integer expressions, as NEURON's grammar has them) and TABLE (ignored: dendrax computes what
-a table would hold exactly). Any other construct
-raises a `ModError` naming the file, line and construct.
+USEION, RANGE, GLOBAL, NONSPECIFIC_CURRENT; REPRESENTS annotations are skipped), UNITS,
+PARAMETER, CONSTANT, DEFINE, ASSIGNED, STATE, INITIAL, BREAKPOINT with SOLVE, DERIVATIVE,
+KINETIC (reactions, fluxes, COMPARTMENT, CONSERVE), LINEAR, PROCEDURE, FUNCTION, LOCAL,
+if/else, FROM loops, array variables (`name[size]`, each element a variable `name[k]`, in
+a declaring block or a file-level LOCAL; an index and a FROM loop's bounds are integer
+expressions, as NEURON's grammar has them) and TABLE (ignored: dendrax computes what a table
+would hold exactly). Any other construct raises a `ModError` naming the file, line and
+construct.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ class _Parser:
         self.in_net_receive = False
         self.net_initial = None
         """NET_RECEIVE's INITIAL block, once read (None before)."""
+        self.defines: dict[str, int] = {}
+        """Names of DEFINE and their values (an array's size may be one)."""
         self.variables: dict[str, tuple[str, int]] = {}
         """Names of RANGE, GLOBAL and CONSTANT: where they are declared, and how."""
 
@@ -112,9 +115,16 @@ class _Parser:
                 for entry in self.declarations({}):
                     mod.constants[entry.name] = entry.default
                     self.variables[entry.name] = ("CONSTANT", entry.line)
-            elif keyword == "LOCAL":  # variables of the whole file
-                line = token.line
-                mod.assigned.extend(s.Declared(n, None, "", None, line) for n in self.names())
+            elif keyword == "LOCAL":  # variables of the whole file, arrays among them
+                mod.assigned.extend(self.file_locals(mod.arrays))
+            elif keyword == "DEFINE":  # a named whole number: `DEFINE NSTEP 3`
+                name = self.name()
+                value = self.signed_number()
+                if value != int(value):
+                    raise self.error(f"DEFINE {name.text}: the value must be a whole number", name)
+                mod.constants[name.text] = value
+                self.defines[name.text] = int(value)
+                self.variables[name.text] = ("DEFINE", name.line)
             elif keyword == "INDEPENDENT":
                 self.skip_braces()
             elif keyword == "INITIAL":
@@ -215,8 +225,35 @@ class _Parser:
                 self.variables.update((x, (token.text, line)) for x in self.names())
             elif token.text == "THREADSAFE":
                 continue
+            elif token.text == "REPRESENTS":
+                self.ontology()
             else:
                 raise self.error(f"{token.text} in the NEURON block is not supported", token)
+
+    def ontology(self) -> None:
+        """Skip the term after REPRESENTS (an annotation: `REPRESENTS NCIT:C17145`, its
+        `:C17145` read as a comment, or `[NCIT:C17145]`)."""
+        bracket = self.accept("[")
+        self.name()
+        if bracket:
+            self.accept("]")
+
+    def file_locals(self, arrays: dict) -> list[s.Declared]:
+        """The names of a file-level LOCAL, an array `name[size]` as its elements (its
+        size recorded in `arrays`)."""
+        found = []
+        while True:
+            token = self.name()
+            if self.peek.text == "[":
+                arrays[token.text] = size = self.size(token)
+                found.extend(
+                    s.Declared(s.element(token.text, k), None, "", None, token.line)
+                    for k in range(size)
+                )
+            else:
+                found.append(s.Declared(token.text, None, "", None, token.line))
+            if not self.accept(","):
+                return found
 
     def names(self) -> list[str]:
         names = [self.name().text]
@@ -234,6 +271,8 @@ class _Parser:
                 valence = float(self.take().text) * (-1 if negative else 1)
             else:
                 (read if keyword == "READ" else write).extend(self.names())
+        if self.accept("REPRESENTS"):
+            self.ontology()
         return s.UseIon(ion, tuple(read), tuple(write), valence)
 
     def units(self, mod: s.ModFile) -> None:
@@ -300,7 +339,7 @@ class _Parser:
         self.expect("[")
         token = self.take()
         self.expect("]")
-        size = float(token.text) if token.kind == "number" else 0.0
+        size = float(token.text) if token.kind == "number" else self.defines.get(token.text, 0.0)
         if size != int(size) or size < 1:
             raise self.error(
                 f"array {name.text}[{token.text}]: the size must be a whole number", token

@@ -13,8 +13,10 @@ def _rates(v):
     u = gates.away_from(v, -38.0)
     forward, backward = gates.linoid_pair(u + 38.0, 6.0)
     alpha_m, beta_m = 0.182 * forward, 0.124 * backward
-    h_inf = 1.0 / (1.0 + jnp.exp((v + 48.8) / 10.0))
-    u = gates.away_from(gates.away_from(v, -17.0), -64.4)
+    # The published file moves v itself off each removable 0/0 (at -38, -17 and -64.4 mV)
+    # before hInf and the h rates: they see the moved v, mInf the unmoved one.
+    u = gates.away_from(gates.away_from(u, -17.0), -64.4)
+    h_inf = 1.0 / (1.0 + jnp.exp((u + 48.8) / 10.0))
     alpha_h = -2.88e-6 * (u + 17.0) / (1.0 - jnp.exp((u + 17.0) / 4.63))
     beta_h = 6.94e-6 * (u + 64.4) / (1.0 - jnp.exp(-(u + 64.4) / 2.63))
     return {

@@ -7,12 +7,14 @@ from dendrax.mechanisms.hay2011.temperature import HAY_RATE_FACTOR
 
 def sodium_rates(v, m_half: float, h_half: float):
     """Gates of the Colbert & Pan (2002) sodium channel with half-points m_half, h_half (mV);
-    q10 = 2.3 from 21 °C, fixed at 34 °C as in the published file."""
+    q10 = 2.3 from 21 °C, fixed at 34 °C as in the published file. The published file
+    moves v itself off each removable 0/0, so that at v = m_half the h rates see the moved
+    v (m_half + 1e-4 mV) too."""
     qt = HAY_RATE_FACTOR
     u = gates.away_from(v, m_half)
     forward, backward = gates.linoid_pair(u - m_half, 6.0)
     alpha_m, beta_m = 0.182 * forward, 0.124 * backward
-    u = gates.away_from(v, h_half)
+    u = gates.away_from(u, h_half)
     forward, backward = gates.linoid_pair(h_half - u, 6.0)
     alpha_h, beta_h = 0.015 * forward, 0.015 * backward
     return {
