@@ -11,18 +11,20 @@ the load times, both run times, their ratio and the largest voltage difference.
 
     taskset -c 0 python benchmarks/nmodl_speed.py [--copies 28] [--rounds 3] [--repeats 3]
 
-Measured (2026-12-07, one core of the shared 2-core machine, load 1-3, two runs; with
-earlier transcriptions of the Hay files, which match the published ones to 1e-12 mV in
-the parity tests; not measured again since): the 38 files of tests/mod load in 0.06-0.09 s
-(the first time in a process; their classes are made then, their JAX code traced when a
-model is built); the cell builds in 0.6-0.7 s with either set (kernels cached); one
-simulation takes 420-429 ms CPU with the hand-written channels and 493-505 ms with the
-imported ones, 1.17-1.18x (the goal is 1.05x), and the two differ by 1.4e-14 mV. NEURON's
-di/dv (imported mechanisms evaluate their currents twice per step for the difference
-quotient, `slope_by_difference`; the hand-written ones once with a forward-mode
-derivative) is a small part of the gap: with the imported classes' slope analytic, their
-voltages equal the hand-written ones bitwise and a simulation still takes 484 against 415
-ms, so their generated code does work that changes no value.
+Measured (2026-12-07, one core of the 2-core machine, quiet but for the benchmark, two
+runs, the published files): the 39 files of tests/mod and tests/mod/hay2011 load in
+0.06-0.11 s (the first time in a process; their classes are made then, their JAX code
+traced when a model is built); the cell builds in 0.8-0.9 s with either set (kernels
+cached); one simulation takes 429 ms CPU with the hand-written channels and 452-455 ms with
+the imported ones, 1.054-1.060x (the goal is 1.05x; 1.17-1.18x before the imported code
+held constants as constants, stepped cnexp's (A - x)/B with one division and squared by
+products), and the two differ by 1.4e-14 mV. What is left is mostly the files' own
+arithmetic: with only NaTa_t and NaTs2_t imported (the others hand-written) a simulation
+took 1.047x, with the other ten channels imported 1.025x, with CaDynamics_E2 alone 1.007x.
+Those two files compute each gate's beta with an exponential and a division of its own
+(as NEURON does), where the hand-written channels derive it from alpha's exponential;
+the rest is NEURON's di/dv, which imported mechanisms take as NEURON does, by a difference
+quotient of two current evaluations (`slope_by_difference`).
 """
 
 import argparse
