@@ -515,9 +515,7 @@ def test_missing_compiler_falls_back_to_pure_jax(fresh_native, monkeypatch, capl
 
 
 def test_unloadable_library_falls_back_to_pure_jax(fresh_native, monkeypatch, caplog):
-    monkeypatch.setattr(
-        library, "_compile", lambda source, target, flags, linked=(): target.write_text("junk")
-    )
+    monkeypatch.setattr(library, "_compile", lambda source, target, *_: target.write_text("junk"))
     with caplog.at_level(logging.WARNING, logger="dendrax"):
         sim = dx.build(branched_cell(), dt=DT, backend="native")
     assert sim.spec.backend == "jax"
@@ -528,7 +526,7 @@ def test_compiled_kernel_is_cached_on_disk(fresh_native, monkeypatch):
     dx.build(branched_cell(), dt=DT, backend="native")
     assert len(list((fresh_native / "native").glob("kernel-*.so"))) == 1
 
-    def compile_again(source, target, flags, linked=()):
+    def compile_again(*_):
         raise AssertionError("the cached library was compiled again")
 
     monkeypatch.setattr(backend, "PREPARE_ADJOINT", False)  # the adjoint may still compile
@@ -573,10 +571,10 @@ def test_batches_run_one_at_a_time_where_the_lane_part_fails(fresh_native, monke
     monkeypatch.setattr(backend, "PREPARE_ADJOINT", False)
     compile_ = library._compile
 
-    def no_lanes(source, target, flags, linked=()):
+    def no_lanes(source, target, *options):
         if target.name.endswith("-lanes.so"):
             raise library.BuildError("no lanes today")
-        compile_(source, target, flags, linked)
+        compile_(source, target, *options)
 
     monkeypatch.setattr(library, "_compile", no_lanes)
     # A dt no other test uses: a library whose lanes part this process has not loaded.
