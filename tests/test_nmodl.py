@@ -331,6 +331,35 @@ BREAKPOINT {
 """
 
 
+SOLVED_PROCEDURE = """
+NEURON { SUFFIX relax NONSPECIFIC_CURRENT i }
+PARAMETER { g = 0.001 (S/cm2) tau = 2 (ms) }
+ASSIGNED { v (mV) i (mA/cm2) k }
+STATE { x }
+INITIAL { x = 1 k = 0.5 }
+BREAKPOINT { SOLVE step i = g*x*(v + 70) }
+PROCEDURE step() {
+    x = 2*k*x*exp(-dt/tau)
+    VERBATIM
+    return 0;
+    ENDVERBATIM
+}
+"""
+
+
+def test_a_solved_procedure_sets_the_states_once_a_step():
+    """SOLVE of a PROCEDURE without METHOD (as Destexhe's HH_traub.mod advances its gates):
+    NEURON calls it once a step in the state update, its assignments to the STATEs are the
+    step; an ASSIGNED value set in INITIAL is kept for it; a VERBATIM `return 0;` ending
+    the PROCEDURE is read (NEURON's generated C returns 0 there anyway)."""
+    cls = load_mod(SOLVED_PROCEDURE)
+    assert set(cls.states) == {"x", "k"}
+    cell = dx.Cell.from_parents([-1], ncomp=1, length=10.0, radius=5.0)
+    cell.insert(cls()).record("relax.x")
+    x = np.asarray(dx.build(cell, dt=0.025, v_init=-70.0).run(t_max=1.0))[0]
+    np.testing.assert_allclose(x[1:] / x[:-1], np.exp(-0.025 / 2.0), rtol=1e-12)
+
+
 def test_annotations_defines_and_file_level_local_arrays():
     """REPRESENTS (ontology annotations, NEURON 9's own hh.mod has them) is skipped; DEFINE
     names a whole number (an array's size, a value in an index); a file-level LOCAL may be
@@ -395,7 +424,7 @@ def test_annotations_defines_and_file_level_local_arrays():
         (GOOD + "BLOCK { }", "unknown block 'BLOCK'"),
         (
             GOOD.replace("i = g", "SOLVE s METHOD sparse\ni = g"),
-            "no DERIVATIVE, KINETIC or LINEAR s",
+            "no DERIVATIVE, KINETIC, LINEAR or PROCEDURE s",
         ),
         (GOOD.replace("i = g", "SOLVE s METHOD runge i = g") + "DERIVATIVE s { }", "runge is"),
         (
@@ -408,6 +437,18 @@ def test_annotations_defines_and_file_level_local_arrays():
             "line 5: VERBATIM C code is not supported",
         ),
         ("DEFINE N 2.5\n" + GOOD, "line 1: DEFINE N: the value must be a whole number"),
+        (
+            GOOD + "FUNCTION f() {\nVERBATIM\nreturn 0;\nENDVERBATIM\n}",
+            "line 7: VERBATIM C code is not supported .* the last statement of a PROCEDURE",
+        ),
+        (
+            GOOD + "PROCEDURE p() {\nVERBATIM\nreturn 0;\nENDVERBATIM\ng = 1\n}",
+            "line 7: VERBATIM C code is not supported",
+        ),
+        (
+            GOOD.replace("i = g", "SOLVE p METHOD cnexp\ni = g") + "PROCEDURE p() { }",
+            "line 5: SOLVE p: METHOD cnexp of a PROCEDURE is not supported",
+        ),
     ],
 )
 def test_files_that_cannot_be_read_say_where_and_why(text, match):
