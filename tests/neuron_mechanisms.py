@@ -1,9 +1,10 @@
 """Compile the NMODL files of tests/mod once per test process and load them into NEURON.
 
-tests/mod/hay2011 holds the published files of Hay et al. (2011) as distributed with the
-model; the files directly in tests/mod are written for these tests (constructs, and the
-Pospischil et al. 2008 channels from their published equations). NEURON's own hh, pas,
-ExpSyn and Exp2Syn (tests/mod/neuron) are built into NEURON and not compiled again.
+tests/mod/hay2011 and tests/mod/pospischil2008 hold the published files of Hay et al.
+(2011) and Pospischil et al. (2008) as distributed with the models; the files directly in
+tests/mod are written for these tests (constructs, and the Pospischil et al. 2008 currents
+one per file from the paper's equations). NEURON's own hh, pas, ExpSyn and Exp2Syn
+(tests/mod/neuron) are built into NEURON and not compiled again.
 Under pytest-xdist every worker is its own process and compiles its own copy in its own
 temporary folder.
 """
@@ -31,18 +32,21 @@ CLAMP_STEPS = ((5.0, -70.0), (15.0, -10.0), (15.0, -100.0))
 MOD_FOLDER = Path(__file__).parent / "mod"
 HAY_FOLDER = MOD_FOLDER / "hay2011"
 """Hay et al. (2011), ModelDB 139653, the files as distributed (README.md there)."""
+POSPISCHIL_FOLDER = MOD_FOLDER / "pospischil2008"
+"""Pospischil et al. (2008), ModelDB 123623, the files as distributed (README.md there)."""
 NEURON_FOLDER = MOD_FOLDER / "neuron"
 """NEURON's own hh.mod, passive.mod, expsyn.mod and exp2syn.mod (README.md there)."""
 _loaded: list[Path] = []
 
 
 def load_test_mechanisms(tmp_path_factory) -> Path:
-    """Compile tests/mod/*.mod and tests/mod/hay2011/*.mod with nrnivmodl (once per
-    process) and load the library."""
+    """Compile tests/mod/*.mod, tests/mod/hay2011/*.mod and tests/mod/pospischil2008/*.mod
+    with nrnivmodl (once per process) and load the library."""
     if _loaded:
         return _loaded[0]
     folder = tmp_path_factory.mktemp("nrnmech")
-    for mod in sorted([*MOD_FOLDER.glob("*.mod"), *HAY_FOLDER.glob("*.mod")]):
+    folders = (MOD_FOLDER, HAY_FOLDER, POSPISCHIL_FOLDER)
+    for mod in sorted(path for f in folders for path in f.glob("*.mod")):
         shutil.copy(mod, folder)
     nrnivmodl = Path(sys.executable).parent / "nrnivmodl"
     result = subprocess.run([str(nrnivmodl), "."], cwd=folder, capture_output=True, text=True)
@@ -50,6 +54,11 @@ def load_test_mechanisms(tmp_path_factory) -> Path:
         raise RuntimeError(f"nrnivmodl failed in {folder}:\n{result.stdout}\n{result.stderr}")
     library = next(folder.glob("*/libnrnmech.so"))
     h.nrn_load_dll(str(library))
+    # IM_cortex.mod interpolates exp in a TABLE (10000 intervals over -25..25); dendrax
+    # computes what a TABLE would hold exactly, so NEURON runs it without (as hh, whose
+    # usetable_hh = 0 tests/neuron_reference.py sets): with the table the
+    # regular-spiking cell's spikes drift by 0.1 mV over 200 ms.
+    h.usetable_im = 0
     _loaded.append(library)
     return library
 

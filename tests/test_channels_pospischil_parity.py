@@ -2,8 +2,10 @@
 
 As for the Hay et al. set (tests/test_channels_hay_parity.py): one compartment with a
 passive leak and the channel under a current step and a voltage clamp; the paper's
-per-current classes at 36 °C, the published files' mechanisms (hh2, im, ical, it, cad; our
-transcriptions in tests/mod/pospischil_*.mod) at 33 °C.
+per-current classes at 36 °C (against tests/mod/Pospischil*.mod, written for the tests from
+the paper's equations), the library's classes of the published files' mechanisms (hh2, im,
+ical, it, cad) at 33 °C against NEURON compiling those files as distributed
+(tests/mod/pospischil2008, ModelDB 123623).
 """
 
 import numpy as np
@@ -60,36 +62,38 @@ PUBLISHED_CELSIUS = 33.0
 """Off the files' 36 °C, so that their temperature factors (hh2, im, it) take part."""
 
 PUBLISHED = {
-    # name: (mechanisms with their parameter values, step current nA, records)
+    # name: (mechanisms with their parameter values, step current nA, records). The files
+    # declare the currents they write RANGE nowhere, so NEURON's side records the ion's
+    # total current (the mechanism's alone here, no other writes it).
     "hh2": (
         [(dx.channels.hh2(), {"gnabar": 0.05, "gkbar": 0.005, "vtraub": -55.0})],
         0.3,
-        [("v", "v"), ("hh2.ina", "ina_hh2"), ("hh2.ik", "ik_hh2")],
+        [("v", "v"), ("hh2.ina", "ina"), ("hh2.ik", "ik")],
     ),
-    "im": (
-        [(dx.channels.im(), {"gkbar": 0.002, "taumax": 100.0})],
+    "im": (  # taumax is GLOBAL in IM_cortex.mod: its default, 1000 ms
+        [(dx.channels.im(), {"gkbar": 0.002})],
         0.5,
-        [("v", "v"), ("im.ik", "ik_im")],
+        [("v", "v"), ("im.ik", "ik")],
     ),
     "ical": (
         [(dx.channels.ical(), {"gcabar": 0.002})],
         0.3,
-        [("v", "v"), ("ical.ica", "ica_ical"), ("ical.carev", "carev_ical")],
+        [("v", "v"), ("ical.ica", "ica"), ("ical.carev", "carev_ical")],
     ),
     "it": (
         [(dx.channels.it(), {"gcabar": 0.002, "shift": 1.0})],
         -0.2,
-        [("v", "v"), ("it.ica", "ica_it"), ("it.carev", "carev_it")],
+        [("v", "v"), ("it.ica", "ica")],  # carev is not RANGE in IT_huguenard.mod
     ),
     "cad with ical": (
         [(dx.channels.ical(), {"gcabar": 0.002}), (dx.channels.cad(), {"depth": 1.0})],
         0.3,
-        [("v", "v"), ("ical.ica", "ica_ical"), ("cai", "cai")],
+        [("v", "v"), ("ical.ica", "ica"), ("cai", "cai")],
     ),
     "cad with it": (
         [(dx.channels.it(), {"gcabar": 0.002}), (dx.channels.cad(), {"taur": 20.0})],
         -0.2,
-        [("v", "v"), ("it.ica", "ica_it"), ("cai", "cai")],
+        [("v", "v"), ("it.ica", "ica"), ("cai", "cai")],
     ),
 }
 

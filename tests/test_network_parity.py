@@ -173,9 +173,10 @@ def test_network_matches_neuron(neuron_run, backend):
 
 
 def test_a_network_of_imported_mod_files_matches_neuron(neuron_run):
-    """The same network with its ExpSyn (an ExpSyn .mod written for the tests, with
-    NET_RECEIVE), graded synapse and gap junction (the POINTER .mod files NEURON runs)
-    imported by dx.load_mod: spikes identical, voltages within 1e-6 mV."""
+    """The same network with its ExpSyn (NEURON's own expsyn.mod, tests/mod/neuron, the
+    source of the built-in ExpSyn NEURON runs here), graded synapse and gap junction (the
+    POINTER .mod files NEURON runs) imported by dx.load_mod: spikes identical, voltages
+    within 1e-6 mV."""
     mods = pathlib.Path(__file__).parent / "mod"
     half_gap = dx.load_mod(mods / "half_gap.mod")
 
@@ -184,7 +185,7 @@ def test_a_network_of_imported_mod_files_matches_neuron(neuron_run):
         b.insert(half_gap(g=g), peer=a)
 
     synapses = {
-        "ExpSyn": dx.load_mod(mods / "exp_syns.mod"),
+        "ExpSyn": dx.load_mod(mods / "neuron" / "expsyn.mod"),
         "Ionotropic": dx.load_mod(mods / "graded_syn.mod"),
     }
     voltages, spikes, g = neuron_run

@@ -19,21 +19,24 @@ from dendrax.nmodl import ModError, load_mod, load_mods
 MODS = pathlib.Path(__file__).parent / "mod"
 HAY = MODS / "hay2011"
 """The published files of Hay et al. (2011), as distributed with the model."""
+POSPISCHIL = MODS / "pospischil2008"
+"""The published files of Pospischil et al. (2008), as distributed with the model."""
 NEURON_MODS = MODS / "neuron"
 """NEURON's own hh.mod, passive.mod, expsyn.mod and exp2syn.mod, as distributed."""
 CHANNELS = [
     "NaTa_t", "NaTs2_t", "Nap_Et2", "K_Pst", "K_Tst", "SKv3_1", "Im", "Ih", "Ca_HVA",
     "Ca_LVAst", "CaGHK", "PospischilNa", "PospischilKd", "PospischilM", "PospischilCaL",
-    "PospischilCaT", "pospischil_hh2", "pospischil_im", "pospischil_ical", "pospischil_it",
+    "PospischilCaT", "HH_traub", "IM_cortex", "IL_gutnick", "IT_huguenard",
     "kinetic_k", "euler_k", "user_ion", "arrays", "linear_init",
     "linear_step", "initial_parameter",
 ]  # fmt: skip
-"""Files of tests/mod and tests/mod/hay2011 (file stems) that are channels: each is run
-with a leak."""
+"""Files of tests/mod, tests/mod/hay2011 and tests/mod/pospischil2008 (file stems) that are
+channels: each is run with a leak."""
 
 
 def imported(stem):
-    folder = next((f for f in (HAY, NEURON_MODS) if (f / f"{stem}.mod").is_file()), MODS)
+    folders = (HAY, POSPISCHIL, NEURON_MODS)
+    folder = next((f for f in folders if (f / f"{stem}.mod").is_file()), MODS)
     return load_mod(folder / f"{stem}.mod")
 
 
@@ -45,12 +48,18 @@ def test_every_channel_file_matches_neuron(tmp_path_factory):
     from neuron_mechanisms import channel_cases, load_test_mechanisms, relative_error, run_both
 
     load_test_mechanisms(tmp_path_factory)
-    calcium = {"Ca_": imported("CaDynamics_E2"), "pospischil_i": imported("pospischil_cad")}
+    pospischil_calcium = imported("cadecay_destexhe")
+    calcium = {"Ca_": imported("CaDynamics_E2")}
+    calcium |= {"IL_": pospischil_calcium, "IT_": pospischil_calcium}
     cases, labels = [], []
     for stem in CHANNELS:
         mechanism = imported(stem)()
         current = (mechanism.writes + tuple(_nonspecific(mechanism)))[0]
         for protocol, case in channel_cases(mechanism, current, {}, 0.2).items():
+            if (POSPISCHIL / f"{stem}.mod").is_file():
+                # the file's current is not RANGE: NEURON's side records the ion's total
+                records = [("v", "v"), (f"{mechanism.name}.{current}", current)]
+                case = {**case, "records": records}
             for prefix, accumulation in calcium.items():
                 if stem.startswith(prefix) and "ica" in mechanism.writes:
                     added = (accumulation(), accumulation.__name__, {})
@@ -270,7 +279,8 @@ def test_load_mods_reads_a_folder_and_a_file_twice_is_one_class(tmp_path):
     for stem in ("NaTa_t", "CaDynamics_E2"):
         (tmp_path / f"{stem}.mod").write_text((HAY / f"{stem}.mod").read_text())
     assert sorted(load_mods(tmp_path)) == ["CaDynamics_E2", "NaTa_t"]
-    assert {"GradedSyn", "HalfGap", "ExpSynFile", "it"} <= set(load_mods(MODS))
+    assert {"GradedSyn", "HalfGap", "PospischilCaT"} <= set(load_mods(MODS))
+    assert sorted(load_mods(POSPISCHIL)) == ["cad", "hh2", "ical", "im", "it"]
     (tmp_path / "bad.mod").write_text(GOOD + "NONLINEAR scheme { }")
     with pytest.raises(ModError, match=r"bad\.mod, line 6: NONLINEAR"):
         load_mods(tmp_path)  # a file it cannot read is an error, not skipped
@@ -329,6 +339,35 @@ BREAKPOINT {
     ina = total*(v - ena)
 }
 """
+
+
+SOLVED_PROCEDURE = """
+NEURON { SUFFIX relax NONSPECIFIC_CURRENT i }
+PARAMETER { g = 0.001 (S/cm2) tau = 2 (ms) }
+ASSIGNED { v (mV) i (mA/cm2) k }
+STATE { x }
+INITIAL { x = 1 k = 0.5 }
+BREAKPOINT { SOLVE step i = g*x*(v + 70) }
+PROCEDURE step() {
+    x = 2*k*x*exp(-dt/tau)
+    VERBATIM
+    return 0;
+    ENDVERBATIM
+}
+"""
+
+
+def test_a_solved_procedure_sets_the_states_once_a_step():
+    """SOLVE of a PROCEDURE without METHOD (as Destexhe's HH_traub.mod advances its gates):
+    NEURON calls it once a step in the state update, its assignments to the STATEs are the
+    step; an ASSIGNED value set in INITIAL is kept for it; a VERBATIM `return 0;` ending
+    the PROCEDURE is read (NEURON's generated C returns 0 there anyway)."""
+    cls = load_mod(SOLVED_PROCEDURE)
+    assert set(cls.states) == {"x", "k"}
+    cell = dx.Cell.from_parents([-1], ncomp=1, length=10.0, radius=5.0)
+    cell.insert(cls()).record("relax.x")
+    x = np.asarray(dx.build(cell, dt=0.025, v_init=-70.0).run(t_max=1.0))[0]
+    np.testing.assert_allclose(x[1:] / x[:-1], np.exp(-0.025 / 2.0), rtol=1e-12)
 
 
 def test_annotations_defines_and_file_level_local_arrays():
@@ -395,7 +434,7 @@ def test_annotations_defines_and_file_level_local_arrays():
         (GOOD + "BLOCK { }", "unknown block 'BLOCK'"),
         (
             GOOD.replace("i = g", "SOLVE s METHOD sparse\ni = g"),
-            "no DERIVATIVE, KINETIC or LINEAR s",
+            "no DERIVATIVE, KINETIC, LINEAR or PROCEDURE s",
         ),
         (GOOD.replace("i = g", "SOLVE s METHOD runge i = g") + "DERIVATIVE s { }", "runge is"),
         (
@@ -408,6 +447,18 @@ def test_annotations_defines_and_file_level_local_arrays():
             "line 5: VERBATIM C code is not supported",
         ),
         ("DEFINE N 2.5\n" + GOOD, "line 1: DEFINE N: the value must be a whole number"),
+        (
+            GOOD + "FUNCTION f() {\nVERBATIM\nreturn 0;\nENDVERBATIM\n}",
+            "line 7: VERBATIM C code is not supported .* the last statement of a PROCEDURE",
+        ),
+        (
+            GOOD + "PROCEDURE p() {\nVERBATIM\nreturn 0;\nENDVERBATIM\ng = 1\n}",
+            "line 7: VERBATIM C code is not supported",
+        ),
+        (
+            GOOD.replace("i = g", "SOLVE p METHOD cnexp\ni = g") + "PROCEDURE p() { }",
+            "line 5: SOLVE p: METHOD cnexp of a PROCEDURE is not supported",
+        ),
     ],
 )
 def test_files_that_cannot_be_read_say_where_and_why(text, match):

@@ -36,6 +36,8 @@ def run_parameters(mod: s.ModFile, parameters: set) -> dict[str, str]:
             )
     bodies = [mod.initial, *mod.derivatives.values(), *mod.kinetics.values()]
     bodies += mod.linears.values()
+    solved = {x.block for x in mod.breakpoint if isinstance(x, s.Solve)}
+    bodies += [mod.procedures[name].body for name in sorted(solved & set(mod.procedures))]
     if mod.net_receive is not None:
         bodies += [mod.net_receive.body, mod.net_receive.initial]
     local = set(mod.net_receive.args) if mod.net_receive is not None else set()

@@ -33,15 +33,24 @@ _TOKEN = re.compile(
 )
 
 _VERBATIM = re.compile(r"\bVERBATIM\b")
+RETURN_0 = "return 0;"
+"""The one VERBATIM text read: a PROCEDURE's `return 0;` (older NEURON needed it for a
+SOLVEd PROCEDURE; the parser accepts it as a PROCEDURE's last statement, where NEURON's
+generated C returns 0 anyway)."""
 
 
 def tokens(text: str, source: str) -> list[Token]:
     """The tokens of `text`, without comments (`:` and `?` to the end of a line, COMMENT
     ... ENDCOMMENT) and TITLE lines. A VERBATIM block (C code) is a ModError at its line,
-    before its C text is read as NMODL."""
+    before its C text is read as NMODL, unless its text is `return 0;` alone (a token of
+    kind "verbatim" then, which the parser places)."""
     found = []
     in_comment = False
-    for number, line in enumerate(text.splitlines(), start=1):
+    lines = text.splitlines()
+    skip_to = 0
+    for number, line in enumerate(lines, start=1):
+        if number <= skip_to:
+            continue
         stripped = line.strip()
         if in_comment:
             in_comment = not stripped.startswith("ENDCOMMENT")
@@ -52,9 +61,14 @@ def tokens(text: str, source: str) -> list[Token]:
         if stripped.startswith("TITLE"):
             continue
         if _VERBATIM.search(_without_comment(line)):  # C code: its text is not NMODL's
-            raise ModError(
-                source, number, "VERBATIM C code is not supported by dendrax's NMODL import"
-            )
+            end = _verbatim_return(lines, number)
+            if end is None:
+                raise ModError(
+                    source, number, "VERBATIM C code is not supported by dendrax's NMODL import"
+                )
+            found.append(Token("verbatim", RETURN_0, number))
+            skip_to = end
+            continue
         line = _without_comment(line)
         position = 0
         while position < len(line):
@@ -81,3 +95,17 @@ def _without_comment(line: str) -> str:
         elif character in ":?" and not inside:
             return line[:position]
     return line
+
+
+def _verbatim_return(lines: list[str], number: int) -> int | None:
+    """The line number of ENDVERBATIM where the VERBATIM block on line `number` (1-based)
+    stands on lines of its own and holds `return 0;` alone; None otherwise."""
+    if lines[number - 1].strip() != "VERBATIM":
+        return None
+    body = []
+    for end in range(number + 1, len(lines) + 1):
+        if lines[end - 1].strip() == "ENDVERBATIM":
+            return end if " ".join(body) == RETURN_0 else None
+        if lines[end - 1].strip():
+            body.append(lines[end - 1].strip())
+    return None

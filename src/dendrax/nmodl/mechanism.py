@@ -131,6 +131,9 @@ def mechanism_class(mod: s.ModFile) -> type[Mechanism]:
             if solve.block in schemes:
                 values = schemes[solve.block].step(values, dt)
                 continue
+            if solve.block in mod.procedures:  # it sets the states itself, once a step
+                interpreter.run(_solved_body(mod, solve), values)
+                continue
             derivatives: dict = {}
             interpreter.run(mod.derivatives[solve.block], values, derivatives=derivatives)
             for state, rate in derivatives.items():
@@ -303,12 +306,20 @@ def _check_events(mod: s.ModFile) -> None:
 def _solved_reads(mod: s.ModFile) -> set[str]:
     """The names that BREAKPOINT's solved blocks read before they set them."""
     routines = {**mod.procedures, **mod.functions}
-    blocks = {**mod.derivatives, **mod.kinetics, **mod.linears}
     return {
         name
         for solve in _solves(mod)
-        for name in s.read_before_set(blocks.get(solve.block, ()), routines, mod.arrays)
+        for name in s.read_before_set(_solved_body(mod, solve), routines, mod.arrays)
     }
+
+
+def _solved_body(mod: s.ModFile, solve: s.Solve) -> tuple:
+    """The statements that `solve` runs: its DERIVATIVE, KINETIC or LINEAR block, or a call
+    of its PROCEDURE (NEURON calls a SOLVEd PROCEDURE once a step, in the state update)."""
+    if solve.block in mod.procedures:
+        return (s.Call(solve.block, (), solve.line),)
+    blocks = {**mod.derivatives, **mod.kinetics, **mod.linears}
+    return blocks.get(solve.block, ())
 
 
 def _declared_states(mod: s.ModFile, whole: dict) -> dict[str, State]:
@@ -339,6 +350,7 @@ def _persistent(mod: s.ModFile, provided: set, whole: dict) -> dict[str, str]:
         body += [s.Local(names), *mod.net_receive.body]
     kept = set()
     blocks = (*mod.derivatives.values(), *mod.kinetics.values(), *mod.linears.values())
+    blocks += tuple(_solved_body(mod, x) for x in _solves(mod) if x.block in mod.procedures)
     for part in (body, *blocks):
         kept |= s.read_before_set(part, routines, mod.arrays)
     assigned = {a.name: a.unit for a in mod.assigned}
@@ -375,7 +387,8 @@ def _solves(mod: s.ModFile, body=None) -> list[s.Solve]:
 def _check_solve(mod: s.ModFile, solve: s.Solve, schemes: dict, linears: dict) -> None:
     """A ModError for a SOLVE this import does not do: DERIVATIVE blocks by cnexp,
     derivimplicit or euler; KINETIC blocks by sparse, and to a steady state (in INITIAL)
-    when their reactions are first order; LINEAR blocks (solved exactly)."""
+    when their reactions are first order; LINEAR blocks (solved exactly); a PROCEDURE
+    without arguments and without METHOD (called once a step)."""
 
     def error(message):
         return ModError(mod.source, solve.line, f"SOLVE {solve.block}: {message}")
@@ -391,5 +404,10 @@ def _check_solve(mod: s.ModFile, solve: s.Solve, schemes: dict, linears: dict) -
         if solve.method not in STEPPERS or solve.steady:
             what = "STEADYSTATE" if solve.steady else "METHOD"
             raise error(f"{what} {solve.method} is not supported yet")
+    elif solve.block in mod.procedures:
+        if solve.given:
+            raise error(f"METHOD {solve.method} of a PROCEDURE is not supported")
+        if mod.procedures[solve.block].args:
+            raise error("a SOLVEd PROCEDURE takes no arguments")
     else:
-        raise error(f"no DERIVATIVE, KINETIC or LINEAR {solve.block}")
+        raise error(f"no DERIVATIVE, KINETIC, LINEAR or PROCEDURE {solve.block}")

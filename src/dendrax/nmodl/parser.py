@@ -6,9 +6,10 @@ PARAMETER, CONSTANT, DEFINE, ASSIGNED, STATE, INITIAL, BREAKPOINT with SOLVE, DE
 KINETIC (reactions, fluxes, COMPARTMENT, CONSERVE), LINEAR, PROCEDURE, FUNCTION, LOCAL,
 if/else, FROM loops, array variables (`name[size]`, each element a variable `name[k]`, in
 a declaring block or a file-level LOCAL; an index and a FROM loop's bounds are integer
-expressions, as NEURON's grammar has them) and TABLE (ignored: dendrax computes what a table
-would hold exactly). Any other construct raises a `ModError` naming the file, line and
-construct.
+expressions, as NEURON's grammar has them), TABLE (ignored: dendrax computes what a table
+would hold exactly) and, of VERBATIM C code, only `return 0;` ending a PROCEDURE (what
+older files put in a SOLVEd PROCEDURE, as Destexhe's HH_traub.mod does). Any other
+construct raises a `ModError` naming the file, line and construct.
 """
 
 from __future__ import annotations
@@ -81,6 +82,8 @@ class _Parser:
 
     def name(self) -> Token:
         token = self.take()
+        if token.kind == "verbatim":
+            raise self.verbatim(token)
         if token.kind != "name":
             raise self.error(f"expected a name, found {token.text or 'the end'!r}", token)
         return token
@@ -90,6 +93,13 @@ class _Parser:
             self.at += 1
             return True
         return False
+
+    def verbatim(self, token: Token):
+        return self.error(
+            "VERBATIM C code is not supported by dendrax's NMODL import (a VERBATIM "
+            "`return 0;` is read as the last statement of a PROCEDURE only)",
+            token,
+        )
 
     def unsupported(self, token: Token):
         what = _UNSUPPORTED.get(token.text, token.text)
@@ -363,14 +373,19 @@ class _Parser:
             self.accept(",")
         if is_function and self.peek.text == "(":
             self.unit()
-        return s.Routine(name, tuple(args), self.block(), tuple(units))
+        return s.Routine(name, tuple(args), self.block(returns=not is_function), tuple(units))
 
     # -- statements -----------------------------------------------------------------------
 
-    def block(self) -> tuple:
+    def block(self, returns: bool = False) -> tuple:
+        """The statements of a { } block; `returns`: a PROCEDURE's body, which may end with
+        VERBATIM `return 0;` (what it returns anyway)."""
         self.expect("{")
         body = []
         while not self.accept("}"):
+            if returns and self.peek.kind == "verbatim" and self.toks[self.at + 1].text == "}":
+                self.take()
+                continue
             statement = self.statement()
             if statement is not None:
                 body.append(statement)
@@ -380,6 +395,8 @@ class _Parser:
         token = self.peek
         if token.kind == "end":
             raise self.error("a block is not closed with '}'", token)
+        if token.kind == "verbatim":
+            raise self.verbatim(token)
         if token.text in _UNSUPPORTED:
             raise self.unsupported(token)
         if token.text in _SKIPPED:
@@ -406,9 +423,10 @@ class _Parser:
             self.take()
             block = self.name().text
             method, steady = "cnexp", self.peek.text == "STEADYSTATE"
+            given = self.peek.text in ("METHOD", "STEADYSTATE")
             if self.accept("METHOD") or self.accept("STEADYSTATE"):
                 method = self.name().text
-            return s.Solve(block, method, token.line, steady)
+            return s.Solve(block, method, token.line, steady, given)
         if token.text == "TABLE":
             self.table()
             return None

@@ -106,6 +106,8 @@ class Solve:
     line: int
     steady: bool = False
     """SOLVE ... STEADYSTATE (in INITIAL): the block's steady state."""
+    given: bool = True
+    """Whether the file names the METHOD (or STEADYSTATE); `method` is cnexp where not."""
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,10 @@ class im(gates.GatedChannel):
     fit of a regular-spiking cell gM = 7.5e-5 S/cm² and taumax = 608 ms. Kinetics scale by
     2.3^((celsius - 36)/10). As in the file, m starts at 0, not at its steady state.
     Not to be confused with `Im` (Hay et al. 2011), a different M-current model.
+
+    Unlike the file: exp is computed exactly where the file interpolates it in a TABLE
+    (NEURON's default usetable_im = 1; NEURON with usetable_im = 0 computes what this
+    class does), and taumax is a parameter per site where the file declares it GLOBAL.
     """
 
     parameters = {

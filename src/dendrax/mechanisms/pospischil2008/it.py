@@ -33,8 +33,8 @@ class it(gates.GatedChannel):
     conductance); "carev" is the Nernst potential of the compartment's cai and cao, not
     "eca"; h starts at 0 (the file's INITIAL), i.e. fully inactivated. The states
     "m_inf" and "carev" are the values for the next step, from the voltage and
-    concentrations after the update (NEURON records carev_it one sample later, as it
-    computes carev at the start of the next step).
+    concentrations after the update (NEURON computes carev at the start of the next
+    step; the file does not declare it RANGE, so NEURON cannot record it).
     """
 
     parameters = {
