@@ -12,7 +12,7 @@ the load times, both run times, their ratio and the largest voltage difference.
     taskset -c 0 python benchmarks/nmodl_speed.py [--copies 28] [--rounds 3] [--repeats 3]
 
 Measured (2026-12-07, one core of the 2-core machine, quiet but for the benchmark, two
-runs, the published files): the 39 files of tests/mod and tests/mod/hay2011 load in
+runs, the published files): the 39 files then in tests/mod and tests/mod/hay2011 load in
 0.06-0.11 s (the first time in a process; their classes are made then, their JAX code
 traced when a model is built); the cell builds in 0.8-0.9 s with either set (kernels
 cached); one simulation takes 429 ms CPU with the hand-written channels and 452-455 ms with
