@@ -124,21 +124,7 @@ def neuron_cell(branches=BRANCHES):
         sec = h.Section(name=f"branch{index}")
         sec.nseg, sec.L, sec.diam = ncomp, length * ncomp, 2 * radius
         sec.Ra = AXIAL_RESISTIVITY
-        capacitance, g_pas, channels = REGIONS[region]
-        sec.cm = capacitance
-        sec.insert("pas")
-        for suffix in channels:
-            sec.insert(suffix)
-        for seg in sec:
-            seg.g_pas, seg.e_pas = g_pas, E_PAS
-            for suffix, values in channels.items():
-                for name, value in values.items():
-                    setattr(seg, f"{name}_{suffix}", value)
-        for ion, value in (("ena", ENA), ("ek", EK)):
-            if any(hasattr(seg, ion) for seg in sec):
-                for seg in sec:
-                    if hasattr(seg, ion):
-                        setattr(seg, ion, value)
+        neuron_region(sec, region)
         if parent >= 0:
             sec.connect(sections[parent](1.0), 0.0)
         sections.append(sec)
@@ -147,3 +133,36 @@ def neuron_cell(branches=BRANCHES):
 
 def compartments(branches=BRANCHES) -> int:
     return int(np.sum([b[2] for b in branches]))
+
+
+def neuron_region(sec, region: str) -> None:
+    """Give the NEURON section `sec` the capacitance, leak and channels of `region`."""
+    capacitance, g_pas, channels = REGIONS[region]
+    sec.cm = capacitance
+    sec.insert("pas")
+    for suffix in channels:
+        sec.insert(suffix)
+    for seg in sec:
+        seg.g_pas, seg.e_pas = g_pas, E_PAS
+        for suffix, values in channels.items():
+            for name, value in values.items():
+                setattr(seg, f"{name}_{suffix}", value)
+    for ion, value in (("ena", ENA), ("ek", EK)):
+        for seg in sec:
+            if hasattr(seg, ion):
+                setattr(seg, ion, value)
+
+
+def set_regions(cell: dx.Cell, mechanisms: dict) -> dx.Cell:
+    """Give a reconstructed cell (regions soma, axon, basal, apical) the capacitance, leak
+    and channels of each region, from `mechanisms` (by suffix, with NEURON's "pas")."""
+    cell.insert(mechanisms["pas"](e=E_PAS))
+    for region, (capacitance, g_pas, channels) in REGIONS.items():
+        selected = cell.region(region)
+        selected.set("capacitance", capacitance)
+        selected.set("pas.g", g_pas)
+        for suffix, values in channels.items():
+            selected.insert(mechanisms[suffix](**values))
+    cell.set("ena", ENA)
+    cell.set("ek", EK)
+    return cell
