@@ -902,3 +902,30 @@ def test_source_shows_the_jax_code_of_each_function():
     assert "def receive(" not in channel
     assert re.search(r"def update\([^)]*\bgbar\b", channel)
     assert re.search(r"return dict\(C1=t\d+, C2=t\d+, I=t\d+, O=t\d+\)", channel)
+
+
+BRANCHED_RATE = """
+NEURON { SUFFIX branchy NONSPECIFIC_CURRENT i }
+PARAMETER { g = 0 (S/cm2) }
+ASSIGNED { v (mV) i (mA/cm2) }
+STATE { m }
+INITIAL { m = 0.5 }
+BREAKPOINT { SOLVE states METHOD cnexp  i = g*m*(v + 70) }
+DERIVATIVE states { if (v > -50) { m' = (1 - m)/2 } else { m' = -m/(2 + 3) } }
+"""
+
+
+@pytest.mark.parametrize("backend", ["jax", "native"])
+@pytest.mark.parametrize("v_init", [-40.0, -65.0])
+def test_cnexp_of_a_rate_chosen_by_if_is_exact(v_init, backend):
+    """A derivative written in both arms of an `if`, each (A - x)/B: the arm the voltage
+    chooses, solved exactly (v stays at v_init: no current flows)."""
+    cell = dx.Cell.from_parents([-1], ncomp=1, length=10.0, radius=5.0)
+    cell.insert(load_mod(BRANCHED_RATE)()).record("branchy.m")
+    sim = dx.build(cell, dt=0.025, v_init=v_init, backend=backend)
+    if sim.spec.backend != backend:
+        pytest.skip(f"the {backend} backend is not available here")
+    t = 0.025 * np.arange(41)
+    steady, tau = (1.0, 2.0) if v_init > -50 else (0.0, 5.0)
+    expected = steady + (0.5 - steady) * np.exp(-t / tau)
+    np.testing.assert_allclose(np.asarray(sim.run(t_max=1.0))[0], expected, rtol=1e-12)

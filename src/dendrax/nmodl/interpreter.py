@@ -217,8 +217,7 @@ class Interpreter:
         parts = _relaxation_parts(statement)
         if parts is None:
             return Rate(rate)
-        steady, time_constant = (self.value(x, values, dict(local)) for x in parts)
-        return Rate(rate, (steady, time_constant))
+        return Rate(rate, lambda: tuple(self.value(x, values, dict(local)) for x in parts))
 
     def _branch(self, statement: s.If, values: dict, local: dict, derivatives) -> None:
         condition = self.value(statement.condition, values, local)
@@ -250,7 +249,7 @@ class Interpreter:
                         merged[name] = jnp.where(condition, *chosen)
         if derivatives is not None:
             for name in {**then_d, **else_d}:
-                before = derivatives.get(name, lambda x: 0.0 * x)
+                before = derivatives.get(name, Rate(lambda x: 0.0 * x))
                 first, second = then_d.get(name, before), else_d.get(name, before)
                 derivatives[name] = _chosen(condition, first, second)
 
@@ -514,10 +513,11 @@ def _taken(stacked, index):
 class Rate:
     """d state/dt of a DERIVATIVE block as a function of the state (`of`), the other values
     as they were where it is written; and where it is written (A - state)/B, with neither A
-    nor B reading the state, their values (the steady state and the time constant, ms)."""
+    nor B reading the state (in each arm of an `if`), a function giving their values (the
+    steady state and the time constant, ms), traced only by the method that uses them."""
 
     of: Callable
-    relaxation: tuple | None = None
+    relaxation: Callable | None = None
 
     def __call__(self, state):
         return self.of(state)
@@ -562,10 +562,19 @@ def _whole_power(node: s.Binary) -> int | None:
     return power if abs(power) <= 32 else None
 
 
-def _chosen(condition, first, second):
+def _chosen(condition, first: Rate, second: Rate) -> Rate:
     """A rate that is `first`'s where `condition` holds, else `second`'s."""
 
     def rate(state):
         return jnp.where(condition, first(state), second(state))
 
-    return rate
+    if first.relaxation is None or second.relaxation is None:
+        return Rate(rate)
+
+    def relaxation():
+        return tuple(
+            jnp.where(condition, a, b)
+            for a, b in zip(first.relaxation(), second.relaxation(), strict=True)
+        )
+
+    return Rate(rate, relaxation)

@@ -207,7 +207,7 @@ def _cnexp(rate, x, dt):
     written (A - x)/B, x + (1 - exp(-dt/B)) (A - x): the same value with one division
     where the general form takes three (and A where B is 0, where NEURON's gives NaN)."""
     if rate.relaxation is not None:
-        steady, time_constant = rate.relaxation
+        steady, time_constant = rate.relaxation()
         return x + (1.0 - jnp.exp(-dt / time_constant)) * (steady - x)
     x = jnp.asarray(x, float)
     value, slope = jax.jvp(rate, (x,), (jnp.ones_like(x),))
