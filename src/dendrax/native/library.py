@@ -178,8 +178,8 @@ def _compile(
     units: tuple[str, ...] = (),
 ) -> None:
     """Compile `source` into the shared library `target` (linked against `linked`); with
-    `units` (flags such as "-DDENDRAX_UNIT=0"), once per unit, the compiles in parallel,
-    then linked together."""
+    two `units` or more (flags such as "-DDENDRAX_UNIT=0"), once per unit, the compiles in
+    parallel, then linked together; with one, in one step with its flag."""
     exe = shutil.which(compiler())
     if exe is None:
         raise BuildError(f"no C++ compiler {compiler()!r} on PATH")
@@ -191,8 +191,8 @@ def _compile(
         src, out = scratch / "source.cc", scratch / target.name
         src.write_text(source)
         include = f"-I{jax.ffi.include_dir()}"
-        if not units:
-            _run([[exe, *options, include, str(src), *linked, "-o", str(out)]], scratch)
+        if len(units) <= 1:
+            _run([[exe, *options, *units, include, str(src), *linked, "-o", str(out)]], scratch)
         else:
             objects = [str(scratch / f"unit{k}.o") for k in range(len(units))]
             _run(
@@ -273,9 +273,9 @@ def _logged_compile(
 class _Library:
     """A model's library: its source and the compiles of its parts, each started once."""
 
-    def __init__(self, key: str, kind: str, source: str, what: str):
+    def __init__(self, key: str, kind: str, source: str, what: str, units: tuple[str, ...]):
         self.key, self.kind, self.source, self.what = key, kind, source, what
-        self.units = compile_units(kind)
+        self.units = units
         self.folder = cache_dir()
         self._parts: dict[str, Future] = {}
         self._part_lock = threading.Lock()
@@ -301,10 +301,7 @@ class _Library:
             if linked:
                 self.part("single").result()
             options = (*flags(), PARTS[part])
-            units = self.units
-            if len(units) == 1:
-                options, units = (*options, *units), ()
-            _logged_compile(self.what_of(part), self.source, path, options, linked, units)
+            _logged_compile(self.what_of(part), self.source, path, options, linked, self.units)
         return _open(path)
 
 
@@ -364,10 +361,11 @@ def compile_units(kind: str) -> tuple[str, ...]:
 
 
 def _library(source: str, kind: str, what: str) -> "_Library":
-    key = _key(source, (*flags(), *compile_units(kind)))
+    units = compile_units(kind)
+    key = _key(source, (*flags(), *units))
     with _lock:
         if key not in _libraries:
-            _libraries[key] = _Library(key, kind, source, what)
+            _libraries[key] = _Library(key, kind, source, what, units)
         return _libraries[key]
 
 
