@@ -254,14 +254,8 @@ class _Parser:
         found = []
         while True:
             token = self.name()
-            if self.peek.text == "[":
-                arrays[token.text] = size = self.size(token)
-                found.extend(
-                    s.Declared(s.element(token.text, k), None, "", None, token.line)
-                    for k in range(size)
-                )
-            else:
-                found.append(s.Declared(token.text, None, "", None, token.line))
+            size = self.size(token) if self.peek.text == "[" else None
+            found.extend(_declared(token, size, arrays))
             if not self.accept(","):
                 return found
 
@@ -334,14 +328,7 @@ class _Parser:
                 self.signed_number()
                 self.expect("TO")
                 self.signed_number()
-            if size is None:
-                found.append(s.Declared(token.text, default, unit, lower, token.line))
-                continue
-            arrays[token.text] = size
-            found.extend(
-                s.Declared(s.element(token.text, k), default, unit, lower, token.line)
-                for k in range(size)
-            )
+            found.extend(_declared(token, size, arrays, default, unit, lower))
         return found
 
     def size(self, name: Token) -> int:
@@ -597,6 +584,17 @@ class _Parser:
             args.append(self.expression())
             self.accept(",")
         return s.Call(name.text, tuple(args), name.line)
+
+
+def _declared(token, size, arrays: dict, default=None, unit="", lower=None) -> list:
+    """The declared name of `token`, or where `size` is given the elements of the array
+    `name[size]` (its size recorded in `arrays`)."""
+    if size is None:
+        return [s.Declared(token.text, default, unit, lower, token.line)]
+    arrays[token.text] = size
+    return [
+        s.Declared(s.element(token.text, k), default, unit, lower, token.line) for k in range(size)
+    ]
 
 
 def _outside_integer(node) -> str | None:
