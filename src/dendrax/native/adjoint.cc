@@ -15,8 +15,9 @@
 //   rhs:         the flow c_i (v_p - v_i) enters rhs_i and leaves rhs_p: its cotangent is
 //                lam_i - lam_p; currents get -lam, slopes -lam delta, both through the
 //                current's VJP (times the site's area scale, whose cotangent they give too).
-// The sweep needs each step's values and two of its intermediates (delta and the eliminated
-// diagonal): one forward pass stores them for all steps where they fit in the group's share
+// The sweep needs each step's values and the solve's eliminated diagonal (delta it takes
+// from the values after the step: (v' - v) / kFactor, within half an ulp of v' of the
+// solve's): one forward pass stores them for all steps where they fit in the group's share
 // of `stored_bytes`; else it keeps checkpoints, in as many levels as that share needs
 // (checkpoint_schedule.h, Griewank 1992), and the backward pass recomputes one segment at a
 // time from them, about one more forward pass per level. A batch runs in groups of kLanes
@@ -343,11 +344,11 @@ struct Backward {
   explicit Backward(const Model& m)
       : coupling(m.n_nodes * W), diag_fixed(m.n_nodes * W),
         site_values(m.param_begin[kMechanisms] * W), factor(m.n_nodes * W),
-        inverse(m.n_nodes * W), lam_rhs(m.n_nodes * W),
+        inverse(m.n_nodes * W), delta(m.n_nodes * W), lam_rhs(m.n_nodes * W),
         lam_current(m.n_nodes * W), lam_slope(m.n_nodes * W), ion_eval(kIonRows * m.n_nodes * W),
         next(m.n_values * W), lam(m.n_values * W) {}
   std::vector<T> coupling, diag_fixed, site_values;  // the cotangents
-  std::vector<T> factor, inverse, lam_rhs, lam_current, lam_slope, ion_eval, next;
+  std::vector<T> factor, inverse, delta, lam_rhs, lam_current, lam_slope, ion_eval, next;
   std::vector<T> lam;  // the cotangents of the values at the step swept back to
 };
 
@@ -400,7 +401,6 @@ void backward_step(const Model& model, const Group<W>& group, const Row& row,
   const int64_t n = model.n_nodes, nw = n * W, sw = model.n_states * W;
   const T* v = row.values;
   const T* states = v + nw;
-  const T* delta = row.delta;
   const T* diag = row.diag;
   const T* params = group.site_values.data();
   const T* ion_next = next_values + nw + sw;
@@ -420,21 +420,26 @@ void backward_step(const Model& model, const Group<W>& group, const Row& row,
   update_vjps<W>(model, next_values, states, params, ion_eval, ion_next, lam + nw, w.scratch(),
                  lam, next + nw, b.site_values.data(), lam_ion, t + kDt);
   // lam_rhs = A^-1 lam_delta, with A's elimination kept from the forward solve; the
-  // divisions first, all at once (they vectorise), out of the sequential sweeps.
+  // divisions first, all at once, out of the sequential sweeps, and delta: a node's lanes as
+  // one vector (the compiler leaves a plain loop over these arrays scalar, as they might
+  // overlap).
+  using V = LaneVector<W>;
   T* lam_rhs = b.lam_rhs.data();
   T* factor = b.factor.data();
   T* inverse = b.inverse.data();
+  T* delta = b.delta.data();
   const T* coupling = group.solve_coupling();
-  for (int64_t q = 0; q < nw; ++q) {
-    next[q] = lam[q];
-    lam_rhs[q] = kFactor * lam[q];
-    inverse[q] = T(1) / diag[q];
-    factor[q] = coupling[q] * inverse[q];
+  for (int64_t q = 0; q < nw; q += W) {
+    const V lam_q = lanes<W>(lam + q), inverse_q = T(1) / lanes<W>(diag + q);
+    put(next + q, lam_q);
+    put(lam_rhs + q, kFactor * lam_q);
+    put(inverse + q, inverse_q);
+    put(factor + q, lanes<W>(coupling + q) * inverse_q);
+    put(delta + q, (lanes<W>(next_values + q) - lanes<W>(v + q)) * (T(1) / kFactor));
   }
   second_order_vjp<W>(model, delta, ion_next, lam_ion, lam_rhs);
   // As in the forward solve, the parent's value is carried in a register (a vector of the
   // lanes) where it is the previous node.
-  using V = LaneVector<W>;
   V r{};
   if (n > 0) r = lanes<W>(lam_rhs + (n - 1) * W);
   for (int64_t i = n - 1; i >= 0; --i) {

@@ -26,9 +26,9 @@ from dendrax.solve import stepping
 
 
 def stored_bytes(spec: stepping.StaticSpec) -> np.int64:
-    """Bytes of stored steps (per step: v, every state, the ion rows, the voltage change and
-    the tree solve's eliminated diagonal) that the library holds for backward passes, and
-    as much again kept for reuse (fresh memory costs a page fault per page): the budget of
+    """Bytes of stored steps (per step: v, every state, the ion rows and the tree solve's
+    eliminated diagonal) that the library holds for backward passes, and as much again
+    kept for reuse (fresh memory costs a page fault per page): the budget of
     `spec.checkpointing`, shared evenly by the groups of a batch. A gradient's forward pass
     stores its steps, or the checkpoints of `checkpoint_schedule`, under a ticket; a
     backward pass whose ticket's were dropped (for newer ones) stores them itself first:
@@ -39,8 +39,8 @@ def stored_bytes(spec: stepping.StaticSpec) -> np.int64:
 def step_values(spec: stepping.StaticSpec, arrays: dict) -> tuple[int, int]:
     """Values of one simulation that the native adjoint keeps of a step for the backward
     sweep (v, the states, the ion rows, the recorded current densities, the detectors'
-    spike rows, then the voltage change and the tree solve's eliminated diagonal) and of a
-    checkpoint (the same without the last two)."""
+    spike rows, then the tree solve's eliminated diagonal; the voltage change it takes from
+    the next step's v) and of a checkpoint (the same without the diagonal)."""
     n_nodes = arrays["parent"].shape[0]
     n_values = n_nodes * (1 + len(ion_rows(spec).names))
     for mechanism in spec.mechanisms:
@@ -48,7 +48,7 @@ def step_values(spec: stepping.StaticSpec, arrays: dict) -> tuple[int, int]:
         n_values += n_sites * (len(mechanism.states) + len(recorded_densities(mechanism, spec)))
     if spec.events is not None:
         n_values += arrays["events"]["detector_node"].shape[0]
-    return n_values + 2 * n_nodes, n_values
+    return n_values + n_nodes, n_values
 
 
 def checkpoint_schedule(

@@ -65,7 +65,9 @@ class Sites:
 
     def block(self, pointers: tuple[str, ...], loops: list[list[str]]) -> list[str]:
         """The mechanism's block: its pointers, then the gather, compute and scatter loops
-        (the compute loop vectorises: contiguous operands, no dependences between sites)."""
+        (the compute loop vectorises: contiguous operands, no dependences between sites; so
+        do the gathers' and scatters' loops over a site's lanes, told that their arrays do
+        not overlap, which GCC otherwise assumes they might and runs lane by lane)."""
         j = self.j
         declared = {
             "p": f"const T* p = params + model.param_begin[{j}] * W;",
@@ -87,6 +89,7 @@ class Sites:
         gather, compute, scatter = loops
         per_lane = [
             "  for (int64_t site = 0; site < count; ++site) {",
+            "    #pragma GCC ivdep",
             "    for (int w = 0; w < W; ++w) {",
             "      const int64_t k = site * W + w, at = node[site] * W + w;",
         ]

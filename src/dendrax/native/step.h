@@ -243,20 +243,20 @@ struct Scratch {
   int64_t stride;
 };
 
-// What a step keeps besides the values: its voltage change and eliminated diagonal.
+// What a step keeps besides the values: the tree solve's eliminated diagonal. The adjoint
+// takes the step's voltage change from the next row's v, delta = (v' - v) / kFactor, within
+// half an ulp of v' of the solve's: a value a node less to store and read back per step.
 struct Row {
   T* values;
-  T* delta;
   T* diag;
 };
 
-// Values per lane of a row: the values at a step's start, delta and the diagonal.
-int64_t row_size(const Model& model) { return model.n_values + 2 * model.n_nodes; }
+// Values per lane of a row: the values at a step's start and the diagonal.
+int64_t row_size(const Model& model) { return model.n_values + model.n_nodes; }
 
 template <int W>
 Row row_at(const Model& model, T* base) {
-  T* delta = base + model.n_values * W;
-  return Row{base, delta, delta + model.n_nodes * W};
+  return Row{base, base + model.n_values * W};
 }
 
 // At the start of a step: the reversal potentials of the ions with written concentrations,
@@ -308,6 +308,7 @@ struct Work {
         site_v(m.n_sites * W), site_a(m.n_sites * W), site_b(m.n_sites * W),
         site_g(kScratchRows * m.n_sites * W), current(m.n_nodes * W), slope(m.n_nodes * W),
         injected(m.n_nodes * W), rhs(m.n_nodes * W), up(m.n_nodes * W), scaled_rhs(m.n_nodes * W),
+        delta(m.n_nodes * W),
         flow(m.n_clamp_pairs ? m.n_nodes * W : 0),
         from_children(m.n_clamp_pairs ? m.n_nodes * W : 0),
         known(m.n_clamp_pairs ? m.n_nodes * W : 0),
@@ -328,8 +329,8 @@ struct Work {
   T bound = kNoSpike;
   EventLog* log = nullptr;
   bool replay = false;
-  std::vector<T> site_v, site_a, site_b, site_g, current, slope, injected, rhs, up, scaled_rhs, flow,
-      from_children, known, known_flow;
+  std::vector<T> site_v, site_a, site_b, site_g, current, slope, injected, rhs, up, scaled_rhs,
+      delta, flow, from_children, known, known_flow;
 };
 
 // a mod b in [0, b), for a of either sign.
@@ -680,9 +681,10 @@ void advance(const Model& model, const Group<W>& group, const Row& row, int64_t 
   evaluate<W>(model, v, states, params, ion, ion + kIonRows * nw, w.scratch(), w.current.data(),
               w.slope.data(), t + kHalfDt);
   assemble(model, group, v, step, w, row.diag);
-  solve(model, group, v, w, row.diag, row.delta);
-  for (int64_t q = 0; q < nw; ++q) next_values[q] = v[q] + kFactor * row.delta[q];
-  second_order<W>(model, row.delta, ion);
+  const T* delta = w.delta.data();
+  solve(model, group, v, w, row.diag, w.delta.data());
+  for (int64_t q = 0; q < nw; ++q) next_values[q] = v[q] + kFactor * delta[q];
+  second_order<W>(model, delta, ion);
   update_states<W>(model, next_values, states, params, ion, w.scratch(), next_values + nw,
                    t + kDt);
   if (kEvents) {
