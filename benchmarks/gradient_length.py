@@ -22,29 +22,29 @@ the compiled gradient's memory (arguments, outputs and temporaries).
 With `--rounds N` the lengths run N times, interleaved; each row is the run with the
 shortest gradient CPU time.
 
-Measured 2026-12-07 on the shared 2-core AMD EPYC machine (23 GiB: budget 2,048 MiB),
-under `nice -n 19 taskset -c 1`, load average 0.7-7.4 (another engineer's work on the
-other core, other jobs on this one: wall-clock times up to twice the CPU times); native
-four runs per length (`--rounds 2`, twice), pure JAX one. Native stores 162,144 bytes a
-step, pure JAX 65,184 a state. CPU seconds, the least of the runs; the ratio (gradient
-over forward) is the range over the runs (each run's own forward pass); growth is the
-peak resident memory after the gradients minus that after the forward passes (366-374
-MiB native, 448-472 MiB pure JAX).
+Measured 2026-12-07 on the shared 2-core AMD EPYC machine (23 GiB: budget 2,048 MiB):
+native at 06:00 UTC (commit 8474235, `--rounds 2`, the machine quiet), pure JAX earlier
+that day under `nice -n 19 taskset -c 1` at load 0.7-7.4, one run. Native stores 152,448
+bytes a step (v, the states, the ion rows, the eliminated diagonal), pure JAX 65,184 a
+state. CPU seconds, the least of the runs; the ratio (gradient over forward) is the range
+over the runs (each run's own forward pass); growth is the peak resident memory after the
+gradients minus that after the forward passes (349-386 MiB native, 448-472 MiB pure
+JAX).
 
 | backend | steps | schedule | stored (MiB) | forward (s) | gradient (s) | ratio | growth (MiB) |
 |---|---|---|---|---|---|---|---|
-| native | 1,000 | every step | 155 | 0.054 | 0.153 | 2.4-3.6 | 241-258 |
-| native | 10,000 | every step | 1,546 | 0.53 | 1.49 | 2.7-3.1 | 1,633-1,637 |
-| native | 100,000 | 1 level: 13,237 | 2,048 | 5.5 | 19.6 | 3.2-4.2 | 2,138-2,144 |
+| native | 1,000 | every step | 146 | 0.054 | 0.154 | 2.8-3.1 | 188-206 |
+| native | 10,000 | every step | 1,454 | 0.55 | 1.46 | 2.6-2.9 | 1,488-1,522 |
+| native | 100,000 | 1 level: 14,079 | 2,048 | 5.3 | 19.1 | 3.5-3.6 | 2,096-2,115 |
 | jax | 1,000 | every step | 62 | 0.15 | 1.13 | 7.6 | 347 |
 | jax | 10,000 | every step | 622 | 1.58 | 11.0 | 6.9 | 903 |
 | jax | 100,000 | 1 level: 316 | 39 | 16.5 | 132 | 8.0 | 414 |
 
-The schedules at 100,000 steps: native, 8 segments of up to 13,237 steps, 0.87 forward
+The schedules at 100,000 steps: native, 8 segments of up to 14,079 steps, 0.86 forward
 passes recomputed; pure JAX, 317 chunks of 316 steps, one more forward pass
 (docs/performance.md, "Gradient memory"). XLA's estimate of the pure-JAX gradient's
 temporaries: 64, 624 and 43 MiB (arguments 1-2 MiB). The growth beyond the stored steps
-(native) or XLA's temporaries (pure JAX), not broken down here: 86-103 MiB and 280-370 MiB
+(native) or XLA's temporaries (pure JAX), not broken down here: 34-68 MiB and 280-370 MiB
 (cotangents, buffers, compiling the gradient).
 """
 
