@@ -44,6 +44,8 @@
 #error "compile with -DDENDRAX_UNIT=2 (the whole), or 0 (the sweeps) and 1 (the VJPs' loops)"
 #endif
 
+@BUFFER@
+
 @CALL@
 
 @CHECKPOINT_SCHEDULE@
@@ -190,19 +192,19 @@ void evaluation_vjps(const Model& model, const T* v, const T* states, const T* p
 // ticket, with the values reserved for them (at most `stored_bytes` in all).
 namespace dendrax_stored {
 struct Deposit {
-  std::vector<T> rows;  // every step's row and the values after the last, or see Layout
+  Buffer rows;  // every step's row and the values after the last, or see Layout
   size_t reserved;
   std::vector<int64_t> lengths;  // the schedule's (Layout): none where every step is stored
   EventLog events;               // the run's deliveries and spikes (step.h)
 };
 extern std::mutex kept_mutex;
-extern std::vector<std::vector<T>> kept;
+extern std::vector<Buffer> kept;
 extern std::map<int64_t, Deposit> deposited;
 extern size_t reserved;
 extern int64_t last_ticket;
 #if DENDRAX_PART != 1
 std::mutex kept_mutex;
-std::vector<std::vector<T>> kept;
+std::vector<Buffer> kept;
 std::map<int64_t, Deposit> deposited;
 size_t reserved = 0;
 int64_t last_ticket = 0;
@@ -213,19 +215,19 @@ namespace {
 
 using namespace dendrax_stored;
 
-std::vector<T> take_storage(size_t size) {
+Buffer take_storage(size_t size) {
   std::lock_guard<std::mutex> lock(kept_mutex);
   auto best = kept.end();
   for (auto it = kept.begin(); it != kept.end(); ++it) {
     if (it->size() >= size && (best == kept.end() || it->size() < best->size())) best = it;
   }
-  if (best == kept.end()) return std::vector<T>(size);
-  std::vector<T> storage = std::move(*best);
+  if (best == kept.end()) return Buffer(size);
+  Buffer storage = std::move(*best);
   kept.erase(best);
   return storage;
 }
 
-void keep_storage(std::vector<T>&& storage, int64_t stored_bytes) {
+void keep_storage(Buffer&& storage, int64_t stored_bytes) {
   if (storage.empty()) return;
   std::lock_guard<std::mutex> lock(kept_mutex);
   size_t total = storage.size();
@@ -256,7 +258,7 @@ bool reserve(size_t values, int64_t stored_bytes) {
   return true;
 }
 
-int64_t deposit(std::vector<T>&& rows, size_t values, const std::vector<int64_t>& lengths,
+int64_t deposit(Buffer&& rows, size_t values, const std::vector<int64_t>& lengths,
                 EventLog&& events) {
   std::lock_guard<std::mutex> lock(kept_mutex);
   // Tickets count up to the largest Index and start again at 1 (entries that old are gone).
@@ -347,9 +349,9 @@ struct Backward {
         inverse(m.n_nodes * W), delta(m.n_nodes * W), lam_rhs(m.n_nodes * W),
         lam_current(m.n_nodes * W), lam_slope(m.n_nodes * W), ion_eval(kIonRows * m.n_nodes * W),
         next(m.n_values * W), lam(m.n_values * W) {}
-  std::vector<T> coupling, diag_fixed, site_values;  // the cotangents
-  std::vector<T> factor, inverse, delta, lam_rhs, lam_current, lam_slope, ion_eval, next;
-  std::vector<T> lam;  // the cotangents of the values at the step swept back to
+  Buffer coupling, diag_fixed, site_values;  // the cotangents
+  Buffer factor, inverse, delta, lam_rhs, lam_current, lam_slope, ion_eval, next;
+  Buffer lam;  // the cotangents of the values at the step swept back to
 };
 
 // Cotangents through `assemble`'s clamps: `lam_rhs` holds those of the right-hand side
@@ -627,7 +629,7 @@ struct EventSweep {
 
   const Model& model;
   const EventLog& log;
-  std::vector<T> lam_spike;
+  Buffer lam_spike;
   std::vector<std::pair<int64_t, T>> before;
   int64_t delivery = 0, spike = 0;  // the deliveries and spikes the sweep has not reached
 };
@@ -644,7 +646,7 @@ void adjoint(const Model& model, const Group<W>& group, int64_t stored_bytes, co
   Backward<W> b(model);
   // The recordings' cotangents of column s, whose values are `values`; at t = 0 after
   // settling, those of the ion values go through their evaluation (`recorded_values`).
-  std::vector<T> lam_settled(evaluated_records(model) && model.n_settle > 0 ? n_values : 0);
+  Buffer lam_settled(evaluated_records(model) && model.n_settle > 0 ? n_values : 0);
   auto add_recorded = [&](int64_t s, const T* values) {
     const bool settled = s == model.n_settle && !lam_settled.empty();
     const int64_t first_ion = model.n_nodes + model.n_states;
@@ -660,7 +662,7 @@ void adjoint(const Model& model, const Group<W>& group, int64_t stored_bytes, co
       lam_settled[q] = T(0);
     }
   };
-  auto finish = [&](std::vector<T>&& storage) {
+  auto finish = [&](Buffer&& storage) {
     if (evaluated_records(model)) {
       initial_values(model, group, w, b.next.data());
       evaluation_vjp(model, group, w, b, b.next.data(), step_time(model, 0), b.lam.data());
@@ -693,7 +695,7 @@ void adjoint(const Model& model, const Group<W>& group, int64_t stored_bytes, co
   }
   const std::vector<int64_t>& lengths = layout.lengths;
   const size_t levels = lengths.size();
-  std::vector<T> storage;
+  Buffer storage;
   const bool forward_kept = deposited.lengths == lengths &&
                             static_cast<int64_t>(deposited.rows.size()) >= layout.values;
   if (forward_kept) {
@@ -722,7 +724,7 @@ void adjoint(const Model& model, const Group<W>& group, int64_t stored_bytes, co
   // the checkpoints of the levels below along the segment's tail (the start of every
   // segment but the last of each level, within the last of the level above), as the forward
   // pass keeps them for the run, and the rows of its last innermost segment.
-  std::vector<T> work(2 * size);  // the rows of the steps run without storing them
+  Buffer work(2 * size);  // the rows of the steps run without storing them
   auto pass = [&](size_t level, int64_t from, int64_t to) {
     Row row = row_at<W>(model, work.data()), next = row_at<W>(model, work.data() + size);
     int64_t s = from;
@@ -818,8 +820,8 @@ int64_t forward(const Model& model, const Group<W>& group, T* const* out, const 
   const int64_t n_steps = model.n_steps, n_values = model.n_values * W;
   const int64_t columns = n_steps + 1, size = row_size(model) * W;
   const bool store = n_steps > 0 && reserve(layout.values, stored_bytes);
-  std::vector<T> steps = store ? take_storage(layout.values) : std::vector<T>();
-  std::vector<T> work(2 * size);
+  Buffer steps = store ? take_storage(layout.values) : Buffer();
+  Buffer work(2 * size);
   Row row = row_at<W>(model, work.data()), next = row_at<W>(model, work.data() + size);
   Work<W> w(model);
   EventLog log;
@@ -831,7 +833,7 @@ int64_t forward(const Model& model, const Group<W>& group, T* const* out, const 
     }
   };
   record(row.values, 0);
-  std::vector<T> settled;
+  Buffer settled;
   // Steps [from, to), each one's row stored at `rows` + (step - from) rows where given.
   auto run = [&](int64_t from, int64_t to, T* rows) {
     for (int64_t s = from; s < to; ++s) {
@@ -868,7 +870,7 @@ int64_t forward(const Model& model, const Group<W>& group, T* const* out, const 
 
 // Cotangent storage for the lanes of a group past the batch: as many values per operand as
 // one simulation's (`size`), zeroed.
-Values<T*> scratch_cotangents(const Values<int64_t>& size, std::vector<T>& memory) {
+Values<T*> scratch_cotangents(const Values<int64_t>& size, Buffer& memory) {
   int64_t total = 0;
 #define DENDRAX_TOTAL(name) total += size.name;
   DENDRAX_VALUES(DENDRAX_TOTAL)
@@ -899,7 +901,7 @@ const char* forward_batch(const DendraxCall* call) {
   if (!layout.fits) return too_small(model, layout, call->stored_bytes, groups, W);
   make_room(groups * layout.values, call->stored_bytes);
   over_groups<W>(batch, call->threads, [&](int64_t first) {
-    std::vector<T> scratch;
+    Buffer scratch;
     Lane in[W];
     T* result[W];
     group_lanes<W>(operands, first, static_cast<T*>(out.data), per_sim, scratch, in, result);
@@ -931,7 +933,7 @@ const char* adjoint_batch(const DendraxCall* call) {
   const Layout layout = layout_of<W>(model, call->stored_bytes, groups);
   if (!layout.fits) return too_small(model, layout, call->stored_bytes, groups, W);
   over_groups<W>(batch, call->threads, [&](int64_t first) {
-    std::vector<T> scratch, zeros;  // past the batch: the operands' cotangents, the recordings'
+    Buffer scratch, zeros;  // past the batch: the operands' cotangents, the recordings'
     const Values<T*> spare =
         first + W > batch ? scratch_cotangents(operands.size, scratch) : Values<T*>();
     Lane in[W];

@@ -17,6 +17,8 @@
 #error "compile with -DDENDRAX_PART=0 (single simulations) or 1 (lane groups)"
 #endif
 
+@BUFFER@
+
 @CALL@
 
 namespace {
@@ -32,7 +34,7 @@ template <int W>
 void simulate_lanes(const Model& model, const Group<W>& group, T* const* out,
                     int64_t* steps_done) {
   const int64_t columns = model.n_steps + 1;
-  std::vector<T> rows(2 * row_size(model) * W);
+  Buffer rows(2 * row_size(model) * W);
   Row row = row_at<W>(model, rows.data()), next = row_at<W>(model, rows.data() + rows.size() / 2);
   Work<W> w(model);
   auto record = [&](const T* values, int64_t column) {
@@ -40,7 +42,7 @@ void simulate_lanes(const Model& model, const Group<W>& group, T* const* out,
       for (int l = 0; l < W; ++l) out[l][r * columns + column] = values[model.record_slot[r] * W + l];
     }
   };
-  std::vector<T> settled;
+  Buffer settled;
   initial_values(model, group, w, row.values);
   record(row.values, 0);
   int64_t reported = 0;
@@ -70,7 +72,7 @@ const char* simulate_batch(const DendraxCall* call) {
   // The lanes of the last group past the batch repeat its last simulation and write their
   // recordings to scratch.
   over_groups<W>(batch, call->threads, [&](int64_t first) {
-    std::vector<T> scratch;
+    Buffer scratch;
     Lane in[W];
     T* result[W];
     group_lanes<W>(operands, first, results, per_sim, scratch, in, result);

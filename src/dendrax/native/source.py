@@ -372,15 +372,16 @@ def check_value_type(dtype) -> None:
 
 def filled_template(name: str, spec: StaticSpec, dtype, index_dtype, replacements: dict) -> str:
     """The C++ file `name` with its @NAMES@ filled in: those every kernel template shares
-    (the call's plain-C view, the operands' layout, scalar math, the step of step.h with the
-    mechanisms of `spec`, value and index types, solver factor, numbers of mechanisms and
-    ion rows), then `replacements`."""
+    (the call's plain-C view, cache-line aligned arrays, the operands' layout, scalar math,
+    the step of step.h with the mechanisms of `spec`, value and index types, solver factor,
+    numbers of mechanisms and ion rows), then `replacements`."""
     from dendrax.native.operands import c_field_lists  # here: operands imports this module
 
     t, index = c_type(dtype), c_type(index_dtype)
     shared = {
         "@STEP@": template_text("step.h"),
         "@CALL@": template_text("call.h"),
+        "@BUFFER@": template_text("buffer.h"),
         "@OPERANDS@": template_text("operands.h"),
         **step_replacements(spec, dtype),
         **c_field_lists(),

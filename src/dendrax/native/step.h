@@ -16,6 +16,7 @@
 
 using T = @C_TYPE@;
 constexpr int32_t kValueType = @VALUE_TYPE_ID@;
+using Buffer = std::vector<T, dendrax_buffer::CacheLines<T>>;  // on whole cache lines (buffer.h)
 using Index = @INDEX_TYPE@;  // JAX's integer type: int64_t with jax_enable_x64, else int32_t
 constexpr int32_t kIndexType = @INDEX_TYPE_ID@;
 constexpr T kFactor = @FACTOR@;  // v += kFactor * delta (1: backward Euler, 2: Crank-Nicolson)
@@ -230,7 +231,7 @@ struct Group {
     return step_coupling.empty() ? coupling.data() : step_coupling.data();
   }
   Lane lane[W];
-  std::vector<T> coupling, diag_fixed, site_values, step_coupling;
+  Buffer coupling, diag_fixed, site_values, step_coupling;
 };
 
 // Per-site rows, `stride` values apart: v and two values gathered from or to be scattered
@@ -294,7 +295,7 @@ void update_states(const Model& model, const T* v, const T* states, const T* par
 constexpr int64_t kLogStride = 1 + kMaxReceivedStates;
 struct EventLog {
   std::vector<int64_t> step, mechanism, site, lane, spike;
-  std::vector<T> data;
+  Buffer data;
   std::vector<int64_t> spike_step, spike_detector, spike_lane;
   bool empty() const { return step.empty() && spike_step.empty(); }
 };
@@ -324,12 +325,12 @@ struct Work {
   // and, where a log is kept in interpolated mode, the logged spike of each entry; the end of
   // the last delivery window (ms); where the deliveries and spikes are logged (`record`) or
   // replayed from (`replay`: the ring is not read).
-  std::vector<T> ring;
+  Buffer ring;
   std::vector<int64_t> ring_spike;
   T bound = kNoSpike;
   EventLog* log = nullptr;
   bool replay = false;
-  std::vector<T> site_v, site_a, site_b, site_g, current, slope, injected, rhs, up, scaled_rhs,
+  Buffer site_v, site_a, site_b, site_g, current, slope, injected, rhs, up, scaled_rhs,
       delta, flow, from_children, known, known_flow;
 };
 
@@ -522,7 +523,7 @@ void initial_values(const Model& model, const Group<W>& group, Work<W>& w, T* va
 // copy in `scratch` (the step's own stay in `values`: the next step and the adjoint read them).
 template <int W>
 const T* recorded_values(const Model& model, const Group<W>& group, Work<W>& w, int64_t step,
-                         const T* values, std::vector<T>& scratch) {
+                         const T* values, Buffer& scratch) {
   if (step + 1 != model.n_settle || !evaluated_records(model)) return values;
   scratch.assign(values, values + model.n_values * W);
   evaluate_values(model, group, w, scratch.data(), T(0));
@@ -697,7 +698,7 @@ void advance(const Model& model, const Group<W>& group, const Row& row, int64_t 
 // batch to `scratch`.
 template <int W>
 void group_lanes(const Operands& operands, int64_t first, T* results, int64_t per_sim,
-                 std::vector<T>& scratch, Lane* in, T** out) {
+                 Buffer& scratch, Lane* in, T** out) {
   for (int l = 0; l < W; ++l) {
     const int64_t b = first + l;
     static_cast<Values<const T*>&>(in[l]) = operands.at(std::min(b, operands.batch - 1));
