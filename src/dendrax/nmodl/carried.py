@@ -25,7 +25,7 @@ def run_parameters(mod: s.ModFile, parameters: set) -> dict[str, str]:
     keeps it; the current evaluation here cannot change a state), or the state's name is
     taken."""
     routines = {**mod.procedures, **mod.functions}
-    outside = [x for x in mod.breakpoint if not isinstance(x, s.Solve)]
+    outside = s.outside_solves(mod.breakpoint)
     for node in s.nodes(outside, routines):
         if isinstance(node, s.Assign) and node.target in parameters:
             raise ModError(
@@ -36,7 +36,7 @@ def run_parameters(mod: s.ModFile, parameters: set) -> dict[str, str]:
             )
     bodies = [mod.initial, *mod.derivatives.values(), *mod.kinetics.values()]
     bodies += mod.linears.values()
-    solved = {x.block for x in mod.breakpoint if isinstance(x, s.Solve)}
+    solved = {x.block for x in s.solves(mod.breakpoint)}
     bodies += [mod.procedures[name].body for name in sorted(solved & set(mod.procedures))]
     if mod.net_receive is not None:
         bodies += [mod.net_receive.body, mod.net_receive.initial]
@@ -56,13 +56,13 @@ def breakpoint_values(mod: s.ModFile, solved_reads: set) -> list[str]:
     BREAKPOINT's statements outside SOLVE set. A ModError for one that depends on v there:
     the state update here has the new voltage, not the one the current was evaluated at."""
     routines = {**mod.procedures, **mod.functions}
-    outside = [x for x in mod.breakpoint if not isinstance(x, s.Solve)]
+    outside = s.outside_solves(mod.breakpoint)
     set_there = {x.target for x in s.nodes(outside, routines) if isinstance(x, s.Assign)}
     found = sorted(solved_reads & set_there)
     on_v = _set_from_v(outside, routines)
     for name in found:
         if name in on_v:
-            solve = next(x for x in mod.breakpoint if isinstance(x, s.Solve))
+            solve = s.solves(mod.breakpoint)[0]
             raise ModError(
                 mod.source,
                 solve.line,

@@ -37,10 +37,10 @@ def mechanism_class(mod: s.ModFile) -> type[Mechanism]:
     whole = interpreter.whole
     schemes = {name: Scheme(mod, name, interpreter) for name in mod.kinetics}
     linears = {name: Linear(mod, name, interpreter) for name in mod.linears}
-    for solve in _solves(mod, mod.initial):
+    for solve in s.solves(mod.initial):
         if not solve.steady and solve.block not in linears:
             raise ModError(mod.source, solve.line, "a SOLVE in INITIAL needs STEADYSTATE")
-    for solve in _solves(mod) + _solves(mod, mod.initial):
+    for solve in s.solves(mod.breakpoint) + s.solves(mod.initial):
         _check_solve(mod, solve, schemes, linears)
     parameters = {
         p.name: Parameter(
@@ -72,7 +72,7 @@ def mechanism_class(mod: s.ModFile) -> type[Mechanism]:
     changed = run_parameters(mod, set(parameters) - {"weight"})
     for state, name in changed.items():
         states[state] = State(parameters[name].unit, f"{name} as the file's statements set it")
-    breakpoint_body = [x for x in mod.breakpoint if not isinstance(x, s.Solve)]
+    breakpoint_body = s.outside_solves(mod.breakpoint)
     sends = weight and "net_send" in _called(mod, routine.body)
     if sends:
         states[SEND_TIME] = State("ms", "when the event sent by net_send is due")
@@ -124,7 +124,7 @@ def mechanism_class(mod: s.ModFile) -> type[Mechanism]:
         if recomputed:  # as the current evaluation at the step's midpoint left them
             evaluated = interpreter.run(breakpoint_body, {**values, "t": t - 0.5 * dt})
             values.update((name, evaluated[name]) for name in recomputed)
-        for solve in _solves(mod):
+        for solve in s.solves(mod.breakpoint):
             if solve.block in linears:
                 values = linears[solve.block].step(values)
                 continue
@@ -308,7 +308,7 @@ def _solved_reads(mod: s.ModFile) -> set[str]:
     routines = {**mod.procedures, **mod.functions}
     return {
         name
-        for solve in _solves(mod)
+        for solve in s.solves(mod.breakpoint)
         for name in s.read_before_set(_solved_body(mod, solve), routines, mod.arrays)
     }
 
@@ -344,13 +344,14 @@ def _persistent(mod: s.ModFile, provided: set, whole: dict) -> dict[str, str]:
     the next, so they become states here; an array held whole (`whole`) as one. Name ->
     unit."""
     routines = {**mod.procedures, **mod.functions}
-    body = [x for x in mod.breakpoint if not isinstance(x, s.Solve)]
+    body = s.outside_solves(mod.breakpoint)
     if mod.net_receive is not None:  # its arguments and flag are its own
         names = (*mod.net_receive.args, "flag")
         body += [s.Local(names), *mod.net_receive.body]
     kept = set()
     blocks = (*mod.derivatives.values(), *mod.kinetics.values(), *mod.linears.values())
-    blocks += tuple(_solved_body(mod, x) for x in _solves(mod) if x.block in mod.procedures)
+    solved = s.solves(mod.breakpoint)
+    blocks += tuple(_solved_body(mod, x) for x in solved if x.block in mod.procedures)
     for part in (body, *blocks):
         kept |= s.read_before_set(part, routines, mod.arrays)
     assigned = {a.name: a.unit for a in mod.assigned}
@@ -376,12 +377,6 @@ def _written_concentrations(mod: s.ModFile) -> list[str]:
 
 def _all_written(mod: s.ModFile) -> tuple[str, ...]:
     return tuple(v for ion in mod.ions for v in ion.write)
-
-
-def _solves(mod: s.ModFile, body=None) -> list[s.Solve]:
-    """The SOLVE statements of BREAKPOINT (or of `body`)."""
-    body = mod.breakpoint if body is None else body
-    return [statement for statement in body if isinstance(statement, s.Solve)]
 
 
 def _check_solve(mod: s.ModFile, solve: s.Solve, schemes: dict, linears: dict) -> None:

@@ -209,6 +209,16 @@ class ModFile:
     body and INITIAL block."""
 
 
+def solves(body) -> list[Solve]:
+    """The SOLVE statements of `body` (BREAKPOINT's or INITIAL's statements)."""
+    return [statement for statement in body if isinstance(statement, Solve)]
+
+
+def outside_solves(body) -> list:
+    """The statements of `body` but its SOLVEs (BREAKPOINT's current evaluation)."""
+    return [statement for statement in body if not isinstance(statement, Solve)]
+
+
 def static_value(node, known: dict) -> float | None:
     """The value of expression `node` where it follows from numbers and the names in
     `known` alone (a FROM loop's variable, a constant index); else None."""
