@@ -682,8 +682,8 @@ void advance(const Model& model, const Group<W>& group, const Row& row, int64_t 
   evaluate<W>(model, v, states, params, ion, ion + kIonRows * nw, w.scratch(), w.current.data(),
               w.slope.data(), t + kHalfDt);
   assemble(model, group, v, step, w, row.diag);
-  const T* delta = w.delta.data();
-  solve(model, group, v, w, row.diag, w.delta.data());
+  T* delta = w.delta.data();
+  solve(model, group, v, w, row.diag, delta);
   for (int64_t q = 0; q < nw; ++q) next_values[q] = v[q] + kFactor * delta[q];
   second_order<W>(model, delta, ion);
   update_states<W>(model, next_values, states, params, ion, w.scratch(), next_values + nw,
