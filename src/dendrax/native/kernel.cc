@@ -9,6 +9,9 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#if defined(__SSE2__)
+#include <emmintrin.h>  // SSE2 streaming stores (immintrin.h takes 10x as long to parse)
+#endif
 #include <limits>
 #include <thread>
 #include <vector>

@@ -426,5 +426,6 @@ def _resolver(name: bytes) -> int | None:
         return _resolve(name.decode())
     except Exception as error:  # a callback from C must not raise
         lanes = name.decode().endswith("_lanes")
-        logger.warning("dendrax: %s%s", error, "; batches run one simulation at a time" * lanes)
+        reason = str(error) or type(error).__name__  # an exception without a message
+        logger.warning("dendrax: %s%s", reason, "; batches run one simulation at a time" * lanes)
         return None
