@@ -82,11 +82,15 @@ def test_exp_within_an_ulp_of_numpy_over_its_range(scalar_math):
     np.testing.assert_allclose(ours[normal], np.exp(x[normal]), rtol=EPS, atol=0)
     # Subnormal results within an ulp of the smallest subnormal, overflow to inf.
     np.testing.assert_allclose(ours[~normal], np.exp(x[~normal]), rtol=EPS, atol=5e-324)
-    special = np.array([0.0, -0.0, 1e-300, -800.0, 710.0, 1e308, -np.inf, np.inf, np.nan])
+    # Either side of |x| = 1400, past which the result is chosen rather than computed.
+    edge = [-1400.0, 1400.0, np.nextafter(-1400.0, -2e3), np.nextafter(1400.0, 2e3), -1e308]
+    special = np.array([0.0, -0.0, 1e-300, -800.0, 710.0, 1e308, -np.inf, np.inf, np.nan, *edge])
     ours = np.empty_like(special)
     scalar_math.exp64(special.ctypes.data_as(pointer), ours.ctypes.data_as(pointer), special.size)
     inf = np.inf
-    np.testing.assert_array_equal(ours, [1.0, 1.0, 1.0, 0.0, inf, inf, 0.0, inf, np.nan])
+    expected = [1.0, 1.0, 1.0, 0.0, inf, inf, 0.0, inf, np.nan, 0.0, inf, 0.0, inf, 0.0]
+    np.testing.assert_array_equal(ours, expected)
+    assert not np.signbit(ours[[3, 6, 9, 11, 13]]).any()  # +0, as exp's underflow
 
 
 def test_pow_of_negative_bases_with_integer_exponents(scalar_math):
