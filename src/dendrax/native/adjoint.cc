@@ -192,19 +192,19 @@ void evaluation_vjps(const Model& model, const T* v, const T* states, const T* p
 // ticket, with the values reserved for them (at most `stored_bytes` in all).
 namespace dendrax_stored {
 struct Deposit {
-  Buffer rows;  // every step's row and the values after the last, or see Layout
+  Storage rows;  // every step's row and the values after the last, or see Layout
   size_t reserved;
   std::vector<int64_t> lengths;  // the schedule's (Layout): none where every step is stored
   EventLog events;               // the run's deliveries and spikes (step.h)
 };
 extern std::mutex kept_mutex;
-extern std::vector<Buffer> kept;
+extern std::vector<Storage> kept;
 extern std::map<int64_t, Deposit> deposited;
 extern size_t reserved;
 extern int64_t last_ticket;
 #if DENDRAX_PART != 1
 std::mutex kept_mutex;
-std::vector<Buffer> kept;
+std::vector<Storage> kept;
 std::map<int64_t, Deposit> deposited;
 size_t reserved = 0;
 int64_t last_ticket = 0;
@@ -215,19 +215,19 @@ namespace {
 
 using namespace dendrax_stored;
 
-Buffer take_storage(size_t size) {
+Storage take_storage(size_t size) {
   std::lock_guard<std::mutex> lock(kept_mutex);
   auto best = kept.end();
   for (auto it = kept.begin(); it != kept.end(); ++it) {
     if (it->size() >= size && (best == kept.end() || it->size() < best->size())) best = it;
   }
-  if (best == kept.end()) return Buffer(size);
-  Buffer storage = std::move(*best);
+  if (best == kept.end()) return Storage(size);
+  Storage storage = std::move(*best);
   kept.erase(best);
   return storage;
 }
 
-void keep_storage(Buffer&& storage, int64_t stored_bytes) {
+void keep_storage(Storage&& storage, int64_t stored_bytes) {
   if (storage.empty()) return;
   std::lock_guard<std::mutex> lock(kept_mutex);
   size_t total = storage.size();
@@ -258,7 +258,7 @@ bool reserve(size_t values, int64_t stored_bytes) {
   return true;
 }
 
-int64_t deposit(Buffer&& rows, size_t values, const std::vector<int64_t>& lengths,
+int64_t deposit(Storage&& rows, size_t values, const std::vector<int64_t>& lengths,
                 EventLog&& events) {
   std::lock_guard<std::mutex> lock(kept_mutex);
   // Tickets count up to the largest Index and start again at 1 (entries that old are gone).
@@ -666,7 +666,7 @@ void adjoint(const Model& model, const Group<W>& group, int64_t stored_bytes, co
       lam_settled[q] = T(0);
     }
   };
-  auto finish = [&](Buffer&& storage) {
+  auto finish = [&](Storage&& storage) {
     if (evaluated_records(model)) {
       initial_values(model, group, w, b.next.data());
       evaluation_vjp(model, group, w, b, b.next.data(), step_time(model, 0), b.lam.data());
@@ -699,7 +699,7 @@ void adjoint(const Model& model, const Group<W>& group, int64_t stored_bytes, co
   }
   const std::vector<int64_t>& lengths = layout.lengths;
   const size_t levels = lengths.size();
-  Buffer storage;
+  Storage storage;
   const bool forward_kept = deposited.lengths == lengths &&
                             static_cast<int64_t>(deposited.rows.size()) >= layout.values;
   if (forward_kept) {
@@ -788,7 +788,7 @@ int64_t forward(const Model& model, const Group<W>& group, T* const* out, const 
   const int64_t n_steps = model.n_steps, n_values = model.n_values * W;
   const int64_t columns = n_steps + 1, size = row_size(model) * W;
   const bool store = n_steps > 0 && reserve(layout.values, stored_bytes);
-  Buffer steps = store ? take_storage(layout.values) : Buffer();
+  Storage steps = store ? take_storage(layout.values) : Storage();
   Buffer work(2 * size);
   Row row = row_at<W>(model, work.data()), next = row_at<W>(model, work.data() + size);
   Work<W> w(model);

@@ -17,6 +17,7 @@
 using T = @C_TYPE@;
 constexpr int32_t kValueType = @VALUE_TYPE_ID@;
 using Buffer = std::vector<T, dendrax_buffer::CacheLines<T>>;  // on whole cache lines (buffer.h)
+using Storage = std::vector<T, dendrax_buffer::StoredSteps<T>>;  // the adjoint's stored steps
 using Index = @INDEX_TYPE@;  // JAX's integer type: int64_t with jax_enable_x64, else int32_t
 constexpr int32_t kIndexType = @INDEX_TYPE_ID@;
 constexpr T kFactor = @FACTOR@;  // v += kFactor * delta (1: backward Euler, 2: Crank-Nicolson)
