@@ -25,6 +25,9 @@ extern "C" void pow64(const double* x, const double* y, double* out, long n) {
 extern "C" void exp64(const double* x, double* out, long n) {
   for (long i = 0; i < n; ++i) out[i] = dx_exp(x[i]);
 }
+extern "C" void exp32(const float* x, float* out, long n) {
+  for (long i = 0; i < n; ++i) out[i] = dx_exp(x[i]);
+}
 extern "C" void pow32(const float* x, const float* y, float* out, long n) {
   for (long i = 0; i < n; ++i) out[i] = dx_pow(x[i], y[i]);
 }
@@ -91,6 +94,30 @@ def test_exp_within_an_ulp_of_numpy_over_its_range(scalar_math):
     expected = [1.0, 1.0, 1.0, 0.0, inf, inf, 0.0, inf, np.nan, 0.0, inf, 0.0, inf, 0.0]
     np.testing.assert_array_equal(ours, expected)
     assert not np.signbit(ours[[3, 6, 9, 11, 13]]).any()  # +0, as exp's underflow
+
+
+def test_exp_in_float_within_an_ulp_over_its_range(scalar_math):
+    rng = np.random.default_rng(3)
+    pointer = ctypes.POINTER(ctypes.c_float)
+
+    def exp32(x):
+        x = np.ascontiguousarray(x, np.float32)
+        out = np.empty_like(x)
+        scalar_math.exp32(x.ctypes.data_as(pointer), out.ctypes.data_as(pointer), x.size)
+        return out
+
+    normal = rng.uniform(-87, 88.7, 200_000).astype(np.float32)
+    expected = np.exp(normal.astype(np.float64))
+    np.testing.assert_allclose(exp32(normal), expected, rtol=np.finfo(np.float32).eps)
+    tiny = rng.uniform(-103, -87.4, 100_000).astype(np.float32)  # subnormal results
+    np.testing.assert_allclose(exp32(tiny), np.exp(tiny.astype(np.float64)), rtol=0, atol=1.5e-45)
+    # Overflow, underflow, and either side of |x| = 150, past which the result is chosen.
+    edge = [150.0, -150.0, np.nextafter(np.float32(150), np.float32(200)), -1e30, 89.0, -104.0]
+    special = np.array([0.0, -np.inf, np.inf, np.nan, *edge], np.float32)
+    inf = np.inf
+    np.testing.assert_array_equal(
+        exp32(special), [1.0, 0.0, inf, np.nan, inf, 0.0, inf, 0.0, inf, 0.0]
+    )
 
 
 def test_pow_of_negative_bases_with_integer_exponents(scalar_math):
